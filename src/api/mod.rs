@@ -1,8 +1,12 @@
 //! Creatify's API: the request and job types, the rules a request must follow, the price
-//! rules, and the HTTP client.
+//! rules, the error classes and the HTTP client.
 
+pub mod client;
 pub mod credits;
+pub mod error;
 pub mod model;
 pub mod validate;
 
+pub use client::{ApiClient, ClientConfig, CreateOutcome, Credentials};
+pub use error::{ApiError, ErrorClass};
 pub use model::{CreateLipsync, Job, JobStatus, ModelVersion};

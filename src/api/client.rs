@@ -1,0 +1,418 @@
+//! The HTTP client: every call waits at one shared cooldown gate (opened by a 429's
+//! `Retry-After`) and then at one shared GCRA limiter, so the whole run, not each task, stays
+//! under the account's rate limit.
+//!
+//! GETs retry with exponential backoff and jitter (`backon`). `create` never retries: a POST
+//! that may have created a billed job is the engine's to reconcile, so it reports exactly what
+//! it knows ([`CreateOutcome`]).
+
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+use url::Url;
+
+use super::error::{detail_of, ApiError, ErrorClass};
+use super::model::{CreateLipsync, Job};
+
+/// Most ids one `GET /api/lipsyncs_v2/?ids=` accepts.
+pub const MAX_IDS_PER_CALL: usize = 100;
+
+/// The API id and key. Never printed: `Debug` shows neither.
+#[derive(Clone)]
+pub struct Credentials {
+    id: String,
+    key: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credentials(<redacted>)")
+    }
+}
+
+impl Credentials {
+    /// Credentials from values.
+    pub fn new(id: impl Into<String>, key: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            key: key.into(),
+        }
+    }
+
+    /// Credentials from the environment variables named `id_var` and `key_var`.
+    pub fn from_env(id_var: &str, key_var: &str) -> Result<Self, String> {
+        let get = |var: &str| std::env::var(var).ok().filter(|v| !v.trim().is_empty());
+        match (get(id_var), get(key_var)) {
+            (Some(id), Some(key)) => Ok(Self::new(id.trim(), key.trim())),
+            (id, key) => {
+                let missing: Vec<&str> = [(id.is_none(), id_var), (key.is_none(), key_var)]
+                    .into_iter()
+                    .filter_map(|(m, v)| m.then_some(v))
+                    .collect();
+                Err(format!(
+                    "missing API credentials: set {} (from your Creatify account's API settings), \
+                     or rehearse with --sandbox",
+                    missing.join(" and ")
+                ))
+            }
+        }
+    }
+
+    /// Both secrets, for scanning outputs in tests and redacting messages.
+    pub fn secrets(&self) -> [&str; 2] {
+        [&self.id, &self.key]
+    }
+}
+
+/// How the client talks to the API.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// `https://api.creatify.ai` or a sandbox.
+    pub base_url: Url,
+    /// TCP + TLS connect timeout.
+    pub connect_timeout: Duration,
+    /// Whole-request timeout for API calls (not downloads).
+    pub request_timeout: Duration,
+    /// Sustained requests per second, for all calls together.
+    pub requests_per_second: f64,
+    /// Requests allowed in a burst.
+    pub burst: u32,
+    /// Longest `Retry-After` honoured; longer ones are capped.
+    pub max_retry_after: Duration,
+    /// Attempts for a GET before giving up.
+    pub max_attempts: u32,
+    /// First backoff delay.
+    pub min_delay: Duration,
+    /// Longest backoff delay.
+    pub max_delay: Duration,
+}
+
+/// What a creation POST ended in. Only `Created` and `NotCreated` are certain.
+#[derive(Debug)]
+pub enum CreateOutcome {
+    /// 201 (or 200): the job exists.
+    Created(Box<Job>),
+    /// The API certainly did not create the job.
+    NotCreated(ApiError),
+    /// It may or may not exist (timeout after sending, reset, 5xx, unreadable 201).
+    Ambiguous(ApiError),
+}
+
+/// API calls made, by kind, for the summary and the benchmarks.
+#[derive(Debug, Default)]
+pub struct CallCounts {
+    /// Creation POSTs.
+    pub create: AtomicU64,
+    /// Batched status GETs.
+    pub poll: AtomicU64,
+    /// Single-job GETs.
+    pub get: AtomicU64,
+    /// Account job listings (reconciliation).
+    pub list: AtomicU64,
+    /// Credit balance GETs.
+    pub credits: AtomicU64,
+    /// Download GETs.
+    pub download: AtomicU64,
+    /// 429 answers seen.
+    pub throttled: AtomicU64,
+}
+
+impl CallCounts {
+    /// Non-download API calls.
+    pub fn api_calls(&self) -> u64 {
+        [
+            &self.create,
+            &self.poll,
+            &self.get,
+            &self.list,
+            &self.credits,
+        ]
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .sum()
+    }
+}
+
+/// The shared pause opened by a 429 with `Retry-After`.
+#[derive(Debug, Default)]
+struct Cooldown {
+    until: Mutex<Option<Instant>>,
+}
+
+impl Cooldown {
+    async fn wait(&self) {
+        loop {
+            let until = *self.until.lock().unwrap_or_else(|p| p.into_inner());
+            match until {
+                Some(t) if t > Instant::now() => tokio::time::sleep_until(t).await,
+                _ => return,
+            }
+        }
+    }
+
+    fn pause(&self, d: Duration) {
+        let mut until = self.until.lock().unwrap_or_else(|p| p.into_inner());
+        let t = Instant::now() + d;
+        if until.is_none_or(|u| u < t) {
+            *until = Some(t);
+        }
+    }
+}
+
+/// A client for one account. Cheap to share behind an `Arc`.
+pub struct ApiClient {
+    http: reqwest::Client,
+    downloads: reqwest::Client,
+    base: Url,
+    auth: HeaderMap,
+    config: ClientConfig,
+    limiter: DefaultDirectRateLimiter,
+    cooldown: Cooldown,
+    /// Calls made so far.
+    pub counts: Arc<CallCounts>,
+}
+
+impl ApiClient {
+    /// A client for `config` with `credentials`.
+    pub fn new(config: ClientConfig, credentials: &Credentials) -> anyhow::Result<Self> {
+        let mut auth = HeaderMap::new();
+        for (name, value) in [
+            ("x-api-id", &credentials.id),
+            ("x-api-key", &credentials.key),
+        ] {
+            let mut v = HeaderValue::from_str(value).map_err(|_| {
+                anyhow::anyhow!("the API credentials contain characters an HTTP header can't carry")
+            })?;
+            v.set_sensitive(true);
+            auth.insert(name, v);
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            // The key travels in custom headers, which reqwest would forward to any host a
+            // redirect names; the API never redirects, so follow none.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("creatify-batch/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let downloads = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .read_timeout(config.request_timeout)
+            .user_agent(concat!("creatify-batch/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let period = Duration::from_secs_f64(1.0 / config.requests_per_second.max(0.001));
+        let burst = NonZeroU32::new(config.burst.max(1)).unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::with_period(period)
+            .ok_or_else(|| anyhow::anyhow!("requests_per_second is too high"))?
+            .allow_burst(burst);
+        let mut base = config.base_url.clone();
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        Ok(Self {
+            http,
+            downloads,
+            base,
+            auth,
+            limiter: RateLimiter::direct(quota),
+            cooldown: Cooldown::default(),
+            config,
+            counts: Arc::default(),
+        })
+    }
+
+    /// The base URL calls go to.
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> Url {
+        // `path` is one of our constants ("api/lipsyncs_v2/"), so joining cannot fail on a
+        // valid base; fall back to the base rather than panic.
+        self.base.join(path).unwrap_or_else(|_| self.base.clone())
+    }
+
+    async fn admit(&self) {
+        self.cooldown.wait().await;
+        self.limiter.until_ready().await;
+        self.cooldown.wait().await;
+    }
+
+    fn retry_after(&self, headers: &HeaderMap) -> Duration {
+        let secs = headers
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .unwrap_or(1.0);
+        Duration::from_secs_f64(secs).min(self.config.max_retry_after)
+    }
+
+    /// One request, no retry: the status, and the body as text.
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&CreateLipsync>,
+    ) -> Result<(StatusCode, String), ApiError> {
+        self.admit().await;
+        let mut req = self.http.request(method, url).headers(self.auth.clone());
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.map_err(network)?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.map_err(network)?;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            self.counts.throttled.fetch_add(1, Ordering::Relaxed);
+            let retry_after = self.retry_after(&headers);
+            self.cooldown.pause(retry_after);
+            return Err(ApiError::Throttled {
+                retry_after,
+                detail: detail_of(&text),
+            });
+        }
+        if !status.is_success() {
+            return Err(ApiError::Status {
+                status: status.as_u16(),
+                detail: detail_of(&text),
+            });
+        }
+        Ok((status, text))
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, url: Url) -> Result<T, ApiError> {
+        let attempt = || async {
+            let (status, text) = self.send(Method::GET, url.clone(), None).await?;
+            serde_json::from_str(&text).map_err(|e| ApiError::Decode {
+                status: status.as_u16(),
+                message: format!("{e}; body starts {:?}", detail_of(&text)),
+            })
+        };
+        attempt
+            .retry(self.backoff())
+            .when(|e: &ApiError| e.class() == ErrorClass::Retryable)
+            .notify(|e, wait| tracing::debug!(error = %e, ?wait, "retrying a GET"))
+            .await
+    }
+
+    fn backoff(&self) -> ExponentialBuilder {
+        ExponentialBuilder::default()
+            .with_min_delay(self.config.min_delay)
+            .with_max_delay(self.config.max_delay)
+            .with_max_times(self.config.max_attempts.saturating_sub(1) as usize)
+            .with_jitter()
+    }
+
+    /// `POST /api/lipsyncs_v2/`, once.
+    pub async fn create(&self, body: &CreateLipsync) -> CreateOutcome {
+        self.counts.create.fetch_add(1, Ordering::Relaxed);
+        match self
+            .send(Method::POST, self.url("api/lipsyncs_v2/"), Some(body))
+            .await
+        {
+            Ok((status, text)) => match serde_json::from_str::<Job>(&text) {
+                Ok(job) => CreateOutcome::Created(Box::new(job)),
+                Err(e) => CreateOutcome::Ambiguous(ApiError::Decode {
+                    status: status.as_u16(),
+                    message: e.to_string(),
+                }),
+            },
+            Err(
+                e @ ApiError::Network {
+                    maybe_sent: false, ..
+                },
+            ) => CreateOutcome::NotCreated(e),
+            Err(e @ ApiError::Network { .. }) => CreateOutcome::Ambiguous(e),
+            Err(
+                e @ ApiError::Status {
+                    status: 500..=599, ..
+                },
+            ) => CreateOutcome::Ambiguous(e),
+            Err(e) => CreateOutcome::NotCreated(e),
+        }
+    }
+
+    /// `GET /api/lipsyncs_v2/?ids=…` for up to [`MAX_IDS_PER_CALL`] ids, retried.
+    pub async fn jobs(&self, ids: &[String]) -> Result<Vec<Job>, ApiError> {
+        self.counts.poll.fetch_add(1, Ordering::Relaxed);
+        let mut url = self.url("api/lipsyncs_v2/");
+        url.query_pairs_mut().append_pair("ids", &ids.join(","));
+        self.get_json(url).await
+    }
+
+    /// `GET /api/lipsyncs_v2/{id}/`, retried.
+    pub async fn job(&self, id: &str) -> Result<Job, ApiError> {
+        self.counts.get.fetch_add(1, Ordering::Relaxed);
+        let mut url = self.url("api/lipsyncs_v2/");
+        url.path_segments_mut()
+            .map_err(|_| ApiError::Decode {
+                status: 0,
+                message: "the base URL cannot take a path".into(),
+            })?
+            .pop_if_empty()
+            .push(id)
+            .push("");
+        self.get_json(url).await
+    }
+
+    /// `GET /api/lipsyncs_v2/`: the account's jobs, for reconciliation, retried.
+    pub async fn list_jobs(&self) -> Result<Vec<Job>, ApiError> {
+        self.counts.list.fetch_add(1, Ordering::Relaxed);
+        self.get_json(self.url("api/lipsyncs_v2/")).await
+    }
+
+    /// `GET /api/remaining_credits/`, retried.
+    pub async fn remaining_credits(&self) -> Result<f64, ApiError> {
+        #[derive(serde::Deserialize)]
+        struct Remaining {
+            remaining_credits: serde_json::Value,
+        }
+        self.counts.credits.fetch_add(1, Ordering::Relaxed);
+        let r: Remaining = self.get_json(self.url("api/remaining_credits/")).await?;
+        match &r.remaining_credits {
+            serde_json::Value::Number(n) => n.as_f64(),
+            serde_json::Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+        .ok_or_else(|| ApiError::Decode {
+            status: 200,
+            message: format!("remaining_credits is not a number: {}", r.remaining_credits),
+        })
+    }
+
+    /// Starts downloading `url` from byte `from` (a `Range` request when `from > 0`). No
+    /// credentials are sent: output URLs live on a CDN, not on the API.
+    pub async fn download(&self, url: &Url, from: u64) -> Result<reqwest::Response, ApiError> {
+        self.counts.download.fetch_add(1, Ordering::Relaxed);
+        let mut req = self.downloads.get(url.clone());
+        if from > 0 {
+            req = req.header(reqwest::header::RANGE, format!("bytes={from}-"));
+        }
+        req.send().await.map_err(network)
+    }
+}
+
+fn network(e: reqwest::Error) -> ApiError {
+    // Strip the URL: it is ours and adds nothing, and it keeps messages short.
+    let e = e.without_url();
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    ApiError::Network {
+        maybe_sent: !e.is_connect(),
+        message,
+    }
+}

@@ -1,0 +1,185 @@
+//! What an API call can end in, and what the runner does about each kind.
+
+use std::time::Duration;
+
+/// What the runner does with an error (design.md, "Error classes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Try again later: 429, 5xx, network trouble, a garbled answer.
+    Retryable,
+    /// This row can't be rendered as it is: the API refused its body.
+    Row,
+    /// Credentials refused: stop the run (exit 5).
+    Auth,
+    /// Out of credits: stop submitting (exit 3).
+    Credits,
+}
+
+/// A failed API call.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    /// The API answered with an error status.
+    #[error("HTTP {status}: {detail}")]
+    Status {
+        /// The status code.
+        status: u16,
+        /// The API's message (DRF `detail` or field errors, flattened).
+        detail: String,
+    },
+    /// 429: slow down.
+    #[error("throttled (HTTP 429), retry after {}s: {detail}", retry_after.as_secs_f64())]
+    Throttled {
+        /// How long the API asked us to wait (capped).
+        retry_after: Duration,
+        /// The API's message.
+        detail: String,
+    },
+    /// No answer: refused, reset, timed out.
+    #[error("network: {message}")]
+    Network {
+        /// What happened.
+        message: String,
+        /// False only when the request certainly never reached the server (connection refused).
+        maybe_sent: bool,
+    },
+    /// An answer that is not the JSON we expect (an HTML error page, a truncated body).
+    #[error("unreadable answer (HTTP {status}): {message}")]
+    Decode {
+        /// The status code.
+        status: u16,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+impl ApiError {
+    /// What the runner does about it.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::Throttled { .. } | Self::Network { .. } | Self::Decode { .. } => {
+                ErrorClass::Retryable
+            }
+            Self::Status { status, detail } => classify(*status, detail),
+        }
+    }
+}
+
+fn classify(status: u16, detail: &str) -> ErrorClass {
+    let lower = detail.to_lowercase();
+    if status == 402 || lower.contains("insufficient credit") || lower.contains("not enough credit")
+    {
+        return ErrorClass::Credits;
+    }
+    match status {
+        401 | 403 => ErrorClass::Auth,
+        408 | 425 | 429 | 500..=599 => ErrorClass::Retryable,
+        _ => ErrorClass::Row,
+    }
+}
+
+/// The message of an error body: DRF's `{"detail": ".."}`, or its field errors flattened to
+/// `video_inputs[0].voice.input_text: This field may not be blank.`, or the start of a
+/// non-JSON body.
+pub fn detail_of(body: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(map)) if map.get("detail").is_some_and(|d| d.is_string()) => {
+            map["detail"].as_str().unwrap_or_default().to_owned()
+        }
+        Ok(v) => {
+            let mut out = Vec::new();
+            flatten(&v, String::new(), &mut out);
+            if out.is_empty() {
+                short(body)
+            } else {
+                out.join("; ")
+            }
+        }
+        Err(_) => short(body),
+    }
+}
+
+fn flatten(v: &serde_json::Value, path: String, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                flatten(v, p, out);
+            }
+        }
+        Value::Array(items) if items.iter().all(|i| i.is_string()) => {
+            let msgs: Vec<&str> = items.iter().filter_map(|i| i.as_str()).collect();
+            out.push(format!("{path}: {}", msgs.join(" ")));
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if !(item.is_object() && item.as_object().is_some_and(|o| o.is_empty())) {
+                    flatten(item, format!("{path}[{i}]"), out);
+                }
+            }
+        }
+        Value::String(s) => out.push(if path.is_empty() {
+            s.clone()
+        } else {
+            format!("{path}: {s}")
+        }),
+        other => out.push(format!("{path}: {other}")),
+    }
+}
+
+fn short(body: &str) -> String {
+    let clean: String = body
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(200)
+        .collect();
+    let clean = clean.split_whitespace().collect::<Vec<_>>().join(" ");
+    if clean.is_empty() {
+        "(empty body)".into()
+    } else {
+        clean
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drf_field_errors_are_flattened_with_their_path() {
+        let body =
+            r#"{"video_inputs":[{},{"voice":{"input_text":["This field may not be blank."]}}]}"#;
+        assert_eq!(
+            detail_of(body),
+            "video_inputs[1].voice.input_text: This field may not be blank."
+        );
+        assert_eq!(
+            detail_of(r#"{"detail":"Invalid credentials."}"#),
+            "Invalid credentials."
+        );
+        assert_eq!(
+            detail_of("<html><body>Bad\nGateway</body></html>"),
+            "<html><body>Bad Gateway</body></html>"
+        );
+    }
+
+    #[test]
+    fn classes_follow_the_design() {
+        let s = |status, detail: &str| ApiError::Status {
+            status,
+            detail: detail.into(),
+        };
+        assert_eq!(s(400, "x").class(), ErrorClass::Row);
+        assert_eq!(s(401, "x").class(), ErrorClass::Auth);
+        assert_eq!(s(402, "x").class(), ErrorClass::Credits);
+        assert_eq!(
+            s(400, "Insufficient credits: need 5").class(),
+            ErrorClass::Credits
+        );
+        assert_eq!(s(503, "x").class(), ErrorClass::Retryable);
+    }
+}

@@ -1,0 +1,275 @@
+//! Downloads: the video and the thumbnail of a done job, streamed to `*.partial` with SHA-256
+//! computed on the way, checked against `Content-Length`, fsynced and renamed. A cut
+//! download resumes with `Range`; an expired URL (403/404/410) is refreshed by fetching the
+//! job again. Memory stays flat whatever the file's size.
+
+use std::path::Path;
+
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use url::Url;
+
+use crate::api::Job;
+use crate::journal::{Change, FileRecord, JournalError};
+use crate::output::{self, commit_rename, create_no_follow, ensure_real_dir, partial_path};
+
+use super::reference::hex;
+use super::Shared;
+
+/// Why a download stopped.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum FetchError {
+    /// The journal could not record it: the run must stop.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// Gave up on this row's files for this run.
+    #[error("{0}")]
+    Failed(String),
+}
+
+enum Attempt {
+    /// The URL no longer works: fetch the job again for fresh URLs.
+    Expired(String),
+    /// Try again (from where the partial file ends).
+    Retry(String),
+    /// No point trying again.
+    Fatal(String),
+}
+
+#[derive(Clone, Copy)]
+enum Which {
+    Video,
+    Thumbnail,
+}
+
+impl Which {
+    fn url(self, job: &Job) -> Option<&str> {
+        match self {
+            Self::Video => job.output.as_deref(),
+            Self::Thumbnail => job.video_thumbnail.as_deref(),
+        }
+    }
+
+    fn file(self) -> &'static str {
+        match self {
+            Self::Video => "video.mp4",
+            Self::Thumbnail => "thumbnail.jpg",
+        }
+    }
+}
+
+pub(super) async fn fetch(shared: &Shared, key: &str, mut job: Job) -> Result<(), FetchError> {
+    let folder = output::folder_name(key);
+    let dir = shared.cfg.batch_dir.join(&folder);
+    ensure_real_dir(&dir).map_err(|e| FetchError::Failed(format!("{}: {e}", dir.display())))?;
+    let result = async {
+        let video = fetch_file(shared, &mut job, Which::Video, &dir, &folder).await?;
+        let thumbnail = match job.video_thumbnail {
+            Some(_) => Some(fetch_file(shared, &mut job, Which::Thumbnail, &dir, &folder).await?),
+            None => None,
+        };
+        let job_json = serde_json::to_vec_pretty(&job).unwrap_or_default();
+        output::write_atomic(&dir.join("job.json"), &job_json)
+            .map_err(|e| FetchError::Failed(format!("{}/job.json: {e}", dir.display())))?;
+        Ok::<_, FetchError>((video, thumbnail))
+    }
+    .await;
+    match result {
+        Ok((video, thumbnail)) => {
+            shared
+                .journal
+                .record(Change::Downloaded {
+                    key: key.to_owned(),
+                    video,
+                    thumbnail,
+                })
+                .await?;
+            Ok(())
+        }
+        Err(FetchError::Failed(error)) => {
+            shared
+                .journal
+                .record(Change::Note {
+                    key: key.to_owned(),
+                    error: format!("download: {error}"),
+                })
+                .await?;
+            Err(FetchError::Failed(error))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn fetch_file(
+    shared: &Shared,
+    job: &mut Job,
+    which: Which,
+    dir: &Path,
+    folder: &str,
+) -> Result<FileRecord, FetchError> {
+    let cfg = &shared.cfg;
+    let path = dir.join(which.file());
+    let mut last = String::new();
+    for attempt in 1..=cfg.max_attempts.max(1) {
+        if attempt > 1 {
+            tokio::time::sleep(super::backoff(cfg, attempt - 1)).await;
+        }
+        let Some(raw) = which.url(job).map(str::to_owned) else {
+            return Err(FetchError::Failed(format!(
+                "the job is done but has no {} URL",
+                which.file()
+            )));
+        };
+        let url = match Url::parse(&raw) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => u,
+            _ => {
+                return Err(FetchError::Failed(format!(
+                    "refusing to download {} from a non-http(s) URL",
+                    which.file()
+                )))
+            }
+        };
+        match download(shared, &url, &path).await {
+            Ok((sha256, bytes)) => {
+                return Ok(FileRecord {
+                    path: format!("{folder}/{}", which.file()),
+                    sha256,
+                    bytes,
+                })
+            }
+            Err(Attempt::Fatal(e)) => return Err(FetchError::Failed(e)),
+            Err(Attempt::Retry(e)) => last = e,
+            Err(Attempt::Expired(e)) => {
+                last = e;
+                match shared.client.job(&job.id).await {
+                    Ok(fresh) => *job = fresh,
+                    Err(e) => last = format!("{last}; refreshing the job failed: {e}"),
+                }
+            }
+        }
+        tracing::debug!(file = which.file(), attempt, error = %last, "download attempt failed");
+    }
+    Err(FetchError::Failed(format!(
+        "{}: gave up after {} attempts: {last}",
+        which.file(),
+        cfg.max_attempts
+    )))
+}
+
+/// One attempt: resumes `path.partial` when the server allows, renames on success.
+async fn download(shared: &Shared, url: &Url, path: &Path) -> Result<(String, u64), Attempt> {
+    let cap = shared.cfg.max_download_bytes;
+    let partial = partial_path(path);
+    let have = std::fs::symlink_metadata(&partial)
+        .ok()
+        .filter(|m| m.is_file())
+        .map_or(0, |m| m.len());
+    let resp = shared
+        .client
+        .download(url, have)
+        .await
+        .map_err(|e| Attempt::Retry(e.to_string()))?;
+    let status = resp.status().as_u16();
+    let (append, expected) = match status {
+        200 => (false, resp.content_length()),
+        206 => match content_range(&resp) {
+            Some((start, total)) if start == have => (true, total),
+            _ => (false, None),
+        },
+        416 => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(Attempt::Retry("416: starting the download over".into()));
+        }
+        403 | 404 | 410 => {
+            return Err(Attempt::Expired(format!(
+                "HTTP {status}: the URL has expired"
+            )))
+        }
+        408 | 425 | 429 | 500..=599 => return Err(Attempt::Retry(format!("HTTP {status}"))),
+        _ => return Err(Attempt::Fatal(format!("HTTP {status}"))),
+    };
+    if status == 206 && !append {
+        // A range we did not ask for: start over rather than stitch a corrupt file.
+        let _ = std::fs::remove_file(&partial);
+        return Err(Attempt::Retry(
+            "unexpected Content-Range; starting over".into(),
+        ));
+    }
+    if let Some(total) = expected {
+        if total > cap {
+            return Err(Attempt::Fatal(format!(
+                "the file is {total} bytes, over the {cap}-byte limit ([output] max_download_bytes)"
+            )));
+        }
+    }
+    let io = |e: std::io::Error| Attempt::Fatal(format!("{}: {e}", partial.display()));
+    let mut hasher = Sha256::new();
+    let mut written = 0u64;
+    if append {
+        written = hash_existing(&partial, &mut hasher).map_err(io)?;
+    }
+    let file = create_no_follow(&partial, append).map_err(io)?;
+    let mut file = tokio::fs::File::from_std(file);
+    let mut body = resp.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = file.flush().await;
+                let _ = file.sync_all().await;
+                return Err(Attempt::Retry(format!(
+                    "connection cut after {written} bytes: {e}"
+                )));
+            }
+        };
+        written += chunk.len() as u64;
+        if written > cap {
+            drop(file);
+            let _ = std::fs::remove_file(&partial);
+            return Err(Attempt::Fatal(format!(
+                "the file passed the {cap}-byte limit ([output] max_download_bytes)"
+            )));
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await.map_err(io)?;
+    }
+    file.flush().await.map_err(io)?;
+    file.sync_all().await.map_err(io)?;
+    drop(file);
+    if let Some(total) = expected {
+        if written != total {
+            return Err(Attempt::Retry(format!("got {written} of {total} bytes")));
+        }
+    }
+    commit_rename(&partial, path).map_err(io)?;
+    Ok((hex(&hasher.finalize()), written))
+}
+
+/// `Content-Range: bytes START-END/TOTAL` → (START, TOTAL when known).
+fn content_range(resp: &reqwest::Response) -> Option<(u64, Option<u64>)> {
+    let v = resp
+        .headers()
+        .get(reqwest::header::CONTENT_RANGE)?
+        .to_str()
+        .ok()?;
+    let rest = v.trim().strip_prefix("bytes ")?;
+    let (range, total) = rest.split_once('/')?;
+    let (start, _) = range.split_once('-')?;
+    Some((start.trim().parse().ok()?, total.trim().parse().ok()))
+}
+
+fn hash_existing(path: &Path, hasher: &mut Sha256) -> std::io::Result<u64> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut n = 0u64;
+    loop {
+        let got = f.read(&mut buf)?;
+        if got == 0 {
+            return Ok(n);
+        }
+        hasher.update(&buf[..got]);
+        n += got as u64;
+    }
+}

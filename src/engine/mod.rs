@@ -1,0 +1,821 @@
+//! The engine: submit, poll and fetch, around one coordinator that owns the run's state.
+//!
+//! The coordinator is a single task. It starts submission and download tasks, runs poll and
+//! reconciliation rounds, and hears back from all of them over one channel, so no state is
+//! shared between tasks and every decision is made in one place. Tasks write their own
+//! journal changes before they report, so what the coordinator knows is always on disk.
+//!
+//! Exactly-once (design.md): a row is journaled `submitting` with its reference before the
+//! POST; a 201 records the id; a certain "not created" requeues or fails the row; anything
+//! ambiguous leaves it `submitting` until a reconciliation round finds its reference in the
+//! account's job list (adopt the id) or the reconciliation window passes without it (only then
+//! is it sent again, under the same reference).
+
+mod fetch;
+mod poll;
+pub mod reference;
+mod submit;
+pub mod sync;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::api::{ApiClient, Job};
+use crate::exit::ExitCode;
+use crate::journal::{Change, Journal, JournalError, Row, RowState};
+use crate::progress::{Counts, Reporter};
+
+pub use submit::Submitted;
+
+/// How the engine runs, resolved from the config and the flags.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The batch's name (part of every reference).
+    pub batch: String,
+    /// `<out>/<batch>`.
+    pub batch_dir: PathBuf,
+    /// Jobs rendering (or being created) at once.
+    pub max_in_flight: usize,
+    /// Downloads at once.
+    pub download_concurrency: usize,
+    /// Shortest wait between poll rounds.
+    pub poll_min: Duration,
+    /// Longest wait between poll rounds.
+    pub poll_max: Duration,
+    /// Ids per poll call (at most 100).
+    pub poll_batch: usize,
+    /// How long one job may render, counted from its submission or this run's start.
+    pub job_deadline: Duration,
+    /// How long an ambiguous submission is looked for before it may be sent again.
+    pub reconcile_window: Duration,
+    /// Largest file a download may write.
+    pub max_download_bytes: u64,
+    /// Attempts for a download, and for a POST refused with a retryable error.
+    pub max_attempts: u32,
+    /// First backoff delay.
+    pub min_delay: Duration,
+    /// Longest backoff delay.
+    pub max_delay: Duration,
+    /// The most credits this run may spend (`--max-credits`).
+    pub max_credits: Option<f64>,
+    /// Stop submitting after this many failures (`--halt-after-failures`).
+    pub halt_after: Option<HaltAfter>,
+}
+
+/// When to stop submitting because too many rows fail.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum HaltAfter {
+    /// After this many failed rows.
+    Count(u32),
+    /// After this percentage of the batch's rows failed.
+    Percent(f64),
+}
+
+/// What the run did, for the summary and the exit code.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Rows of this batch by state, at the end.
+    pub counts: Counts,
+    /// Estimated credits of the rows submitted by this run.
+    pub credits_estimated: f64,
+    /// Credits the API reports for the batch's jobs.
+    pub credits_used: f64,
+    /// Why submitting stopped early, if it did.
+    pub stopped: Option<String>,
+    /// Jobs still rendering when their deadline passed.
+    pub past_deadline: usize,
+    /// Non-download API calls.
+    pub api_calls: u64,
+    /// Creation POSTs sent.
+    pub posts: u64,
+    /// 429 answers met.
+    pub throttled: u64,
+}
+
+/// Why the engine stops submitting.
+#[derive(Debug, Clone, PartialEq)]
+enum Stop {
+    Budget(String),
+    Credits(String),
+    Halt(String),
+    Auth(String),
+    Interrupted,
+}
+
+/// Messages from tasks to the coordinator.
+enum Event {
+    Submitted(String, Submitted),
+    Polled(Vec<Job>, usize),
+    Reconciled(Result<Vec<Job>, crate::api::ApiError>),
+    Fetched(String, Result<(), String>),
+    Journal(JournalError),
+}
+
+/// A row waiting to be sent.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    key: String,
+    body: String,
+    payload_hash: String,
+    generation: u32,
+    est_credits: f64,
+    /// Attempts refused with a retryable error in this run.
+    refusals: u32,
+    not_before: Option<Instant>,
+}
+
+/// A job being polled.
+struct Rendering {
+    key: String,
+    status: String,
+    deadline: Instant,
+}
+
+/// A submission whose outcome is not known yet.
+struct Unsure {
+    reference: String,
+    /// When it may be sent again if it is not found.
+    resend_at: Instant,
+    pending: Pending,
+}
+
+struct Shared {
+    cfg: EngineConfig,
+    client: Arc<ApiClient>,
+    journal: Arc<Journal>,
+    events: mpsc::UnboundedSender<Event>,
+}
+
+/// Runs the batch whose rows are already in `journal` (see [`sync`]); `keys` are the rows of
+/// the current sheet, in order. Returns when every row has settled, or submitting stopped and
+/// nothing is left in flight, or the run was interrupted.
+pub async fn run(
+    cfg: EngineConfig,
+    keys: &[String],
+    client: Arc<ApiClient>,
+    journal: Arc<Journal>,
+    reporter: &mut dyn Reporter,
+    mut interrupt: mpsc::UnboundedReceiver<()>,
+) -> Result<(ExitCode, Summary), JournalError> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let shared = Arc::new(Shared {
+        cfg: cfg.clone(),
+        client,
+        journal: journal.clone(),
+        events: tx,
+    });
+    let mut c = Coordinator::load(shared.clone(), keys)?;
+    c.check_files();
+    reporter.update(&c.counts());
+    let mut last_report = Instant::now();
+
+    loop {
+        if c.stop.as_ref().is_none_or(|s| *s != Stop::Interrupted) {
+            c.start_submissions();
+            c.start_downloads();
+        }
+        c.start_poll();
+        c.start_reconcile();
+        if c.finished() {
+            break;
+        }
+        let wake = c.next_wake();
+        tokio::select! {
+            ev = rx.recv() => match ev {
+                Some(Event::Journal(e)) => return Err(e),
+                Some(ev) => c.handle(ev).await?,
+                None => break,
+            },
+            Some(()) = interrupt.recv() => {
+                tracing::warn!("interrupted: no new submissions; saving state (press Ctrl-C again to quit at once)");
+                c.stop = Some(Stop::Interrupted);
+            }
+            _ = tokio::time::sleep_until(wake) => {}
+        }
+        if last_report.elapsed() >= Duration::from_millis(200) {
+            reporter.update(&c.counts());
+            last_report = Instant::now();
+        }
+    }
+    reporter.update(&c.counts());
+    Ok(c.outcome())
+}
+
+struct Coordinator {
+    shared: Arc<Shared>,
+    keys: HashSet<String>,
+    states: HashMap<String, RowState>,
+    credits_used: HashMap<String, f64>,
+    queue: VecDeque<Pending>,
+    submitting: usize,
+    unsure: HashMap<String, Unsure>,
+    rendering: HashMap<String, Rendering>,
+    downloads: VecDeque<(String, Job)>,
+    downloading: usize,
+    download_failures: HashSet<String>,
+    polling: bool,
+    next_poll: Instant,
+    poll_interval: Duration,
+    reconciling: bool,
+    next_reconcile: Instant,
+    stop: Option<Stop>,
+    failures_this_run: u32,
+    committed_credits: f64,
+    credits_estimated: f64,
+    past_deadline: usize,
+}
+
+impl Coordinator {
+    fn load(shared: Arc<Shared>, keys: &[String]) -> Result<Self, JournalError> {
+        let cfg = &shared.cfg;
+        let now = Instant::now();
+        let wall = crate::journal::unix_now();
+        let mut c = Coordinator {
+            keys: keys.iter().cloned().collect(),
+            states: HashMap::new(),
+            credits_used: HashMap::new(),
+            queue: VecDeque::new(),
+            submitting: 0,
+            unsure: HashMap::new(),
+            rendering: HashMap::new(),
+            downloads: VecDeque::new(),
+            downloading: 0,
+            download_failures: HashSet::new(),
+            polling: false,
+            next_poll: now,
+            poll_interval: cfg.poll_min,
+            reconciling: false,
+            next_reconcile: now,
+            stop: None,
+            failures_this_run: 0,
+            committed_credits: 0.0,
+            credits_estimated: 0.0,
+            past_deadline: 0,
+            shared: shared.clone(),
+        };
+        for row in shared.journal.rows()? {
+            if !c.keys.contains(&row.key) {
+                continue;
+            }
+            c.states.insert(row.key.clone(), row.state);
+            if let Some(cr) = row.credits_used {
+                c.credits_used.insert(row.key.clone(), cr);
+            }
+            match row.state {
+                RowState::Planned => c.queue.push_back(Pending::from_row(&row)),
+                RowState::Submitting => {
+                    // Never re-POST blindly: look for it first. It may be sent again only
+                    // once the window has passed since its last attempt.
+                    let since = row.ambiguous_since.unwrap_or(row.updated_at);
+                    let left = (since + cfg.reconcile_window.as_secs_f64() - wall).max(0.0);
+                    c.unsure.insert(
+                        row.key.clone(),
+                        Unsure {
+                            reference: row.reference.clone().unwrap_or_default(),
+                            resend_at: now + Duration::from_secs_f64(left),
+                            pending: Pending::from_row(&row),
+                        },
+                    );
+                }
+                RowState::Submitted => {
+                    if let Some(id) = &row.job_id {
+                        c.rendering.insert(
+                            id.clone(),
+                            Rendering {
+                                key: row.key.clone(),
+                                status: row.api_status.clone().unwrap_or_default(),
+                                deadline: now + cfg.job_deadline,
+                            },
+                        );
+                    }
+                }
+                RowState::Done => match row.job.as_deref().map(serde_json::from_str::<Job>) {
+                    Some(Ok(job)) => c.downloads.push_back((row.key.clone(), job)),
+                    _ => {
+                        // Done but the job object is missing: poll it again for its URLs.
+                        if let Some(id) = &row.job_id {
+                            c.rendering.insert(
+                                id.clone(),
+                                Rendering {
+                                    key: row.key.clone(),
+                                    status: String::new(),
+                                    deadline: now + cfg.job_deadline,
+                                },
+                            );
+                        }
+                    }
+                },
+                RowState::Downloaded | RowState::Failed | RowState::Rejected => {}
+            }
+        }
+        Ok(c)
+    }
+
+    /// Rows marked downloaded whose files are gone or the wrong size are fetched again.
+    fn check_files(&mut self) {
+        let Ok(rows) = self.shared.journal.rows() else {
+            return;
+        };
+        for row in rows {
+            if row.state != RowState::Downloaded || !self.keys.contains(&row.key) {
+                continue;
+            }
+            let intact = |f: &Option<crate::journal::FileRecord>| {
+                f.as_ref().is_none_or(|f| {
+                    std::fs::symlink_metadata(self.shared.cfg.batch_dir.join(&f.path))
+                        .is_ok_and(|m| m.is_file() && m.len() == f.bytes)
+                })
+            };
+            if intact(&row.video) && intact(&row.thumbnail) {
+                continue;
+            }
+            if let Some(Ok(job)) = row.job.as_deref().map(serde_json::from_str::<Job>) {
+                tracing::warn!(key = %row.key, "files missing or changed on disk; downloading again");
+                self.states.insert(row.key.clone(), RowState::Done);
+                self.downloads.push_back((row.key.clone(), job));
+            }
+        }
+    }
+
+    fn counts(&self) -> Counts {
+        let mut counts = Counts {
+            total: self.keys.len(),
+            ..Counts::default()
+        };
+        for s in self.states.values() {
+            counts.add(*s);
+        }
+        counts
+    }
+
+    fn in_flight(&self) -> usize {
+        self.submitting + self.unsure.len() + self.rendering.len()
+    }
+
+    fn start_submissions(&mut self) {
+        if self.stop.is_some() {
+            return;
+        }
+        let now = Instant::now();
+        while self.in_flight() < self.shared.cfg.max_in_flight {
+            let Some(front) = self.queue.front() else {
+                return;
+            };
+            if front.not_before.is_some_and(|t| t > now) {
+                return;
+            }
+            if let Some(cap) = self.shared.cfg.max_credits {
+                if self.committed_credits + front.est_credits > cap + 1e-9 {
+                    self.stop = Some(Stop::Budget(format!(
+                        "--max-credits {cap}: {} credits committed, the next row needs {}",
+                        self.committed_credits, front.est_credits
+                    )));
+                    return;
+                }
+            }
+            let Some(p) = self.queue.pop_front() else {
+                return;
+            };
+            self.committed_credits += p.est_credits;
+            self.credits_estimated += p.est_credits;
+            self.submitting += 1;
+            self.states.insert(p.key.clone(), RowState::Submitting);
+            let shared = self.shared.clone();
+            tokio::spawn(async move {
+                let key = p.key.clone();
+                let ev = match submit::submit(&shared, p).await {
+                    Ok(s) => Event::Submitted(key, s),
+                    Err(e) => Event::Journal(e),
+                };
+                let _ = shared.events.send(ev);
+            });
+        }
+    }
+
+    fn start_downloads(&mut self) {
+        while self.downloading < self.shared.cfg.download_concurrency.max(1) {
+            let Some((key, job)) = self.downloads.pop_front() else {
+                return;
+            };
+            self.downloading += 1;
+            let shared = self.shared.clone();
+            tokio::spawn(async move {
+                let r = fetch::fetch(&shared, &key, job).await;
+                let ev = match r {
+                    Err(fetch::FetchError::Journal(e)) => Event::Journal(e),
+                    Err(e) => Event::Fetched(key, Err(e.to_string())),
+                    Ok(()) => Event::Fetched(key, Ok(())),
+                };
+                let _ = shared.events.send(ev);
+            });
+        }
+    }
+
+    fn start_poll(&mut self) {
+        if self.polling || self.rendering.is_empty() || Instant::now() < self.next_poll {
+            return;
+        }
+        let now = Instant::now();
+        let expired: Vec<String> = self
+            .rendering
+            .iter()
+            .filter(|(_, r)| r.deadline <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in expired {
+            if let Some(r) = self.rendering.remove(&id) {
+                tracing::warn!(key = %r.key, job = %id, "job deadline reached while still rendering; rerun to resume");
+                self.past_deadline += 1;
+            }
+        }
+        let ids: Vec<String> = self.rendering.keys().cloned().collect();
+        if ids.is_empty() {
+            return;
+        }
+        self.polling = true;
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            let (jobs, errors) = poll::poll_round(&shared, ids).await;
+            let _ = shared.events.send(Event::Polled(jobs, errors));
+        });
+    }
+
+    fn start_reconcile(&mut self) {
+        if self.reconciling || self.unsure.is_empty() || Instant::now() < self.next_reconcile {
+            return;
+        }
+        if matches!(self.stop, Some(Stop::Auth(_))) {
+            return;
+        }
+        self.reconciling = true;
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            let r = shared.client.list_jobs().await;
+            let _ = shared.events.send(Event::Reconciled(r));
+        });
+    }
+
+    fn next_wake(&self) -> Instant {
+        let mut t = Instant::now() + Duration::from_secs(1);
+        if !self.rendering.is_empty() && !self.polling {
+            t = t.min(self.next_poll);
+        }
+        if !self.unsure.is_empty() && !self.reconciling {
+            t = t.min(self.next_reconcile);
+        }
+        if let Some(nb) = self.queue.front().and_then(|p| p.not_before) {
+            t = t.min(nb);
+        }
+        t
+    }
+
+    fn finished(&self) -> bool {
+        let tasks_idle = self.submitting == 0 && !self.polling && !self.reconciling;
+        match &self.stop {
+            // Polls, listings and downloads change nothing that a rerun can't redo (a partial
+            // download resumes), so only submissions in flight are waited for.
+            Some(Stop::Interrupted) | Some(Stop::Auth(_)) => self.submitting == 0,
+            _ => {
+                let nothing_to_send = self.stop.is_some() || self.queue.is_empty();
+                tasks_idle
+                    && nothing_to_send
+                    && self.unsure.is_empty()
+                    && self.rendering.is_empty()
+                    && self.downloads.is_empty()
+                    && self.downloading == 0
+            }
+        }
+    }
+
+    fn failed_row(&mut self) {
+        self.failures_this_run += 1;
+        let Some(halt) = self.shared.cfg.halt_after else {
+            return;
+        };
+        let over = match halt {
+            HaltAfter::Count(n) => self.failures_this_run >= n,
+            HaltAfter::Percent(p) => {
+                f64::from(self.failures_this_run) * 100.0 >= p * self.keys.len() as f64
+            }
+        };
+        if over && self.stop.is_none() {
+            self.stop = Some(Stop::Halt(format!(
+                "--halt-after-failures: {} rows failed in this run",
+                self.failures_this_run
+            )));
+            tracing::warn!("too many failures: no new submissions; finishing what is in flight");
+        }
+    }
+
+    async fn handle(&mut self, ev: Event) -> Result<(), JournalError> {
+        match ev {
+            Event::Submitted(key, outcome) => {
+                self.submitting -= 1;
+                self.on_submitted(key, outcome);
+            }
+            Event::Polled(jobs, errors) => {
+                self.polling = false;
+                self.on_polled(jobs, errors).await?;
+            }
+            Event::Reconciled(result) => {
+                self.reconciling = false;
+                self.on_reconciled(result).await?;
+            }
+            Event::Fetched(key, result) => {
+                self.downloading -= 1;
+                match result {
+                    Ok(()) => {
+                        self.states.insert(key, RowState::Downloaded);
+                    }
+                    Err(e) => {
+                        tracing::error!(%key, error = %e, "download failed; rerun to try again");
+                        self.download_failures.insert(key);
+                    }
+                }
+            }
+            Event::Journal(e) => return Err(e),
+        }
+        Ok(())
+    }
+
+    fn on_submitted(&mut self, key: String, outcome: Submitted) {
+        let shared = self.shared.clone();
+        let cfg = &shared.cfg;
+        match outcome {
+            Submitted::Created { job_id } => {
+                tracing::debug!(%key, job = %job_id, "created");
+                self.states.insert(key.clone(), RowState::Submitted);
+                self.rendering.insert(
+                    job_id,
+                    Rendering {
+                        key,
+                        status: String::new(),
+                        deadline: Instant::now() + cfg.job_deadline,
+                    },
+                );
+                self.next_poll = self.next_poll.min(Instant::now() + cfg.poll_min);
+            }
+            Submitted::RowFailed { error } => {
+                tracing::error!(%key, %error, "the API refused this row");
+                self.states.insert(key, RowState::Failed);
+                self.failed_row();
+            }
+            Submitted::Ambiguous {
+                pending,
+                reference,
+                error,
+            } => {
+                tracing::warn!(%key, %error, "no certain answer to the submission; will look for it before sending again");
+                self.states.insert(key.clone(), RowState::Submitting);
+                self.unsure.insert(
+                    key,
+                    Unsure {
+                        reference,
+                        resend_at: Instant::now() + cfg.reconcile_window,
+                        pending,
+                    },
+                );
+                self.next_reconcile = self
+                    .next_reconcile
+                    .max(Instant::now() + cfg.poll_min.min(Duration::from_secs(2)));
+            }
+            Submitted::Refused {
+                mut pending,
+                error,
+                class,
+            } => {
+                self.states.insert(key.clone(), RowState::Planned);
+                self.committed_credits -= pending.est_credits;
+                self.credits_estimated -= pending.est_credits;
+                use crate::api::ErrorClass;
+                match class {
+                    ErrorClass::Credits => {
+                        tracing::error!(%error, "insufficient credits: no new submissions");
+                        self.stop.get_or_insert(Stop::Credits(error));
+                        self.queue.push_front(pending);
+                    }
+                    ErrorClass::Auth => {
+                        tracing::error!(%error, "the API refused the credentials");
+                        self.stop = Some(Stop::Auth(error));
+                        self.queue.push_front(pending);
+                    }
+                    _ => {
+                        pending.refusals += 1;
+                        if pending.refusals >= cfg.max_attempts {
+                            tracing::error!(%key, %error, "submission kept being refused; left for the next run");
+                            self.failed_row();
+                            return;
+                        }
+                        let wait = backoff(cfg, pending.refusals);
+                        tracing::debug!(%key, %error, ?wait, "submission refused for now; will retry");
+                        pending.not_before = Some(Instant::now() + wait);
+                        self.queue.push_front(pending);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn on_polled(&mut self, jobs: Vec<Job>, errors: usize) -> Result<(), JournalError> {
+        let shared = self.shared.clone();
+        let cfg = &shared.cfg;
+        let mut changes = Vec::new();
+        let mut settled = 0;
+        for job in jobs {
+            let Some(r) = self.rendering.get_mut(&job.id) else {
+                continue;
+            };
+            let status = job.status.as_str().to_owned();
+            if status == r.status && !job.status.is_terminal() {
+                continue;
+            }
+            if let crate::api::JobStatus::Unknown(s) = &job.status {
+                if r.status != *s {
+                    tracing::warn!(key = %r.key, status = %s, "unknown job status; polling on until the deadline");
+                }
+            }
+            r.status = status.clone();
+            let key = r.key.clone();
+            changes.push(Change::Seen {
+                key: key.clone(),
+                job: serde_json::to_string(&job).unwrap_or_default(),
+                status,
+                credits_used: job.credits_used,
+                duration: job.duration,
+            });
+            if let Some(cr) = job.credits_used {
+                self.credits_used.insert(key.clone(), cr);
+            }
+            if !job.status.is_terminal() {
+                continue;
+            }
+            settled += 1;
+            self.rendering.remove(&job.id);
+            let state = match job.status {
+                crate::api::JobStatus::Done => RowState::Done,
+                crate::api::JobStatus::Rejected => RowState::Rejected,
+                _ => RowState::Failed,
+            };
+            changes.push(Change::Finished {
+                key: key.clone(),
+                state,
+                reason: job.failed_reason.clone(),
+            });
+            self.states.insert(key.clone(), state);
+            if state == RowState::Done {
+                self.downloads.push_back((key, job));
+            } else {
+                tracing::error!(%key, reason = job.failed_reason.as_deref().unwrap_or("none given"), "job {state}");
+                self.failed_row();
+            }
+        }
+        if !changes.is_empty() {
+            self.shared.journal.apply(changes).await?;
+        }
+        // Short at first and while jobs finish; longer while nothing changes (long renders).
+        self.poll_interval = if settled > 0 {
+            cfg.poll_min
+        } else {
+            self.poll_interval
+                .mul_f64(1.5)
+                .clamp(cfg.poll_min, cfg.poll_max)
+        };
+        if errors > 0 {
+            tracing::warn!(
+                errors,
+                "status poll failed; jobs keep their state, will poll again"
+            );
+        }
+        self.next_poll = Instant::now() + self.poll_interval;
+        Ok(())
+    }
+
+    async fn on_reconciled(
+        &mut self,
+        result: Result<Vec<Job>, crate::api::ApiError>,
+    ) -> Result<(), JournalError> {
+        let shared = self.shared.clone();
+        let cfg = &shared.cfg;
+        self.next_reconcile = Instant::now() + cfg.poll_min.max(Duration::from_millis(500));
+        let jobs = match result {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list the account's jobs; will try again");
+                return Ok(());
+            }
+        };
+        let by_ref: HashMap<&str, &Job> = jobs
+            .iter()
+            .filter_map(|j| {
+                let name = j.name.as_deref()?;
+                let start = name.rfind("[cb-")?;
+                let reference = name[start + 1..].strip_suffix(']')?;
+                Some((reference, j))
+            })
+            .collect();
+        let now = Instant::now();
+        let keys: Vec<String> = self.unsure.keys().cloned().collect();
+        for key in keys {
+            let Some(u) = self.unsure.get(&key) else {
+                continue;
+            };
+            if let Some(job) = by_ref.get(u.reference.as_str()) {
+                tracing::info!(%key, job = %job.id, "found the job of an unanswered submission; adopting it");
+                self.shared
+                    .journal
+                    .record(Change::Submitted {
+                        key: key.clone(),
+                        job_id: job.id.clone(),
+                    })
+                    .await?;
+                self.unsure.remove(&key);
+                self.states.insert(key.clone(), RowState::Submitted);
+                self.rendering.insert(
+                    job.id.clone(),
+                    Rendering {
+                        key,
+                        status: String::new(),
+                        deadline: now + cfg.job_deadline,
+                    },
+                );
+                self.next_poll = now;
+            } else if u.resend_at <= now && self.stop.is_none() {
+                let Some(u) = self.unsure.remove(&key) else {
+                    continue;
+                };
+                tracing::info!(%key, "not created after all; sending it again");
+                self.shared
+                    .journal
+                    .record(Change::Requeue {
+                        key: key.clone(),
+                        error: "not found after the reconciliation window".into(),
+                    })
+                    .await?;
+                self.states.insert(key, RowState::Planned);
+                self.committed_credits -= u.pending.est_credits;
+                self.credits_estimated -= u.pending.est_credits;
+                self.queue.push_front(u.pending);
+            }
+        }
+        Ok(())
+    }
+
+    fn outcome(&self) -> (ExitCode, Summary) {
+        let counts = self.counts();
+        let client = &self.shared.client;
+        let summary = Summary {
+            counts: counts.clone(),
+            credits_estimated: self.credits_estimated,
+            credits_used: self.credits_used.values().sum(),
+            stopped: self.stop.as_ref().map(|s| match s {
+                Stop::Budget(m) | Stop::Credits(m) | Stop::Halt(m) | Stop::Auth(m) => m.clone(),
+                Stop::Interrupted => "interrupted".into(),
+            }),
+            past_deadline: self.past_deadline,
+            api_calls: client.counts.api_calls(),
+            posts: client
+                .counts
+                .create
+                .load(std::sync::atomic::Ordering::Relaxed),
+            throttled: client
+                .counts
+                .throttled
+                .load(std::sync::atomic::Ordering::Relaxed),
+        };
+        let code = match &self.stop {
+            Some(Stop::Auth(_)) => ExitCode::Auth,
+            Some(Stop::Interrupted) => ExitCode::Interrupted,
+            Some(Stop::Budget(_)) | Some(Stop::Credits(_)) => ExitCode::Budget,
+            _ if counts.submitted + counts.submitting > 0 => ExitCode::Deadline,
+            _ if counts.downloaded == counts.total => ExitCode::Success,
+            _ => ExitCode::RowsFailed,
+        };
+        (code, summary)
+    }
+}
+
+impl Pending {
+    fn from_row(row: &Row) -> Self {
+        Self {
+            key: row.key.clone(),
+            body: row.body.clone(),
+            payload_hash: row.payload_hash.clone(),
+            generation: row.generation,
+            est_credits: row.est_credits,
+            refusals: 0,
+            not_before: None,
+        }
+    }
+}
+
+fn backoff(cfg: &EngineConfig, attempt: u32) -> Duration {
+    let exp = cfg.min_delay.mul_f64(2f64.powi(attempt.min(16) as i32 - 1));
+    let capped = exp.min(cfg.max_delay);
+    // Full jitter on the upper half keeps retries from many rows apart.
+    capped.mul_f64(0.5 + rand::random::<f64>() * 0.5)
+}

@@ -1,0 +1,129 @@
+//! One submission, by the protocol: durable `submitting` with the reference, one POST, the
+//! outcome journaled before it is reported.
+
+use crate::api::{CreateLipsync, CreateOutcome, ErrorClass};
+use crate::journal::{Change, JournalError};
+
+use super::reference::{reference, stamped_body};
+use super::{Pending, Shared};
+
+/// What became of a submission.
+#[derive(Debug)]
+pub enum Submitted {
+    /// The API created the job.
+    Created {
+        /// Its id.
+        job_id: String,
+    },
+    /// The API refused the body (400): the row failed.
+    RowFailed {
+        /// The API's message.
+        error: String,
+    },
+    /// Certainly not created; may be sent again (429, connection refused, out of credits,
+    /// credentials refused).
+    Refused {
+        /// The row, to queue again.
+        pending: Pending,
+        /// What the API said.
+        error: String,
+        /// What to do about it.
+        class: ErrorClass,
+    },
+    /// Maybe created: to reconcile.
+    Ambiguous {
+        /// The row, in case it must be sent again.
+        pending: Pending,
+        /// The reference to look for.
+        reference: String,
+        /// What happened.
+        error: String,
+    },
+}
+
+pub(super) async fn submit(shared: &Shared, pending: Pending) -> Result<Submitted, JournalError> {
+    let key = pending.key.clone();
+    let reference = reference(
+        &shared.cfg.batch,
+        &key,
+        &pending.payload_hash,
+        pending.generation,
+    );
+    let body: CreateLipsync = match serde_json::from_str(&pending.body) {
+        Ok(b) => b,
+        Err(e) => {
+            // Only a hand-edited journal gets here; fail the row rather than send garbage.
+            let error = format!("the journal's copy of this row is unreadable ({e}); fix the sheet and rerun with --retry-failed");
+            shared
+                .journal
+                .record(Change::RowFailed {
+                    key,
+                    error: error.clone(),
+                })
+                .await?;
+            return Ok(Submitted::RowFailed { error });
+        }
+    };
+    let body = stamped_body(&body, &key, &reference);
+    // The exactly-once rule: the reference is on disk before the request leaves.
+    shared
+        .journal
+        .record(Change::Submitting {
+            key: key.clone(),
+            reference: reference.clone(),
+        })
+        .await?;
+    match shared.client.create(&body).await {
+        CreateOutcome::Created(job) => {
+            shared
+                .journal
+                .record(Change::Submitted {
+                    key,
+                    job_id: job.id.clone(),
+                })
+                .await?;
+            Ok(Submitted::Created { job_id: job.id })
+        }
+        CreateOutcome::NotCreated(e) => {
+            let error = e.to_string();
+            let class = e.class();
+            if class == ErrorClass::Row {
+                shared
+                    .journal
+                    .record(Change::RowFailed {
+                        key,
+                        error: error.clone(),
+                    })
+                    .await?;
+                return Ok(Submitted::RowFailed { error });
+            }
+            shared
+                .journal
+                .record(Change::Requeue {
+                    key,
+                    error: error.clone(),
+                })
+                .await?;
+            Ok(Submitted::Refused {
+                pending,
+                error,
+                class,
+            })
+        }
+        CreateOutcome::Ambiguous(e) => {
+            let error = e.to_string();
+            shared
+                .journal
+                .record(Change::Ambiguous {
+                    key,
+                    error: error.clone(),
+                })
+                .await?;
+            Ok(Submitted::Ambiguous {
+                pending,
+                reference,
+                error,
+            })
+        }
+    }
+}

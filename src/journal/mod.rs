@@ -1,0 +1,253 @@
+//! The journal: every job and every state change of a batch, durably, in SQLite.
+//!
+//! It lives at `<out>/<batch>/journal.sqlite` (WAL, `synchronous=FULL`). Anything the run
+//! knows is here, so the manifest, the report and `status` are rebuilt from it, and a rerun
+//! resumes from it.
+//!
+//! Writes go through one writer thread that applies every change waiting in its queue in one
+//! transaction (group commit): a caller's `apply(..).await` returns once its change is on
+//! disk, and many concurrent callers share one fsync. That keeps the exactly-once rule ("the
+//! `submitting` row is durable before the POST") cheap at hundreds of videos a second.
+//!
+//! Row states and their transitions:
+//! ```text
+//! planned ──► submitting ──► submitted ──► done ──► downloaded
+//!    ▲            │  │            │
+//!    └────────────┘  └─► failed   ├──► failed
+//!  (definitely not     (API 400)  └──► rejected
+//!   created, or not found
+//!   after reconciliation)
+//! ```
+//! `--retry-failed` moves `failed`/`rejected` back to `planned` with a new generation, so the
+//! next submission carries a new reference.
+
+mod lock;
+mod store;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+pub use lock::{BatchLock, LockError};
+pub use store::{unix_now, FileRecord, Row, RowState};
+
+/// The journal's file name inside a batch folder.
+pub const FILE_NAME: &str = "journal.sqlite";
+
+/// What can go wrong with the journal.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// SQLite refused.
+    #[error("journal {path}: {source}")]
+    Sqlite {
+        /// The journal file.
+        path: PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A group of changes could not be committed; none of them is saved.
+    #[error("journal {path}: could not save a change: {message}")]
+    Write {
+        /// The journal file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The writer thread is gone (the process is shutting down).
+    #[error("the journal writer stopped; the last change may not be saved")]
+    WriterGone,
+    /// A stored value could not be read back.
+    #[error("journal {path}: row {key:?} has an unreadable {what}")]
+    Corrupt {
+        /// The journal file.
+        path: PathBuf,
+        /// The row.
+        key: String,
+        /// Which value.
+        what: &'static str,
+    },
+}
+
+/// One change to the journal. Each is applied with the time it was written.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Insert a planned row, or refresh a still-unsent row's body (`planned` only).
+    Plan(Box<Row>),
+    /// Move `failed`/`rejected` back to `planned` under the next generation.
+    Retry {
+        /// The row.
+        key: String,
+    },
+    /// About to POST: the reference that goes into `name`. Must be durable before sending.
+    Submitting {
+        /// The row.
+        key: String,
+        /// The reference embedded in the job's name.
+        reference: String,
+    },
+    /// The POST's outcome was ambiguous; the row stays `submitting` until reconciled.
+    Ambiguous {
+        /// The row.
+        key: String,
+        /// What happened.
+        error: String,
+    },
+    /// The API created the job (201, or found by reconciliation).
+    Submitted {
+        /// The row.
+        key: String,
+        /// The job's id.
+        job_id: String,
+    },
+    /// The job was definitely not created and may be sent again later.
+    Requeue {
+        /// The row.
+        key: String,
+        /// Why.
+        error: String,
+    },
+    /// The row can't be rendered (the API refused its body).
+    RowFailed {
+        /// The row.
+        key: String,
+        /// The API's message.
+        error: String,
+    },
+    /// The job's latest status and object, as polled.
+    Seen {
+        /// The row.
+        key: String,
+        /// The job as last seen, as JSON.
+        job: String,
+        /// The job's status string.
+        status: String,
+        /// Credits charged.
+        credits_used: Option<f64>,
+        /// Seconds of video.
+        duration: Option<f64>,
+    },
+    /// The job reached a terminal state.
+    Finished {
+        /// The row.
+        key: String,
+        /// `done`, `failed` or `rejected`.
+        state: RowState,
+        /// `failed_reason`, when any.
+        reason: Option<String>,
+    },
+    /// The video and thumbnail are on disk, verified.
+    Downloaded {
+        /// The row.
+        key: String,
+        /// The video file.
+        video: FileRecord,
+        /// The thumbnail file (absent when the job had none).
+        thumbnail: Option<FileRecord>,
+    },
+    /// A problem worth showing that changes no state (e.g. a download that keeps failing).
+    Note {
+        /// The row.
+        key: String,
+        /// What happened.
+        error: String,
+    },
+}
+
+type Batch = (Vec<Change>, oneshot::Sender<Result<(), JournalError>>);
+
+/// A handle on an open journal: writes through the group-commit writer, reads through a
+/// connection of its own.
+pub struct Journal {
+    path: PathBuf,
+    tx: mpsc::UnboundedSender<Batch>,
+    reader: Mutex<Connection>,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Journal {
+    /// Opens (creating if needed) the journal in `batch_dir`.
+    pub fn open(batch_dir: &Path) -> Result<Self, JournalError> {
+        let path = batch_dir.join(FILE_NAME);
+        let conn = store::open(&path, true)?;
+        let reader = store::open(&path, false)?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let writer_path = path.clone();
+        let writer = std::thread::Builder::new()
+            .name("journal-writer".into())
+            .spawn(move || store::writer_loop(conn, writer_path, rx))
+            .map_err(|e| JournalError::Write {
+                path: path.clone(),
+                message: format!("cannot start the writer thread: {e}"),
+            })?;
+        Ok(Self {
+            path,
+            tx,
+            reader: Mutex::new(reader),
+            writer: Some(writer),
+        })
+    }
+
+    /// Opens an existing journal for reading only (for `status`); `None` when there is none.
+    pub fn open_read_only(batch_dir: &Path) -> Result<Option<Vec<Row>>, JournalError> {
+        let path = batch_dir.join(FILE_NAME);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let conn = store::open_read_only(&path)?;
+        store::rows(&conn, &path).map(Some)
+    }
+
+    /// The journal file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Applies `changes` in one transaction; returns once they are durable.
+    pub async fn apply(&self, changes: Vec<Change>) -> Result<(), JournalError> {
+        let (ack, done) = oneshot::channel();
+        self.tx
+            .send((changes, ack))
+            .map_err(|_| JournalError::WriterGone)?;
+        done.await.map_err(|_| JournalError::WriterGone)?
+    }
+
+    /// Applies one change; returns once it is durable.
+    pub async fn record(&self, change: Change) -> Result<(), JournalError> {
+        self.apply(vec![change]).await
+    }
+
+    /// Every row, in sheet order.
+    pub fn rows(&self) -> Result<Vec<Row>, JournalError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        store::rows(&conn, &self.path)
+    }
+
+    /// One row.
+    pub fn row(&self, key: &str) -> Result<Option<Row>, JournalError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        store::row(&conn, &self.path, key)
+    }
+
+    /// Stops the writer after it has applied everything queued.
+    pub fn close(mut self) {
+        self.stop_writer();
+    }
+
+    fn stop_writer(&mut self) {
+        // Dropping the sender ends the writer loop once the queue is drained.
+        let (tx, _) = mpsc::unbounded_channel();
+        drop(std::mem::replace(&mut self.tx, tx));
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        self.stop_writer();
+    }
+}

@@ -1,0 +1,500 @@
+//! The journal's SQLite schema, its row type, and the group-commit writer loop.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use super::{Batch, Change, JournalError};
+
+/// Where a row stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowState {
+    /// Known, not sent.
+    Planned,
+    /// Sent or about to be; the outcome is not known yet.
+    Submitting,
+    /// The API has the job; it is rendering.
+    Submitted,
+    /// Rendered; files not yet on disk.
+    Done,
+    /// Rendered and its files are on disk, verified.
+    Downloaded,
+    /// Refused by the API or failed while rendering.
+    Failed,
+    /// Rejected by the API after creation.
+    Rejected,
+}
+
+impl RowState {
+    /// The state's name as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Planned => "planned",
+            Self::Submitting => "submitting",
+            Self::Submitted => "submitted",
+            Self::Done => "done",
+            Self::Downloaded => "downloaded",
+            Self::Failed => "failed",
+            Self::Rejected => "rejected",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "planned" => Self::Planned,
+            "submitting" => Self::Submitting,
+            "submitted" => Self::Submitted,
+            "done" => Self::Done,
+            "downloaded" => Self::Downloaded,
+            "failed" => Self::Failed,
+            "rejected" => Self::Rejected,
+            _ => return None,
+        })
+    }
+
+    /// Every state, in pipeline order.
+    pub const ALL: [RowState; 7] = [
+        Self::Planned,
+        Self::Submitting,
+        Self::Submitted,
+        Self::Done,
+        Self::Downloaded,
+        Self::Failed,
+        Self::Rejected,
+    ];
+}
+
+impl std::fmt::Display for RowState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A file the run wrote, as verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileRecord {
+    /// Path relative to the batch folder.
+    pub path: String,
+    /// SHA-256, lowercase hex.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// One video of the batch, as the journal knows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    /// The row key (a sheet's `key` or `video` value, or derived).
+    pub key: String,
+    /// Position in the sheet.
+    pub ord: i64,
+    /// Source line numbers of its records.
+    pub lines: Vec<u64>,
+    /// The raw cells of its records (for `failed.csv`).
+    pub records: Vec<Vec<String>>,
+    /// The name the user gave (before the reference is added).
+    pub name: Option<String>,
+    /// SHA-256 of the request body without the reference.
+    pub payload_hash: String,
+    /// The request body without the reference, as JSON.
+    pub body: String,
+    /// Estimated seconds of video.
+    pub est_seconds: f64,
+    /// Estimated credits.
+    pub est_credits: f64,
+    /// Where it stands.
+    pub state: RowState,
+    /// 0 for the first submission; `--retry-failed` adds one.
+    pub generation: u32,
+    /// The reference embedded in the job's name, once submitting.
+    pub reference: Option<String>,
+    /// The job's id, once known.
+    pub job_id: Option<String>,
+    /// POSTs sent for this row.
+    pub attempts: u32,
+    /// When the first ambiguous POST under the current reference happened (unix seconds).
+    pub ambiguous_since: Option<f64>,
+    /// The last problem seen.
+    pub last_error: Option<String>,
+    /// The API's last status string.
+    pub api_status: Option<String>,
+    /// The job object as last seen, as JSON.
+    pub job: Option<String>,
+    /// Credits the API charged.
+    pub credits_used: Option<f64>,
+    /// Seconds of video the API reports.
+    pub duration: Option<f64>,
+    /// Why the job failed, from the API.
+    pub failed_reason: Option<String>,
+    /// The downloaded video.
+    pub video: Option<FileRecord>,
+    /// The downloaded thumbnail.
+    pub thumbnail: Option<FileRecord>,
+    /// When the job was created (unix seconds), for the per-job deadline.
+    pub submitted_at: Option<f64>,
+    /// Last change (unix seconds).
+    pub updated_at: f64,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS rows (
+    key TEXT PRIMARY KEY,
+    ord INTEGER NOT NULL,
+    lines TEXT NOT NULL,
+    records TEXT NOT NULL,
+    name TEXT,
+    payload_hash TEXT NOT NULL,
+    body TEXT NOT NULL,
+    est_seconds REAL NOT NULL,
+    est_credits REAL NOT NULL,
+    state TEXT NOT NULL,
+    generation INTEGER NOT NULL DEFAULT 0,
+    reference TEXT,
+    job_id TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    ambiguous_since REAL,
+    last_error TEXT,
+    api_status TEXT,
+    job TEXT,
+    credits_used REAL,
+    duration REAL,
+    failed_reason TEXT,
+    video_path TEXT, video_sha256 TEXT, video_bytes INTEGER,
+    thumb_path TEXT, thumb_sha256 TEXT, thumb_bytes INTEGER,
+    submitted_at REAL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    key TEXT NOT NULL,
+    state TEXT NOT NULL,
+    detail TEXT
+);
+";
+
+pub(super) fn open(path: &Path, create: bool) -> Result<Connection, JournalError> {
+    let err = |source| JournalError::Sqlite {
+        path: path.to_owned(),
+        source,
+    };
+    let conn = Connection::open(path).map_err(err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(err)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(err)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(err)?;
+    if create {
+        conn.execute_batch(SCHEMA).map_err(err)?;
+    }
+    Ok(conn)
+}
+
+pub(super) fn open_read_only(path: &Path) -> Result<Connection, JournalError> {
+    let err = |source| JournalError::Sqlite {
+        path: path.to_owned(),
+        source,
+    };
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(err)?;
+    Ok(conn)
+}
+
+pub(super) fn writer_loop(
+    mut conn: Connection,
+    path: PathBuf,
+    mut rx: mpsc::UnboundedReceiver<Batch>,
+) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut batch = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            batch.push(more);
+        }
+        let result = apply_all(&mut conn, &batch);
+        for (_, ack) in batch {
+            let r = match &result {
+                Ok(()) => Ok(()),
+                Err(e) => Err(JournalError::Write {
+                    path: path.clone(),
+                    message: e.to_string(),
+                }),
+            };
+            let _ = ack.send(r);
+        }
+    }
+}
+
+fn apply_all(conn: &mut Connection, batch: &[Batch]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    let now = unix_now();
+    for (changes, _) in batch {
+        for change in changes {
+            apply(&tx, change, now)?;
+        }
+    }
+    tx.commit()
+}
+
+/// Seconds since the epoch.
+pub fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+fn event(
+    tx: &Transaction,
+    now: f64,
+    key: &str,
+    state: &str,
+    detail: Option<&str>,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT INTO events (at, key, state, detail) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![now, key, state, detail])?;
+    Ok(())
+}
+
+fn set_state(
+    tx: &Transaction,
+    now: f64,
+    key: &str,
+    state: RowState,
+    error: Option<&str>,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE rows SET state = ?2, last_error = COALESCE(?3, last_error), updated_at = ?4 WHERE key = ?1")?
+        .execute(params![key, state.as_str(), error, now])?;
+    event(tx, now, key, state.as_str(), error)
+}
+
+fn apply(tx: &Transaction, change: &Change, now: f64) -> rusqlite::Result<()> {
+    match change {
+        Change::Plan(row) => {
+            let lines = serde_json::to_string(&row.lines).unwrap_or_default();
+            let records = serde_json::to_string(&row.records).unwrap_or_default();
+            let changed = tx
+                .prepare_cached(
+                    "INSERT INTO rows (key, ord, lines, records, name, payload_hash, body, est_seconds,
+                        est_credits, state, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'planned', ?10)
+                     ON CONFLICT(key) DO UPDATE SET ord = ?2, lines = ?3, records = ?4, name = ?5,
+                        payload_hash = ?6, body = ?7, est_seconds = ?8, est_credits = ?9,
+                        updated_at = ?10
+                     WHERE rows.state = 'planned'",
+                )?
+                .execute(params![
+                    row.key,
+                    row.ord,
+                    lines,
+                    records,
+                    row.name,
+                    row.payload_hash,
+                    row.body,
+                    row.est_seconds,
+                    row.est_credits,
+                    now
+                ])?;
+            if changed > 0 {
+                event(tx, now, &row.key, "planned", None)?;
+            }
+        }
+        Change::Retry { key } => {
+            tx.prepare_cached(
+                "UPDATE rows SET state = 'planned', generation = generation + 1, reference = NULL,
+                    job_id = NULL, ambiguous_since = NULL, api_status = NULL, job = NULL,
+                    failed_reason = NULL, last_error = NULL, submitted_at = NULL, updated_at = ?2
+                 WHERE key = ?1 AND state IN ('failed', 'rejected')",
+            )?
+            .execute(params![key, now])?;
+            event(tx, now, key, "planned", Some("retry requested"))?;
+        }
+        Change::Submitting { key, reference } => {
+            tx.prepare_cached(
+                "UPDATE rows SET state = 'submitting', ambiguous_since = CASE WHEN reference = ?2
+                    THEN ambiguous_since ELSE NULL END, reference = ?2, attempts = attempts + 1,
+                    updated_at = ?3 WHERE key = ?1",
+            )?
+            .execute(params![key, reference, now])?;
+            event(tx, now, key, "submitting", Some(reference))?;
+        }
+        Change::Ambiguous { key, error } => {
+            tx.prepare_cached(
+                "UPDATE rows SET ambiguous_since = COALESCE(ambiguous_since, ?2), last_error = ?3,
+                    updated_at = ?2 WHERE key = ?1",
+            )?
+            .execute(params![key, now, error])?;
+            event(tx, now, key, "submitting", Some(error))?;
+        }
+        Change::Submitted { key, job_id } => {
+            tx.prepare_cached(
+                "UPDATE rows SET state = 'submitted', job_id = ?2, ambiguous_since = NULL,
+                    last_error = NULL, submitted_at = ?3, updated_at = ?3 WHERE key = ?1",
+            )?
+            .execute(params![key, job_id, now])?;
+            event(tx, now, key, "submitted", Some(job_id))?;
+        }
+        Change::Requeue { key, error } => {
+            tx.prepare_cached(
+                "UPDATE rows SET state = 'planned', ambiguous_since = NULL WHERE key = ?1",
+            )?
+            .execute(params![key])?;
+            set_state(tx, now, key, RowState::Planned, Some(error))?;
+        }
+        Change::RowFailed { key, error } => {
+            tx.prepare_cached("UPDATE rows SET failed_reason = ?2 WHERE key = ?1")?
+                .execute(params![key, error])?;
+            set_state(tx, now, key, RowState::Failed, Some(error))?;
+        }
+        Change::Seen {
+            key,
+            job,
+            status,
+            credits_used,
+            duration,
+        } => {
+            tx.prepare_cached(
+                "UPDATE rows SET job = ?2, api_status = ?3, credits_used = COALESCE(?4, credits_used),
+                    duration = COALESCE(?5, duration), updated_at = ?6 WHERE key = ?1",
+            )?
+            .execute(params![key, job, status, credits_used, duration, now])?;
+        }
+        Change::Finished { key, state, reason } => {
+            tx.prepare_cached("UPDATE rows SET failed_reason = ?2 WHERE key = ?1")?
+                .execute(params![key, reason])?;
+            set_state(tx, now, key, *state, reason.as_deref())?;
+        }
+        Change::Downloaded {
+            key,
+            video,
+            thumbnail,
+        } => {
+            tx.prepare_cached(
+                "UPDATE rows SET state = 'downloaded', video_path = ?2, video_sha256 = ?3,
+                    video_bytes = ?4, thumb_path = ?5, thumb_sha256 = ?6, thumb_bytes = ?7,
+                    last_error = NULL, updated_at = ?8 WHERE key = ?1",
+            )?
+            .execute(params![
+                key,
+                video.path,
+                video.sha256,
+                video.bytes as i64,
+                thumbnail.as_ref().map(|t| t.path.clone()),
+                thumbnail.as_ref().map(|t| t.sha256.clone()),
+                thumbnail.as_ref().map(|t| t.bytes as i64),
+                now
+            ])?;
+            event(tx, now, key, "downloaded", Some(&video.sha256))?;
+        }
+        Change::Note { key, error } => {
+            tx.prepare_cached("UPDATE rows SET last_error = ?2, updated_at = ?3 WHERE key = ?1")?
+                .execute(params![key, error, now])?;
+            event(tx, now, key, "note", Some(error))?;
+        }
+    }
+    Ok(())
+}
+
+const COLUMNS: &str =
+    "key, ord, lines, records, name, payload_hash, body, est_seconds, est_credits,
+    state, generation, reference, job_id, attempts, ambiguous_since, last_error, api_status, job,
+    credits_used, duration, failed_reason, video_path, video_sha256, video_bytes, thumb_path,
+    thumb_sha256, thumb_bytes, submitted_at, updated_at";
+
+pub(super) fn rows(conn: &Connection, path: &Path) -> Result<Vec<Row>, JournalError> {
+    let err = |source| JournalError::Sqlite {
+        path: path.to_owned(),
+        source,
+    };
+    let mut stmt = conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM rows ORDER BY ord, key"))
+        .map_err(err)?;
+    let raw = stmt.query_map([], read_row).map_err(err)?;
+    let mut out = Vec::new();
+    for r in raw {
+        out.push(finish(r.map_err(err)?, path)?);
+    }
+    Ok(out)
+}
+
+pub(super) fn row(conn: &Connection, path: &Path, key: &str) -> Result<Option<Row>, JournalError> {
+    let err = |source| JournalError::Sqlite {
+        path: path.to_owned(),
+        source,
+    };
+    let raw = conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM rows WHERE key = ?1"))
+        .map_err(err)?
+        .query_row([key], read_row)
+        .optional()
+        .map_err(err)?;
+    raw.map(|r| finish(r, path)).transpose()
+}
+
+struct RawRow {
+    row: Row,
+    lines: String,
+    records: String,
+    state: String,
+}
+
+fn finish(raw: RawRow, path: &Path) -> Result<Row, JournalError> {
+    let corrupt = |what| JournalError::Corrupt {
+        path: path.to_owned(),
+        key: raw.row.key.clone(),
+        what,
+    };
+    let mut row = raw.row.clone();
+    row.state = RowState::parse(&raw.state).ok_or_else(|| corrupt("state"))?;
+    row.lines = serde_json::from_str(&raw.lines).map_err(|_| corrupt("line list"))?;
+    row.records = serde_json::from_str(&raw.records).map_err(|_| corrupt("record list"))?;
+    Ok(row)
+}
+
+fn read_row(r: &rusqlite::Row) -> rusqlite::Result<RawRow> {
+    let file = |p: Option<String>, h: Option<String>, b: Option<i64>| match (p, h, b) {
+        (Some(path), Some(sha256), Some(bytes)) => Some(FileRecord {
+            path,
+            sha256,
+            bytes: bytes.max(0) as u64,
+        }),
+        _ => None,
+    };
+    Ok(RawRow {
+        lines: r.get(2)?,
+        records: r.get(3)?,
+        state: r.get(9)?,
+        row: Row {
+            key: r.get(0)?,
+            ord: r.get(1)?,
+            lines: Vec::new(),
+            records: Vec::new(),
+            name: r.get(4)?,
+            payload_hash: r.get(5)?,
+            body: r.get(6)?,
+            est_seconds: r.get(7)?,
+            est_credits: r.get(8)?,
+            state: RowState::Planned,
+            generation: r.get(10)?,
+            reference: r.get(11)?,
+            job_id: r.get(12)?,
+            attempts: r.get(13)?,
+            ambiguous_since: r.get(14)?,
+            last_error: r.get(15)?,
+            api_status: r.get(16)?,
+            job: r.get(17)?,
+            credits_used: r.get(18)?,
+            duration: r.get(19)?,
+            failed_reason: r.get(20)?,
+            video: file(r.get(21)?, r.get(22)?, r.get(23)?),
+            thumbnail: file(r.get(24)?, r.get(25)?, r.get(26)?),
+            submitted_at: r.get(27)?,
+            updated_at: r.get(28)?,
+        },
+    })
+}

@@ -1,0 +1,179 @@
+//! Where files land: the batch folder, one folder per row named after its key (made safe),
+//! and writes that are atomic (temporary file, fsync, rename, fsync of the folder) so a
+//! crash never leaves a torn manifest or a half-written video under its final name.
+
+pub mod manifest;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::engine::reference::hex;
+
+/// Longest folder name made from a key, in bytes (before the hash suffix).
+const MAX_FOLDER: usize = 64;
+
+/// Names that a row folder must not take: the batch folder's own files, and names Windows
+/// reserves (the folder may be synced to a Windows share).
+const RESERVED: &[&str] = &[
+    "journal.sqlite",
+    "manifest.json",
+    "manifest.csv",
+    "failed.csv",
+    "report.html",
+    ".lock",
+    ".sandbox",
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    "com1",
+    "com2",
+    "com3",
+    "com4",
+    "com5",
+    "com6",
+    "com7",
+    "com8",
+    "com9",
+    "lpt1",
+    "lpt2",
+    "lpt3",
+    "lpt4",
+    "lpt5",
+    "lpt6",
+    "lpt7",
+    "lpt8",
+    "lpt9",
+];
+
+/// A filesystem-safe, stable folder name for a row key: ASCII letters, digits, `-`, `_` and
+/// `.` only, no leading dot, at most 64 bytes plus, when anything had to change, a hash of the
+/// original key so distinct keys never share a folder.
+pub fn folder_name(key: &str) -> String {
+    let mapped: String = key
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' | '.' => c,
+            _ => '_',
+        })
+        .collect();
+    let mut safe: String = mapped.trim_matches(|c| c == '.' || c == '_').to_owned();
+    safe.truncate(MAX_FOLDER);
+    let stem = safe.split('.').next().unwrap_or("").to_ascii_lowercase();
+    let reserved =
+        RESERVED.contains(&safe.to_ascii_lowercase().as_str()) || RESERVED.contains(&stem.as_str());
+    if safe == key && !reserved && !safe.is_empty() {
+        return safe;
+    }
+    let digest = hex(&Sha256::digest(key.as_bytes()));
+    if safe.is_empty() {
+        format!("row-{}", &digest[..12])
+    } else {
+        format!("{safe}-{}", &digest[..8])
+    }
+}
+
+/// The batch folder name from a CSV path's stem, made safe the same way.
+pub fn batch_name(csv: &Path) -> String {
+    let stem = csv
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "batch".into());
+    folder_name(&stem)
+}
+
+/// Makes `dir` (inside `parent`, which must exist) unless it exists as a real folder. A
+/// symlink or a file in its place is an error: output never follows a link out of the batch.
+pub fn ensure_real_dir(dir: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!(
+                "{} exists and is not a folder (a link or a file); move it away",
+                dir.display()
+            ),
+        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(dir) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => ensure_real_dir(dir),
+            other => other,
+        },
+        Err(e) => Err(e),
+    }
+}
+
+/// Opens a file for writing without following a symlink at its path.
+pub fn create_no_follow(path: &Path, append: bool) -> io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.write(true).create(true).custom_flags(libc::O_NOFOLLOW);
+    if append {
+        o.append(true);
+    } else {
+        o.truncate(true);
+    }
+    o.open(path)
+}
+
+/// Renames `from` to `to` and fsyncs the folder, so the new name survives a power cut.
+pub fn commit_rename(from: &Path, to: &Path) -> io::Result<()> {
+    fs::rename(from, to)?;
+    if let Some(dir) = to.parent() {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` atomically: a `.partial` beside it, fsync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = partial_path(path);
+    let mut f = create_no_follow(&tmp, false)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    commit_rename(&tmp, path)
+}
+
+/// `video.mp4` → `video.mp4.partial`.
+pub fn partial_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".partial");
+    PathBuf::from(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_keys_stay_inside_the_batch_folder() {
+        for key in [
+            "../../etc/passwd",
+            "/abs/path",
+            "..",
+            ".",
+            "CON",
+            "con.mp4",
+            "a/b",
+            "a\\b",
+            "ｃｏｎ",
+            "x\u{0}y",
+            "journal.sqlite",
+            "",
+        ] {
+            let f = folder_name(key);
+            assert!(
+                !f.is_empty() && !f.contains('/') && !f.contains('\\') && !f.starts_with('.'),
+                "{key:?} -> {f:?}"
+            );
+            assert_ne!(f.to_ascii_lowercase(), "con");
+            assert_ne!(f, "journal.sqlite");
+        }
+        assert_eq!(folder_name("spring-01"), "spring-01");
+        assert_ne!(folder_name("a/b"), folder_name("a\\b"));
+        assert!(folder_name(&"k".repeat(500)).len() <= MAX_FOLDER + 9);
+    }
+}

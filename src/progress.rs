@@ -1,0 +1,158 @@
+//! Progress for people and for cron: bars on a terminal (submitted, rendering, downloaded,
+//! with ETA), a log line every few seconds otherwise.
+
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use crate::journal::RowState;
+
+/// Rows of the batch by state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Rows in the sheet.
+    pub total: usize,
+    /// Not sent yet.
+    pub planned: usize,
+    /// Being sent, or awaiting reconciliation.
+    pub submitting: usize,
+    /// Rendering.
+    pub submitted: usize,
+    /// Rendered, files not on disk yet.
+    pub done: usize,
+    /// Rendered and on disk.
+    pub downloaded: usize,
+    /// Failed.
+    pub failed: usize,
+    /// Rejected.
+    pub rejected: usize,
+}
+
+impl Counts {
+    /// Counts one more row in `state`.
+    pub fn add(&mut self, state: RowState) {
+        *match state {
+            RowState::Planned => &mut self.planned,
+            RowState::Submitting => &mut self.submitting,
+            RowState::Submitted => &mut self.submitted,
+            RowState::Done => &mut self.done,
+            RowState::Downloaded => &mut self.downloaded,
+            RowState::Failed => &mut self.failed,
+            RowState::Rejected => &mut self.rejected,
+        } += 1;
+    }
+
+    /// Rows the API has accepted (rendering or past it).
+    pub fn accepted(&self) -> usize {
+        self.submitted + self.done + self.downloaded + self.failed + self.rejected
+    }
+
+    /// Rows whose render ended.
+    pub fn rendered(&self) -> usize {
+        self.done + self.downloaded + self.failed + self.rejected
+    }
+}
+
+/// Something that shows the run's progress.
+pub trait Reporter: Send {
+    /// The latest counts; called often, so it decides itself when to draw.
+    fn update(&mut self, counts: &Counts);
+    /// The run is over: clear bars.
+    fn finish(&mut self) {}
+}
+
+/// Shows nothing (`--quiet`, tests).
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn update(&mut self, _: &Counts) {}
+}
+
+/// One log line every `every` (for cron and CI logs).
+pub struct LogLines {
+    every: Duration,
+    last: Option<Instant>,
+    started: Instant,
+}
+
+impl LogLines {
+    /// A line at most every `every`.
+    pub fn new(every: Duration) -> Self {
+        Self {
+            every,
+            last: None,
+            started: Instant::now(),
+        }
+    }
+}
+
+impl Reporter for LogLines {
+    fn update(&mut self, c: &Counts) {
+        if self.last.is_some_and(|t| t.elapsed() < self.every) {
+            return;
+        }
+        self.last = Some(Instant::now());
+        tracing::info!(
+            total = c.total,
+            submitted = c.accepted(),
+            rendering = c.submitted,
+            downloaded = c.downloaded,
+            failed = c.failed + c.rejected,
+            elapsed_s = self.started.elapsed().as_secs(),
+            "progress"
+        );
+    }
+}
+
+/// Three bars on a terminal.
+pub struct Bars {
+    _multi: MultiProgress,
+    submitted: ProgressBar,
+    rendered: ProgressBar,
+    downloaded: ProgressBar,
+}
+
+impl Bars {
+    /// Bars drawn on stderr.
+    pub fn new(total: usize) -> Self {
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(5));
+        let style = ProgressStyle::with_template(
+            "{prefix:>11} [{bar:30}] {pos:>6}/{len:<6} {msg} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        let bar = |name: &str| {
+            let b = multi.add(ProgressBar::new(total as u64));
+            b.set_style(style.clone());
+            b.set_prefix(name.to_owned());
+            b
+        };
+        Self {
+            submitted: bar("submitted"),
+            rendered: bar("rendered"),
+            downloaded: bar("downloaded"),
+            _multi: multi,
+        }
+    }
+}
+
+impl Reporter for Bars {
+    fn update(&mut self, c: &Counts) {
+        self.submitted.set_position(c.accepted() as u64);
+        self.rendered.set_position(c.rendered() as u64);
+        self.rendered
+            .set_message(format!("{} rendering", c.submitted));
+        self.downloaded.set_position(c.downloaded as u64);
+        let failed = c.failed + c.rejected;
+        if failed > 0 {
+            self.downloaded.set_message(format!("{failed} failed"));
+        }
+    }
+
+    fn finish(&mut self) {
+        for b in [&self.submitted, &self.rendered, &self.downloaded] {
+            b.abandon();
+        }
+    }
+}
