@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod cli;
 pub mod engine;
 pub mod exit;
 pub mod journal;

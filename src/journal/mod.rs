@@ -147,6 +147,13 @@ pub enum Change {
         /// The thumbnail file (absent when the job had none).
         thumbnail: Option<FileRecord>,
     },
+    /// A batch-wide fact (the sheet's headers and delimiter, for `failed.csv`).
+    Meta {
+        /// Its name.
+        key: String,
+        /// Its value.
+        value: String,
+    },
     /// A problem worth showing that changes no state (e.g. a download that keeps failing).
     Note {
         /// The row.
@@ -154,6 +161,18 @@ pub enum Change {
         /// What happened.
         error: String,
     },
+}
+
+/// The meta key under which the sheet's format (headers, delimiter) is kept.
+pub const SHEET_META: &str = "sheet";
+
+/// Everything in a journal, read at once.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Every row, in sheet order.
+    pub rows: Vec<Row>,
+    /// The sheet's format as JSON ([`SHEET_META`]), when recorded.
+    pub sheet: Option<String>,
 }
 
 type Batch = (Vec<Change>, oneshot::Sender<Result<(), JournalError>>);
@@ -191,13 +210,16 @@ impl Journal {
     }
 
     /// Opens an existing journal for reading only (for `status`); `None` when there is none.
-    pub fn open_read_only(batch_dir: &Path) -> Result<Option<Vec<Row>>, JournalError> {
+    pub fn open_read_only(batch_dir: &Path) -> Result<Option<Snapshot>, JournalError> {
         let path = batch_dir.join(FILE_NAME);
         if !path.exists() {
             return Ok(None);
         }
         let conn = store::open_read_only(&path)?;
-        store::rows(&conn, &path).map(Some)
+        Ok(Some(Snapshot {
+            rows: store::rows(&conn, &path)?,
+            sheet: store::meta(&conn, &path, SHEET_META)?,
+        }))
     }
 
     /// The journal file.
@@ -223,6 +245,12 @@ impl Journal {
     pub fn rows(&self) -> Result<Vec<Row>, JournalError> {
         let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
         store::rows(&conn, &self.path)
+    }
+
+    /// A batch-wide fact stored with [`Change::Meta`].
+    pub fn meta(&self, key: &str) -> Result<Option<String>, JournalError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        store::meta(&conn, &self.path, key)
     }
 
     /// One row.

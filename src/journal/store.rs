@@ -140,6 +140,50 @@ pub struct Row {
     pub updated_at: f64,
 }
 
+impl Row {
+    /// A row not sent yet, as the planner describes it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn planned(
+        key: String,
+        ord: i64,
+        lines: Vec<u64>,
+        records: Vec<Vec<String>>,
+        name: Option<String>,
+        payload_hash: String,
+        body: String,
+        est_seconds: f64,
+        est_credits: f64,
+    ) -> Self {
+        Self {
+            key,
+            ord,
+            lines,
+            records,
+            name,
+            payload_hash,
+            body,
+            est_seconds,
+            est_credits,
+            state: RowState::Planned,
+            generation: 0,
+            reference: None,
+            job_id: None,
+            attempts: 0,
+            ambiguous_since: None,
+            last_error: None,
+            api_status: None,
+            job: None,
+            credits_used: None,
+            duration: None,
+            failed_reason: None,
+            video: None,
+            thumbnail: None,
+            submitted_at: None,
+            updated_at: 0.0,
+        }
+    }
+}
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS rows (
     key TEXT PRIMARY KEY,
@@ -167,6 +211,10 @@ CREATE TABLE IF NOT EXISTS rows (
     thumb_path TEXT, thumb_sha256 TEXT, thumb_bytes INTEGER,
     submitted_at REAL,
     updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+    k TEXT PRIMARY KEY,
+    v TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
@@ -391,6 +439,12 @@ fn apply(tx: &Transaction, change: &Change, now: f64) -> rusqlite::Result<()> {
             ])?;
             event(tx, now, key, "downloaded", Some(&video.sha256))?;
         }
+        Change::Meta { key, value } => {
+            tx.prepare_cached(
+                "INSERT INTO meta (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = ?2",
+            )?
+            .execute(params![key, value])?;
+        }
         Change::Note { key, error } => {
             tx.prepare_cached("UPDATE rows SET last_error = ?2, updated_at = ?3 WHERE key = ?1")?
                 .execute(params![key, error, now])?;
@@ -497,4 +551,17 @@ fn read_row(r: &rusqlite::Row) -> rusqlite::Result<RawRow> {
             updated_at: r.get(28)?,
         },
     })
+}
+
+pub(super) fn meta(
+    conn: &Connection,
+    path: &Path,
+    key: &str,
+) -> Result<Option<String>, JournalError> {
+    conn.prepare_cached("SELECT v FROM meta WHERE k = ?1")
+        .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
+        .map_err(|source| JournalError::Sqlite {
+            path: path.to_owned(),
+            source,
+        })
 }

@@ -1,0 +1,189 @@
+//! The command line: raw flags (clap) in, one validated [`crate::config::Settings`] per
+//! command, then the command's glue. Flags win over `--config` (or `./pipeline.toml`), which
+//! wins over the built-in defaults. `anyhow` lives here and in `main`, nowhere deeper.
+
+mod plan;
+mod run;
+mod status;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::exit::{ExitCode, EXIT_CODES_HELP};
+
+/// Turn a spreadsheet of ad scripts into finished AI-avatar videos through Creatify's API,
+/// each row rendered exactly once, resumable by running the same command again.
+#[derive(Debug, Parser)]
+#[command(name = "creatify-batch", version, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    global: Global,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    /// More detail in logs (-v: debug, -vv: trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only warnings and errors; no progress bars.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (for log collectors).
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Read and validate a sheet, print each video's request summary and credit estimate.
+    /// Nothing touches the network. Exit 0 when every row is valid, 2 otherwise.
+    Plan(PlanArgs),
+    /// Submit, poll and download a whole batch, exactly once; rerun to resume.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Run(RunArgs),
+    /// Show where a batch stands, from its journal, without touching the network.
+    Status(StatusArgs),
+    /// Start the simulated Creatify API on 127.0.0.1 (for rehearsals and tests).
+    Sandbox(SandboxArgs),
+}
+
+/// `plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The sheet (CSV: `,` `;` or tab, UTF-8).
+    pub sheet: PathBuf,
+    /// The config file (default: ./pipeline.toml if present, else built-in defaults).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print the exact request bodies (one JSON object per line) instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The sheet (CSV: `,` `;` or tab, UTF-8).
+    pub sheet: PathBuf,
+    /// The config file (default: ./pipeline.toml if present, else built-in defaults).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Run against a simulated API inside this process: no account, no credits spent.
+    #[arg(long, conflicts_with = "base_url")]
+    pub sandbox: bool,
+    /// The API's base URL (overrides [api] base_url), e.g. a `creatify-batch sandbox`.
+    #[arg(long, env = "CREATIFY_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+    /// The output folder (overrides [output] dir); the batch goes to OUT/<sheet name>/.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Submit again the rows whose jobs failed or were rejected (with a new reference).
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Refuse to start if the batch's estimate exceeds N credits, and never spend more.
+    #[arg(long, value_name = "N")]
+    pub max_credits: Option<f64>,
+    /// Stop submitting after N failed rows, or N% of the batch ("5" or "10%").
+    #[arg(long, value_name = "N|N%")]
+    pub halt_after_failures: Option<String>,
+    /// With --sandbox: how many times faster than real time the sandbox renders.
+    #[arg(long, value_name = "N", default_value_t = 60.0, requires = "sandbox")]
+    pub sandbox_time_scale: f64,
+}
+
+/// `status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The batch folder (OUT/<batch>), or the output folder when it holds one batch.
+    pub dir: Option<PathBuf>,
+    /// The config file, for the default output folder.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `sandbox`.
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    #[command(flatten)]
+    pub options: crate::sandbox::SandboxOptions,
+}
+
+/// Runs the command line; returns the process's exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    init_logging(&cli.global);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::RowsFailed.code();
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Plan(a) => plan::plan(a),
+            Command::Run(a) => run::run(a, &cli.global).await,
+            Command::Status(a) => status::status(a),
+            Command::Sandbox(a) => crate::sandbox::run_cli(a.options, a.port)
+                .await
+                .map(|()| ExitCode::Success),
+        }
+    });
+    match result {
+        Ok(code) => code.code(),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::RowsFailed.code()
+        }
+    }
+}
+
+fn init_logging(g: &Global) {
+    use tracing_subscriber::EnvFilter;
+    let level = match (g.quiet, g.verbose) {
+        (true, _) => "warn",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = EnvFilter::try_from_env("CREATIFY_BATCH_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(format!("creatify_batch={level},warn")));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = match g.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+    };
+}
+
+/// Prints an error of bad input and returns exit code 2.
+fn invalid(message: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
+    eprintln!("error: {message}");
+    Ok(ExitCode::InvalidInput)
+}

@@ -1,0 +1,37 @@
+//! `creatify-batch plan`: the table, or the exact request bodies.
+
+use crate::config::Settings;
+use crate::engine::reference::{payload_hash, reference, stamped_body};
+use crate::exit::ExitCode;
+use crate::output;
+use crate::plan;
+
+use super::{invalid, PlanArgs};
+
+pub(super) fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    let settings = match Settings::load(args.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return invalid(e),
+    };
+    let plan = match plan::plan_file(&args.sheet, &settings) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::InvalidInput);
+        }
+    };
+    if args.json {
+        // Exactly what a first `run` would POST, reference included.
+        let batch = output::batch_name(&args.sheet);
+        for v in &plan.videos {
+            let r = reference(&batch, &v.key, &payload_hash(&v.body), 0);
+            println!(
+                "{}",
+                serde_json::to_string(&stamped_body(&v.body, &v.key, &r))?
+            );
+        }
+    } else {
+        print!("{}", plan::render_table(&plan));
+    }
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,114 @@
+//! `creatify-batch status`: where a batch stands, read from its journal alone.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::Settings;
+use crate::exit::ExitCode;
+use crate::journal::{Journal, RowState, FILE_NAME};
+use crate::progress::Counts;
+
+use super::{invalid, StatusArgs};
+
+pub(super) fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let dir = match args.dir {
+        Some(d) => d,
+        None => match Settings::load(args.config.as_deref()) {
+            Ok(s) => s.output.dir,
+            Err(e) => return invalid(e),
+        },
+    };
+    let batch_dir = match find_batch(&dir) {
+        Ok(d) => d,
+        Err(e) => return invalid(e),
+    };
+    let Some(snapshot) = Journal::open_read_only(&batch_dir)? else {
+        return invalid(format!("no journal in {}", batch_dir.display()));
+    };
+    let mut counts = Counts {
+        total: snapshot.rows.len(),
+        ..Counts::default()
+    };
+    for r in &snapshot.rows {
+        counts.add(r.state);
+    }
+    let credits: f64 = snapshot.rows.iter().filter_map(|r| r.credits_used).sum();
+    let estimated: f64 = snapshot.rows.iter().map(|r| r.est_credits).sum();
+    let failures: Vec<_> = snapshot
+        .rows
+        .iter()
+        .filter(|r| {
+            matches!(r.state, RowState::Failed | RowState::Rejected) || r.last_error.is_some()
+        })
+        .collect();
+    if args.json {
+        let doc = serde_json::json!({
+            "batch": batch_dir,
+            "counts": counts,
+            "credits_used": credits,
+            "credits_estimated": estimated,
+            "problems": failures.iter().map(|r| serde_json::json!({
+                "key": r.key,
+                "state": r.state,
+                "reason": r.failed_reason.as_ref().or(r.last_error.as_ref()),
+                "line": r.lines.first(),
+            })).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(ExitCode::Success);
+    }
+    println!("batch {}: {} rows", batch_dir.display(), counts.total);
+    for state in RowState::ALL {
+        let n = snapshot.rows.iter().filter(|r| r.state == state).count();
+        if n > 0 {
+            println!("  {:<11} {n}", state.as_str());
+        }
+    }
+    println!("credits: {credits} used, {estimated} estimated for the whole sheet");
+    if !failures.is_empty() {
+        println!("problems:");
+        for r in failures {
+            let reason = r
+                .failed_reason
+                .as_deref()
+                .or(r.last_error.as_deref())
+                .unwrap_or("no reason given");
+            let line = r
+                .lines
+                .first()
+                .map(|l| format!("line {l}, "))
+                .unwrap_or_default();
+            println!("  {} ({line}{}): {reason}", r.key, r.state);
+        }
+    }
+    Ok(ExitCode::Success)
+}
+
+/// `dir` itself when it holds a journal, else its one sub-folder that does.
+fn find_batch(dir: &Path) -> Result<PathBuf, String> {
+    if dir.join(FILE_NAME).is_file() {
+        return Ok(dir.to_owned());
+    }
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let batches: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join(FILE_NAME).is_file())
+        .collect();
+    match batches.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(format!(
+            "no batch in {} (no {FILE_NAME} found); name the batch folder",
+            dir.display()
+        )),
+        many => Err(format!(
+            "{} holds {} batches; name one: {}",
+            dir.display(),
+            many.len(),
+            many.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
