@@ -25,7 +25,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::api::{ApiClient, Job};
+use crate::api::{ApiClient, ApiError, ErrorClass, Job};
 use crate::exit::ExitCode;
 use crate::journal::{Change, Journal, JournalError, Row, RowState};
 use crate::progress::{Counts, Reporter};
@@ -213,6 +213,8 @@ struct Coordinator {
     credits_used: HashMap<String, f64>,
     queue: VecDeque<Pending>,
     submitting: usize,
+    /// `max_in_flight`, lowered while the account's own render cap is lower.
+    in_flight_cap: usize,
     unsure: HashMap<String, Unsure>,
     rendering: HashMap<String, Rendering>,
     downloads: VecDeque<(String, Job)>,
@@ -241,6 +243,7 @@ impl Coordinator {
             credits_used: HashMap::new(),
             queue: VecDeque::new(),
             submitting: 0,
+            in_flight_cap: cfg.max_in_flight.max(1),
             unsure: HashMap::new(),
             rendering: HashMap::new(),
             downloads: VecDeque::new(),
@@ -362,7 +365,7 @@ impl Coordinator {
             return;
         }
         let now = Instant::now();
-        while self.in_flight() < self.shared.cfg.max_in_flight {
+        while self.in_flight() < self.in_flight_cap {
             let Some(front) = self.queue.front() else {
                 return;
             };
@@ -584,39 +587,46 @@ impl Coordinator {
                     .next_reconcile
                     .max(Instant::now() + cfg.poll_min.min(Duration::from_secs(2)));
             }
-            Submitted::Refused {
-                mut pending,
-                error,
-                class,
-            } => {
+            Submitted::Refused { mut pending, error } => {
                 self.states.insert(key.clone(), RowState::Planned);
                 self.committed_credits -= pending.est_credits;
                 self.credits_estimated -= pending.est_credits;
-                use crate::api::ErrorClass;
-                match class {
-                    ErrorClass::Credits => {
-                        tracing::error!(%error, "insufficient credits: no new submissions");
-                        self.stop.get_or_insert(Stop::Credits(error));
-                        self.queue.push_front(pending);
+                let message = error.to_string();
+                match (error.class(), &error) {
+                    (ErrorClass::Credits, _) => {
+                        tracing::error!(error = %message, "insufficient credits: no new submissions");
+                        self.stop.get_or_insert(Stop::Credits(message));
                     }
-                    ErrorClass::Auth => {
-                        tracing::error!(%error, "the API refused the credentials");
-                        self.stop = Some(Stop::Auth(error));
-                        self.queue.push_front(pending);
+                    (ErrorClass::Auth, _) => {
+                        tracing::error!(error = %message, "the API refused the credentials");
+                        self.stop = Some(Stop::Auth(message));
+                    }
+                    (_, ApiError::Throttled { retry_after, detail }) => {
+                        // "Slow down" is not a failure: it never uses up the row's attempts.
+                        // A refusal over the account's render cap also lowers ours to what is
+                        // rendering now; each finished job raises it by one again.
+                        if detail.to_lowercase().contains("concurren") {
+                            let cap = self.rendering.len().max(1);
+                            if cap < self.in_flight_cap {
+                                tracing::info!(cap, "the account's render limit is reached; rendering at most {cap} jobs at once");
+                                self.in_flight_cap = cap;
+                            }
+                        }
+                        pending.not_before = Some(Instant::now() + *retry_after);
                     }
                     _ => {
                         pending.refusals += 1;
                         if pending.refusals >= cfg.max_attempts {
-                            tracing::error!(%key, %error, "submission kept being refused; left for the next run");
+                            tracing::error!(%key, error = %message, "submission kept being refused; left for the next run");
                             self.failed_row();
                             return;
                         }
                         let wait = backoff(cfg, pending.refusals);
-                        tracing::debug!(%key, %error, ?wait, "submission refused for now; will retry");
+                        tracing::debug!(%key, error = %message, ?wait, "submission refused for now; will retry");
                         pending.not_before = Some(Instant::now() + wait);
-                        self.queue.push_front(pending);
                     }
                 }
+                self.queue.push_front(pending);
             }
         }
     }
@@ -656,6 +666,7 @@ impl Coordinator {
             }
             settled += 1;
             self.rendering.remove(&job.id);
+            self.in_flight_cap = (self.in_flight_cap + 1).min(cfg.max_in_flight.max(1));
             let state = match job.status {
                 crate::api::JobStatus::Done => RowState::Done,
                 crate::api::JobStatus::Rejected => RowState::Rejected,
@@ -744,7 +755,7 @@ impl Coordinator {
                     },
                 );
                 self.next_poll = now;
-            } else if u.resend_at <= now && self.stop.is_none() {
+            } else if u.resend_at <= now {
                 let Some(u) = self.unsure.remove(&key) else {
                     continue;
                 };

@@ -1,7 +1,7 @@
 //! One submission, by the protocol: durable `submitting` with the reference, one POST, the
 //! outcome journaled before it is reported.
 
-use crate::api::{CreateLipsync, CreateOutcome, ErrorClass};
+use crate::api::{ApiError, CreateLipsync, CreateOutcome, ErrorClass};
 use crate::journal::{Change, JournalError};
 
 use super::reference::{reference, stamped_body};
@@ -26,9 +26,7 @@ pub enum Submitted {
         /// The row, to queue again.
         pending: Pending,
         /// What the API said.
-        error: String,
-        /// What to do about it.
-        class: ErrorClass,
+        error: ApiError,
     },
     /// Maybe created: to reconcile.
     Ambiguous {
@@ -86,8 +84,7 @@ pub(super) async fn submit(shared: &Shared, pending: Pending) -> Result<Submitte
         }
         CreateOutcome::NotCreated(e) => {
             let error = e.to_string();
-            let class = e.class();
-            if class == ErrorClass::Row {
+            if e.class() == ErrorClass::Row {
                 shared
                     .journal
                     .record(Change::RowFailed {
@@ -99,16 +96,9 @@ pub(super) async fn submit(shared: &Shared, pending: Pending) -> Result<Submitte
             }
             shared
                 .journal
-                .record(Change::Requeue {
-                    key,
-                    error: error.clone(),
-                })
+                .record(Change::Requeue { key, error })
                 .await?;
-            Ok(Submitted::Refused {
-                pending,
-                error,
-                class,
-            })
+            Ok(Submitted::Refused { pending, error: e })
         }
         CreateOutcome::Ambiguous(e) => {
             let error = e.to_string();
