@@ -1,0 +1,179 @@
+//! Shared test harness: a sandbox in this process on 127.0.0.1:0, a temporary folder with a
+//! sheet and a fast config, and the real binary run against them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use creatify_batch::sandbox::{Credentials, Faults, Sandbox, SandboxConfig, Stats};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_creatify-batch");
+
+/// Bytes the sandbox serves for every video and thumbnail (default assets).
+pub const VIDEO: &[u8] = include_bytes!("../../samples/media/sandbox.mp4");
+/// See [`VIDEO`].
+pub const THUMBNAIL: &[u8] = include_bytes!("../../samples/media/thumbnail.jpg");
+
+/// A config that makes runs take a second or two: fast polls, short windows, quick retries.
+pub const FAST_CONFIG: &str = r#"
+[api]
+connect_timeout_secs = 2
+request_timeout_secs = 3
+[limits]
+requests_per_second = 200
+burst = 50
+max_in_flight = 50
+download_concurrency = 4
+[retry]
+max_attempts = 8
+min_delay_secs = 0.05
+max_delay_secs = 0.5
+max_retry_after_secs = 5
+reconcile_window_secs = 1
+[poll]
+min_interval_secs = 0.1
+max_interval_secs = 0.5
+job_deadline_secs = 60
+[output]
+log_interval_secs = 1
+"#;
+
+/// A sandbox plus a folder to run batches in.
+pub struct Harness {
+    /// Holds the sheet, the config and `out/`.
+    pub dir: tempfile::TempDir,
+    /// The sandbox.
+    pub sandbox: Sandbox,
+    /// Credentials the binary is given (and the sandbox expects).
+    pub id: String,
+    /// See `id`.
+    pub key: String,
+}
+
+impl Harness {
+    /// A sandbox with `faults` and whatever `tweak` changes, 100× faster than real time.
+    pub async fn start(faults: Faults, tweak: impl FnOnce(&mut SandboxConfig)) -> Self {
+        let mut cfg = SandboxConfig::for_tests();
+        cfg.faults = faults;
+        cfg.options.render_seconds = 30.0;
+        cfg.credentials = Credentials {
+            api_id: "test-id-7f3a".into(),
+            api_key: "test-key-SECRET-91c2".into(),
+            from_environment: true,
+        };
+        tweak(&mut cfg);
+        let id = cfg.credentials.api_id.clone();
+        let key = cfg.credentials.api_key.clone();
+        let sandbox = Sandbox::start(cfg).await.expect("sandbox starts");
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("pipeline.toml"), FAST_CONFIG).expect("config written");
+        Self {
+            dir,
+            sandbox,
+            id,
+            key,
+        }
+    }
+
+    /// Writes a sheet named `name` and returns its path.
+    pub fn sheet(&self, name: &str, csv: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, csv).expect("sheet written");
+        p
+    }
+
+    /// `out/<batch>`.
+    pub fn batch_dir(&self, batch: &str) -> PathBuf {
+        self.dir.path().join("out").join(batch)
+    }
+
+    /// The `run` command for `sheet`, ready to spawn.
+    pub fn run_command(&self, sheet: &Path, extra: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.current_dir(self.dir.path())
+            .arg("run")
+            .arg(sheet)
+            .args(["--base-url", &self.sandbox.base_url()])
+            .args(["--out", "out"])
+            .args(extra)
+            .env("CREATIFY_API_ID", &self.id)
+            .env("CREATIFY_API_KEY", &self.key)
+            .env_remove("CREATIFY_BASE_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    /// Runs `run` to its end (off the async runtime, so the sandbox keeps serving).
+    pub async fn run(&self, sheet: &Path, extra: &[&str]) -> Output {
+        let mut cmd = self.run_command(sheet, extra);
+        tokio::task::spawn_blocking(move || cmd.output().expect("binary runs"))
+            .await
+            .expect("join")
+    }
+
+    /// The sandbox's counters.
+    pub fn stats(&self) -> Stats {
+        self.sandbox.stats()
+    }
+}
+
+/// A sheet of `n` one-scene videos with keys `v001`…
+pub fn sheet_of(n: usize) -> String {
+    let mut s = String::from("key,name,script,avatar,voice,aspect\n");
+    for i in 1..=n {
+        s.push_str(&format!(
+            "v{i:03},Video {i},\"Hello number {i}, this is a short script.\",ava-studio,ava-en-us,9x16\n"
+        ));
+    }
+    s
+}
+
+/// The exit code, or a panic naming the output when the process was killed.
+pub fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or_else(|| panic!("killed by a signal: {}", text(out)))
+}
+
+/// stdout and stderr, for assertion messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Creations per job name, from the sandbox's counters: every row must have exactly one.
+pub fn creations_by_key(stats: &Stats) -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    for (name, n) in &stats.jobs_by_name {
+        let key = name.rsplit_once(" [cb-").map_or(name.as_str(), |(k, _)| k);
+        *out.entry(key.to_owned()).or_insert(0) += n;
+    }
+    out
+}
+
+/// The manifest's rows as JSON values.
+pub fn manifest_rows(batch_dir: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(batch_dir.join("manifest.json")).expect("manifest.json");
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("manifest is JSON");
+    doc["rows"].as_array().cloned().unwrap_or_default()
+}
+
+/// Every regular file below `dir`.
+pub fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(p),
+                Ok(t) if t.is_file() => out.push(p),
+                _ => {}
+            }
+        }
+    }
+    out
+}
