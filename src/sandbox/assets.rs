@@ -97,7 +97,10 @@ pub struct Signed {
 enum Content {
     Embedded(&'static [u8]),
     /// Pseudo-random bytes, the same for a given seed at every offset.
-    Synthetic { len: u64, seed: u64 },
+    Synthetic {
+        len: u64,
+        seed: u64,
+    },
 }
 
 impl Content {
@@ -266,7 +269,11 @@ fn serve(content: Content, content_type: &str, headers: &HeaderMap, truncate: bo
     };
     // A truncated answer promises the whole length, sends half, then fails the body, which
     // makes hyper cut the connection.
-    let stop = if truncate { start + (end - start) / 2 } else { end };
+    let stop = if truncate {
+        start + (end - start) / 2
+    } else {
+        end
+    };
     let small = matches!(content, Content::Embedded(_));
     let body = if small && !truncate {
         Body::from(content.bytes(start, end))
@@ -276,6 +283,9 @@ fn serve(content: Content, content_type: &str, headers: &HeaderMap, truncate: bo
                 let next = (pos + CHUNK).min(stop);
                 Some((Ok(content.bytes(pos, next)), (next, false)))
             } else if stop < end && !failed {
+                // Give hyper a moment to flush what was sent: it drops unflushed bytes
+                // (even the headers) when the body fails.
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 let cut = io::Error::new(io::ErrorKind::ConnectionAborted, "truncated");
                 Some((Err(cut), (pos, true)))
             } else {
@@ -357,9 +367,15 @@ mod tests {
         let url = s.url("", "/media/jobs/x/video.mp4", 10.0, 1_000_000);
         let q = url.split_once('?').unwrap().1;
         let signed: Signed = serde_urlencoded_like(q);
-        assert!(s.check("/media/jobs/x/video.mp4", &signed, 1_000_000).is_ok());
-        assert!(s.check("/media/jobs/x/video.mp4", &signed, 1_011_000).is_err());
-        assert!(s.check("/media/jobs/y/video.mp4", &signed, 1_000_000).is_err());
+        assert!(s
+            .check("/media/jobs/x/video.mp4", &signed, 1_000_000)
+            .is_ok());
+        assert!(s
+            .check("/media/jobs/x/video.mp4", &signed, 1_011_000)
+            .is_err());
+        assert!(s
+            .check("/media/jobs/y/video.mp4", &signed, 1_000_000)
+            .is_err());
     }
 
     fn serde_urlencoded_like(q: &str) -> Signed {

@@ -109,13 +109,13 @@ mod tests {
         assert_eq!(Endpoint::of("/api/lipsyncs_v2/"), Endpoint::Lipsyncs);
         assert_eq!(Endpoint::of("/api/lipsyncs_v2/preview/"), Endpoint::Preview);
         assert_eq!(Endpoint::of("/api/lipsyncs_v2/abc/"), Endpoint::Lipsync);
-        assert_eq!(Endpoint::of("/api/lipsyncs_v2/abc/render/"), Endpoint::Render);
+        assert_eq!(
+            Endpoint::of("/api/lipsyncs_v2/abc/render/"),
+            Endpoint::Render
+        );
         assert_eq!(Endpoint::of("/api/lipsyncs_v2"), Endpoint::Other);
         assert_eq!(Endpoint::of("/api/lipsyncs_v2//"), Endpoint::Other);
         assert_eq!(Endpoint::of("/media/jobs/x/video.mp4"), Endpoint::JobMedia);
-        assert_eq!(
-            Endpoint::Lipsyncs.group(&Method::GET),
-            Some(Group::Poll)
-        );
+        assert_eq!(Endpoint::Lipsyncs.group(&Method::GET), Some(Group::Poll));
     }
 }

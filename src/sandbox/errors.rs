@@ -203,20 +203,21 @@ pub fn from_serde(err: serde_path_to_error::Error<serde_json::Error>) -> ApiErro
             format!("JSON parse error - {inner}"),
         );
     }
-    let mut path: Vec<Segment> = err
-        .path()
-        .iter()
-        .filter_map(|seg| match seg {
-            serde_path_to_error::Segment::Seq { index } => Some(Segment::Index(*index)),
-            serde_path_to_error::Segment::Map { key } => Some(Segment::Key(key.clone())),
-            serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => {
-                None
-            }
-        })
-        .collect();
+    let mut path: Vec<Segment> =
+        err.path()
+            .iter()
+            .filter_map(|seg| match seg {
+                serde_path_to_error::Segment::Seq { index } => Some(Segment::Index(*index)),
+                serde_path_to_error::Segment::Map { key } => Some(Segment::Key(key.clone())),
+                serde_path_to_error::Segment::Enum { .. }
+                | serde_path_to_error::Segment::Unknown => None,
+            })
+            .collect();
     // serde_json appends " at line L column C"; DRF never shows positions.
     let text = inner.to_string();
-    let text = text.rsplit_once(" at line ").map_or(text.as_str(), |(t, _)| t);
+    let text = text
+        .rsplit_once(" at line ")
+        .map_or(text.as_str(), |(t, _)| t);
     let message = if let Some(field) = between(text, "missing field `", "`") {
         path.push(Segment::Key(field.to_owned()));
         "This field is required.".to_owned()
@@ -327,7 +328,10 @@ mod tests {
     fn list_items_without_errors_are_padded_with_empty_objects() {
         let mut t = FieldErrors::default();
         t.add(
-            &FieldPath::dotted("video_inputs").index(1).key("voice").key("input_text"),
+            &FieldPath::dotted("video_inputs")
+                .index(1)
+                .key("voice")
+                .key("input_text"),
             "This field may not be blank.".into(),
         );
         assert_eq!(
@@ -399,7 +403,10 @@ mod tests {
                     "background":{"url":["Enter a valid URL."]}}]
             })
         );
-        assert_eq!(drf_message("needs at least one scene"), "This list may not be empty.");
+        assert_eq!(
+            drf_message("needs at least one scene"),
+            "This list may not be empty."
+        );
         assert_eq!(
             drf_message("a silent scene needs a duration in seconds"),
             "A silent scene needs a duration in seconds."

@@ -215,7 +215,10 @@ impl Faults {
                 bail!("[{name}]: the rates add up to {sum}; at most one fault hits a request, so they must add up to at most 1");
             }
             if !(g.slow_seconds.is_finite() && g.slow_seconds >= 0.0) {
-                bail!("[{name}] slow_seconds must be 0 or more, got {}", g.slow_seconds);
+                bail!(
+                    "[{name}] slow_seconds must be 0 or more, got {}",
+                    g.slow_seconds
+                );
             }
             if name != "download" && (g.truncate > 0.0 || g.url_ttl_seconds.is_some()) {
                 bail!("[{name}]: truncate and url_ttl_seconds only apply to [download]");
@@ -381,7 +384,11 @@ mod tests {
         let end = start + doc[start..].find("```").unwrap();
         let toml_text: String = doc[start..end]
             .lines()
-            .map(|l| l.trim_start().trim_start_matches("//!").trim_start_matches(' '))
+            .map(|l| {
+                l.trim_start()
+                    .trim_start_matches("//!")
+                    .trim_start_matches(' ')
+            })
             .collect::<Vec<_>>()
             .join("\n");
         let faults: Faults = toml::from_str(&toml_text).unwrap();

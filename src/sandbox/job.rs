@@ -140,7 +140,11 @@ impl JobRecord {
             (status, 0.0, at(QUEUED_AT))
         } else {
             let p = (elapsed - RUNNING_AT) / (1.0 - RUNNING_AT);
-            (JobStatus::Running, (p * 100.0).floor() / 100.0, at(RUNNING_AT))
+            (
+                JobStatus::Running,
+                (p * 100.0).floor() / 100.0,
+                at(RUNNING_AT),
+            )
         };
         Snapshot {
             terminal: status.is_terminal(),
@@ -302,6 +306,9 @@ mod tests {
         assert_eq!(parsed.status, JobStatus::Failed);
         assert_eq!(parsed.failed_reason.as_deref(), Some("boom"));
         assert_eq!(parsed.duration, Some(13.0));
-        assert_eq!(parsed.created_at.as_deref(), Some("1970-01-01T00:16:40.000000Z"));
+        assert_eq!(
+            parsed.created_at.as_deref(),
+            Some("1970-01-01T00:16:40.000000Z")
+        );
     }
 }

@@ -426,7 +426,10 @@ fn check_options(o: &SandboxOptions) -> anyhow::Result<()> {
         bail!("--credits must be 0 or more, got {}", o.credits);
     }
     if !(o.render_seconds.is_finite() && o.render_seconds > 0.0) {
-        bail!("--render-seconds must be more than 0, got {}", o.render_seconds);
+        bail!(
+            "--render-seconds must be more than 0, got {}",
+            o.render_seconds
+        );
     }
     Ok(())
 }
@@ -448,7 +451,10 @@ pub async fn run_cli(opts: SandboxOptions, port: u16) -> anyhow::Result<()> {
     if let Some(dir) = &config.options.state_dir {
         println!("  state:             {}", dir.display());
     }
-    println!("  stats:             {}/__sandbox/stats", sandbox.base_url());
+    println!(
+        "  stats:             {}/__sandbox/stats",
+        sandbox.base_url()
+    );
     println!("Press Ctrl-C to stop.");
     tokio::signal::ctrl_c()
         .await

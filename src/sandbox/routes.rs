@@ -103,9 +103,7 @@ async fn create_job(
         fate: app.faults.fate(&key),
         moderating: app.faults.moderating(&key),
     };
-    let created = app
-        .store()
-        .create(record, app.settings.max_rendering, now);
+    let created = app.store().create(record, app.settings.max_rendering, now);
     let (job, durable) = created.map_err(refused)?;
     durable_or_500(durable).await?;
     webhooks::schedule(app, &job);
@@ -201,9 +199,12 @@ async fn durable_or_500(durable: Option<Durable>) -> Result<(), ApiError> {
 
 async fn render(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
     let now = now_ms();
-    let rendered = app
-        .store()
-        .render(&id, credits::render_credits, app.settings.max_rendering, now);
+    let rendered = app.store().render(
+        &id,
+        credits::render_credits,
+        app.settings.max_rendering,
+        now,
+    );
     let result = match rendered {
         Ok((job, durable)) => match durable_or_500(durable).await {
             Ok(()) => {
@@ -247,12 +248,7 @@ async fn list(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> Respon
     let jobs = if ids.is_empty() {
         app.store().all()
     } else {
-        let store = app.store();
-        let mut found: Vec<_> = ids.iter().filter_map(|id| store.get(id)).collect();
-        drop(store);
-        found.sort_by(|a, b| b.created_ms.cmp(&a.created_ms).then(b.id.cmp(&a.id)));
-        found.dedup_by(|a, b| a.id == b.id);
-        found
+        app.store().some(&ids)
     };
     let now = now_ms();
     let body: Vec<Value> = jobs.iter().map(|j| app.job_json(j, now)).collect();

@@ -69,9 +69,8 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let (app, router, mut stop) = (app.clone(), router.clone(), shutdown.clone());
         connections.spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                handle(app.clone(), router.clone(), req)
-            });
+            let service =
+                hyper::service::service_fn(move |req| handle(app.clone(), router.clone(), req));
             let conn = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service);
             tokio::pin!(conn);

@@ -5,8 +5,8 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
-use super::journal::{Durable, Event, Journal};
 use super::job::JobRecord;
+use super::journal::{Durable, Event, Journal};
 
 /// Why a creation or a render was refused.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +34,8 @@ pub enum Refusal {
 /// Jobs and credits.
 #[derive(Debug)]
 pub struct Store {
-    jobs: HashMap<String, Arc<JobRecord>>,
+    /// Each job with its position in `order`.
+    jobs: HashMap<String, (usize, Arc<JobRecord>)>,
     /// Ids in creation order, for listing newest first.
     order: Vec<String>,
     by_name: HashMap<String, u64>,
@@ -86,13 +87,13 @@ impl Store {
             }
             Event::Render { id, at_ms, credits } => {
                 self.charge(credits);
-                match self.jobs.get(&id) {
-                    Some(job) => {
-                        let mut job = JobRecord::clone(job);
+                match self.jobs.get(&id).cloned() {
+                    Some((seq, job)) => {
+                        let mut job = JobRecord::clone(&job);
                         job.render_started_ms = Some(at_ms);
                         job.credits_used += credits;
                         self.track(&job, now_ms);
-                        self.jobs.insert(id, Arc::new(job));
+                        self.jobs.insert(id, (seq, Arc::new(job)));
                     }
                     None => tracing::warn!(%id, "sandbox journal renders an unknown job"),
                 }
@@ -113,9 +114,10 @@ impl Store {
         if let Some(name) = &job.name {
             *self.by_name.entry(name.clone()).or_default() += 1;
         }
-        self.order.push(job.id.clone());
         self.track(&job, now_ms);
-        self.jobs.insert(job.id.clone(), job);
+        self.jobs
+            .insert(job.id.clone(), (self.order.len(), job.clone()));
+        self.order.push(job.id.clone());
     }
 
     fn track(&mut self, job: &JobRecord, now_ms: i64) {
@@ -180,15 +182,13 @@ impl Store {
         limit: Option<usize>,
         now_ms: i64,
     ) -> Result<(Arc<JobRecord>, Option<Durable>), Refusal> {
-        let job = self.jobs.get(id).ok_or(Refusal::NotFound)?.clone();
+        let (seq, job) = self.jobs.get(id).ok_or(Refusal::NotFound)?.clone();
         if !job.is_unrendered_preview() {
-            return Err(Refusal::NotRenderable(
-                if job.render_started_ms.is_some() {
-                    "This job has already been rendered."
-                } else {
-                    "Only a preview job can be rendered."
-                },
-            ));
+            return Err(Refusal::NotRenderable(if job.render_started_ms.is_some() {
+                "This job has already been rendered."
+            } else {
+                "Only a preview job can be rendered."
+            }));
         }
         if !job.snapshot(now_ms, self.time_scale).terminal {
             return Err(Refusal::NotRenderable("The preview is not ready yet."));
@@ -206,13 +206,21 @@ impl Store {
         job.credits_used += credits;
         self.track(&job, now_ms);
         let job = Arc::new(job);
-        self.jobs.insert(id.to_owned(), job.clone());
+        self.jobs.insert(id.to_owned(), (seq, job.clone()));
         Ok((job, durable))
     }
 
     /// One job.
     pub fn get(&self, id: &str) -> Option<Arc<JobRecord>> {
-        self.jobs.get(id).cloned()
+        self.jobs.get(id).map(|(_, job)| job.clone())
+    }
+
+    /// The jobs among `ids` that exist, each once, newest first.
+    pub fn some(&self, ids: &[&str]) -> Vec<Arc<JobRecord>> {
+        let mut found: Vec<_> = ids.iter().filter_map(|id| self.jobs.get(*id)).collect();
+        found.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
+        found.dedup_by_key(|(seq, _)| *seq);
+        found.into_iter().map(|(_, job)| job.clone()).collect()
     }
 
     /// Every job, newest first.
@@ -220,7 +228,7 @@ impl Store {
         self.order
             .iter()
             .rev()
-            .filter_map(|id| self.jobs.get(id).cloned())
+            .filter_map(|id| self.get(id))
             .collect()
     }
 

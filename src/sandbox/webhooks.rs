@@ -30,7 +30,11 @@ pub fn schedule(app: &Arc<App>, job: &JobRecord) {
     }
     let deadline = job.deadline_ms(app.settings.time_scale);
     let key = job.name.as_deref().unwrap_or(&job.id);
-    let times = if app.faults.duplicate_webhook(key) { 2 } else { 1 };
+    let times = if app.faults.duplicate_webhook(key) {
+        2
+    } else {
+        1
+    };
     let id = job.id.clone();
     let app = app.clone();
     let mut shutdown = app.shutdown.clone();
