@@ -1,16 +1,20 @@
 //! creatify-batch: a spreadsheet of ad scripts in, finished AI-avatar videos out, through
 //! Creatify's `POST /api/lipsyncs_v2/`, each row rendered exactly once.
 //!
-//! The pipeline runs in one direction: `sheet` reads the CSV, `plan` turns rows into
+//! The pipeline runs in one direction: [`sheet`] reads the CSV, [`plan`] turns rows into
 //! validated request bodies with a credit estimate, [`engine`] submits, polls and fetches
 //! through the [`journal`], and [`output`] lays out the files and the manifest. The
-//! `sandbox` is a faithful stand-in for the API.
+//! [`sandbox`] is a faithful stand-in for the API.
 #![deny(missing_docs)]
 
 pub mod api;
 pub mod cli;
+pub mod config;
 pub mod engine;
 pub mod exit;
 pub mod journal;
 pub mod output;
+pub mod plan;
 pub mod progress;
+pub mod sandbox;
+pub mod sheet;

@@ -1,0 +1,115 @@
+//! What every handler shares: the settings, the account, the fault plan, the limiter and the
+//! counters.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use governor::DefaultDirectRateLimiter;
+use serde_json::Value;
+use tokio::sync::watch;
+
+use super::assets::Signer;
+use super::faults::{Fault, FaultPlan};
+use super::job::JobRecord;
+use super::state::Store;
+use super::stats::{Counters, Stats};
+use super::Credentials;
+
+/// Settings fixed at start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Job clock speed.
+    pub time_scale: f64,
+    /// Job-clock milliseconds of rendering per second of video.
+    pub render_ms_per_second: f64,
+    /// Cap on jobs not yet terminal.
+    pub max_rendering: Option<usize>,
+    /// Size of the synthetic output video, when set.
+    pub video_bytes: Option<u64>,
+    /// The seed.
+    pub seed: u64,
+    /// How long media URLs stay valid, real seconds.
+    pub url_ttl_seconds: f64,
+}
+
+/// The fault decided for a request, passed to handlers that act on it (downloads).
+#[derive(Debug, Clone, Copy)]
+pub struct Decided(pub Option<Fault>);
+
+/// Shared state.
+pub struct App {
+    /// Settings.
+    pub settings: Settings,
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    /// Credentials requests must carry.
+    pub credentials: Credentials,
+    /// The account.
+    pub store: Mutex<Store>,
+    /// Fault decisions.
+    pub faults: FaultPlan,
+    /// The request rate limit, when set.
+    pub limiter: Option<DefaultDirectRateLimiter>,
+    /// Request counters.
+    pub counters: Counters,
+    /// Media URL signatures.
+    pub signer: Signer,
+    /// Turns `true` when the sandbox stops.
+    pub shutdown: watch::Receiver<bool>,
+    /// Sends webhooks.
+    pub webhook_client: reqwest::Client,
+}
+
+/// Wall-clock Unix milliseconds: job states derive from it, so they survive restarts.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl App {
+    /// The account, locked. Critical sections are a few map operations; a panic inside one
+    /// cannot leave the store half-changed, so a poisoned lock is taken over.
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// One job.
+    pub fn job(&self, id: &str) -> Option<Arc<JobRecord>> {
+        self.store().get(id)
+    }
+
+    /// A job as the API shows it at `now`, with freshly signed media URLs.
+    pub fn job_json(&self, job: &JobRecord, now: i64) -> Value {
+        let snap = job.snapshot(now, self.settings.time_scale);
+        let ttl = self.settings.url_ttl_seconds;
+        let sign = |file: &str| {
+            let path = format!("/media/jobs/{}/{file}", job.id);
+            self.signer.url(&self.base_url, &path, ttl, now)
+        };
+        job.to_json(
+            &snap,
+            || (sign("video.mp4"), sign("thumbnail.jpg")),
+            || format!("{}/preview/{}/", self.base_url, job.id),
+        )
+    }
+
+    /// The counters and the account's figures.
+    pub fn stats(&self) -> Stats {
+        let mut stats = Stats::default();
+        {
+            let mut store = self.store();
+            stats.jobs_created = store.jobs_created();
+            stats.jobs_by_name = store
+                .by_name()
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect();
+            stats.credits_spent = store.spent();
+            stats.credits_remaining = store.credits();
+            stats.rendering = store.rendering(now_ms()) as u64;
+        }
+        self.counters.fill(&mut stats);
+        stats
+    }
+}

@@ -1,0 +1,314 @@
+//! One job: what is stored about it, and where it stands at any instant.
+//!
+//! A job's state is a pure function of (when its render started, now, the time scale, its
+//! render time, its fate). Nothing ticks in the background, and a restarted sandbox that
+//! replays its journal finds every job exactly where wall time has carried it.
+//!
+//! On the job clock (real time × `time_scale`), a job is `pending` for the first 10 % of its
+//! render time, `in_queue` (or `moderating`) until 25 %, then `running` with `progress`
+//! rising to 1. A done job ends at 100 %, a failed one at 70 %, a rejected one at 10 %.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::faults::Fate;
+use crate::api::model::{AspectRatio, ModelVersion};
+use crate::api::JobStatus;
+
+const QUEUED_AT: f64 = 0.10;
+const RUNNING_AT: f64 = 0.25;
+const FAILED_AT: f64 = 0.70;
+
+/// Whether a job renders a video or only a preview (`POST .../preview/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// `POST /api/lipsyncs_v2/`.
+    Video,
+    /// `POST /api/lipsyncs_v2/preview/`; rendered later by `.../{id}/render/`.
+    Preview,
+}
+
+/// Everything stored about a job; one journal line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRecord {
+    /// UUID.
+    pub id: String,
+    /// The name it was created with.
+    pub name: Option<String>,
+    /// Video or preview.
+    pub kind: JobKind,
+    /// Creation, Unix milliseconds.
+    pub created_ms: i64,
+    /// When `.../render/` started the final render of a preview, Unix milliseconds.
+    pub render_started_ms: Option<i64>,
+    /// The model used.
+    pub model_version: ModelVersion,
+    /// The frame used.
+    pub aspect_ratio: AspectRatio,
+    /// Where the outcome is POSTed.
+    pub webhook_url: Option<String>,
+    /// The request's scenes, echoed back.
+    pub video_inputs: Value,
+    /// Length of the video in seconds.
+    pub seconds: f64,
+    /// Credits charged so far.
+    pub credits_used: f64,
+    /// Job-clock milliseconds from start to done.
+    pub render_ms: u64,
+    /// How it ends.
+    pub fate: Fate,
+    /// Whether it reports `moderating` while queued.
+    pub moderating: bool,
+}
+
+/// Where a job stands at one instant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// The status.
+    pub status: JobStatus,
+    /// 0..=1.
+    pub progress: f64,
+    /// When the status last changed, Unix milliseconds.
+    pub updated_ms: i64,
+    /// Whether the job will change no more (until a preview is rendered).
+    pub terminal: bool,
+}
+
+impl JobRecord {
+    /// When the current render started.
+    pub fn start_ms(&self) -> i64 {
+        self.render_started_ms.unwrap_or(self.created_ms)
+    }
+
+    /// Whether this is a preview not yet sent to its final render.
+    pub fn is_unrendered_preview(&self) -> bool {
+        self.kind == JobKind::Preview && self.render_started_ms.is_none()
+    }
+
+    /// The fate of the current render: a preview always previews fine; the final render
+    /// meets the job's fate.
+    fn current_fate(&self) -> &Fate {
+        if self.is_unrendered_preview() {
+            &Fate::Done
+        } else {
+            &self.fate
+        }
+    }
+
+    /// The fraction of the render time at which the job turns terminal.
+    fn end_fraction(&self) -> f64 {
+        match self.current_fate() {
+            Fate::Done => 1.0,
+            Fate::Failed(_) => FAILED_AT,
+            Fate::Rejected(_) => QUEUED_AT,
+        }
+    }
+
+    /// Real Unix milliseconds of the instant `fraction` of the render time has passed.
+    fn real_ms(&self, fraction: f64, time_scale: f64) -> i64 {
+        self.start_ms() + (self.render_ms as f64 * fraction / time_scale).ceil() as i64
+    }
+
+    /// When the job turns terminal, Unix milliseconds.
+    pub fn deadline_ms(&self, time_scale: f64) -> i64 {
+        self.real_ms(self.end_fraction(), time_scale)
+    }
+
+    /// Where the job stands at `now_ms`.
+    pub fn snapshot(&self, now_ms: i64, time_scale: f64) -> Snapshot {
+        let end = self.end_fraction();
+        let elapsed = ((now_ms - self.start_ms()).max(0) as f64 * time_scale)
+            / (self.render_ms.max(1) as f64);
+        let at = |f: f64| self.real_ms(f, time_scale);
+        let (status, progress, since) = if elapsed >= end {
+            let status = match self.current_fate() {
+                Fate::Done => JobStatus::Done,
+                Fate::Failed(_) => JobStatus::Failed,
+                Fate::Rejected(_) => JobStatus::Rejected,
+            };
+            let progress = ((end - RUNNING_AT) / (1.0 - RUNNING_AT)).clamp(0.0, 1.0);
+            (status, progress, at(end))
+        } else if elapsed < QUEUED_AT {
+            (JobStatus::Pending, 0.0, self.start_ms())
+        } else if elapsed < RUNNING_AT {
+            let status = if self.moderating {
+                JobStatus::Unknown("moderating".into())
+            } else {
+                JobStatus::InQueue
+            };
+            (status, 0.0, at(QUEUED_AT))
+        } else {
+            let p = (elapsed - RUNNING_AT) / (1.0 - RUNNING_AT);
+            (
+                JobStatus::Running,
+                (p * 100.0).floor() / 100.0,
+                at(RUNNING_AT),
+            )
+        };
+        Snapshot {
+            terminal: status.is_terminal(),
+            status,
+            progress,
+            updated_ms: since,
+        }
+    }
+
+    /// Whether the finished video exists (a done job that is not an unrendered preview).
+    pub fn has_output(&self, snap: &Snapshot) -> bool {
+        snap.status == JobStatus::Done && !self.is_unrendered_preview()
+    }
+
+    /// The job object the API answers with. `media` gives signed `(video, thumbnail)` URLs
+    /// and `preview` the preview page link; both are only asked for when they exist.
+    pub fn to_json(
+        &self,
+        snap: &Snapshot,
+        media: impl FnOnce() -> (String, String),
+        preview: impl FnOnce() -> String,
+    ) -> Value {
+        let (output, thumbnail) = if self.has_output(snap) {
+            let (o, t) = media();
+            (Value::String(o), Value::String(t))
+        } else {
+            (Value::Null, Value::Null)
+        };
+        let preview_done = self.kind == JobKind::Preview
+            && (self.render_started_ms.is_some() || snap.status == JobStatus::Done);
+        let failed_reason = match (&snap.status, &self.fate) {
+            (JobStatus::Failed, Fate::Failed(r)) | (JobStatus::Rejected, Fate::Rejected(r)) => {
+                Value::String(r.clone())
+            }
+            _ => Value::Null,
+        };
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "status": snap.status.as_str(),
+            "progress": snap.progress,
+            "output": output,
+            "video_thumbnail": thumbnail,
+            "preview": if preview_done { Value::String(preview()) } else { Value::Null },
+            "editor_url": null,
+            "credits_used": whole_or_fraction(self.credits_used),
+            "duration": self.seconds.ceil() as u64,
+            "failed_reason": failed_reason,
+            "created_at": iso8601(self.created_ms),
+            "updated_at": iso8601(snap.updated_ms),
+            "aspect_ratio": self.aspect_ratio.as_str(),
+            "video_inputs": self.video_inputs,
+            "media_job": null,
+            "webhook_url": self.webhook_url,
+            "model_version": self.model_version.as_str(),
+        })
+    }
+}
+
+/// Credits as an integer when whole (as the docs type them), else as a number.
+pub fn whole_or_fraction(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        json!(x as i64)
+    } else {
+        json!(x)
+    }
+}
+
+/// Django's timestamp format: UTC, microseconds, `Z`.
+pub fn iso8601(unix_ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(unix_ms as i128 * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(fate: Fate, moderating: bool) -> JobRecord {
+        JobRecord {
+            id: "j".into(),
+            name: Some("n".into()),
+            kind: JobKind::Video,
+            created_ms: 1_000_000,
+            render_started_ms: None,
+            model_version: ModelVersion::Standard,
+            aspect_ratio: AspectRatio::Portrait,
+            webhook_url: None,
+            video_inputs: json!([]),
+            seconds: 12.3,
+            credits_used: 5.0,
+            render_ms: 10_000,
+            fate,
+            moderating,
+        }
+    }
+
+    fn statuses(j: &JobRecord, scale: f64) -> Vec<String> {
+        let mut seen: Vec<String> = Vec::new();
+        for t in (0..=12_000).step_by(50) {
+            let s = j.snapshot(j.created_ms + t, scale).status.to_string();
+            if seen.last() != Some(&s) {
+                seen.push(s);
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn a_job_moves_through_every_state_in_order_and_progress_rises() {
+        let j = job(Fate::Done, false);
+        assert_eq!(
+            statuses(&j, 1.0),
+            ["pending", "in_queue", "running", "done"]
+        );
+        let mut last = 0.0;
+        for t in (0..=12_000).step_by(100) {
+            let p = j.snapshot(j.created_ms + t, 1.0).progress;
+            assert!(p >= last, "progress fell at {t}");
+            last = p;
+        }
+        assert_eq!(last, 1.0);
+        assert_eq!(j.deadline_ms(1.0), j.created_ms + 10_000);
+        assert_eq!(j.deadline_ms(10.0), j.created_ms + 1_000);
+    }
+
+    #[test]
+    fn fates_and_moderation_change_the_path() {
+        let failed = job(Fate::Failed("x".into()), false);
+        assert_eq!(
+            statuses(&failed, 1.0),
+            ["pending", "in_queue", "running", "failed"]
+        );
+        let rejected = job(Fate::Rejected("x".into()), false);
+        assert_eq!(statuses(&rejected, 1.0), ["pending", "rejected"]);
+        let moderated = job(Fate::Done, true);
+        assert_eq!(
+            statuses(&moderated, 1.0),
+            ["pending", "moderating", "running", "done"]
+        );
+    }
+
+    #[test]
+    fn the_job_object_parses_as_the_clients_job() {
+        let j = job(Fate::Failed("boom".into()), false);
+        let snap = j.snapshot(j.created_ms + 60_000, 1.0);
+        let v = j.to_json(&snap, || unreachable!(), || unreachable!());
+        let parsed: crate::api::Job = serde_json::from_value(v).unwrap();
+        assert_eq!(parsed.status, JobStatus::Failed);
+        assert_eq!(parsed.failed_reason.as_deref(), Some("boom"));
+        assert_eq!(parsed.duration, Some(13.0));
+        assert_eq!(
+            parsed.created_at.as_deref(),
+            Some("1970-01-01T00:16:40.000000Z")
+        );
+    }
+}

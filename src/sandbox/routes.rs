@@ -1,0 +1,279 @@
+//! The router and the API's handlers. Credentials, the rate limit and request-level faults
+//! are applied before a request gets here (see [`super::server`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::app::{now_ms, App};
+use super::assets;
+use super::catalog;
+use super::errors::{self, ApiError, FieldErrors};
+use super::job::{whole_or_fraction, JobKind, JobRecord};
+use super::journal::Durable;
+use super::state::Refusal;
+use super::webhooks;
+use crate::api::credits::{self, SpeakingRate};
+use crate::api::validate::{validate, FieldPath};
+use crate::api::CreateLipsync;
+
+/// The most ids `GET /api/lipsyncs_v2/?ids=` takes.
+pub const MAX_IDS: usize = 100;
+
+/// Every route the sandbox serves.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/api/lipsyncs_v2/", post(create).get(list))
+        .route("/api/lipsyncs_v2/preview/", post(preview))
+        .route("/api/lipsyncs_v2/{id}/", get(get_job))
+        .route("/api/lipsyncs_v2/{id}/render/", post(render))
+        .route("/api/remaining_credits/", get(remaining_credits))
+        .route("/api/personas/", get(personas))
+        .route("/api/voices/", get(voices))
+        .route("/media/jobs/{id}/{file}", get(assets::job_media))
+        .route("/media/catalog/{file}", get(assets::catalog_media))
+        .route("/preview/{id}/", get(assets::preview_page))
+        .route("/__sandbox/stats", get(stats))
+        .fallback(|| async {
+            errors::html_page(
+                StatusCode::NOT_FOUND,
+                "Not Found",
+                "The requested resource was not found on this server.",
+            )
+        })
+        .method_not_allowed_fallback(|method: Method| async move {
+            ApiError::detail(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("Method \"{method}\" not allowed."),
+            )
+        })
+        .with_state(app)
+}
+
+async fn create(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    create_job(&app, &headers, &body, JobKind::Video)
+        .await
+        .into_response()
+}
+
+async fn preview(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    create_job(&app, &headers, &body, JobKind::Preview)
+        .await
+        .into_response()
+}
+
+async fn create_job(
+    app: &Arc<App>,
+    headers: &HeaderMap,
+    body: &[u8],
+    kind: JobKind,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let req = parse(headers, body)?;
+    let seconds = SpeakingRate::default().video_seconds(&req);
+    let cost = match kind {
+        JobKind::Video => credits::credits(req.model(), seconds),
+        JobKind::Preview => credits::preview_credits(seconds),
+    };
+    let now = now_ms();
+    let id = uuid::Uuid::new_v4().to_string();
+    // Fates follow the name, so a rerun of the same batch meets the same outcomes.
+    let key = req.name.clone().unwrap_or_else(|| id.clone());
+    let render_ms = seconds * app.settings.render_ms_per_second * app.faults.render_jitter(&key);
+    let record = JobRecord {
+        video_inputs: serde_json::to_value(&req.video_inputs).unwrap_or(Value::Null),
+        model_version: req.model(),
+        aspect_ratio: req.aspect(),
+        id,
+        name: req.name,
+        kind,
+        created_ms: now,
+        render_started_ms: None,
+        webhook_url: req.webhook_url,
+        seconds,
+        credits_used: cost,
+        render_ms: (render_ms.round() as u64).max(1),
+        fate: app.faults.fate(&key),
+        moderating: app.faults.moderating(&key),
+    };
+    let created = app.store().create(record, app.settings.max_rendering, now);
+    let (job, durable) = created.map_err(refused)?;
+    durable_or_500(durable).await?;
+    webhooks::schedule(app, &job);
+    Ok((StatusCode::CREATED, Json(app.job_json(&job, now_ms()))))
+}
+
+/// Parses and checks a creation body as DRF would: 415 for a non-JSON body, 400 with the
+/// field tree for anything else wrong.
+fn parse(headers: &HeaderMap, body: &[u8]) -> Result<CreateLipsync, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    if !mime.eq_ignore_ascii_case("application/json") {
+        return Err(ApiError::detail(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("Unsupported media type \"{content_type}\" in request."),
+        ));
+    }
+    // DRF reads an empty JSON body as no data, so the required fields are what's missing.
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        &b"{}"[..]
+    } else {
+        body
+    };
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    let req: CreateLipsync = serde_path_to_error::deserialize(de).map_err(errors::from_serde)?;
+    let mut problems = FieldErrors::default();
+    problems.add_violations(&validate(&req));
+    for (i, scene) in req.video_inputs.iter().enumerate() {
+        let at = FieldPath::dotted("video_inputs").index(i);
+        if let Some(c) = &scene.character {
+            if !c.avatar_id.trim().is_empty() && !catalog::is_avatar(&c.avatar_id) {
+                let path = at.key("character").key("avatar_id");
+                problems.add(&path, catalog::unknown_id(&c.avatar_id));
+            }
+        }
+        if let Some(id) = scene.voice.as_ref().and_then(|v| v.voice_id.as_ref()) {
+            if !id.trim().is_empty() && !catalog::is_accent(id) {
+                let path = at.key("voice").key("voice_id");
+                problems.add(&path, catalog::unknown_id(id));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(req)
+    } else {
+        Err(problems.into_error())
+    }
+}
+
+fn refused(refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::Credits { needed, remaining } => ApiError::detail(
+            StatusCode::PAYMENT_REQUIRED,
+            format!("Insufficient credits: this video needs {needed} credits, {remaining} remain."),
+        ),
+        Refusal::Busy {
+            limit,
+            retry_after_ms,
+        } => ApiError::too_many(
+            format!(
+                "Concurrent render limit reached: {limit} jobs are already rendering for this \
+                 account. Try again when one of them finishes."
+            ),
+            (retry_after_ms.max(0) as u64).div_ceil(1000),
+        ),
+        Refusal::NotRenderable(why) => ApiError::detail(StatusCode::BAD_REQUEST, why),
+        Refusal::NotFound => ApiError::not_found(),
+    }
+}
+
+async fn durable_or_500(durable: Option<Durable>) -> Result<(), ApiError> {
+    let Some(durable) = durable else {
+        return Ok(());
+    };
+    match durable.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => {
+            tracing::error!("sandbox cannot persist a job: {e}");
+            Err(ApiError::detail(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "A server error occurred.",
+            ))
+        }
+        Err(_) => Err(ApiError::detail(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "A server error occurred.",
+        )),
+    }
+}
+
+async fn render(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    let now = now_ms();
+    let rendered = app.store().render(
+        &id,
+        credits::render_credits,
+        app.settings.max_rendering,
+        now,
+    );
+    let result = match rendered {
+        Ok((job, durable)) => match durable_or_500(durable).await {
+            Ok(()) => {
+                webhooks::schedule(&app, &job);
+                Ok(Json(app.job_json(&job, now_ms())))
+            }
+            Err(e) => Err(e),
+        },
+        Err(refusal) => Err(refused(refusal)),
+    };
+    result.into_response()
+}
+
+async fn get_job(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    match app.job(&id) {
+        Some(job) => Json(app.job_json(&job, now_ms())).into_response(),
+        None => ApiError::not_found().into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    ids: Option<String>,
+}
+
+/// All jobs, newest first, or those named by `ids` (unknown ids are simply absent; an empty
+/// `ids` is ignored, as django-filter ignores empty filters).
+async fn list(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> Response {
+    let ids: Vec<&str> = q
+        .ids
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if ids.len() > MAX_IDS {
+        let msg = format!("Ensure this field has no more than {MAX_IDS} elements.");
+        return ApiError::field(&FieldPath::dotted("ids"), msg).into_response();
+    }
+    let jobs = if ids.is_empty() {
+        app.store().all()
+    } else {
+        app.store().some(&ids)
+    };
+    let now = now_ms();
+    let body: Vec<Value> = jobs.iter().map(|j| app.job_json(j, now)).collect();
+    Json(body).into_response()
+}
+
+async fn remaining_credits(State(app): State<Arc<App>>) -> Json<Value> {
+    let credits = app.store().credits();
+    Json(json!({ "remaining_credits": whole_or_fraction(credits) }))
+}
+
+async fn personas(
+    State(app): State<Arc<App>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    match catalog::personas(&app.base_url, &q) {
+        Ok(list) => Json(list).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn voices(State(app): State<Arc<App>>) -> Json<Value> {
+    Json(catalog::voices(&app.base_url))
+}
+
+async fn stats(State(app): State<Arc<App>>) -> Response {
+    Json(app.stats()).into_response()
+}

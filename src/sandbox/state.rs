@@ -1,0 +1,254 @@
+//! The account: its jobs, its credit balance, and the jobs still rendering. One `Store` sits
+//! behind one mutex; every operation is a map lookup or an append, except listing all jobs.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+
+use super::job::JobRecord;
+use super::journal::{Durable, Event, Journal};
+
+/// Why a creation or a render was refused.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    /// Not enough credits.
+    Credits {
+        /// What the job costs.
+        needed: f64,
+        /// What is left.
+        remaining: f64,
+    },
+    /// The account already has `limit` jobs rendering; one ends in `retry_after_ms`.
+    Busy {
+        /// The cap.
+        limit: usize,
+        /// Milliseconds until the first rendering job ends.
+        retry_after_ms: i64,
+    },
+    /// `.../render/` on a job that is not a preview, or not ready, or already rendered.
+    NotRenderable(&'static str),
+    /// No such job.
+    NotFound,
+}
+
+/// Jobs and credits.
+#[derive(Debug)]
+pub struct Store {
+    /// Each job with its position in `order`.
+    jobs: HashMap<String, (usize, Arc<JobRecord>)>,
+    /// Ids in creation order, for listing newest first.
+    order: Vec<String>,
+    by_name: HashMap<String, u64>,
+    /// Deadlines (Unix ms) of jobs that are not terminal yet: the count against the cap.
+    rendering: BinaryHeap<Reverse<(i64, String)>>,
+    credits: f64,
+    spent: f64,
+    time_scale: f64,
+    journal: Option<Journal>,
+}
+
+impl Store {
+    /// An account with `credits`, writing to `journal` when given, after replaying `events`
+    /// (a journal's earlier lines). `now_ms` decides which replayed jobs still render.
+    pub fn new(
+        credits: f64,
+        time_scale: f64,
+        journal: Option<Journal>,
+        events: Vec<Event>,
+        now_ms: i64,
+    ) -> Self {
+        let mut store = Self {
+            jobs: HashMap::new(),
+            order: Vec::new(),
+            by_name: HashMap::new(),
+            rendering: BinaryHeap::new(),
+            credits,
+            spent: 0.0,
+            time_scale,
+            journal,
+        };
+        if events.is_empty() {
+            // A new journal starts with the balance, so later starts keep it. Nothing was
+            // acknowledged yet, so there is no need to wait for this line.
+            drop(store.log(&Event::Account { credits }));
+        }
+        for event in events {
+            store.replay(event, now_ms);
+        }
+        store
+    }
+
+    fn replay(&mut self, event: Event, now_ms: i64) {
+        match event {
+            Event::Account { credits } => self.credits = credits,
+            Event::Job { job } => {
+                self.charge(job.credits_used);
+                self.insert(Arc::new(job), now_ms);
+            }
+            Event::Render { id, at_ms, credits } => {
+                self.charge(credits);
+                match self.jobs.get(&id).cloned() {
+                    Some((seq, job)) => {
+                        let mut job = JobRecord::clone(&job);
+                        job.render_started_ms = Some(at_ms);
+                        job.credits_used += credits;
+                        self.track(&job, now_ms);
+                        self.jobs.insert(id, (seq, Arc::new(job)));
+                    }
+                    None => tracing::warn!(%id, "sandbox journal renders an unknown job"),
+                }
+            }
+        }
+    }
+
+    fn log(&self, event: &Event) -> Option<Durable> {
+        self.journal.as_ref().map(|j| j.append(event))
+    }
+
+    fn charge(&mut self, credits: f64) {
+        self.credits -= credits;
+        self.spent += credits;
+    }
+
+    fn insert(&mut self, job: Arc<JobRecord>, now_ms: i64) {
+        if let Some(name) = &job.name {
+            *self.by_name.entry(name.clone()).or_default() += 1;
+        }
+        self.track(&job, now_ms);
+        self.jobs
+            .insert(job.id.clone(), (self.order.len(), job.clone()));
+        self.order.push(job.id.clone());
+    }
+
+    fn track(&mut self, job: &JobRecord, now_ms: i64) {
+        let deadline = job.deadline_ms(self.time_scale);
+        if deadline > now_ms {
+            self.rendering.push(Reverse((deadline, job.id.clone())));
+        }
+    }
+
+    /// How many jobs are not terminal at `now_ms`.
+    pub fn rendering(&mut self, now_ms: i64) -> usize {
+        while let Some(Reverse((deadline, _))) = self.rendering.peek() {
+            if *deadline > now_ms {
+                break;
+            }
+            self.rendering.pop();
+        }
+        self.rendering.len()
+    }
+
+    fn admit(&mut self, cost: f64, limit: Option<usize>, now_ms: i64) -> Result<(), Refusal> {
+        if cost > self.credits + 1e-9 {
+            return Err(Refusal::Credits {
+                needed: cost,
+                remaining: self.credits.max(0.0),
+            });
+        }
+        if let Some(limit) = limit {
+            if self.rendering(now_ms) >= limit {
+                let first = self.rendering.peek().map_or(now_ms, |Reverse((d, _))| *d);
+                return Err(Refusal::Busy {
+                    limit,
+                    retry_after_ms: first - now_ms,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates `job`, charging `job.credits_used`, unless credits or the rendering cap
+    /// refuse it. The returned [`Durable`] resolves when the job is on disk.
+    pub fn create(
+        &mut self,
+        job: JobRecord,
+        limit: Option<usize>,
+        now_ms: i64,
+    ) -> Result<(Arc<JobRecord>, Option<Durable>), Refusal> {
+        self.admit(job.credits_used, limit, now_ms)?;
+        self.charge(job.credits_used);
+        // Logged under the lock, so the journal's order is the store's order.
+        let durable = self.log(&Event::Job { job: job.clone() });
+        let job = Arc::new(job);
+        self.insert(job.clone(), now_ms);
+        Ok((job, durable))
+    }
+
+    /// Sends the preview `id` to its final render for `cost(seconds)` credits.
+    pub fn render(
+        &mut self,
+        id: &str,
+        cost: impl FnOnce(f64) -> f64,
+        limit: Option<usize>,
+        now_ms: i64,
+    ) -> Result<(Arc<JobRecord>, Option<Durable>), Refusal> {
+        let (seq, job) = self.jobs.get(id).ok_or(Refusal::NotFound)?.clone();
+        if !job.is_unrendered_preview() {
+            return Err(Refusal::NotRenderable(if job.render_started_ms.is_some() {
+                "This job has already been rendered."
+            } else {
+                "Only a preview job can be rendered."
+            }));
+        }
+        if !job.snapshot(now_ms, self.time_scale).terminal {
+            return Err(Refusal::NotRenderable("The preview is not ready yet."));
+        }
+        let credits = cost(job.seconds);
+        self.admit(credits, limit, now_ms)?;
+        self.charge(credits);
+        let durable = self.log(&Event::Render {
+            id: id.to_owned(),
+            at_ms: now_ms,
+            credits,
+        });
+        let mut job = JobRecord::clone(&job);
+        job.render_started_ms = Some(now_ms);
+        job.credits_used += credits;
+        self.track(&job, now_ms);
+        let job = Arc::new(job);
+        self.jobs.insert(id.to_owned(), (seq, job.clone()));
+        Ok((job, durable))
+    }
+
+    /// One job.
+    pub fn get(&self, id: &str) -> Option<Arc<JobRecord>> {
+        self.jobs.get(id).map(|(_, job)| job.clone())
+    }
+
+    /// The jobs among `ids` that exist, each once, newest first.
+    pub fn some(&self, ids: &[&str]) -> Vec<Arc<JobRecord>> {
+        let mut found: Vec<_> = ids.iter().filter_map(|id| self.jobs.get(*id)).collect();
+        found.sort_by_key(|(seq, _)| std::cmp::Reverse(*seq));
+        found.dedup_by_key(|(seq, _)| *seq);
+        found.into_iter().map(|(_, job)| job.clone()).collect()
+    }
+
+    /// Every job, newest first.
+    pub fn all(&self) -> Vec<Arc<JobRecord>> {
+        self.order
+            .iter()
+            .rev()
+            .filter_map(|id| self.get(id))
+            .collect()
+    }
+
+    /// Credits left.
+    pub fn credits(&self) -> f64 {
+        self.credits
+    }
+
+    /// Credits charged since the account began (across restarts).
+    pub fn spent(&self) -> f64 {
+        self.spent
+    }
+
+    /// Jobs created since the account began.
+    pub fn jobs_created(&self) -> u64 {
+        self.order.len() as u64
+    }
+
+    /// How many jobs were created under each name.
+    pub fn by_name(&self) -> &HashMap<String, u64> {
+        &self.by_name
+    }
+}

@@ -1,0 +1,99 @@
+//! The counters behind `GET /__sandbox/stats`, which tests use to prove exactly-once.
+//!
+//! Request counts live as long as the process; job and credit figures come from the store,
+//! so with a state directory they cover every run of the account.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+/// What `GET /__sandbox/stats` answers and [`super::Sandbox::stats`] returns.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Stats {
+    /// `"METHOD /path-pattern"` → status code (or `reset` / `dropped` for connections closed
+    /// without an answer) → count.
+    pub requests: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Jobs created (videos and previews), across restarts when persisted.
+    pub jobs_created: u64,
+    /// Job name → how many jobs were created with it.
+    pub jobs_by_name: BTreeMap<String, u64>,
+    /// 429 answers (rate limit and rendering cap).
+    pub throttled: u64,
+    /// Credits charged.
+    pub credits_spent: f64,
+    /// Credits left.
+    pub credits_remaining: f64,
+    /// Jobs not yet terminal.
+    pub rendering: u64,
+    /// Injected faults by kind (`reset`, `lost`, `status_503`, `html`, `slow`, `truncate`,
+    /// `url_expired`, `duplicate_webhook`).
+    pub faults: BTreeMap<String, u64>,
+    /// Webhook POSTs that got an answer.
+    pub webhooks_sent: u64,
+    /// Webhook POSTs that failed, plus webhooks skipped because the host was not loopback.
+    pub webhooks_failed: u64,
+}
+
+/// The per-process counters.
+#[derive(Debug, Default)]
+pub struct Counters(Mutex<Inner>);
+
+#[derive(Debug, Default)]
+struct Inner {
+    requests: BTreeMap<String, BTreeMap<String, u64>>,
+    throttled: u64,
+    faults: BTreeMap<String, u64>,
+    webhooks_sent: u64,
+    webhooks_failed: u64,
+}
+
+impl Counters {
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        // A panic while counting cannot leave the maps inconsistent; keep counting.
+        let mut inner = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut inner)
+    }
+
+    /// Counts one answer to `endpoint` (`"GET /api/voices/"`) with `status`.
+    pub fn request(&self, endpoint: &str, status: &str) {
+        self.with(|c| {
+            if status == "429" {
+                c.throttled += 1;
+            }
+            let by_status = match c.requests.get_mut(endpoint) {
+                Some(m) => m,
+                None => c.requests.entry(endpoint.to_owned()).or_default(),
+            };
+            *by_status.entry(status.to_owned()).or_default() += 1;
+        });
+    }
+
+    /// Counts one injected fault.
+    pub fn fault(&self, kind: &str) {
+        self.with(|c| *c.faults.entry(kind.to_owned()).or_default() += 1);
+    }
+
+    /// Counts one webhook delivery attempt.
+    pub fn webhook(&self, delivered: bool) {
+        self.with(|c| {
+            if delivered {
+                c.webhooks_sent += 1;
+            } else {
+                c.webhooks_failed += 1;
+            }
+        });
+    }
+
+    /// Fills the per-process part of `stats`.
+    pub fn fill(&self, stats: &mut Stats) {
+        self.with(|c| {
+            stats.requests = c.requests.clone();
+            stats.throttled = c.throttled;
+            stats.faults = c.faults.clone();
+            stats.webhooks_sent = c.webhooks_sent;
+            stats.webhooks_failed = c.webhooks_failed;
+        });
+    }
+}

@@ -1,0 +1,3 @@
+//! The one integration-test binary (one link instead of many): one module per capability.
+
+mod sandbox;
