@@ -8,3 +8,6 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod config;
+pub mod plan;
+pub mod sheet;
