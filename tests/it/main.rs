@@ -1,3 +1,5 @@
 //! The one integration-test binary (one link instead of many): one module per capability.
 
+mod run;
 mod sandbox;
+mod support;

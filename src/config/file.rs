@@ -1,0 +1,520 @@
+//! The TOML file's shape, and its conversion into [`Settings`] with every range checked.
+//!
+//! Every section's keys are listed in [`SECTIONS`] so that an unknown key can be named with
+//! its section and the closest known key; the raw structs still `deny_unknown_fields` as a
+//! safety net, and a test holds the list equal to the repository's `pipeline.toml`.
+
+use std::fmt::Display;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{defaults, ConfigError, ConfigProblem, Settings};
+use crate::api::validate::did_you_mean;
+
+/// Every section and its keys (`defaults` and `columns` are free-form and checked apart).
+pub const SECTIONS: &[(&str, &[&str])] = &[
+    (
+        "api",
+        &[
+            "base_url",
+            "id_env",
+            "key_env",
+            "connect_timeout_secs",
+            "request_timeout_secs",
+        ],
+    ),
+    (
+        "limits",
+        &[
+            "requests_per_second",
+            "burst",
+            "max_in_flight",
+            "download_concurrency",
+        ],
+    ),
+    (
+        "retry",
+        &[
+            "max_attempts",
+            "min_delay_secs",
+            "max_delay_secs",
+            "max_retry_after_secs",
+            "reconcile_window_secs",
+        ],
+    ),
+    (
+        "poll",
+        &[
+            "min_interval_secs",
+            "max_interval_secs",
+            "job_deadline_secs",
+            "batch_size",
+        ],
+    ),
+    ("output", &["dir", "max_download_mib", "log_interval_secs"]),
+    ("estimate", &["words_per_second", "scene_allowance_secs"]),
+    ("defaults", &[]),
+    ("columns", &[]),
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    base_url: Option<String>,
+    id_env: Option<String>,
+    key_env: Option<String>,
+    connect_timeout_secs: Option<f64>,
+    request_timeout_secs: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    requests_per_second: Option<f64>,
+    burst: Option<u32>,
+    max_in_flight: Option<usize>,
+    download_concurrency: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetry {
+    max_attempts: Option<u32>,
+    min_delay_secs: Option<f64>,
+    max_delay_secs: Option<f64>,
+    max_retry_after_secs: Option<f64>,
+    reconcile_window_secs: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPoll {
+    min_interval_secs: Option<f64>,
+    max_interval_secs: Option<f64>,
+    job_deadline_secs: Option<f64>,
+    batch_size: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutput {
+    dir: Option<PathBuf>,
+    max_download_mib: Option<u64>,
+    log_interval_secs: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEstimate {
+    words_per_second: Option<f64>,
+    scene_allowance_secs: Option<f64>,
+}
+
+/// Parses and checks a whole file, reporting every problem at once.
+pub fn parse(text: &str, origin: &Path) -> Result<Settings, ConfigError> {
+    let mut table: toml::Table =
+        text.parse()
+            .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                path: origin.to_path_buf(),
+                message: e.to_string().trim().to_owned(),
+            })?;
+    let mut problems = Vec::new();
+    remove_unknown(&mut table, &mut problems);
+    let mut s = Settings::default();
+    let mut ck = Checker {
+        section: "",
+        problems: &mut problems,
+    };
+    if let Some(raw) = ck.section::<RawApi>(&table, "api") {
+        api(&mut ck, raw, &mut s);
+    }
+    if let Some(raw) = ck.section::<RawLimits>(&table, "limits") {
+        let l = &mut s.limits;
+        ck.positive(
+            "requests_per_second",
+            raw.requests_per_second,
+            &mut l.requests_per_second,
+        );
+        ck.at_least("burst", raw.burst, 1, &mut l.burst);
+        ck.at_least("max_in_flight", raw.max_in_flight, 1, &mut l.max_in_flight);
+        ck.at_least(
+            "download_concurrency",
+            raw.download_concurrency,
+            1,
+            &mut l.download_concurrency,
+        );
+    }
+    if let Some(raw) = ck.section::<RawRetry>(&table, "retry") {
+        let r = &mut s.retry;
+        ck.at_least("max_attempts", raw.max_attempts, 1, &mut r.max_attempts);
+        ck.secs("min_delay_secs", raw.min_delay_secs, &mut r.min_delay);
+        ck.secs("max_delay_secs", raw.max_delay_secs, &mut r.max_delay);
+        ck.secs(
+            "max_retry_after_secs",
+            raw.max_retry_after_secs,
+            &mut r.max_retry_after,
+        );
+        ck.secs(
+            "reconcile_window_secs",
+            raw.reconcile_window_secs,
+            &mut r.reconcile_window,
+        );
+        if r.min_delay > r.max_delay {
+            ck.problem("max_delay_secs", "must be at least min_delay_secs");
+        }
+    }
+    if let Some(raw) = ck.section::<RawPoll>(&table, "poll") {
+        let p = &mut s.poll;
+        ck.secs(
+            "min_interval_secs",
+            raw.min_interval_secs,
+            &mut p.min_interval,
+        );
+        ck.secs(
+            "max_interval_secs",
+            raw.max_interval_secs,
+            &mut p.max_interval,
+        );
+        ck.secs(
+            "job_deadline_secs",
+            raw.job_deadline_secs,
+            &mut p.job_deadline,
+        );
+        if let Some(n) = raw.batch_size {
+            if (1..=100).contains(&n) {
+                p.batch_size = n;
+            } else {
+                ck.problem(
+                    "batch_size",
+                    format!("must be from 1 to 100 (the API's limit for ?ids=), got {n}"),
+                );
+            }
+        }
+        if p.min_interval > p.max_interval {
+            ck.problem("max_interval_secs", "must be at least min_interval_secs");
+        }
+    }
+    if let Some(raw) = ck.section::<RawOutput>(&table, "output") {
+        let o = &mut s.output;
+        match raw.dir {
+            Some(d) if d.as_os_str().is_empty() => ck.problem("dir", "may not be empty"),
+            Some(d) => o.dir = d,
+            None => {}
+        }
+        let mut mib = o.max_download_bytes / (1024 * 1024);
+        ck.at_least("max_download_mib", raw.max_download_mib, 1, &mut mib);
+        match mib.checked_mul(1024 * 1024) {
+            Some(b) => o.max_download_bytes = b,
+            None => ck.problem("max_download_mib", format!("is too large, got {mib}")),
+        }
+        ck.secs(
+            "log_interval_secs",
+            raw.log_interval_secs,
+            &mut o.log_interval,
+        );
+    }
+    if let Some(raw) = ck.section::<RawEstimate>(&table, "estimate") {
+        let e = &mut s.estimate;
+        ck.positive(
+            "words_per_second",
+            raw.words_per_second,
+            &mut e.words_per_second,
+        );
+        if let Some(x) = raw.scene_allowance_secs {
+            if x.is_finite() && x >= 0.0 {
+                e.scene_allowance_seconds = x;
+            } else {
+                ck.problem(
+                    "scene_allowance_secs",
+                    format!("must be 0 or more, got {x}"),
+                );
+            }
+        }
+    }
+    if let Some(v) = table.get("defaults") {
+        match v.as_table() {
+            Some(t) => s.defaults = defaults::check_defaults(t, &mut problems),
+            None => problems.push(not_a_table("defaults")),
+        }
+    }
+    if let Some(v) = table.get("columns") {
+        match v.clone().try_into() {
+            Ok(map) => {
+                s.columns = map;
+                problems.extend(defaults::check_columns(&s.columns));
+            }
+            Err(_) => problems.push(ConfigProblem::new(
+                "columns",
+                "",
+                "must be a table of header = \"field.path\" strings, e.g. \"Skript\" = \"voice.input_text\"",
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok(s)
+    } else {
+        Err(ConfigError::Invalid {
+            path: origin.to_path_buf(),
+            problems,
+        })
+    }
+}
+
+fn api(ck: &mut Checker<'_>, raw: RawApi, s: &mut Settings) {
+    let a = &mut s.api;
+    if let Some(u) = raw.base_url {
+        match url::Url::parse(&u) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
+                a.base_url = url
+            }
+            _ => ck.problem(
+                "base_url",
+                format!("must be an http(s) URL like \"https://api.creatify.ai\", got {u:?}"),
+            ),
+        }
+    }
+    for (key, value, into) in [
+        ("id_env", raw.id_env, &mut a.id_env),
+        ("key_env", raw.key_env, &mut a.key_env),
+    ] {
+        let Some(v) = value else { continue };
+        let ok = !v.is_empty()
+            && !v.starts_with(|c: char| c.is_ascii_digit())
+            && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if ok {
+            *into = v;
+        } else {
+            // Never echo the value: someone may have pasted the secret itself here.
+            ck.problem(
+                key,
+                "must be the NAME of an environment variable (letters, digits, _), like \
+                 CREATIFY_API_KEY; put the credential itself in that variable, never in this file",
+            );
+        }
+    }
+    ck.secs(
+        "connect_timeout_secs",
+        raw.connect_timeout_secs,
+        &mut a.connect_timeout,
+    );
+    ck.secs(
+        "request_timeout_secs",
+        raw.request_timeout_secs,
+        &mut a.request_timeout,
+    );
+}
+
+/// Drops unknown sections and keys from `table`, reporting each with a did-you-mean.
+fn remove_unknown(table: &mut toml::Table, problems: &mut Vec<ConfigProblem>) {
+    let names: Vec<&str> = SECTIONS.iter().map(|(n, _)| *n).collect();
+    let mut drop = Vec::new();
+    for (name, value) in table.iter_mut() {
+        let Some((_, keys)) = SECTIONS.iter().find(|(n, _)| n == name) else {
+            let hint = did_you_mean(name, &names)
+                .map_or(String::new(), |s| format!(" (did you mean [{s}]?)"));
+            problems.push(ConfigProblem::new(
+                "",
+                name,
+                format!(
+                    "unknown section{hint}; the sections are {}",
+                    names.join(", ")
+                ),
+            ));
+            drop.push(name.clone());
+            continue;
+        };
+        if keys.is_empty() {
+            continue;
+        }
+        let Some(t) = value.as_table_mut() else {
+            problems.push(not_a_table(name));
+            drop.push(name.clone());
+            continue;
+        };
+        let unknown: Vec<String> = t
+            .keys()
+            .filter(|k| !keys.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        for k in unknown {
+            let hint =
+                did_you_mean(&k, keys).map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
+            problems.push(ConfigProblem::new(
+                name,
+                &k,
+                format!(
+                    "unknown key{hint}; the keys of [{name}] are {}",
+                    keys.join(", ")
+                ),
+            ));
+            t.remove(&k);
+        }
+    }
+    for name in drop {
+        table.remove(&name);
+    }
+}
+
+fn not_a_table(name: &str) -> ConfigProblem {
+    ConfigProblem::new(
+        "",
+        name,
+        format!("must be a table: write it as [{name}] with keys below"),
+    )
+}
+
+/// Checks values of one section, collecting problems.
+struct Checker<'a> {
+    section: &'static str,
+    problems: &'a mut Vec<ConfigProblem>,
+}
+
+impl Checker<'_> {
+    /// The section deserialized, or `None` (after reporting) when absent or mistyped.
+    fn section<T: for<'de> Deserialize<'de>>(
+        &mut self,
+        table: &toml::Table,
+        name: &'static str,
+    ) -> Option<T> {
+        self.section = name;
+        let value = table.get(name)?.clone();
+        match serde_path_to_error::deserialize::<_, T>(value) {
+            Ok(raw) => Some(raw),
+            Err(e) => {
+                let key = e.path().to_string();
+                self.problem(&key, e.inner().message().to_owned());
+                None
+            }
+        }
+    }
+
+    fn problem(&mut self, key: &str, message: impl Into<String>) {
+        self.problems
+            .push(ConfigProblem::new(self.section, key, message));
+    }
+
+    fn secs(&mut self, key: &str, value: Option<f64>, into: &mut Duration) {
+        let Some(x) = value else { return };
+        match Duration::try_from_secs_f64(x) {
+            Ok(d) if x > 0.0 => *into = d,
+            _ => self.problem(key, format!("must be a number of seconds above 0, got {x}")),
+        }
+    }
+
+    fn positive(&mut self, key: &str, value: Option<f64>, into: &mut f64) {
+        let Some(x) = value else { return };
+        if x.is_finite() && x > 0.0 {
+            *into = x;
+        } else {
+            self.problem(key, format!("must be a number above 0, got {x}"));
+        }
+    }
+
+    fn at_least<T: PartialOrd + Display + Copy>(
+        &mut self,
+        key: &str,
+        value: Option<T>,
+        min: T,
+        into: &mut T,
+    ) {
+        let Some(x) = value else { return };
+        if x >= min {
+            *into = x;
+        } else {
+            self.problem(key, format!("must be at least {min}, got {x}"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<String> {
+        match parse(text, Path::new("p.toml")) {
+            Err(ConfigError::Invalid { problems, .. }) => {
+                problems.iter().map(|p| p.to_string()).collect()
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn section_keys_match_the_repository_file() {
+        let repo: toml::Table = include_str!("../../pipeline.toml").parse().unwrap();
+        for (name, keys) in SECTIONS.iter().filter(|(_, k)| !k.is_empty()) {
+            let mut in_file: Vec<&str> = repo[*name]
+                .as_table()
+                .unwrap()
+                .keys()
+                .map(|k| k.as_str())
+                .collect();
+            let mut listed = keys.to_vec();
+            in_file.sort();
+            listed.sort();
+            assert_eq!(in_file, listed, "[{name}]");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_sections_are_named_with_a_suggestion() {
+        let p = problems("[limits]\nburts = 3\n[limit]\nx = 1\n");
+        assert_eq!(p.len(), 2, "{p:?}");
+        // Sections come in alphabetical order (toml tables are sorted).
+        assert!(
+            p[0].starts_with("limit: unknown section (did you mean [limits]?)"),
+            "{p:?}"
+        );
+        assert!(
+            p[1].starts_with("[limits] burts: unknown key (did you mean `burst`?)"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn every_range_problem_is_reported_at_once() {
+        let p = problems(
+            "[limits]\nrequests_per_second = 0\nburst = 0\n[poll]\nbatch_size = 500\n\
+             min_interval_secs = 10\nmax_interval_secs = 5\n[retry]\nmin_delay_secs = -1\n\
+             [api]\nbase_url = \"ftp://x\"\nkey_env = \"sk-live-abc123-secret\"\n",
+        );
+        assert_eq!(p.len(), 7, "{p:#?}");
+        assert!(
+            p.iter().all(|m| !m.contains("secret")),
+            "secret echoed: {p:#?}"
+        );
+        assert!(p
+            .iter()
+            .any(|m| m.contains("[poll] batch_size: must be from 1 to 100")));
+    }
+
+    #[test]
+    fn wrong_types_name_the_key() {
+        let p = problems("[limits]\nburst = \"ten\"\n");
+        assert_eq!(p.len(), 1);
+        assert!(
+            p[0].starts_with("[limits] burst: invalid type: string \"ten\""),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_carry_the_position() {
+        let e = parse("[limits\nburst = 1", Path::new("p.toml")).unwrap_err();
+        assert!(e.to_string().contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn values_convert_to_typed_settings() {
+        let s = parse(
+            "[retry]\nmin_delay_secs = 0.25\n[output]\nmax_download_mib = 1\ndir = \"videos\"\n",
+            Path::new("p.toml"),
+        )
+        .unwrap();
+        assert_eq!(s.retry.min_delay, Duration::from_millis(250));
+        assert_eq!(s.output.max_download_bytes, 1024 * 1024);
+        assert_eq!(s.output.dir, PathBuf::from("videos"));
+    }
+}

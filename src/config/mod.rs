@@ -1,0 +1,214 @@
+//! `pipeline.toml` → one validated [`Settings`].
+//!
+//! Loading is two steps, as in ripgrep's low/high arguments: the file is parsed into raw
+//! sections that mirror it (`file.rs`, where unknown keys are refused with a did-you-mean
+//! and every range is checked, all problems reported at once), then turned into typed
+//! settings (`Duration`s, a parsed URL, checked `[defaults]` and `[columns]`) so that nothing
+//! downstream parses strings again. The repository's commented `pipeline.toml` is the
+//! documentation of every key, and a test holds it equal to [`Settings::default`].
+//!
+//! Secrets never live here: `[api]` names the environment variables that hold them.
+
+mod defaults;
+mod error;
+mod file;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use defaults::{check_columns, check_defaults, split_defaults};
+pub use error::{ConfigError, ConfigProblem};
+
+use crate::api::credits::SpeakingRate;
+
+/// The file `Settings::load(None)` looks for in the working directory.
+pub const DEFAULT_FILE: &str = "pipeline.toml";
+
+/// Everything a run is configured with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Where the API is and how to authenticate.
+    pub api: ApiSettings,
+    /// How hard to drive the API.
+    pub limits: LimitSettings,
+    /// How to retry calls that may succeed later.
+    pub retry: RetrySettings,
+    /// How to follow rendering jobs.
+    pub poll: PollSettings,
+    /// Where results go.
+    pub output: OutputSettings,
+    /// The speaking rate for duration and credit estimates.
+    pub estimate: SpeakingRate,
+    /// `[defaults]`: request fields applied under every row, nested like the request body.
+    /// Video-level fields (`aspect_ratio`, `model_version`, `name`, `webhook_url`,
+    /// `background_music`, `cta_end`) apply to the video; scene-level fields (`character`,
+    /// `voice`, `background`, `caption_setting`, `transition_effect`, `visual_style`, `cta`)
+    /// sit at the top of `[defaults]` too, like a sheet's headers, and apply to every scene.
+    /// Values are already typed and in canonical form (see [`check_defaults`]).
+    pub defaults: serde_json::Map<String, serde_json::Value>,
+    /// `[columns]`: extra header aliases, header → dotted field path (or `key`, `video`, or
+    /// a built-in alias).
+    pub columns: BTreeMap<String, String>,
+}
+
+/// `[api]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiSettings {
+    /// The API's root, `https://api.creatify.ai`.
+    pub base_url: url::Url,
+    /// Name of the environment variable holding the `X-API-ID`.
+    pub id_env: String,
+    /// Name of the environment variable holding the `X-API-KEY`.
+    pub key_env: String,
+    /// Time allowed to open a connection.
+    pub connect_timeout: Duration,
+    /// Time allowed for a whole request.
+    pub request_timeout: Duration,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LimitSettings {
+    /// Sustained API calls per second (all calls share one limiter).
+    pub requests_per_second: f64,
+    /// Calls allowed at once above the sustained rate.
+    pub burst: u32,
+    /// Jobs rendering at once (accounts have concurrency caps).
+    pub max_in_flight: usize,
+    /// Files downloading at once.
+    pub download_concurrency: usize,
+}
+
+/// `[retry]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetrySettings {
+    /// Tries per call, the first included.
+    pub max_attempts: u32,
+    /// First backoff delay.
+    pub min_delay: Duration,
+    /// Longest backoff delay.
+    pub max_delay: Duration,
+    /// Longest `Retry-After` obeyed; longer ones are capped to this.
+    pub max_retry_after: Duration,
+    /// How long a row whose POST had an ambiguous outcome is searched for in the account's
+    /// job list before it may be submitted again.
+    pub reconcile_window: Duration,
+}
+
+/// `[poll]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollSettings {
+    /// Shortest wait between polls.
+    pub min_interval: Duration,
+    /// Longest wait between polls.
+    pub max_interval: Duration,
+    /// How long one job may render before the run gives up on it.
+    pub job_deadline: Duration,
+    /// Jobs asked for per call (`?ids=`, the API allows at most 100).
+    pub batch_size: usize,
+}
+
+/// `[output]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputSettings {
+    /// The folder that holds one folder per batch.
+    pub dir: PathBuf,
+    /// Largest file a download may write.
+    pub max_download_bytes: u64,
+    /// Seconds between progress lines when not on a terminal.
+    pub log_interval: Duration,
+}
+
+impl Default for Settings {
+    /// The built-in defaults, equal to the repository's `pipeline.toml`.
+    fn default() -> Self {
+        let secs = Duration::from_secs;
+        Self {
+            api: ApiSettings {
+                // A constant, not input: it parses (the tests load it).
+                base_url: url::Url::parse(DEFAULT_BASE_URL).expect("constant URL"),
+                id_env: "CREATIFY_API_ID".to_owned(),
+                key_env: "CREATIFY_API_KEY".to_owned(),
+                connect_timeout: secs(10),
+                request_timeout: secs(30),
+            },
+            limits: LimitSettings {
+                requests_per_second: 5.0,
+                burst: 10,
+                max_in_flight: 10,
+                download_concurrency: 4,
+            },
+            retry: RetrySettings {
+                max_attempts: 6,
+                min_delay: Duration::from_millis(500),
+                max_delay: secs(30),
+                max_retry_after: secs(60),
+                reconcile_window: secs(120),
+            },
+            poll: PollSettings {
+                min_interval: secs(2),
+                max_interval: secs(30),
+                job_deadline: secs(2 * 3600),
+                batch_size: 100,
+            },
+            output: OutputSettings {
+                dir: PathBuf::from("out"),
+                max_download_bytes: 2048 * 1024 * 1024,
+                log_interval: secs(10),
+            },
+            estimate: SpeakingRate::default(),
+            defaults: serde_json::Map::new(),
+            columns: BTreeMap::new(),
+        }
+    }
+}
+
+/// The API's root URL.
+pub const DEFAULT_BASE_URL: &str = "https://api.creatify.ai";
+
+impl Settings {
+    /// Loads `path`, or `./pipeline.toml` when `path` is `None` and that file exists, or
+    /// the built-in defaults.
+    pub fn load(path: Option<&Path>) -> Result<Settings, ConfigError> {
+        let path = match path {
+            Some(p) => p.to_path_buf(),
+            None => {
+                let p = PathBuf::from(DEFAULT_FILE);
+                if !p.is_file() {
+                    return Ok(Settings::default());
+                }
+                p
+            }
+        };
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Self::from_toml(&text, &path)
+    }
+
+    /// Parses a config file's text; `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &Path) -> Result<Settings, ConfigError> {
+        file::parse(text, origin)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REPO_FILE: &str = include_str!("../../pipeline.toml");
+
+    #[test]
+    fn repository_pipeline_toml_loads_and_equals_the_built_in_defaults() {
+        let s = Settings::from_toml(REPO_FILE, Path::new("pipeline.toml")).unwrap();
+        assert_eq!(s, Settings::default());
+    }
+
+    #[test]
+    fn an_empty_file_means_the_defaults() {
+        let s = Settings::from_toml("", Path::new("x.toml")).unwrap();
+        assert_eq!(s, Settings::default());
+    }
+}

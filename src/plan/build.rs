@@ -1,0 +1,317 @@
+//! One group of rows → one request body, checked by the API's rules, with its estimate.
+//!
+//! The body is built as JSON: `[defaults]` first, then the rows' values on top (a cell
+//! overrides a default, an empty cell keeps it). A background's `type` comes from its URL's
+//! extension when the row gives a URL without a type. The JSON is then deserialized into
+//! [`CreateLipsync`] (serde_path_to_error names the path of anything the field table let
+//! through) and checked with [`validate`]; each violation is mapped back to the line and
+//! column it came from.
+
+use serde_json::{Map, Value};
+
+use super::columns::Columns;
+use super::fields::{self, Level, BACKGROUND_OBJECTS};
+use super::rows::{Group, TypedRow};
+use super::values::quoted;
+use super::PlannedVideo;
+use crate::api::credits::{credits, SpeakingRate};
+use crate::api::validate::{validate, Severity};
+use crate::api::CreateLipsync;
+use crate::sheet::Diagnostic;
+
+/// What a video is built from besides its rows.
+pub struct Context<'a> {
+    /// The sheet's columns.
+    pub columns: &'a Columns,
+    /// `[defaults]` for the video.
+    pub video_defaults: &'a Map<String, Value>,
+    /// `[defaults]` for every scene.
+    pub scene_defaults: &'a Map<String, Value>,
+    /// For the estimate.
+    pub rate: SpeakingRate,
+}
+
+/// Builds and checks the video of `group`; on failure, every problem found.
+pub fn video(
+    cx: &Context<'_>,
+    group: Group,
+    rows: &mut [TypedRow],
+) -> Result<PlannedVideo, Vec<Diagnostic>> {
+    let members: Vec<&TypedRow> = group.rows.iter().map(|&i| &rows[i]).collect();
+    let mut errors = Vec::new();
+    let mut body = cx.video_defaults.clone();
+    // Video-level values: the first row that gives one sets it; the others must agree.
+    let mut first: Vec<(&str, &Value, u64)> = Vec::new();
+    for row in &members {
+        for (col, f, v) in row
+            .values
+            .iter()
+            .filter(|(_, f, _)| f.level == Level::Video)
+        {
+            match first.iter().find(|(p, _, _)| *p == f.path) {
+                Some((_, v0, line)) if *v0 != v => errors.push(Diagnostic::cell(
+                    row.line,
+                    &cx.columns.list[*col].header,
+                    Some(&row.cells[*col]),
+                    format!(
+                        "{v} differs from {v0} on line {line}; the rows of video {} must agree \
+                         on video-level fields (or leave them empty after the first)",
+                        quoted(&group.key)
+                    ),
+                )),
+                Some(_) => {}
+                None => {
+                    first.push((f.path.as_str(), v, row.line));
+                    set(&mut body, &f.path, v.clone());
+                }
+            }
+        }
+    }
+    let video_given: Vec<(&str, usize)> = members
+        .iter()
+        .flat_map(|r| r.values.iter())
+        .filter(|(_, f, _)| f.level == Level::Video)
+        .map(|(c, f, _)| (f.path.as_str(), *c))
+        .collect();
+    let line0 = members.first().map_or(0, |r| r.line);
+    infer_backgrounds(
+        cx,
+        &mut body,
+        Level::Video,
+        &video_given,
+        line0,
+        &mut errors,
+    );
+    check_required(cx, &body, Level::Video, line0, &mut errors);
+
+    let mut scenes = Vec::with_capacity(members.len());
+    for row in &members {
+        let mut scene = cx.scene_defaults.clone();
+        let given: Vec<(&str, usize)> = row
+            .values
+            .iter()
+            .filter(|(_, f, _)| f.level == Level::Scene)
+            .map(|(c, f, v)| {
+                set(&mut scene, &f.path, v.clone());
+                (f.path.as_str(), *c)
+            })
+            .collect();
+        infer_backgrounds(cx, &mut scene, Level::Scene, &given, row.line, &mut errors);
+        check_required(cx, &scene, Level::Scene, row.line, &mut errors);
+        scenes.push(Value::Object(scene));
+    }
+    body.insert("video_inputs".into(), Value::Array(scenes));
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+
+    let body: CreateLipsync =
+        serde_path_to_error::deserialize(Value::Object(body)).map_err(|e| {
+            vec![Diagnostic::line(
+                line0,
+                format!("cannot build the request: {}: {}", e.path(), e.inner()),
+            )]
+        })?;
+    let mut warnings: Vec<Diagnostic> = members.iter().flat_map(|r| r.warnings.clone()).collect();
+    for v in validate(&body) {
+        let d = locate(cx, &members, &v.path, v.message);
+        match v.severity {
+            Severity::Error => errors.push(d),
+            Severity::Warning => warnings.push(d),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let seconds = cx.rate.video_seconds(&body);
+    let lines = members.iter().map(|r| r.line).collect();
+    let records = group
+        .rows
+        .iter()
+        .map(|&i| std::mem::take(&mut rows[i].cells))
+        .collect();
+    Ok(PlannedVideo {
+        key: group.key,
+        key_derived: group.derived,
+        lines,
+        records,
+        credits: credits(body.model(), seconds),
+        seconds,
+        body,
+        warnings,
+    })
+}
+
+/// Sets a dotted path in a JSON object, creating the objects on the way.
+fn set(obj: &mut Map<String, Value>, path: &str, value: Value) {
+    match path.split_once('.') {
+        None => {
+            obj.insert(path.to_owned(), value);
+        }
+        Some((head, rest)) => {
+            let child = obj
+                .entry(head.to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !child.is_object() {
+                *child = Value::Object(Map::new());
+            }
+            if let Value::Object(m) = child {
+                set(m, rest, value);
+            }
+        }
+    }
+}
+
+/// The value at a dotted path.
+fn get<'a>(obj: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    match path.split_once('.') {
+        None => obj.get(path),
+        Some((head, rest)) => get(obj.get(head)?.as_object()?, rest),
+    }
+}
+
+/// `image` or `video` from a URL's extension.
+pub fn media_type(url: &str) -> Option<&'static str> {
+    let path = url::Url::parse(url).ok()?.path().to_ascii_lowercase();
+    let ext = path.rsplit_once('.')?.1;
+    match ext {
+        "jpg" | "jpeg" | "png" | "webp" | "gif" | "bmp" | "avif" | "heic" | "tif" | "tiff" => {
+            Some("image")
+        }
+        "mp4" | "mov" | "webm" | "m4v" | "mkv" | "avi" => Some("video"),
+        _ => None,
+    }
+}
+
+/// Fills in `type` of background objects that have a `url` but no `type`, and replaces a
+/// default `type` when the row gives its own URL (the default type was for the default URL).
+fn infer_backgrounds(
+    cx: &Context<'_>,
+    obj: &mut Map<String, Value>,
+    level: Level,
+    given: &[(&str, usize)],
+    line: u64,
+    errors: &mut Vec<Diagnostic>,
+) {
+    for (_, prefix) in BACKGROUND_OBJECTS.iter().filter(|(l, _)| *l == level) {
+        let url_path = format!("{prefix}.url");
+        let type_path = format!("{prefix}.type");
+        let Some(url) = get(obj, &url_path)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            continue;
+        };
+        let url_col = given.iter().find(|(p, _)| *p == url_path).map(|(_, c)| *c);
+        let type_given = given.iter().any(|(p, _)| *p == type_path);
+        let has_type = get(obj, &type_path).is_some();
+        if type_given || (has_type && url_col.is_none()) {
+            continue;
+        }
+        match media_type(&url) {
+            Some(t) => set(obj, &type_path, Value::String(t.to_owned())),
+            None if has_type => {}
+            None => {
+                let column = url_col.map(|c| cx.columns.list[c].header.clone());
+                errors.push(Diagnostic {
+                    line,
+                    value: Some(url.clone()),
+                    message: format!(
+                        "cannot tell from {} whether it is an image or a video; add a \
+                         {type_path} column (image or video) or set it in [defaults]",
+                        quoted(&url)
+                    ),
+                    column: column.or_else(|| Some(format!("{url_path} (from [defaults])"))),
+                });
+            }
+        }
+    }
+}
+
+/// Objects that exist (some field set) must have their required fields.
+fn check_required(
+    cx: &Context<'_>,
+    obj: &Map<String, Value>,
+    level: Level,
+    line: u64,
+    errors: &mut Vec<Diagnostic>,
+) {
+    for f in fields::all()
+        .iter()
+        .filter(|f| f.required && f.level == level)
+    {
+        let Some((parent, _)) = f.path.rsplit_once('.') else {
+            continue;
+        };
+        if get(obj, parent).is_none() || get(obj, &f.path).is_some() {
+            continue;
+        }
+        let set_fields: Vec<String> = match get(obj, parent) {
+            Some(Value::Object(m)) => m.keys().map(|k| format!("{parent}.{k}")).collect(),
+            _ => Vec::new(),
+        };
+        let column = cx
+            .columns
+            .for_path(&f.path)
+            .map_or_else(|| f.path.clone(), |c| cx.columns.list[c].header.clone());
+        errors.push(Diagnostic {
+            line,
+            column: Some(column),
+            value: None,
+            message: format!(
+                "{} is required because {} is set; fill it in (a column or [defaults]) or \
+                 clear the others",
+                f.path,
+                set_fields.join(", ")
+            ),
+        });
+    }
+}
+
+/// A violation of the API's rules, placed at the line and column it came from.
+fn locate(
+    cx: &Context<'_>,
+    members: &[&TypedRow],
+    path: &crate::api::validate::FieldPath,
+    message: String,
+) -> Diagnostic {
+    let field = path.field();
+    let col = cx.columns.for_path(&field);
+    let row = match (path.scene(), col) {
+        (Some(i), _) => members.get(i).copied(),
+        // A video-level value comes from the first row that gives it.
+        (None, Some(c)) => members
+            .iter()
+            .find(|r| !r.cells[c].trim().is_empty())
+            .copied(),
+        (None, None) => None,
+    }
+    .or_else(|| members.first().copied());
+    let line = row.map_or(0, |r| r.line);
+    let cell = match (row, col) {
+        (Some(r), Some(c)) if !r.cells[c].trim().is_empty() => Some(r.cells[c].as_str()),
+        _ => None,
+    };
+    match (col, cell) {
+        (Some(c), Some(value)) => {
+            // The rules quote whole values; keep messages short.
+            let long = format!("{:?}", value.trim());
+            let message = if value.chars().count() > 60 {
+                message.replace(&long, &quoted(value.trim()))
+            } else {
+                message
+            };
+            Diagnostic::cell(line, &cx.columns.list[c].header, Some(value), message)
+        }
+        _ if fields::get(&field).is_some() => Diagnostic {
+            line,
+            column: None,
+            value: None,
+            message: format!("{field} (from [defaults]): {message}"),
+        },
+        _ => Diagnostic::line(
+            line,
+            format!("{field}: {message} (set it with a column or in [defaults])"),
+        ),
+    }
+}

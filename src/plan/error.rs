@@ -1,0 +1,86 @@
+//! Why a sheet could not be planned.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::ConfigError;
+use crate::sheet::{Diagnostic, SheetError};
+
+/// Why a sheet could not be planned. Every variant means "invalid input, nothing sent"
+/// (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The file could not be read.
+    #[error("{}: cannot read the sheet: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not UTF-8.
+    #[error("{}: line {line} (byte {byte}) is not UTF-8 text: {hint}", path.display())]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// Line of the first byte that is not UTF-8.
+        line: u64,
+        /// Offset of that byte.
+        byte: u64,
+        /// What the file probably is and how to save it as UTF-8.
+        hint: String,
+    },
+    /// Nothing to plan: an empty file, or a header with no rows.
+    #[error("{}: {reason}", path.display())]
+    Empty {
+        /// The file.
+        path: PathBuf,
+        /// Empty, or header only, and what a sheet needs.
+        reason: String,
+    },
+    /// Problems in the sheet, all of them, in line order.
+    #[error("{}", list(.0))]
+    Invalid(Vec<Diagnostic>),
+    /// The settings cannot be used to read a sheet.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+impl PlanError {
+    /// Places a sheet reader error in `path`.
+    pub fn from_sheet(path: &Path, e: SheetError) -> Self {
+        let path = path.to_path_buf();
+        match e {
+            SheetError::NotUtf8 { line, byte, hint } => PlanError::NotUtf8 {
+                path,
+                line,
+                byte,
+                hint,
+            },
+            SheetError::Malformed(d) => PlanError::Invalid(vec![d]),
+            e @ (SheetError::Empty | SheetError::HeaderOnly { .. }) => PlanError::Empty {
+                path,
+                reason: e.to_string(),
+            },
+        }
+    }
+
+    /// The problems in the sheet, when that is what is wrong.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        match self {
+            PlanError::Invalid(d) => d,
+            _ => &[],
+        }
+    }
+}
+
+fn list(problems: &[Diagnostic]) -> String {
+    let mut s = match problems.len() {
+        1 => "1 problem in the sheet (nothing was submitted):".to_owned(),
+        n => format!("{n} problems in the sheet (nothing was submitted):"),
+    };
+    for d in problems {
+        s.push_str("\n  ");
+        s.push_str(&d.to_string());
+    }
+    s
+}

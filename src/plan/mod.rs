@@ -1,0 +1,191 @@
+//! Sheet + settings → a [`Plan`]: one exact, validated request body per video, with a
+//! duration and credit estimate. Nothing here touches the network.
+//!
+//! The stages, one file each: [`columns`] resolves headers to request fields, [`values`]
+//! reads cells by their field's type, `rows` gives each row its key and groups a
+//! multi-scene video's rows, `build` turns a group into a body (defaults, then cells),
+//! deserializes it into the API model and checks it with the API's rules, and [`table`]
+//! prints the result. Every problem in every row is collected before giving up, so a user
+//! fixes a sheet in one go.
+
+pub mod columns;
+pub mod fields;
+pub mod table;
+pub mod values;
+
+mod build;
+mod error;
+mod rows;
+
+use std::path::{Path, PathBuf};
+
+pub use error::PlanError;
+pub use table::render_table;
+
+pub use crate::sheet::{Diagnostic, SheetFormat};
+
+use crate::api::CreateLipsync;
+use crate::config::{check_columns, split_defaults, ConfigError, Settings};
+use crate::sheet::{self, delimiter_name};
+use columns::Columns;
+
+/// Every video of a sheet, ready to submit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The CSV file's stem: the default output folder name (made filesystem-safe by the
+    /// runner).
+    pub batch: String,
+    /// The sheet's path.
+    pub source: PathBuf,
+    /// How the sheet was written, to write `failed.csv` the same way.
+    pub format: SheetFormat,
+    /// The videos, in sheet order.
+    pub videos: Vec<PlannedVideo>,
+    /// Facts about how the sheet was read, for the user.
+    pub notes: Vec<String>,
+}
+
+/// One video: its identity, where it came from, what will be sent, and what it may cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedVideo {
+    /// The row's `key`, the `video` value of a multi-scene video, or a key derived from the
+    /// row's content (`row-` and 12 hex digits).
+    pub key: String,
+    /// Whether `key` was derived from the content.
+    pub key_derived: bool,
+    /// The line each source record starts on, one per scene.
+    pub lines: Vec<u64>,
+    /// The raw cells of each source record, one per scene.
+    pub records: Vec<Vec<String>>,
+    /// The exact request body, before the runner adds its reference to `name`.
+    pub body: CreateLipsync,
+    /// Estimated seconds of video.
+    pub seconds: f64,
+    /// Estimated credits.
+    pub credits: f64,
+    /// Values sent as written that look wrong (unknown open-set values, formulas).
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Plan {
+    /// Estimated credits of all videos.
+    pub fn total_credits(&self) -> f64 {
+        self.videos.iter().map(|v| v.credits).sum()
+    }
+
+    /// Estimated seconds of all videos.
+    pub fn total_seconds(&self) -> f64 {
+        self.videos.iter().map(|v| v.seconds).sum()
+    }
+}
+
+/// Reads and plans the sheet at `path`.
+pub fn plan_file(path: &Path, settings: &Settings) -> Result<Plan, PlanError> {
+    let bytes = std::fs::read(path).map_err(|source| PlanError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    plan_bytes(path, &bytes, settings)
+}
+
+/// Plans a sheet's bytes; `source` names it (its stem is the batch name).
+pub fn plan_bytes(source: &Path, bytes: &[u8], settings: &Settings) -> Result<Plan, PlanError> {
+    let column_problems = check_columns(&settings.columns);
+    if !column_problems.is_empty() {
+        return Err(PlanError::Config(ConfigError::Invalid {
+            path: PathBuf::from("[columns]"),
+            problems: column_problems,
+        }));
+    }
+    let sheet = sheet::read(bytes).map_err(|e| PlanError::from_sheet(source, e))?;
+    let (columns, mut errors) =
+        Columns::resolve(&sheet.format.headers, sheet.header_line, &settings.columns);
+    errors.extend(sheet.problems);
+    let source_rows = sheet.rows.len();
+    let mut rows: Vec<rows::TypedRow> = sheet
+        .rows
+        .into_iter()
+        .map(|r| rows::type_row(r, &columns, &mut errors))
+        .collect();
+    let groups = rows::group(&rows, &columns, &mut errors);
+    let (video_defaults, scene_defaults) = split_defaults(&settings.defaults);
+    let cx = build::Context {
+        columns: &columns,
+        video_defaults: &video_defaults,
+        scene_defaults: &scene_defaults,
+        rate: settings.estimate,
+    };
+    let mut videos = Vec::with_capacity(groups.len());
+    for g in groups {
+        match build::video(&cx, g, &mut rows) {
+            Ok(v) => videos.push(v),
+            Err(d) => errors.extend(d),
+        }
+    }
+    if !errors.is_empty() {
+        // Stable: problems of one line stay in column order.
+        errors.sort_by_key(|d| d.line);
+        return Err(PlanError::Invalid(errors));
+    }
+    let mut notes = Vec::new();
+    if columns.key.is_none() && videos.iter().any(|v| v.key_derived) {
+        notes.push(
+            "no `key` column: keys derived from each row's content (stable across runs; \
+             editing a row gives it a new key)"
+                .to_owned(),
+        );
+    }
+    if columns.video.is_some() {
+        notes.push(format!(
+            "`video` column: {} rows make {} videos",
+            source_rows,
+            videos.len()
+        ));
+    }
+    if !columns.ignored.is_empty() {
+        notes.push(format!("ignored columns: {}", columns.ignored.join(", ")));
+    }
+    if sheet.empty_rows > 0 {
+        notes.push(format!("{} empty rows skipped", sheet.empty_rows));
+    }
+    if sheet.format.delimiter != b',' || sheet.format.sep_line {
+        let how = if sheet.format.sep_line {
+            "from the sep= line"
+        } else {
+            "detected"
+        };
+        notes.push(format!(
+            "delimiter {} ({how})",
+            delimiter_name(sheet.format.delimiter)
+        ));
+    }
+    if !settings.defaults.is_empty() {
+        let keys: Vec<&str> = settings.defaults.keys().map(String::as_str).collect();
+        notes.push(format!(
+            "[defaults] applied under every row: {}",
+            keys.join(", ")
+        ));
+    }
+    Ok(Plan {
+        batch: source
+            .file_stem()
+            .map_or_else(|| "batch".to_owned(), |s| s.to_string_lossy().into_owned()),
+        source: source.to_path_buf(),
+        format: sheet.format,
+        videos,
+        notes,
+    })
+}
+
+/// The exact request bodies, one compact JSON object per line (JSON Lines), in sheet order.
+pub fn bodies_json(plan: &Plan) -> String {
+    let mut out = String::new();
+    for v in &plan.videos {
+        // Serializing plain structs with string keys cannot fail.
+        if let Ok(line) = serde_json::to_string(&v.body) {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    out
+}

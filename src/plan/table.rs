@@ -1,0 +1,111 @@
+//! The `plan` command's table: one line per video, then totals, warnings and notes. Plain
+//! text, aligned by character count (wide CJK characters in names may shift a column),
+//! no colors, so it reads the same in a terminal, a log and a cron mail.
+
+use super::Plan;
+use crate::sheet::shorten;
+
+const KEY_WIDTH: usize = 24;
+const NAME_WIDTH: usize = 32;
+
+/// The plan as an aligned text table, with totals, warnings and notes.
+pub fn render_table(plan: &Plan) -> String {
+    let header = [
+        "key",
+        "name",
+        "scenes",
+        "model",
+        "aspect",
+        "est. s",
+        "est. credits",
+        "warnings",
+    ];
+    let mut rows: Vec<[String; 8]> = Vec::with_capacity(plan.videos.len());
+    for v in &plan.videos {
+        rows.push([
+            shorten(&v.key, KEY_WIDTH),
+            shorten(v.body.name.as_deref().unwrap_or("-"), NAME_WIDTH),
+            v.body.video_inputs.len().to_string(),
+            v.body.model().to_string(),
+            v.body.aspect().to_string(),
+            format!("{:.1}", v.seconds),
+            number(v.credits),
+            v.warnings.len().to_string(),
+        ]);
+    }
+    let mut widths = header.map(|h| h.chars().count());
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    // Text columns align left, numbers right.
+    let right = [false, false, true, false, false, true, true, true];
+    let mut out = String::new();
+    let mut line = |cells: &[String]| {
+        let mut l = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            let pad = widths[i].saturating_sub(cell.chars().count());
+            if i > 0 {
+                l.push_str("  ");
+            }
+            if right[i] {
+                l.push_str(&" ".repeat(pad));
+                l.push_str(cell);
+            } else {
+                l.push_str(cell);
+                l.push_str(&" ".repeat(pad));
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(&header.map(str::to_owned));
+    for r in &rows {
+        line(r);
+    }
+    let scenes: usize = plan.videos.iter().map(|v| v.body.video_inputs.len()).sum();
+    let seconds = plan.total_seconds();
+    out.push_str(&format!(
+        "\n{} videos, {} scenes, est. {:.1} s ({}), est. {} credits\n",
+        plan.videos.len(),
+        scenes,
+        seconds,
+        clock(seconds),
+        number(plan.total_credits()),
+    ));
+    let warnings: Vec<String> = plan
+        .videos
+        .iter()
+        .flat_map(|v| v.warnings.iter().map(move |w| format!("  {}: {w}", v.key)))
+        .collect();
+    if !warnings.is_empty() {
+        out.push_str(&format!("\nwarnings ({}):\n", warnings.len()));
+        for w in warnings {
+            out.push_str(&w);
+            out.push('\n');
+        }
+    }
+    if !plan.notes.is_empty() {
+        out.push_str("\nnotes:\n");
+        for n in &plan.notes {
+            out.push_str(&format!("  {n}\n"));
+        }
+    }
+    out
+}
+
+/// Credits without a useless `.0` (they are whole or halves).
+fn number(x: f64) -> String {
+    if x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.1}")
+    }
+}
+
+/// `h:mm:ss`.
+fn clock(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}

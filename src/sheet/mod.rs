@@ -1,0 +1,272 @@
+//! CSV bytes → a header and rows of text cells, each with the line it starts on.
+//!
+//! Spreadsheet exports are messy, so this reads what people actually have: UTF-8 with or
+//! without a BOM, CRLF, quoted cells with line breaks, `,` `;` or tab delimiters (detected
+//! from the header line, or named by Excel's `sep=;` first line), blank and all-empty rows
+//! (skipped). What it cannot read safely it refuses with the line: other encodings, NUL
+//! bytes, a quote that never closes. Rows whose cell count differs from the header's are
+//! reported all together in [`Sheet::problems`] so the planner can add its own.
+//!
+//! Cells are never interpreted here: `=HYPERLINK(...)` is just text.
+
+mod detect;
+mod diagnostic;
+
+pub use detect::UTF8_BOM;
+pub use diagnostic::{shorten, Diagnostic};
+
+use detect::LineCounter;
+
+/// How the file was written, so that files written back (`failed.csv`) match it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SheetFormat {
+    /// `b','`, `b';'` or `b'\t'`.
+    pub delimiter: u8,
+    /// The header cells exactly as written (untrimmed).
+    pub headers: Vec<String>,
+    /// Whether the file began with a UTF-8 byte order mark.
+    pub bom: bool,
+    /// Whether the file began with Excel's `sep=X` line.
+    pub sep_line: bool,
+    /// Whether lines end with CRLF (judged from the first line).
+    pub crlf: bool,
+}
+
+/// One record of the sheet below the header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// 1-based line in the file where the record starts.
+    pub line: u64,
+    /// The cells as written (untrimmed), exactly as many as the header has.
+    pub cells: Vec<String>,
+}
+
+/// A sheet read from bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sheet {
+    /// How the file was written.
+    pub format: SheetFormat,
+    /// Line of the header record.
+    pub header_line: u64,
+    /// The data rows, all-empty rows left out.
+    pub rows: Vec<Row>,
+    /// Rows that could not be read as cells of the header's columns (ragged rows).
+    pub problems: Vec<Diagnostic>,
+    /// How many all-empty rows were skipped.
+    pub empty_rows: usize,
+}
+
+/// Why a file could not be read as a sheet at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SheetError {
+    /// Not UTF-8 text.
+    #[error("line {line} (byte {byte}): not UTF-8 text: {hint}")]
+    NotUtf8 {
+        /// Line of the first bad byte.
+        line: u64,
+        /// Offset of the first bad byte.
+        byte: u64,
+        /// What the file probably is and how to save it as UTF-8.
+        hint: String,
+    },
+    /// Readable text, but not as CSV (NUL byte, unclosed quote).
+    #[error("{0}")]
+    Malformed(Diagnostic),
+    /// No header row (the file is empty or blank).
+    #[error("the file is empty: expected a header row naming the columns, then one row per video or scene")]
+    Empty,
+    /// A header and nothing below it.
+    #[error("line {header_line} is a header, but no rows follow it: add one row per video (or per scene)")]
+    HeaderOnly {
+        /// Line of the header.
+        header_line: u64,
+    },
+}
+
+/// Reads a whole CSV file.
+pub fn read(bytes: &[u8]) -> Result<Sheet, SheetError> {
+    detect::check_encoding(bytes)?;
+    let bom = bytes.starts_with(UTF8_BOM);
+    let mut start = if bom { UTF8_BOM.len() } else { 0 };
+    let sep = detect::sep_line(&bytes[start..]);
+    let delimiter = match sep {
+        Some((d, len)) => {
+            start += len;
+            d
+        }
+        None => detect::delimiter(&bytes[start..]),
+    };
+    let text = &bytes[start..];
+    if let Some(at) = detect::unclosed_quote(text, delimiter) {
+        return Err(SheetError::Malformed(Diagnostic::line(
+            detect::line_of(bytes, start + at),
+            "a quoted cell opens here and is never closed (a missing `\"`); everything after \
+             it would be read as one cell",
+        )));
+    }
+    let crlf = text
+        .iter()
+        .position(|&b| b == b'\n')
+        .is_some_and(|i| i > 0 && text[i - 1] == b'\r');
+
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(text);
+    let mut lines = LineCounter::new();
+    let mut record = csv::ByteRecord::new();
+    let mut header: Option<(u64, Vec<String>)> = None;
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    let mut empty_rows = 0;
+    loop {
+        // Text is valid UTF-8 and fully quoted, so the reader cannot fail; treat a failure
+        // as the end rather than panic.
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) | Err(_) => break,
+        }
+        let line = record_line(bytes, start, &record, &mut lines);
+        let cells: Vec<String> = record
+            .iter()
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        if cells.iter().all(|c| c.trim().is_empty()) {
+            if header.is_some() {
+                empty_rows += 1;
+            }
+            continue;
+        }
+        let Some((_, headers)) = &header else {
+            header = Some((line, cells));
+            continue;
+        };
+        match fit(cells, headers.len()) {
+            Ok(cells) => rows.push(Row { line, cells }),
+            Err(n) => problems.push(Diagnostic::line(
+                line,
+                format!(
+                    "has {n} cells but the header has {}; a cell is missing or a value \
+                     contains an unquoted {}",
+                    headers.len(),
+                    delimiter_name(delimiter)
+                ),
+            )),
+        }
+    }
+    let Some((header_line, headers)) = header else {
+        return Err(SheetError::Empty);
+    };
+    if rows.is_empty() && problems.is_empty() {
+        return Err(SheetError::HeaderOnly { header_line });
+    }
+    Ok(Sheet {
+        format: SheetFormat {
+            delimiter,
+            headers,
+            bom,
+            sep_line: sep.is_some(),
+            crlf,
+        },
+        header_line,
+        rows,
+        problems,
+        empty_rows,
+    })
+}
+
+/// `,` `;` or `tab`, for messages.
+pub fn delimiter_name(d: u8) -> String {
+    match d {
+        b'\t' => "tab".to_owned(),
+        d => format!("`{}`", char::from(d)),
+    }
+}
+
+/// The line a record starts on. The csv crate's own count ignores blank lines and CRLF, so
+/// take its byte offset (just after the previous record), skip line breaks, and count.
+fn record_line(
+    bytes: &[u8],
+    start: usize,
+    record: &csv::ByteRecord,
+    lines: &mut LineCounter,
+) -> u64 {
+    let mut at = start + record.position().map_or(0, |p| p.byte() as usize);
+    while matches!(bytes.get(at), Some(b'\r' | b'\n')) {
+        at += 1;
+    }
+    lines.line_at(bytes, at)
+}
+
+/// The row's cells trimmed to the header's width when the extra cells are blank (some
+/// exports pad rows), or the count when they do not fit.
+fn fit(mut cells: Vec<String>, width: usize) -> Result<Vec<String>, usize> {
+    if cells.len() > width && cells[width..].iter().all(|c| c.trim().is_empty()) {
+        cells.truncate(width);
+    }
+    if cells.len() == width {
+        Ok(cells)
+    } else {
+        Err(cells.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(sheet: &Sheet) -> Vec<u64> {
+        sheet.rows.iter().map(|r| r.line).collect()
+    }
+
+    #[test]
+    fn line_numbers_count_crlf_blank_lines_and_multiline_cells() {
+        let s = read(b"a,b\r\n\r\n1,\"x\r\ny\"\r\n2,z\r\n\r\n").unwrap();
+        assert_eq!(lines(&s), [3, 5]);
+        assert!(s.format.crlf);
+        assert_eq!(s.rows[0].cells, ["1", "x\r\ny"]);
+    }
+
+    #[test]
+    fn bom_and_sep_line_are_consumed_and_remembered() {
+        let s = read(b"\xEF\xBB\xBFsep=;\r\na;b\r\n1;2\r\n").unwrap();
+        assert!(s.format.bom && s.format.sep_line);
+        assert_eq!(s.format.delimiter, b';');
+        assert_eq!(s.format.headers, ["a", "b"]);
+        assert_eq!((s.header_line, lines(&s)), (2, vec![3]));
+    }
+
+    #[test]
+    fn ragged_rows_are_reported_padded_rows_accepted() {
+        let s = read(b"a,b,c\n1,2\n1,2,3,\n1,2,3,4\n").unwrap();
+        assert_eq!(lines(&s), [3]);
+        let msgs: Vec<String> = s.problems.iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            msgs,
+            [
+                "line 2: has 2 cells but the header has 3; a cell is missing or a value contains an unquoted `,`",
+                "line 4: has 4 cells but the header has 3; a cell is missing or a value contains an unquoted `,`",
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_header_only_and_all_blank_files_are_refused() {
+        assert_eq!(read(b""), Err(SheetError::Empty));
+        assert_eq!(read(b"\r\n,,\n\n"), Err(SheetError::Empty));
+        assert_eq!(
+            read(b"\n\na,b\n,\n"),
+            Err(SheetError::HeaderOnly { header_line: 3 })
+        );
+    }
+
+    #[test]
+    fn unclosed_quote_names_the_line_it_opened_on() {
+        let e = read(b"a,b\n1,2\n3,\"oops\n4,5\n").unwrap_err();
+        match e {
+            SheetError::Malformed(d) => assert_eq!(d.line, 3),
+            other => panic!("{other:?}"),
+        }
+    }
+}
