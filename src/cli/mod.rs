@@ -124,6 +124,7 @@ pub struct SandboxArgs {
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
     #[command(flatten)]
+    #[allow(missing_docs)]
     pub options: crate::sandbox::SandboxOptions,
 }
 

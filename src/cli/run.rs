@@ -84,13 +84,18 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
     // The in-process sandbox keeps its jobs in the batch folder, so a rerun after a crash
     // meets the same jobs, as it would with the real service.
     let sandbox = if args.sandbox {
-        let sb = crate::sandbox::Sandbox::start_in_process(
-            &batch_dir.join(".sandbox"),
-            args.sandbox_time_scale,
-            &credentials,
-        )
-        .await
-        .context("cannot start the in-process sandbox")?;
+        let mut cfg = crate::sandbox::SandboxConfig::for_tests();
+        cfg.options.time_scale = args.sandbox_time_scale;
+        cfg.options.state_dir = Some(batch_dir.join(".sandbox"));
+        let [id, key] = credentials.secrets();
+        cfg.credentials = crate::sandbox::Credentials {
+            api_id: id.to_owned(),
+            api_key: key.to_owned(),
+            from_environment: true,
+        };
+        let sb = crate::sandbox::Sandbox::start(cfg)
+            .await
+            .context("cannot start the in-process sandbox")?;
         settings.api.base_url = url::Url::parse(&sb.base_url())?;
         tracing::info!(url = %sb.base_url(), "sandbox started in-process; no credits are spent");
         Some(sb)

@@ -601,7 +601,13 @@ impl Coordinator {
                         tracing::error!(error = %message, "the API refused the credentials");
                         self.stop = Some(Stop::Auth(message));
                     }
-                    (_, ApiError::Throttled { retry_after, detail }) => {
+                    (
+                        _,
+                        ApiError::Throttled {
+                            retry_after,
+                            detail,
+                        },
+                    ) => {
                         // "Slow down" is not a failure: it never uses up the row's attempts.
                         // A refusal over the account's render cap also lowers ours to what is
                         // rendering now; each finished job raises it by one again.

@@ -18,7 +18,11 @@ fn assert_all_downloaded(h: &Harness, batch: &str, n: usize) {
     for r in &rows {
         assert_eq!(r["status"], "downloaded", "{r}");
         let video = std::fs::read(dir.join(r["video"].as_str().unwrap())).unwrap();
-        assert_eq!(video, VIDEO, "video of {} differs from what the sandbox served", r["key"]);
+        assert_eq!(
+            video, VIDEO,
+            "video of {} differs from what the sandbox served",
+            r["key"]
+        );
         assert_eq!(r["video_sha256"].as_str().unwrap(), sha(VIDEO));
         let thumb = std::fs::read(dir.join(r["thumbnail"].as_str().unwrap())).unwrap();
         assert_eq!(thumb, THUMBNAIL);
@@ -47,14 +51,24 @@ async fn happy_path_downloads_every_video_and_a_rerun_sends_nothing() {
     assert_all_downloaded(&h, "spring", 6);
     assert_exactly_once(&h, 6);
     let dir = h.batch_dir("spring");
-    for f in ["manifest.csv", "failed.csv", "report.html", "journal.sqlite", "v001/job.json"] {
+    for f in [
+        "manifest.csv",
+        "failed.csv",
+        "report.html",
+        "journal.sqlite",
+        "v001/job.json",
+    ] {
         assert!(dir.join(f).is_file(), "{f} missing");
     }
 
     let posts_before = h.stats().jobs_created;
     let again = h.run(&sheet, &[]).await;
     assert_eq!(code(&again), 0, "{}", text(&again));
-    assert_eq!(h.stats().jobs_created, posts_before, "a rerun of a finished batch created jobs");
+    assert_eq!(
+        h.stats().jobs_created,
+        posts_before,
+        "a rerun of a finished batch created jobs"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -103,7 +117,10 @@ async fn a_429_storm_pauses_every_task_for_retry_after() {
     assert!(stats.throttled > 0, "the storm never happened");
     // Each 429 says "Retry-After: 1" at least; the shared gate holds every task for it, so
     // the run cannot be faster than one second per 429 wave, and the waves stay few.
-    assert!(took >= Duration::from_secs(1), "finished in {took:?} despite 429s");
+    assert!(
+        took >= Duration::from_secs(1),
+        "finished in {took:?} despite 429s"
+    );
     let requests: u64 = stats.requests.values().flat_map(|m| m.values()).sum();
     assert!(
         stats.throttled * 2 <= requests,
@@ -146,7 +163,10 @@ async fn failed_jobs_land_in_failed_csv_and_retry_failed_resubmits_them() {
     assert!(lines[1].starts_with("v001,Video 1,"), "{failed}");
     for r in manifest_rows(&h.batch_dir("fails")) {
         assert_eq!(r["status"], "failed");
-        assert!(r["failure_reason"].as_str().is_some_and(|s| !s.is_empty()), "{r}");
+        assert!(
+            r["failure_reason"].as_str().is_some_and(|s| !s.is_empty()),
+            "{r}"
+        );
     }
 
     // A plain rerun leaves failed rows alone; --retry-failed sends them again, once each.
@@ -168,7 +188,11 @@ async fn budget_refusals_send_nothing() {
     assert!(String::from_utf8_lossy(&capped.stderr).contains("over --max-credits 10"));
     let poor = h.run(&sheet, &[]).await;
     assert_eq!(code(&poor), 3, "{}", text(&poor));
-    assert!(String::from_utf8_lossy(&poor.stderr).contains("the account has 12"), "{}", text(&poor));
+    assert!(
+        String::from_utf8_lossy(&poor.stderr).contains("the account has 12"),
+        "{}",
+        text(&poor)
+    );
     assert_eq!(h.stats().jobs_created, 0);
 }
 
@@ -178,13 +202,17 @@ async fn bad_or_missing_credentials_give_exit_5_and_2() {
     let sheet = h.sheet("auth.csv", &sheet_of(2));
     let mut cmd = h.run_command(&sheet, &[]);
     cmd.env("CREATIFY_API_KEY", "wrong-key");
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
     assert_eq!(code(&out), 5, "{}", text(&out));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("wrong-key"));
 
     let mut cmd = h.run_command(&sheet, &[]);
     cmd.env_remove("CREATIFY_API_KEY");
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
     assert_eq!(code(&out), 2, "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("CREATIFY_API_KEY"));
     assert_eq!(h.stats().jobs_created, 0);
@@ -256,7 +284,9 @@ async fn sigint_saves_state_exits_130_and_the_rerun_finishes() {
     assert!(journal.exists());
     // SAFETY: plain kill(2) on our own child's pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
     assert_eq!(code(&out), 130, "{}", text(&out));
     let again = h.run(&sheet, &[]).await;
     assert_eq!(code(&again), 0, "{}", text(&again));
@@ -291,7 +321,11 @@ async fn secrets_never_appear_in_any_output_or_log() {
     for blob in &logs {
         for secret in [&h.id, &h.key] {
             let hay = String::from_utf8_lossy(blob);
-            assert!(!hay.contains(secret.as_str()), "a secret leaked: {}", &hay[..hay.len().min(300)]);
+            assert!(
+                !hay.contains(secret.as_str()),
+                "a secret leaked: {}",
+                &hay[..hay.len().min(300)]
+            );
         }
     }
 }

@@ -132,7 +132,9 @@ pub fn sheet_of(n: usize) -> String {
 
 /// The exit code, or a panic naming the output when the process was killed.
 pub fn code(out: &Output) -> i32 {
-    out.status.code().unwrap_or_else(|| panic!("killed by a signal: {}", text(out)))
+    out.status
+        .code()
+        .unwrap_or_else(|| panic!("killed by a signal: {}", text(out)))
 }
 
 /// stdout and stderr, for assertion messages.
