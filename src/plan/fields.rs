@@ -142,8 +142,10 @@ pub fn root_level(root: &str) -> Option<Level> {
 }
 
 fn build() -> Vec<Field> {
-    let mut b = Builder::default();
-    b.level = Level::Video;
+    let mut b = Builder {
+        fields: Vec::new(),
+        level: Level::Video,
+    };
     b.leaf("aspect_ratio", Kind::Enum(AspectRatio::ALL));
     b.leaf("model_version", Kind::Enum(ModelVersion::ALL));
     b.leaf("name", Kind::Text);
@@ -175,15 +177,6 @@ fn build() -> Vec<Field> {
 struct Builder {
     fields: Vec<Field>,
     level: Level,
-}
-
-impl Default for Builder {
-    fn default() -> Self {
-        Self {
-            fields: Vec::new(),
-            level: Level::Video,
-        }
-    }
 }
 
 impl Builder {

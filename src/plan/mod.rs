@@ -122,7 +122,8 @@ pub fn plan_bytes(source: &Path, bytes: &[u8], settings: &Settings) -> Result<Pl
             Err(d) => errors.extend(d),
         }
     }
-    if !errors.is_empty() {
+    if errors.iter().any(|d| !d.warning) {
+        errors.extend(videos.into_iter().flat_map(|v| v.warnings));
         // Stable: problems of one line stay in column order.
         errors.sort_by_key(|d| d.line);
         return Err(PlanError::Invalid(errors));
