@@ -12,6 +12,7 @@
 mod defaults;
 mod error;
 mod file;
+mod raw;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -128,10 +128,15 @@ pub fn video(
     }
     let seconds = cx.rate.video_seconds(&body);
     let lines = members.iter().map(|r| r.line).collect();
+    // The rows are done with: move their cells out and free their values, so that a
+    // 100k-row plan does not hold every cell twice.
     let records = group
         .rows
         .iter()
-        .map(|&i| std::mem::take(&mut rows[i].cells))
+        .map(|&i| {
+            rows[i].values = Vec::new();
+            std::mem::take(&mut rows[i].cells)
+        })
         .collect();
     Ok(PlannedVideo {
         key: group.key,
@@ -350,4 +355,38 @@ fn group_column(columns: &Columns, group: &str) -> Option<usize> {
         .filter(|f| f.required)
         .chain(under())
         .find_map(|f| columns.for_path(&f.path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn set_builds_nested_objects_and_overrides_leaves() {
+        let mut m = Map::new();
+        set(&mut m, "voice.volume", json!(0.3));
+        set(&mut m, "character.offset.x", json!(0.1));
+        set(&mut m, "voice.volume", json!(0.9));
+        set(&mut m, "aspect_ratio", json!("1x1"));
+        assert_eq!(
+            Value::Object(m.clone()),
+            json!({"voice":{"volume":0.9},"character":{"offset":{"x":0.1}},"aspect_ratio":"1x1"})
+        );
+        assert_eq!(get(&m, "character.offset.x"), Some(&json!(0.1)));
+        assert_eq!(get(&m, "character.offset.y"), None);
+        assert_eq!(get(&m, "aspect_ratio.x"), None);
+    }
+
+    #[test]
+    fn media_type_reads_the_extension_of_the_path_only() {
+        assert_eq!(media_type("https://cdn.example.com/a/b.JPG"), Some("image"));
+        assert_eq!(
+            media_type("https://cdn.example.com/loop.webm?x=1.png"),
+            Some("video")
+        );
+        assert_eq!(media_type("https://cdn.example.com/render"), None);
+        assert_eq!(media_type("https://cdn.example.com.mp4/"), None);
+        assert_eq!(media_type("not a url.mp4"), None);
+    }
 }
