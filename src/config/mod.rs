@@ -208,6 +208,18 @@ mod tests {
     }
 
     #[test]
+    fn load_finds_the_working_directory_file_and_names_a_missing_one() {
+        // Tests run in the package root, next to the repository's pipeline.toml.
+        assert_eq!(Settings::load(None).unwrap(), Settings::default());
+        let e = Settings::load(Some(Path::new("no/such/pipeline.toml"))).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("no/such/pipeline.toml: cannot read the config file"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn an_empty_file_means_the_defaults() {
         let s = Settings::from_toml("", Path::new("x.toml")).unwrap();
         assert_eq!(s, Settings::default());

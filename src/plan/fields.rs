@@ -42,7 +42,7 @@ pub enum Kind {
     Number,
     /// A whole number, 0 or more.
     Integer,
-    /// `true`/`false`, `yes`/`no`, `1`/`0`, in any case.
+    /// `true`/`false`, `yes`/`no`, `y`/`n`, `1`/`0`, in any case.
     Bool,
     /// A closed set: anything else is an error.
     Enum(&'static [&'static str]),

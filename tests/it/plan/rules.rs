@@ -246,3 +246,46 @@ fn estimates_follow_the_speaking_rate_and_price_rules() {
     let p = plan_with(csv.as_bytes(), &s).unwrap();
     assert_eq!((p.total_seconds(), p.total_credits()), (20.0, 20.0));
 }
+
+#[test]
+fn a_silent_scene_needs_only_a_duration() {
+    let csv = "video,script,avatar,voice.type,voice.duration\n\
+               v,Hello there,ava-studio,,\n\
+               v,,ava-studio,silence,1.5\n";
+    let p = plan(csv.as_bytes()).unwrap();
+    // 2 words / 2.5 + 0.5 = 1.3 s, then the silent 1.5 s.
+    assert_eq!(p.videos[0].seconds, 2.8);
+    let err = problems(b"key,script,avatar,voice.type\na,,ava-studio,silence\n");
+    assert_eq!(
+        err,
+        ["line 2: voice.duration: a silent scene needs a duration in seconds (no column sets it; add one, or set it in [defaults])"]
+    );
+}
+
+#[test]
+fn a_default_background_gets_its_type_and_a_cell_url_replaces_it() {
+    let s = settings("[defaults.background]\nurl = \"https://cdn.example.com/loop.mp4\"\n");
+    let csv = "key,script,avatar,background\na,Hi,ava-studio,\nb,Hi,ava-studio,https://cdn.example.com/x.png\n";
+    let p = plan_with(csv.as_bytes(), &s).unwrap();
+    let bg: Vec<(String, String)> = p
+        .videos
+        .iter()
+        .map(|v| {
+            let b = v.body.video_inputs[0].background.as_ref().unwrap();
+            (b.kind.to_string(), b.url.clone())
+        })
+        .collect();
+    assert_eq!(
+        bg,
+        [
+            (
+                "video".to_owned(),
+                "https://cdn.example.com/loop.mp4".to_owned()
+            ),
+            (
+                "image".to_owned(),
+                "https://cdn.example.com/x.png".to_owned()
+            ),
+        ]
+    );
+}
