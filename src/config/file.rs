@@ -1,116 +1,15 @@
-//! The TOML file's shape, and its conversion into [`Settings`] with every range checked.
-//!
-//! Every section's keys are listed in [`SECTIONS`] so that an unknown key can be named with
-//! its section and the closest known key; the raw structs still `deny_unknown_fields` as a
-//! safety net, and a test holds the list equal to the repository's `pipeline.toml`.
+//! A config file's text → [`Settings`], with unknown keys named (section, key, closest
+//! known key) and every range checked, all problems reported at once.
 
 use std::fmt::Display;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::raw::{RawApi, RawEstimate, RawLimits, RawOutput, RawPoll, RawRetry, SECTIONS};
 use super::{defaults, ConfigError, ConfigProblem, Settings};
 use crate::api::validate::did_you_mean;
-
-/// Every section and its keys (`defaults` and `columns` are free-form and checked apart).
-pub const SECTIONS: &[(&str, &[&str])] = &[
-    (
-        "api",
-        &[
-            "base_url",
-            "id_env",
-            "key_env",
-            "connect_timeout_secs",
-            "request_timeout_secs",
-        ],
-    ),
-    (
-        "limits",
-        &[
-            "requests_per_second",
-            "burst",
-            "max_in_flight",
-            "download_concurrency",
-        ],
-    ),
-    (
-        "retry",
-        &[
-            "max_attempts",
-            "min_delay_secs",
-            "max_delay_secs",
-            "max_retry_after_secs",
-            "reconcile_window_secs",
-        ],
-    ),
-    (
-        "poll",
-        &[
-            "min_interval_secs",
-            "max_interval_secs",
-            "job_deadline_secs",
-            "batch_size",
-        ],
-    ),
-    ("output", &["dir", "max_download_mib", "log_interval_secs"]),
-    ("estimate", &["words_per_second", "scene_allowance_secs"]),
-    ("defaults", &[]),
-    ("columns", &[]),
-];
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawApi {
-    base_url: Option<String>,
-    id_env: Option<String>,
-    key_env: Option<String>,
-    connect_timeout_secs: Option<f64>,
-    request_timeout_secs: Option<f64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLimits {
-    requests_per_second: Option<f64>,
-    burst: Option<u32>,
-    max_in_flight: Option<usize>,
-    download_concurrency: Option<usize>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRetry {
-    max_attempts: Option<u32>,
-    min_delay_secs: Option<f64>,
-    max_delay_secs: Option<f64>,
-    max_retry_after_secs: Option<f64>,
-    reconcile_window_secs: Option<f64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPoll {
-    min_interval_secs: Option<f64>,
-    max_interval_secs: Option<f64>,
-    job_deadline_secs: Option<f64>,
-    batch_size: Option<usize>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawOutput {
-    dir: Option<PathBuf>,
-    max_download_mib: Option<u64>,
-    log_interval_secs: Option<f64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawEstimate {
-    words_per_second: Option<f64>,
-    scene_allowance_secs: Option<f64>,
-}
 
 /// Parses and checks a whole file, reporting every problem at once.
 pub fn parse(text: &str, origin: &Path) -> Result<Settings, ConfigError> {
@@ -431,6 +330,7 @@ impl Checker<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn problems(text: &str) -> Vec<String> {
         match parse(text, Path::new("p.toml")) {

@@ -12,6 +12,7 @@
 mod defaults;
 mod error;
 mod file;
+mod raw;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -204,6 +205,18 @@ mod tests {
     fn repository_pipeline_toml_loads_and_equals_the_built_in_defaults() {
         let s = Settings::from_toml(REPO_FILE, Path::new("pipeline.toml")).unwrap();
         assert_eq!(s, Settings::default());
+    }
+
+    #[test]
+    fn load_finds_the_working_directory_file_and_names_a_missing_one() {
+        // Tests run in the package root, next to the repository's pipeline.toml.
+        assert_eq!(Settings::load(None).unwrap(), Settings::default());
+        let e = Settings::load(Some(Path::new("no/such/pipeline.toml"))).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("no/such/pipeline.toml: cannot read the config file"),
+            "{e}"
+        );
     }
 
     #[test]

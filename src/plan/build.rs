@@ -15,7 +15,7 @@ use super::rows::{Group, TypedRow};
 use super::values::quoted;
 use super::PlannedVideo;
 use crate::api::credits::{credits, SpeakingRate};
-use crate::api::validate::{validate, Severity};
+use crate::api::validate::{is_http_url, validate, Severity};
 use crate::api::CreateLipsync;
 use crate::sheet::Diagnostic;
 
@@ -101,7 +101,9 @@ pub fn video(
         scenes.push(Value::Object(scene));
     }
     body.insert("video_inputs".into(), Value::Array(scenes));
+    let mut warnings: Vec<Diagnostic> = members.iter().flat_map(|r| r.warnings.clone()).collect();
     if !errors.is_empty() {
+        errors.append(&mut warnings);
         return Err(errors);
     }
 
@@ -112,23 +114,29 @@ pub fn video(
                 format!("cannot build the request: {}: {}", e.path(), e.inner()),
             )]
         })?;
-    let mut warnings: Vec<Diagnostic> = members.iter().flat_map(|r| r.warnings.clone()).collect();
     for v in validate(&body) {
         let d = locate(cx, &members, &v.path, v.message);
         match v.severity {
             Severity::Error => errors.push(d),
-            Severity::Warning => warnings.push(d),
+            Severity::Warning => warnings.push(d.warn()),
         }
     }
     if !errors.is_empty() {
+        // Warnings too: a sheet is fixed in one go.
+        errors.extend(warnings);
         return Err(errors);
     }
     let seconds = cx.rate.video_seconds(&body);
     let lines = members.iter().map(|r| r.line).collect();
+    // The rows are done with: move their cells out and free their values, so that a
+    // 100k-row plan does not hold every cell twice.
     let records = group
         .rows
         .iter()
-        .map(|&i| std::mem::take(&mut rows[i].cells))
+        .map(|&i| {
+            rows[i].values = Vec::new();
+            std::mem::take(&mut rows[i].cells)
+        })
         .collect();
     Ok(PlannedVideo {
         key: group.key,
@@ -211,6 +219,10 @@ fn infer_backgrounds(
         match media_type(&url) {
             Some(t) => set(obj, &type_path, Value::String(t.to_owned())),
             None if has_type => {}
+            // Not a URL at all: the API's rules report that better than a type question,
+            // and they need a complete object to run. The placeholder is never sent: the
+            // URL error makes the plan invalid.
+            None if !is_http_url(&url) => set(obj, &type_path, Value::String("image".into())),
             None => {
                 let column = url_col.map(|c| cx.columns.list[c].header.clone());
                 errors.push(Diagnostic {
@@ -222,6 +234,7 @@ fn infer_backgrounds(
                         quoted(&url)
                     ),
                     column: column.or_else(|| Some(format!("{url_path} (from [defaults])"))),
+                    warning: false,
                 });
             }
         }
@@ -243,6 +256,10 @@ fn check_required(
         let Some((parent, _)) = f.path.rsplit_once('.') else {
             continue;
         };
+        // A background's type is inferred or reported by `infer_backgrounds`.
+        if f.path.ends_with(".type") && BACKGROUND_OBJECTS.iter().any(|(_, p)| *p == parent) {
+            continue;
+        }
         if get(obj, parent).is_none() || get(obj, &f.path).is_some() {
             continue;
         }
@@ -258,6 +275,7 @@ fn check_required(
             line,
             column: Some(column),
             value: None,
+            warning: false,
             message: format!(
                 "{} is required because {} is set; fill it in (a column or [defaults]) or \
                  clear the others",
@@ -276,7 +294,10 @@ fn locate(
     message: String,
 ) -> Diagnostic {
     let field = path.field();
-    let col = cx.columns.for_path(&field);
+    let col = cx
+        .columns
+        .for_path(&field)
+        .or_else(|| group_column(cx.columns, &field));
     let row = match (path.scene(), col) {
         (Some(i), _) => members.get(i).copied(),
         // A video-level value comes from the first row that gives it.
@@ -292,6 +313,11 @@ fn locate(
         (Some(r), Some(c)) if !r.cells[c].trim().is_empty() => Some(r.cells[c].as_str()),
         _ => None,
     };
+    let defaults = match path.scene() {
+        Some(_) => cx.scene_defaults,
+        None => cx.video_defaults,
+    };
+    let from_defaults = get(defaults, &field).is_some();
     match (col, cell) {
         (Some(c), Some(value)) => {
             // The rules quote whole values; keep messages short.
@@ -303,15 +329,64 @@ fn locate(
             };
             Diagnostic::cell(line, &cx.columns.list[c].header, Some(value), message)
         }
-        _ if fields::get(&field).is_some() => Diagnostic {
+        (Some(c), None) if from_defaults => Diagnostic::cell(
             line,
-            column: None,
-            value: None,
-            message: format!("{field} (from [defaults]): {message}"),
-        },
-        _ => Diagnostic::line(
-            line,
-            format!("{field}: {message} (set it with a column or in [defaults])"),
+            &cx.columns.list[c].header,
+            None,
+            format!("(empty, so [defaults] applies) {message}"),
         ),
+        (Some(c), None) => Diagnostic::cell(line, &cx.columns.list[c].header, None, message),
+        (None, _) if from_defaults => {
+            Diagnostic::line(line, format!("{field} (from [defaults]): {message}"))
+        }
+        (None, _) => Diagnostic::line(
+            line,
+            format!("{field}: {message} (no column sets it; add one, or set it in [defaults])"),
+        ),
+    }
+}
+
+/// For a problem with a whole object (`character`: "every scene needs an avatar"), the
+/// column of its required field, or else of any of its fields.
+fn group_column(columns: &Columns, group: &str) -> Option<usize> {
+    let prefix = format!("{group}.");
+    let under = || fields::all().iter().filter(|f| f.path.starts_with(&prefix));
+    under()
+        .filter(|f| f.required)
+        .chain(under())
+        .find_map(|f| columns.for_path(&f.path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn set_builds_nested_objects_and_overrides_leaves() {
+        let mut m = Map::new();
+        set(&mut m, "voice.volume", json!(0.3));
+        set(&mut m, "character.offset.x", json!(0.1));
+        set(&mut m, "voice.volume", json!(0.9));
+        set(&mut m, "aspect_ratio", json!("1x1"));
+        assert_eq!(
+            Value::Object(m.clone()),
+            json!({"voice":{"volume":0.9},"character":{"offset":{"x":0.1}},"aspect_ratio":"1x1"})
+        );
+        assert_eq!(get(&m, "character.offset.x"), Some(&json!(0.1)));
+        assert_eq!(get(&m, "character.offset.y"), None);
+        assert_eq!(get(&m, "aspect_ratio.x"), None);
+    }
+
+    #[test]
+    fn media_type_reads_the_extension_of_the_path_only() {
+        assert_eq!(media_type("https://cdn.example.com/a/b.JPG"), Some("image"));
+        assert_eq!(
+            media_type("https://cdn.example.com/loop.webm?x=1.png"),
+            Some("video")
+        );
+        assert_eq!(media_type("https://cdn.example.com/render"), None);
+        assert_eq!(media_type("https://cdn.example.com.mp4/"), None);
+        assert_eq!(media_type("not a url.mp4"), None);
     }
 }

@@ -74,6 +74,12 @@ pub fn normalize(header: &str) -> String {
 /// What `name` (normalized) means without the config's aliases: `key`, `video`, a built-in
 /// alias or a field path. The error says why not, with a did-you-mean.
 pub fn builtin_target(name: &str) -> Result<Target, String> {
+    target(name, &[])
+}
+
+/// Like [`builtin_target`], with `extra` names (the config's aliases) among the
+/// did-you-mean candidates.
+fn target(name: &str, extra: &[&str]) -> Result<Target, String> {
     let path = ALIASES
         .iter()
         .find(|(alias, _)| *alias == name)
@@ -95,7 +101,8 @@ pub fn builtin_target(name: &str) -> Result<Target, String> {
             "{path:?} is a group of fields; name one of its fields{example}"
         ));
     }
-    let mut candidates: Vec<&str> = ALIASES.iter().map(|(a, _)| *a).collect();
+    let mut candidates: Vec<&str> = extra.to_vec();
+    candidates.extend(ALIASES.iter().map(|(a, _)| *a));
     candidates.extend(fields::all().iter().map(|f| f.path.as_str()));
     Err(unknown(name, &candidates))
 }
@@ -173,16 +180,10 @@ impl Columns {
                     Some(to) => builtin_target(&normalize(to)).map_err(|e| {
                         format!("[columns] maps this header to {to:?}, which fails: {e}")
                     }),
-                    None => builtin_target(&name).map_err(|e| {
-                        let mut cands: Vec<&str> = user.keys().map(String::as_str).collect();
-                        cands.extend(ALIASES.iter().map(|(a, _)| *a));
-                        cands.extend(fields::all().iter().map(|f| f.path.as_str()));
-                        if e.starts_with("unknown column") {
-                            unknown(&name, &cands)
-                        } else {
-                            e
-                        }
-                    }),
+                    None => {
+                        let extra: Vec<&str> = user.keys().map(String::as_str).collect();
+                        target(&name, &extra)
+                    }
                 };
                 match resolved {
                     Ok(t) => t,

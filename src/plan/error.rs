@@ -37,7 +37,8 @@ pub enum PlanError {
         /// Empty, or header only, and what a sheet needs.
         reason: String,
     },
-    /// Problems in the sheet, all of them, in line order.
+    /// Problems in the sheet, all of them, in line order: at least one error, and the
+    /// warnings found along the way (flagged [`Diagnostic::warning`]).
     #[error("{}", list(.0))]
     Invalid(Vec<Diagnostic>),
     /// The settings cannot be used to read a sheet.
@@ -74,10 +75,13 @@ impl PlanError {
 }
 
 fn list(problems: &[Diagnostic]) -> String {
-    let mut s = match problems.len() {
-        1 => "1 problem in the sheet (nothing was submitted):".to_owned(),
-        n => format!("{n} problems in the sheet (nothing was submitted):"),
-    };
+    let warnings = problems.iter().filter(|d| d.warning).count();
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    let mut s = plural(problems.len() - warnings, "error");
+    if warnings > 0 {
+        s.push_str(&format!(" and {}", plural(warnings, "warning")));
+    }
+    s.push_str(" in the sheet (nothing was submitted):");
     for d in problems {
         s.push_str("\n  ");
         s.push_str(&d.to_string());

@@ -42,7 +42,7 @@ pub enum Kind {
     Number,
     /// A whole number, 0 or more.
     Integer,
-    /// `true`/`false`, `yes`/`no`, `1`/`0`, in any case.
+    /// `true`/`false`, `yes`/`no`, `y`/`n`, `1`/`0`, in any case.
     Bool,
     /// A closed set: anything else is an error.
     Enum(&'static [&'static str]),
@@ -142,8 +142,10 @@ pub fn root_level(root: &str) -> Option<Level> {
 }
 
 fn build() -> Vec<Field> {
-    let mut b = Builder::default();
-    b.level = Level::Video;
+    let mut b = Builder {
+        fields: Vec::new(),
+        level: Level::Video,
+    };
     b.leaf("aspect_ratio", Kind::Enum(AspectRatio::ALL));
     b.leaf("model_version", Kind::Enum(ModelVersion::ALL));
     b.leaf("name", Kind::Text);
@@ -175,15 +177,6 @@ fn build() -> Vec<Field> {
 struct Builder {
     fields: Vec<Field>,
     level: Level,
-}
-
-impl Default for Builder {
-    fn default() -> Self {
-        Self {
-            fields: Vec::new(),
-            level: Level::Video,
-        }
-    }
 }
 
 impl Builder {

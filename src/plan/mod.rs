@@ -7,6 +7,39 @@
 //! deserializes it into the API model and checks it with the API's rules, and [`table`]
 //! prints the result. Every problem in every row is collected before giving up, so a user
 //! fixes a sheet in one go.
+//!
+//! # The sheet
+//! - **Headers** name request fields by dotted path below the scene or the video
+//!   (`voice.input_text`, `caption_setting.style`, `character.offset.x`, `aspect_ratio`,
+//!   `background_music.url`; the full list is [`fields::all`]), or a built-in alias
+//!   ([`columns::ALIASES`]), or a `[columns]` alias. Headers are trimmed and match in any
+//!   case, with spaces read as `_` (`Caption Style`). Columns headed `#...`, `notes`,
+//!   `note`, `comment` or `comments` are ignored. Anything else is an error with a
+//!   did-you-mean; a blank header is fine as long as its cells are blank.
+//! - **Cells**: an empty cell means "use `[defaults]`". Values are read by the field's
+//!   type: numbers (`0.5`, `0,5`, `50%`), whole numbers, booleans (`true/false`, `yes/no`,
+//!   `y/n`, `1/0`), closed sets (any case, written canonically; anything else is an error
+//!   with a did-you-mean), open sets (caption style, font, visual style: an unknown value is
+//!   a warning), text. Cells are trimmed; nothing is ever evaluated (`=HYPERLINK(...)` is
+//!   text, with a warning).
+//! - **Backgrounds**: a URL without a `type` gets `image` or `video` from its extension;
+//!   an extension that says neither needs a `background.type` column or default.
+//! - **Keys**: the `key` column names each row (every row then needs one). Without it, a
+//!   key is derived from the row's fields and values (`row-` + 12 hex digits of SHA-256):
+//!   stable across runs and column order, changed by editing the row. Duplicates are an
+//!   error naming both lines.
+//! - **Multi-scene videos**: consecutive rows with the same `video` value are the scenes of
+//!   one video, in order, and that value is its key (a `key` cell on those rows must be
+//!   empty or equal). Video-level fields (`aspect_ratio`, `model_version`, `name`,
+//!   `webhook_url`, `background_music.*`, `cta_end.*`) may be left empty after the first
+//!   row; values given must agree. A `video` value that reappears later is an error. Rows
+//!   with an empty `video` cell are single-scene videos.
+//! - **Estimate**: each scene lasts its `voice.duration`, or its words at
+//!   `[estimate] words_per_second` plus `scene_allowance_secs` (CJK: two characters per
+//!   word); credits by model (`standard` 5 per started 30 s, `aurora_v1` 1 per started
+//!   second, `aurora_v1_fast` 0.5 per started second).
+//!
+//! The file rules (encodings, delimiters, quoting, line numbers) are in [`crate::sheet`].
 
 pub mod columns;
 pub mod fields;
@@ -122,7 +155,8 @@ pub fn plan_bytes(source: &Path, bytes: &[u8], settings: &Settings) -> Result<Pl
             Err(d) => errors.extend(d),
         }
     }
-    if !errors.is_empty() {
+    if errors.iter().any(|d| !d.warning) {
+        errors.extend(videos.into_iter().flat_map(|v| v.warnings));
         // Stable: problems of one line stay in column order.
         errors.sort_by_key(|d| d.line);
         return Err(PlanError::Invalid(errors));

@@ -44,16 +44,19 @@ pub fn type_row(row: Row, columns: &Columns, errors: &mut Vec<Diagnostic>) -> Ty
                     }
                 }
                 if text.starts_with('=') {
-                    warnings.push(Diagnostic::cell(
-                        row.line,
-                        &col.header,
-                        Some(cell),
-                        format!(
-                            "{} looks like a spreadsheet formula; it is sent as plain text, \
+                    warnings.push(
+                        Diagnostic::cell(
+                            row.line,
+                            &col.header,
+                            Some(cell),
+                            format!(
+                                "{} looks like a spreadsheet formula; it is sent as plain text, \
                              never evaluated (export values, not formulas)",
-                            quoted(text)
-                        ),
-                    ));
+                                quoted(text)
+                            ),
+                        )
+                        .warn(),
+                    );
                 }
             }
             Target::Unnamed => errors.push(Diagnostic::cell(

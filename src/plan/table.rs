@@ -1,6 +1,6 @@
 //! The `plan` command's table: one line per video, then totals, warnings and notes. Plain
-//! text, aligned by character count (wide CJK characters in names may shift a column),
-//! no colors, so it reads the same in a terminal, a log and a cron mail.
+//! text, no colors, so it reads the same in a terminal, a log and a cron mail. Columns are
+//! aligned by display width, counting East Asian wide characters as two.
 
 use super::Plan;
 use crate::sheet::shorten;
@@ -33,10 +33,10 @@ pub fn render_table(plan: &Plan) -> String {
             v.warnings.len().to_string(),
         ]);
     }
-    let mut widths = header.map(|h| h.chars().count());
+    let mut widths = header.map(width);
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r) {
-            *w = (*w).max(cell.chars().count());
+            *w = (*w).max(width(cell));
         }
     }
     // Text columns align left, numbers right.
@@ -45,7 +45,7 @@ pub fn render_table(plan: &Plan) -> String {
     let mut line = |cells: &[String]| {
         let mut l = String::new();
         for (i, cell) in cells.iter().enumerate() {
-            let pad = widths[i].saturating_sub(cell.chars().count());
+            let pad = widths[i].saturating_sub(width(cell));
             if i > 0 {
                 l.push_str("  ");
             }
@@ -108,4 +108,28 @@ fn number(x: f64) -> String {
 fn clock(seconds: f64) -> String {
     let s = seconds.max(0.0).round() as u64;
     format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// Terminal columns `s` takes: East Asian wide and fullwidth characters take two. A small
+/// table of the common ranges rather than a dependency; combining marks count as one.
+fn width(s: &str) -> usize {
+    s.chars()
+        .map(|c| match c as u32 {
+            0x1100..=0x115F
+            | 0x2E80..=0x303E
+            | 0x3041..=0x33FF
+            | 0x3400..=0x4DBF
+            | 0x4E00..=0x9FFF
+            | 0xA000..=0xA4CF
+            | 0xAC00..=0xD7A3
+            | 0xF900..=0xFAFF
+            | 0xFE30..=0xFE4F
+            | 0xFF00..=0xFF60
+            | 0xFFE0..=0xFFE6
+            | 0x1F300..=0x1F64F
+            | 0x1F900..=0x1F9FF
+            | 0x20000..=0x3FFFD => 2,
+            _ => 1,
+        })
+        .sum()
 }

@@ -126,8 +126,8 @@ fn canonical_open(value: &str, known: &[&str]) -> String {
 
 /// A number as spreadsheets write it: `0.5`, `0,5` (decimal comma), `50%`, `+1`, ` 2 `.
 fn parse_number(cell: &str) -> Option<f64> {
-    let (text, scale) = match cell.strip_suffix('%') {
-        Some(rest) => (rest.trim(), 0.01),
+    let (text, divisor) = match cell.strip_suffix('%') {
+        Some(rest) => (rest.trim(), 100.0),
         None => (cell, 1.0),
     };
     let plain: Option<f64> = text.parse().ok();
@@ -140,7 +140,7 @@ fn parse_number(cell: &str) -> Option<f64> {
         }
     })?;
     // Rust also parses "inf" and "NaN"; neither is a value anyone means.
-    (n.is_finite() && text.bytes().any(|b| b.is_ascii_digit())).then_some(n * scale)
+    (n.is_finite() && text.bytes().any(|b| b.is_ascii_digit())).then_some(n / divisor)
 }
 
 /// A whole number 0..=u32::MAX; `70.0` counts (some exports write integers that way).
@@ -165,6 +165,7 @@ mod tests {
         assert_eq!(from_cell(Kind::Bool, "0"), Ok(json!(false)));
         assert_eq!(from_cell(Kind::Number, "0,5"), Ok(json!(0.5)));
         assert_eq!(from_cell(Kind::Number, "80%"), Ok(json!(0.8)));
+        assert_eq!(from_cell(Kind::Number, "7 %"), Ok(json!(0.07)));
         assert_eq!(from_cell(Kind::Number, "-0.25"), Ok(json!(-0.25)));
         assert!(from_cell(Kind::Number, "NaN").is_err());
         assert!(from_cell(Kind::Number, "inf").is_err());

@@ -103,12 +103,17 @@ pub fn sep_line(text: &[u8]) -> Option<(u8, usize)> {
     }
 }
 
-/// The delimiter of the header line: whichever of `,` `;` tab occurs most outside quotes
+/// The delimiter of the header (first non-blank) line: whichever of `,` `;` tab occurs most outside quotes
 /// (ties go to `,`, then `;`). A one-column sheet has none and reads as `,`.
 pub fn delimiter(text: &[u8]) -> u8 {
     let mut counts = [0usize; 3];
     let mut quoted = false;
-    for &b in text {
+    // The header is the first non-blank line (csv skips blank lines too).
+    let start = text
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(text.len());
+    for &b in &text[start..] {
         match b {
             b'"' => quoted = !quoted,
             b'\n' | b'\r' if !quoted => break,
@@ -171,6 +176,7 @@ mod tests {
         assert_eq!(delimiter(b"a\tb\tc"), b'\t');
         assert_eq!(delimiter(b"\"a;b;c\",d\n"), b',');
         assert_eq!(delimiter(b"script\n"), b',');
+        assert_eq!(delimiter(b"\r\n\nkey;script;avatar\n"), b';');
     }
 
     #[test]

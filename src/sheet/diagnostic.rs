@@ -5,7 +5,7 @@ use std::fmt;
 /// One problem (or warning) at a place in the sheet.
 ///
 /// Displays as `line 7, column caption_style: unknown value "normal-blak" (did you mean
-/// "normal-black"?)`. The message already quotes the value where that helps, shortened;
+/// "normal-black"?)`, with `warning: ` before the message for a warning. The message already quotes the value where that helps, shortened;
 /// `value` keeps it whole for machine output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -18,6 +18,8 @@ pub struct Diagnostic {
     pub value: Option<String>,
     /// What is wrong and, when known, what to do.
     pub message: String,
+    /// A warning: the value is sent as written, but looks like a mistake.
+    pub warning: bool,
 }
 
 impl Diagnostic {
@@ -28,6 +30,7 @@ impl Diagnostic {
             column: None,
             value: None,
             message: message.into(),
+            warning: false,
         }
     }
 
@@ -38,7 +41,14 @@ impl Diagnostic {
             column: Some(column.to_owned()),
             value: value.map(str::to_owned),
             message: message.into(),
+            warning: false,
         }
+    }
+
+    /// This diagnostic as a warning.
+    pub fn warn(mut self) -> Self {
+        self.warning = true;
+        self
     }
 }
 
@@ -48,7 +58,8 @@ impl fmt::Display for Diagnostic {
         if let Some(c) = &self.column {
             write!(f, ", column {}", shorten(c, 40))?;
         }
-        write!(f, ": {}", self.message)
+        let kind = if self.warning { "warning: " } else { "" };
+        write!(f, ": {kind}{}", self.message)
     }
 }
 
@@ -79,6 +90,10 @@ mod tests {
         let d = Diagnostic::cell(7, "caption_style", Some("normal-blak"), "unknown value");
         assert_eq!(d.to_string(), "line 7, column caption_style: unknown value");
         assert_eq!(Diagnostic::line(3, "x").to_string(), "line 3: x");
+        assert_eq!(
+            Diagnostic::line(3, "x").warn().to_string(),
+            "line 3: warning: x"
+        );
     }
 
     #[test]

@@ -120,13 +120,9 @@ pub fn read(bytes: &[u8]) -> Result<Sheet, SheetError> {
     let mut rows = Vec::new();
     let mut problems = Vec::new();
     let mut empty_rows = 0;
-    loop {
-        // Text is valid UTF-8 and fully quoted, so the reader cannot fail; treat a failure
-        // as the end rather than panic.
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) | Err(_) => break,
-        }
+    // The text is valid UTF-8 and every quote closes, so reading cannot fail; a failure
+    // would end the loop rather than panic.
+    while let Ok(true) = reader.read_byte_record(&mut record) {
         let line = record_line(bytes, start, &record, &mut lines);
         let cells: Vec<String> = record
             .iter()
@@ -199,12 +195,10 @@ fn record_line(
     lines.line_at(bytes, at)
 }
 
-/// The row's cells trimmed to the header's width when the extra cells are blank (some
-/// exports pad rows), or the count when they do not fit.
-fn fit(mut cells: Vec<String>, width: usize) -> Result<Vec<String>, usize> {
-    if cells.len() > width && cells[width..].iter().all(|c| c.trim().is_empty()) {
-        cells.truncate(width);
-    }
+/// The row's cells, or their count when it differs from the header's. No leniency for
+/// blank extra cells: a value with an unquoted delimiter shifts the rest of its row, and
+/// when the last cell happens to be empty that shift would otherwise go unnoticed.
+fn fit(cells: Vec<String>, width: usize) -> Result<Vec<String>, usize> {
     if cells.len() == width {
         Ok(cells)
     } else {
@@ -238,8 +232,8 @@ mod tests {
     }
 
     #[test]
-    fn ragged_rows_are_reported_padded_rows_accepted() {
-        let s = read(b"a,b,c\n1,2\n1,2,3,\n1,2,3,4\n").unwrap();
+    fn ragged_rows_are_reported_even_when_the_extra_cell_is_blank() {
+        let s = read(b"a,b,c\n1,2\n1,2,3\n1,2,3,\n").unwrap();
         assert_eq!(lines(&s), [3]);
         let msgs: Vec<String> = s.problems.iter().map(|d| d.to_string()).collect();
         assert_eq!(

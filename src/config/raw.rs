@@ -1,0 +1,108 @@
+//! The TOML file's shape: its sections, their keys, and raw structs that mirror them.
+//!
+//! Every section's keys are listed in [`SECTIONS`] so that an unknown key can be named with
+//! its section and the closest known key; the raw structs still `deny_unknown_fields` as a
+//! safety net, and a test holds the list equal to the repository's `pipeline.toml`.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// Every section and its keys (`defaults` and `columns` are free-form and checked apart).
+pub const SECTIONS: &[(&str, &[&str])] = &[
+    (
+        "api",
+        &[
+            "base_url",
+            "id_env",
+            "key_env",
+            "connect_timeout_secs",
+            "request_timeout_secs",
+        ],
+    ),
+    (
+        "limits",
+        &[
+            "requests_per_second",
+            "burst",
+            "max_in_flight",
+            "download_concurrency",
+        ],
+    ),
+    (
+        "retry",
+        &[
+            "max_attempts",
+            "min_delay_secs",
+            "max_delay_secs",
+            "max_retry_after_secs",
+            "reconcile_window_secs",
+        ],
+    ),
+    (
+        "poll",
+        &[
+            "min_interval_secs",
+            "max_interval_secs",
+            "job_deadline_secs",
+            "batch_size",
+        ],
+    ),
+    ("output", &["dir", "max_download_mib", "log_interval_secs"]),
+    ("estimate", &["words_per_second", "scene_allowance_secs"]),
+    ("defaults", &[]),
+    ("columns", &[]),
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApi {
+    pub base_url: Option<String>,
+    pub id_env: Option<String>,
+    pub key_env: Option<String>,
+    pub connect_timeout_secs: Option<f64>,
+    pub request_timeout_secs: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub requests_per_second: Option<f64>,
+    pub burst: Option<u32>,
+    pub max_in_flight: Option<usize>,
+    pub download_concurrency: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetry {
+    pub max_attempts: Option<u32>,
+    pub min_delay_secs: Option<f64>,
+    pub max_delay_secs: Option<f64>,
+    pub max_retry_after_secs: Option<f64>,
+    pub reconcile_window_secs: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPoll {
+    pub min_interval_secs: Option<f64>,
+    pub max_interval_secs: Option<f64>,
+    pub job_deadline_secs: Option<f64>,
+    pub batch_size: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutput {
+    pub dir: Option<PathBuf>,
+    pub max_download_mib: Option<u64>,
+    pub log_interval_secs: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEstimate {
+    pub words_per_second: Option<f64>,
+    pub scene_allowance_secs: Option<f64>,
+}
