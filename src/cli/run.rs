@@ -159,10 +159,12 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
     .await;
     reporter.finish();
     refresher.abort();
-    write_reports(&journal, &batch_dir, &batch)?;
+    let reports = write_reports(&journal, &batch_dir, &batch);
     let (code, summary) = result.context(
-        "the journal could not record the run's progress; nothing sent is lost, rerun to resume",
+        "the journal could not record the run's progress; what was recorded is safe: fix the \
+         cause and rerun to resume",
     )?;
+    reports?;
     if let Some(sb) = sandbox {
         sb.shutdown().await;
     }

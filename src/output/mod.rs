@@ -130,11 +130,18 @@ pub fn commit_rename(from: &Path, to: &Path) -> io::Result<()> {
 /// Writes `bytes` to `path` atomically: a `.partial` beside it, fsync, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = partial_path(path);
-    let mut f = create_no_follow(&tmp, false)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    commit_rename(&tmp, path)
+    let written = create_no_follow(&tmp, false).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    match written.and_then(|()| commit_rename(&tmp, path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            // Leave the old file (if any) and no half-written one.
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
 }
 
 /// `video.mp4` → `video.mp4.partial`.
