@@ -62,8 +62,8 @@ impl Which {
 pub(super) async fn fetch(shared: &Shared, key: &str, mut job: Job) -> Result<(), FetchError> {
     let folder = output::folder_name(key);
     let dir = shared.cfg.batch_dir.join(&folder);
-    ensure_real_dir(&dir).map_err(|e| FetchError::Failed(format!("{}: {e}", dir.display())))?;
     let result = async {
+        ensure_real_dir(&dir).map_err(|e| FetchError::Failed(e.to_string()))?;
         let video = fetch_file(shared, &mut job, Which::Video, &dir, &folder).await?;
         let thumbnail = match job.video_thumbnail {
             Some(_) => Some(fetch_file(shared, &mut job, Which::Thumbnail, &dir, &folder).await?),

@@ -106,14 +106,20 @@ pub fn ensure_real_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
-/// Opens a file for writing without following a symlink at its path.
+/// Opens a file for writing without following a symlink at its path. A fresh file replaces
+/// whatever is at `path` (a planted symlink is removed, never followed); appending refuses a
+/// symlink (`ELOOP`).
 pub fn create_no_follow(path: &Path, append: bool) -> io::Result<File> {
     let mut o = OpenOptions::new();
-    o.write(true).create(true).custom_flags(libc::O_NOFOLLOW);
+    o.write(true).custom_flags(libc::O_NOFOLLOW);
     if append {
         o.append(true);
     } else {
-        o.truncate(true);
+        match fs::remove_file(path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        o.create_new(true);
     }
     o.open(path)
 }

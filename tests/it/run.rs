@@ -339,3 +339,62 @@ async fn secrets_never_appear_in_any_output_or_log() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn planted_symlinks_never_lead_writes_out_of_the_batch_folder() {
+    let h = Harness::start(Faults::default(), |_| {}).await;
+    let sheet = h.sheet("links.csv", &sheet_of(3));
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim.txt");
+    std::fs::write(&victim, "precious").unwrap();
+    let dir = h.batch_dir("links");
+    std::fs::create_dir_all(dir.join("v002")).unwrap();
+    // A row folder that is a link out, and partial files that point at a victim.
+    std::os::unix::fs::symlink(outside.path(), dir.join("v001")).unwrap();
+    std::os::unix::fs::symlink(&victim, dir.join("v002/video.mp4.partial")).unwrap();
+    std::os::unix::fs::symlink(&victim, dir.join("manifest.json.partial")).unwrap();
+
+    let out = h.run(&sheet, &[]).await;
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    assert_eq!(
+        std::fs::read_dir(outside.path()).unwrap().count(),
+        1,
+        "something was written outside"
+    );
+    let rows = manifest_rows(&dir);
+    let v001 = rows.iter().find(|r| r["key"] == "v001").unwrap();
+    assert_eq!(v001["status"], "done", "{v001}");
+    assert!(
+        v001["failure_reason"]
+            .as_str()
+            .unwrap()
+            .contains("not a folder"),
+        "{v001}"
+    );
+    for key in ["v002", "v003"] {
+        let r = rows.iter().find(|r| r["key"] == key).unwrap();
+        assert_eq!(r["status"], "downloaded", "{r}");
+    }
+    assert_eq!(std::fs::read(dir.join("v002/video.mp4")).unwrap(), VIDEO);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn downloads_over_the_size_cap_are_refused() {
+    let h = Harness::start(Faults::default(), |c| c.options.video_bytes = Some(3 << 20)).await;
+    let config = format!("{FAST_CONFIG}max_download_mib = 2\n");
+    std::fs::write(h.dir.path().join("pipeline.toml"), config).unwrap();
+    let sheet = h.sheet("cap.csv", &sheet_of(1));
+    let out = h.run(&sheet, &[]).await;
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let rows = manifest_rows(&h.batch_dir("cap"));
+    assert!(
+        rows[0]["failure_reason"]
+            .as_str()
+            .unwrap()
+            .contains("over the 2097152-byte limit"),
+        "{}",
+        rows[0]
+    );
+    assert!(!h.batch_dir("cap").join("v001/video.mp4").exists());
+}
