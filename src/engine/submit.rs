@@ -52,14 +52,7 @@ pub(super) async fn submit(shared: &Shared, pending: Pending) -> Result<Submitte
         Err(e) => {
             // Only a hand-edited journal gets here; fail the row rather than send garbage.
             let error = format!("the journal's copy of this row is unreadable ({e}); fix the sheet and rerun with --retry-failed");
-            shared
-                .journal
-                .record(Change::RowFailed {
-                    key,
-                    error: error.clone(),
-                })
-                .await?;
-            return Ok(Submitted::RowFailed { error });
+            return fail_row(shared, key, error).await;
         }
     };
     let body = stamped_body(&body, &key, &reference);
@@ -85,14 +78,7 @@ pub(super) async fn submit(shared: &Shared, pending: Pending) -> Result<Submitte
         CreateOutcome::NotCreated(e) => {
             let error = e.to_string();
             if e.class() == ErrorClass::Row {
-                shared
-                    .journal
-                    .record(Change::RowFailed {
-                        key,
-                        error: error.clone(),
-                    })
-                    .await?;
-                return Ok(Submitted::RowFailed { error });
+                return fail_row(shared, key, error).await;
             }
             shared
                 .journal
@@ -116,4 +102,15 @@ pub(super) async fn submit(shared: &Shared, pending: Pending) -> Result<Submitte
             })
         }
     }
+}
+
+async fn fail_row(shared: &Shared, key: String, error: String) -> Result<Submitted, JournalError> {
+    shared
+        .journal
+        .record(Change::RowFailed {
+            key,
+            error: error.clone(),
+        })
+        .await?;
+    Ok(Submitted::RowFailed { error })
 }

@@ -91,6 +91,36 @@ fn runner(sb: &ExternalSandbox, dir: &Path, sheet: &Path, out: &Path, extra: &[&
     cmd
 }
 
+/// A temp folder with a separate sandbox (`faults`, `args`), the fast config, a sheet of
+/// `rows` videos named `name.csv`, and where the output goes.
+struct Setup {
+    dir: tempfile::TempDir,
+    sb: ExternalSandbox,
+    sheet: PathBuf,
+    out: PathBuf,
+}
+
+impl Setup {
+    fn new(name: &str, rows: usize, faults: &str, args: &[&str], config: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let sb = ExternalSandbox::start(dir.path(), faults, args);
+        std::fs::write(dir.path().join("pipeline.toml"), config).unwrap();
+        let sheet = dir.path().join(format!("{name}.csv"));
+        std::fs::write(&sheet, sheet_of(rows)).unwrap();
+        let out = dir.path().join("out");
+        Self {
+            dir,
+            sb,
+            sheet,
+            out,
+        }
+    }
+
+    fn run(&self, extra: &[&str]) -> Command {
+        runner(&self.sb, self.dir.path(), &self.sheet, &self.out, extra)
+    }
+}
+
 async fn finish(cmd: Command) -> std::process::Output {
     let mut cmd = cmd;
     tokio::task::spawn_blocking(move || cmd.output().unwrap())
@@ -189,10 +219,10 @@ async fn sigkill_at_random_instants_against_a_separate_sandbox_never_pays_twice(
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(25);
-    let dir = tempfile::tempdir().unwrap();
     // A server limit of 30/s under a runner told 60/s makes 429 storms; renders take ~8 s.
-    let sb = ExternalSandbox::start(
-        dir.path(),
+    let t = Setup::new(
+        "crash",
+        rows,
         FAULTS,
         &[
             "--time-scale",
@@ -204,27 +234,13 @@ async fn sigkill_at_random_instants_against_a_separate_sandbox_never_pays_twice(
             "--burst",
             "10",
         ],
+        &FAST_CONFIG.replace("requests_per_second = 200", "requests_per_second = 60"),
     );
-    std::fs::write(
-        dir.path().join("pipeline.toml"),
-        FAST_CONFIG.replace("requests_per_second = 200", "requests_per_second = 60"),
-    )
-    .unwrap();
-    let sheet = dir.path().join("crash.csv");
-    std::fs::write(&sheet, sheet_of(rows)).unwrap();
-    let out = dir.path().join("out");
     let mut delays = Delays(0xc0ffee);
 
     let started = Instant::now();
-    let landed = kill_repeatedly(
-        || runner(&sb, dir.path(), &sheet, &out, &[]),
-        kills,
-        &mut delays,
-        50,
-        700,
-    )
-    .await;
-    let last = finish(runner(&sb, dir.path(), &sheet, &out, &[])).await;
+    let landed = kill_repeatedly(|| t.run(&[]), kills, &mut delays, 50, 700).await;
+    let last = finish(t.run(&[])).await;
     assert_eq!(code(&last), 0, "{}", text(&last));
     eprintln!(
         "crash test: {rows} rows, {landed} SIGKILLs, {:.1} s",
@@ -235,7 +251,7 @@ async fn sigkill_at_random_instants_against_a_separate_sandbox_never_pays_twice(
         "only {landed} kills landed before the batch finished"
     );
 
-    let stats = sb.stats().await;
+    let stats = t.sb.stats().await;
     let created = per_row(&stats);
     assert_eq!(created.len(), rows, "rows without a job");
     let twice: Vec<_> = created.iter().filter(|(_, n)| **n != 1).collect();
@@ -250,7 +266,7 @@ async fn sigkill_at_random_instants_against_a_separate_sandbox_never_pays_twice(
         "no 429 storm happened"
     );
 
-    let batch_dir = out.join("crash");
+    let batch_dir = t.out.join("crash");
     for r in manifest_rows(&batch_dir) {
         assert_eq!(r["status"], "downloaded", "{r}");
         assert_eq!(
@@ -263,24 +279,21 @@ async fn sigkill_at_random_instants_against_a_separate_sandbox_never_pays_twice(
         );
     }
     manifest_matches_journal(&batch_dir);
-    no_partials(dir.path());
+    no_partials(t.dir.path());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_during_retry_failed_resubmits_each_failed_row_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let sb = ExternalSandbox::start(
-        dir.path(),
+    let t = Setup::new(
+        "retry",
+        20,
         "[jobs]\nfail = 0.4\n[create]\nlost = 0.2\n",
         &["--time-scale", "1", "--render-seconds", "30"],
+        FAST_CONFIG,
     );
-    std::fs::write(dir.path().join("pipeline.toml"), FAST_CONFIG).unwrap();
-    let sheet = dir.path().join("retry.csv");
-    std::fs::write(&sheet, sheet_of(20)).unwrap();
-    let out = dir.path().join("out");
-    let first = finish(runner(&sb, dir.path(), &sheet, &out, &[])).await;
+    let first = finish(t.run(&[])).await;
     assert_eq!(code(&first), 1, "{}", text(&first));
-    let failed: Vec<String> = manifest_rows(&out.join("retry"))
+    let failed: Vec<String> = manifest_rows(&t.out.join("retry"))
         .into_iter()
         .filter(|r| r["status"] == "failed")
         .map(|r| r["name"].as_str().unwrap().to_owned())
@@ -288,27 +301,20 @@ async fn sigkill_during_retry_failed_resubmits_each_failed_row_once() {
     assert!(!failed.is_empty());
 
     let mut delays = Delays(7);
-    let landed = kill_repeatedly(
-        || runner(&sb, dir.path(), &sheet, &out, &["--retry-failed"]),
-        8,
-        &mut delays,
-        30,
-        600,
-    )
-    .await;
+    let landed = kill_repeatedly(|| t.run(&["--retry-failed"]), 8, &mut delays, 30, 600).await;
     assert!(landed >= 3, "only {landed} kills landed");
     // Let it end; rows that failed again stay failed (their fate is seeded by name).
-    let last = finish(runner(&sb, dir.path(), &sheet, &out, &[])).await;
+    let last = finish(t.run(&[])).await;
     assert!(matches!(code(&last), 0 | 1), "{}", text(&last));
 
     // Exactly one job per reference (a reference is a row and a generation), one generation
     // per --retry-failed that found the row failed.
-    let stats = sb.stats().await;
+    let stats = t.sb.stats().await;
     for (name, n) in stats["jobs_by_name"].as_object().unwrap() {
         assert_eq!(n.as_u64(), Some(1), "{name} was created {n} times");
     }
     let created = per_row(&stats);
-    let journal = Journal::open_read_only(&out.join("retry"))
+    let journal = Journal::open_read_only(&t.out.join("retry"))
         .unwrap()
         .unwrap();
     for row in &journal.rows {
@@ -326,14 +332,14 @@ async fn sigkill_during_retry_failed_resubmits_each_failed_row_once() {
             assert_eq!(n, 1, "row {name} never failed but was created {n} times");
         }
     }
-    no_partials(dir.path());
+    no_partials(t.dir.path());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_during_a_large_download_resumes_without_corruption() {
-    let dir = tempfile::tempdir().unwrap();
-    let sb = ExternalSandbox::start(
-        dir.path(),
+    let t = Setup::new(
+        "big",
+        1,
         "",
         &[
             "--time-scale",
@@ -343,14 +349,11 @@ async fn sigkill_during_a_large_download_resumes_without_corruption() {
             "--video-bytes",
             "100000000",
         ],
+        FAST_CONFIG,
     );
-    std::fs::write(dir.path().join("pipeline.toml"), FAST_CONFIG).unwrap();
-    let sheet = dir.path().join("big.csv");
-    std::fs::write(&sheet, sheet_of(1)).unwrap();
-    let out = dir.path().join("out");
-    let partial = out.join("big/v001/video.mp4.partial");
+    let partial = t.out.join("big/v001/video.mp4.partial");
 
-    let mut child = runner(&sb, dir.path(), &sheet, &out, &[]).spawn().unwrap();
+    let mut child = t.run(&[]).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::fs::metadata(&partial).map_or(0, |m| m.len()) < 10_000_000 {
         assert!(Instant::now() < deadline, "the download never started");
@@ -365,9 +368,9 @@ async fn sigkill_during_a_large_download_resumes_without_corruption() {
     let cut_at = std::fs::metadata(&partial).unwrap().len();
     assert!(cut_at < 100_000_000);
 
-    let last = finish(runner(&sb, dir.path(), &sheet, &out, &[])).await;
+    let last = finish(t.run(&[])).await;
     assert_eq!(code(&last), 0, "{}", text(&last));
-    let stats = sb.stats().await;
+    let stats = t.sb.stats().await;
     let media = &stats["requests"]["GET /media/jobs/{id}/{file}"];
     assert!(
         media["206"].as_u64().unwrap_or(0) >= 1,
@@ -376,12 +379,12 @@ async fn sigkill_during_a_large_download_resumes_without_corruption() {
 
     // What the sandbox serves, fetched whole and independently.
     let job: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("big/v001/job.json")).unwrap())
+        serde_json::from_str(&std::fs::read_to_string(t.out.join("big/v001/job.json")).unwrap())
             .unwrap();
     let fresh: serde_json::Value = reqwest::Client::new()
         .get(format!(
             "{}/api/lipsyncs_v2/{}/",
-            sb.url,
+            t.sb.url,
             job["id"].as_str().unwrap()
         ))
         .header("X-API-ID", ID)
@@ -398,14 +401,14 @@ async fn sigkill_during_a_large_download_resumes_without_corruption() {
         .bytes()
         .await
         .unwrap();
-    let got = std::fs::read(out.join("big/v001/video.mp4")).unwrap();
+    let got = std::fs::read(t.out.join("big/v001/video.mp4")).unwrap();
     assert_eq!(got.len(), served.len());
     assert!(
         got == served,
         "the resumed file differs from what the sandbox serves"
     );
-    manifest_matches_journal(&out.join("big"));
-    no_partials(dir.path());
+    manifest_matches_journal(&t.out.join("big"));
+    no_partials(t.dir.path());
 }
 
 /// A small tmpfs for the output folder, unmounted when dropped.
@@ -440,10 +443,10 @@ impl Drop for SmallDisk {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_disk_is_a_clear_error_and_the_rerun_finishes() {
-    let dir = tempfile::tempdir().unwrap();
     // Each video is 1 MB; 400 KB holds the journal but not the files.
-    let sb = ExternalSandbox::start(
-        dir.path(),
+    let t = Setup::new(
+        "full",
+        4,
         "",
         &[
             "--time-scale",
@@ -453,15 +456,12 @@ async fn a_full_disk_is_a_clear_error_and_the_rerun_finishes() {
             "--video-bytes",
             "1000000",
         ],
+        FAST_CONFIG,
     );
-    std::fs::write(dir.path().join("pipeline.toml"), FAST_CONFIG).unwrap();
-    let sheet = dir.path().join("full.csv");
-    std::fs::write(&sheet, sheet_of(4)).unwrap();
-    let out = dir.path().join("out");
     // CI and developers run as root, where tmpfs mounts work; elsewhere the same limit comes
     // from RLIMIT_FSIZE, the "injected write error" variant.
-    let disk = SmallDisk::mount(&out, "400k");
-    let mut cmd = runner(&sb, dir.path(), &sheet, &out, &[]);
+    let disk = SmallDisk::mount(&t.out, "400k");
+    let mut cmd = t.run(&[]);
     if disk.is_none() {
         use std::os::unix::process::CommandExt;
         // SAFETY: only async-signal-safe calls between fork and exec.
@@ -493,17 +493,17 @@ async fn a_full_disk_is_a_clear_error_and_the_rerun_finishes() {
         Some(d) => d.grow("200m"),
         None => {}
     }
-    let again = finish(runner(&sb, dir.path(), &sheet, &out, &[])).await;
+    let again = finish(t.run(&[])).await;
     assert_eq!(code(&again), 0, "{}", text(&again));
-    let created = per_row(&sb.stats().await);
+    let created = per_row(&t.sb.stats().await);
     assert!(created.values().all(|n| *n == 1), "{created:?}");
     assert_eq!(created.len(), 4);
-    let batch_dir = out.join("full");
+    let batch_dir = t.out.join("full");
     for r in manifest_rows(&batch_dir) {
         assert_eq!(r["status"], RowState::Downloaded.as_str());
         assert_eq!(r["video_bytes"], 1_000_000);
     }
     manifest_matches_journal(&batch_dir);
-    no_partials(&out);
+    no_partials(&t.out);
     drop(disk);
 }
