@@ -398,3 +398,43 @@ async fn downloads_over_the_size_cap_are_refused() {
     );
     assert!(!h.batch_dir("cap").join("v001/video.mp4").exists());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_row_changed_after_submission_is_reported_not_sent_again() {
+    let h = Harness::start(Faults::default(), |_| {}).await;
+    let sheet = h.sheet("edit.csv", &sheet_of(2));
+    assert_eq!(code(&h.run(&sheet, &[]).await), 0);
+    std::fs::write(&sheet, sheet_of(2).replace("Hello number 2", "Hi number 2")).unwrap();
+    let again = h.run(&sheet, &[]).await;
+    assert_eq!(code(&again), 0, "{}", text(&again));
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        err.contains("row changed in the sheet after it was submitted") && err.contains("v002"),
+        "{err}"
+    );
+    assert_eq!(h.stats().jobs_created, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn halt_after_failures_stops_new_submissions() {
+    let mut faults = Faults::default();
+    faults.jobs.fail = 1.0;
+    let h = Harness::start(faults, |_| {}).await;
+    let config = FAST_CONFIG.replace("max_in_flight = 50", "max_in_flight = 1");
+    std::fs::write(h.dir.path().join("pipeline.toml"), config).unwrap();
+    let sheet = h.sheet("halt.csv", &sheet_of(6));
+    let out = h.run(&sheet, &["--halt-after-failures", "2"]).await;
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert_eq!(h.stats().jobs_created, 2, "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("stopped submitting: --halt-after-failures")
+    );
+    let planned = manifest_rows(&h.batch_dir("halt"))
+        .iter()
+        .filter(|r| r["status"] == "planned")
+        .count();
+    assert_eq!(planned, 4);
+
+    let bad = h.run(&sheet, &["--halt-after-failures", "ten"]).await;
+    assert_eq!(code(&bad), 2, "{}", text(&bad));
+}
