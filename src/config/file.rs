@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::raw::{RawApi, RawEstimate, RawLimits, RawOutput, RawPoll, RawRetry, SECTIONS};
 use super::{defaults, ConfigError, ConfigProblem, Settings};
-use crate::api::validate::did_you_mean;
+use crate::plan::values::suggest;
 
 /// Parses and checks a whole file, reporting every problem at once.
 pub fn parse(text: &str, origin: &Path) -> Result<Settings, ConfigError> {
@@ -17,7 +17,7 @@ pub fn parse(text: &str, origin: &Path) -> Result<Settings, ConfigError> {
         text.parse()
             .map_err(|e: toml::de::Error| ConfigError::Syntax {
                 path: origin.to_path_buf(),
-                message: e.to_string().trim().to_owned(),
+                message: syntax_message(text, &e),
             })?;
     let mut problems = Vec::new();
     remove_unknown(&mut table, &mut problems);
@@ -161,6 +161,24 @@ pub fn parse(text: &str, origin: &Path) -> Result<Settings, ConfigError> {
     }
 }
 
+/// The parser's message after `line L, column C: `. Its own rendering quotes the whole
+/// offending line, which may be megabytes long or hold a secret pasted unquoted
+/// (`key_env = sk-live-...`); the position is all a reader needs to find it.
+fn syntax_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim();
+    let Some(at) = e.span().map(|s| s.start.min(text.len())) else {
+        return message.to_owned();
+    };
+    let before = text.get(..at).unwrap_or(text);
+    let line = 1 + before.matches('\n').count();
+    let column = 1 + before
+        .rsplit_once('\n')
+        .map_or(before, |(_, l)| l)
+        .chars()
+        .count();
+    format!("line {line}, column {column}: {message}")
+}
+
 fn api(ck: &mut Checker<'_>, raw: RawApi, s: &mut Settings) {
     let a = &mut s.api;
     if let Some(u) = raw.base_url {
@@ -211,7 +229,7 @@ fn remove_unknown(table: &mut toml::Table, problems: &mut Vec<ConfigProblem>) {
     let mut drop = Vec::new();
     for (name, value) in table.iter_mut() {
         let Some((_, keys)) = SECTIONS.iter().find(|(n, _)| n == name) else {
-            let hint = did_you_mean(name, &names)
+            let hint = suggest(name, &names)
                 .map_or(String::new(), |s| format!(" (did you mean [{s}]?)"));
             problems.push(ConfigProblem::new(
                 "",
@@ -239,7 +257,7 @@ fn remove_unknown(table: &mut toml::Table, problems: &mut Vec<ConfigProblem>) {
             .collect();
         for k in unknown {
             let hint =
-                did_you_mean(&k, keys).map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
+                suggest(&k, keys).map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
             problems.push(ConfigProblem::new(
                 name,
                 &k,
@@ -404,6 +422,11 @@ mod tests {
     fn syntax_errors_carry_the_position() {
         let e = parse("[limits\nburst = 1", Path::new("p.toml")).unwrap_err();
         assert!(e.to_string().contains("line 1"), "{e}");
+        let e = parse("[limits]\nburst = 1\nburst = 2\n", Path::new("p.toml")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "p.toml: not valid TOML: line 3, column 1: duplicate key"
+        );
     }
 
     #[test]

@@ -50,9 +50,20 @@ const RESERVED: &[&str] = &[
     "lpt9",
 ];
 
+/// Batch files whose names, with anything after them, a row folder must not take either:
+/// SQLite's `journal.sqlite-wal` and `-shm`, and the `.partial` files of atomic writes.
+const RESERVED_PREFIXES: &[&str] = &[
+    "journal.sqlite",
+    "manifest.json",
+    "manifest.csv",
+    "failed.csv",
+    "report.html",
+];
+
 /// A filesystem-safe, stable folder name for a row key: ASCII letters, digits, `-`, `_` and
-/// `.` only, no leading dot, at most 64 bytes plus, when anything had to change, a hash of the
-/// original key so distinct keys never share a folder.
+/// `.` only, no leading dot or dash, at most 64 bytes plus, when anything had to change, a
+/// hash of the original key so distinct keys never share a folder. Names of the batch's own
+/// files (and their `-wal`, `.partial` companions) and names Windows reserves always change.
 pub fn folder_name(key: &str) -> String {
     let mapped: String = key
         .chars()
@@ -61,11 +72,18 @@ pub fn folder_name(key: &str) -> String {
             _ => '_',
         })
         .collect();
-    let mut safe: String = mapped.trim_matches(|c| c == '.' || c == '_').to_owned();
+    // No leading `-` either: `rm *` in the batch folder must not meet a folder named `-rf`.
+    let mut safe: String = mapped
+        .trim_start_matches(['.', '_', '-'])
+        .trim_end_matches(['.', '_'])
+        .to_owned();
     safe.truncate(MAX_FOLDER);
-    let stem = safe.split('.').next().unwrap_or("").to_ascii_lowercase();
-    let reserved =
-        RESERVED.contains(&safe.to_ascii_lowercase().as_str()) || RESERVED.contains(&stem.as_str());
+    let lower = safe.to_ascii_lowercase();
+    let stem = lower.split('.').next().unwrap_or("");
+    let reserved = RESERVED.contains(&lower.as_str())
+        || RESERVED.contains(&stem)
+        || RESERVED_PREFIXES.iter().any(|p| lower.starts_with(p))
+        || lower.ends_with(".partial");
     if safe == key && !reserved && !safe.is_empty() {
         return safe;
     }
@@ -162,6 +180,9 @@ mod tests {
             "ｃｏｎ",
             "x\u{0}y",
             "journal.sqlite",
+            "journal.sqlite-wal",
+            "manifest.json.partial",
+            "-rf",
             "",
         ] {
             let f = folder_name(key);
@@ -170,7 +191,10 @@ mod tests {
                 "{key:?} -> {f:?}"
             );
             assert_ne!(f.to_ascii_lowercase(), "con");
-            assert_ne!(f, "journal.sqlite");
+            assert!(!f.starts_with('-'), "{f}");
+            for taken in ["journal.sqlite", "journal.sqlite-wal", "manifest.json.partial"] {
+                assert_ne!(f, taken);
+            }
         }
         assert_eq!(folder_name("spring-01"), "spring-01");
         assert_ne!(folder_name("a/b"), folder_name("a\\b"));
