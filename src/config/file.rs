@@ -13,6 +13,17 @@ use crate::plan::values::suggest;
 
 /// Parses and checks a whole file, reporting every problem at once.
 pub fn parse(text: &str, origin: &Path) -> Result<Settings, ConfigError> {
+    if let Some(at) = text.find('\0') {
+        // TOML forbids it; the parser's own message would be about quoting.
+        let (line, column) = position(text, at);
+        return Err(ConfigError::Syntax {
+            path: origin.to_path_buf(),
+            message: format!(
+                "line {line}, column {column}: a NUL byte, which no text file holds (is this \
+                 a UTF-16 or binary file?); save the file as UTF-8 text"
+            ),
+        });
+    }
     let mut table: toml::Table =
         text.parse()
             .map_err(|e: toml::de::Error| ConfigError::Syntax {
@@ -139,16 +150,29 @@ pub fn parse(text: &str, origin: &Path) -> Result<Settings, ConfigError> {
         }
     }
     if let Some(v) = table.get("columns") {
-        match v.clone().try_into() {
-            Ok(map) => {
-                s.columns = map;
-                problems.extend(defaults::check_columns(&s.columns));
+        match v.as_table() {
+            Some(t) => {
+                let mut columns = std::collections::BTreeMap::new();
+                for (header, to) in t {
+                    match to.as_str() {
+                        Some(to) => {
+                            columns.insert(header.clone(), to.to_owned());
+                        }
+                        None => problems.push(ConfigProblem::new(
+                            "columns",
+                            header,
+                            format!(
+                                "must name what the column sets, as a string like \
+                                 \"voice.input_text\", got {}",
+                                to.type_str()
+                            ),
+                        )),
+                    }
+                }
+                problems.extend(defaults::check_columns(&columns));
+                s.columns = columns;
             }
-            Err(_) => problems.push(ConfigProblem::new(
-                "columns",
-                "",
-                "must be a table of header = \"field.path\" strings, e.g. \"Skript\" = \"voice.input_text\"",
-            )),
+            None => problems.push(not_a_table("columns")),
         }
     }
     if problems.is_empty() {
@@ -166,17 +190,26 @@ pub fn parse(text: &str, origin: &Path) -> Result<Settings, ConfigError> {
 /// (`key_env = sk-live-...`); the position is all a reader needs to find it.
 fn syntax_message(text: &str, e: &toml::de::Error) -> String {
     let message = e.message().trim();
-    let Some(at) = e.span().map(|s| s.start.min(text.len())) else {
-        return message.to_owned();
-    };
-    let before = text.get(..at).unwrap_or(text);
+    match e.span() {
+        Some(span) => {
+            let (line, column) = position(text, span.start);
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message.to_owned(),
+    }
+}
+
+/// The 1-based line and column (in characters) of byte `at` of `text`.
+fn position(text: &str, at: usize) -> (usize, usize) {
+    // A span inside a character would make `get` fail: count the whole text then.
+    let before = text.get(..at.min(text.len())).unwrap_or(text);
     let line = 1 + before.matches('\n').count();
     let column = 1 + before
         .rsplit_once('\n')
         .map_or(before, |(_, l)| l)
         .chars()
         .count();
-    format!("line {line}, column {column}: {message}")
+    (line, column)
 }
 
 fn api(ck: &mut Checker<'_>, raw: RawApi, s: &mut Settings) {
@@ -301,7 +334,8 @@ impl Checker<'_> {
             Ok(raw) => Some(raw),
             Err(e) => {
                 let key = e.path().to_string();
-                self.problem(&key, e.inner().message().to_owned());
+                // serde quotes the value it met, which may be a pasted paragraph.
+                self.problem(&key, crate::sheet::shorten(e.inner().message(), 200));
                 None
             }
         }

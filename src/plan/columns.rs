@@ -111,9 +111,8 @@ fn unknown(name: &str, candidates: &[&str]) -> String {
     let mut msg = format!("unknown column {:?}", shorten(name, 60));
     if let Some(d) = [',', ';', '\t'].into_iter().find(|&d| name.contains(d)) {
         msg.push_str(&format!(
-            ": it holds {:?}, so the header seems to mix delimiters; use one delimiter in the \
-             whole file (or put Excel's sep=; line first)",
-            d
+            ": it holds `{d}`, so the header seems to mix delimiters; use one delimiter in \
+             the whole file (or put Excel's sep=; line first)"
         ));
         return msg;
     }

@@ -37,12 +37,16 @@ pub struct TypedRow {
     pub values: Vec<(usize, &'static Field, Value)>,
     /// Things that look wrong but are sent as written.
     pub warnings: Vec<Diagnostic>,
+    /// Columns whose cell could not be read (already reported): what is missing because of
+    /// them is not reported again.
+    pub refused: Vec<usize>,
 }
 
 /// Reads every field cell of `row`, adding problems to `errors`.
 pub fn type_row(row: Row, columns: &Columns, errors: &mut Vec<Diagnostic>) -> TypedRow {
     let mut values = Vec::new();
     let mut warnings = Vec::new();
+    let mut refused = Vec::new();
     for (i, (cell, col)) in row.cells.iter().zip(&columns.list).enumerate() {
         let text = cell.trim();
         if text.is_empty() {
@@ -52,12 +56,14 @@ pub fn type_row(row: Row, columns: &Columns, errors: &mut Vec<Diagnostic>) -> Ty
             Target::Field(f) => {
                 if let Some(msg) = values::too_long(text) {
                     errors.push(Diagnostic::cell(row.line, &col.header, Some(cell), msg));
+                    refused.push(i);
                     continue;
                 }
                 match values::from_cell(f.kind, text) {
                     Ok(v) => values.push((i, f, v)),
                     Err(msg) => {
-                        errors.push(Diagnostic::cell(row.line, &col.header, Some(cell), msg))
+                        errors.push(Diagnostic::cell(row.line, &col.header, Some(cell), msg));
+                        refused.push(i);
                     }
                 }
                 if text.starts_with('=') {
@@ -93,6 +99,7 @@ pub fn type_row(row: Row, columns: &Columns, errors: &mut Vec<Diagnostic>) -> Ty
         cells: row.cells,
         values,
         warnings,
+        refused,
     }
 }
 

@@ -49,9 +49,10 @@ pub fn problem(cell: &str) -> Option<String> {
     }
     let (garbled, meant) = mojibake(cell)?;
     Some(format!(
-        "looks garbled: {garbled:?} is how {meant:?} looks when UTF-8 text was opened as \
+        "looks garbled: {garbled:?} is how {:?} looks when UTF-8 text was opened as \
          Windows-1252 or Latin-1 and saved again; re-export the sheet from the original, or \
-         fix the text"
+         fix the text",
+        meant.to_string()
     ))
 }
 

@@ -101,9 +101,9 @@ pub fn read(bytes: &[u8]) -> Result<Sheet, SheetError> {
             return Err(SheetError::Malformed(Diagnostic::line(
                 1,
                 format!(
-                    "the sep= line names {:?} as the delimiter, which cannot separate cells; \
+                    "the sep= line names {} as the delimiter, which cannot separate cells; \
                      write sep=, or sep=; or sep=| (or a tab), or delete the line",
-                    char::from(d)
+                    char::from(d).escape_default()
                 ),
             )))
         }
