@@ -30,6 +30,7 @@ const RESERVED: &[&str] = &[
     "prn",
     "aux",
     "nul",
+    "com0",
     "com1",
     "com2",
     "com3",
@@ -39,6 +40,7 @@ const RESERVED: &[&str] = &[
     "com7",
     "com8",
     "com9",
+    "lpt0",
     "lpt1",
     "lpt2",
     "lpt3",
@@ -89,9 +91,15 @@ pub fn folder_name(key: &str) -> String {
     }
     let digest = hex(&Sha256::digest(key.as_bytes()));
     if safe.is_empty() {
-        format!("row-{}", &digest[..12])
-    } else {
-        format!("{safe}-{}", &digest[..8])
+        return format!("row-{}", &digest[..12]);
+    }
+    match safe.split_once('.') {
+        // Windows reads `con.mp4-1a2b3c4d` as the device CON too (the name before the first
+        // dot is what counts), so the hash goes into that part.
+        Some((stem, rest)) if RESERVED.contains(&stem.to_ascii_lowercase().as_str()) => {
+            format!("{stem}-{}.{rest}", &digest[..8])
+        }
+        _ => format!("{safe}-{}", &digest[..8]),
     }
 }
 
@@ -175,6 +183,7 @@ mod tests {
             ".",
             "CON",
             "con.mp4",
+            "LPT1.tar.gz",
             "a/b",
             "a\\b",
             "ｃｏｎ",
@@ -190,7 +199,8 @@ mod tests {
                 !f.is_empty() && !f.contains('/') && !f.contains('\\') && !f.starts_with('.'),
                 "{key:?} -> {f:?}"
             );
-            assert_ne!(f.to_ascii_lowercase(), "con");
+            let stem = f.split('.').next().unwrap().to_ascii_lowercase();
+            assert!(!RESERVED.contains(&stem.as_str()), "{key:?} -> {f:?}");
             assert!(!f.starts_with('-'), "{f}");
             for taken in ["journal.sqlite", "journal.sqlite-wal", "manifest.json.partial"] {
                 assert_ne!(f, taken);
