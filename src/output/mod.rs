@@ -95,9 +95,10 @@ pub fn folder_name(key: &str) -> String {
     }
     match safe.split_once('.') {
         // Windows reads `con.mp4-1a2b3c4d` as the device CON too (the name before the first
-        // dot is what counts), so the hash goes into that part.
+        // dot is what counts), so the hash goes into that part, and no dot is left to end
+        // the name in `.partial`.
         Some((stem, rest)) if RESERVED.contains(&stem.to_ascii_lowercase().as_str()) => {
-            format!("{stem}-{}.{rest}", &digest[..8])
+            format!("{stem}-{}_{}", &digest[..8], rest.replace('.', "_"))
         }
         _ => format!("{safe}-{}", &digest[..8]),
     }
@@ -184,6 +185,7 @@ mod tests {
             "CON",
             "con.mp4",
             "LPT1.tar.gz",
+            "CON.txt.partial",
             "a/b",
             "a\\b",
             "ｃｏｎ",
@@ -201,7 +203,7 @@ mod tests {
             );
             let stem = f.split('.').next().unwrap().to_ascii_lowercase();
             assert!(!RESERVED.contains(&stem.as_str()), "{key:?} -> {f:?}");
-            assert!(!f.starts_with('-'), "{f}");
+            assert!(!f.starts_with('-') && !f.ends_with(".partial"), "{f}");
             for taken in ["journal.sqlite", "journal.sqlite-wal", "manifest.json.partial"] {
                 assert_ne!(f, taken);
             }
