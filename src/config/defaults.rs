@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::ConfigProblem;
-use crate::plan::values::suggest;
 use crate::plan::columns::{builtin_target, normalize};
 use crate::plan::fields::{self, Level};
 use crate::plan::values;
+use crate::plan::values::suggest;
 
 /// Checks `[defaults]` and returns it as typed JSON in canonical form; problems are added
 /// to `problems` and their keys left out.

@@ -262,8 +262,8 @@ fn remove_unknown(table: &mut toml::Table, problems: &mut Vec<ConfigProblem>) {
     let mut drop = Vec::new();
     for (name, value) in table.iter_mut() {
         let Some((_, keys)) = SECTIONS.iter().find(|(n, _)| n == name) else {
-            let hint = suggest(name, &names)
-                .map_or(String::new(), |s| format!(" (did you mean [{s}]?)"));
+            let hint =
+                suggest(name, &names).map_or(String::new(), |s| format!(" (did you mean [{s}]?)"));
             problems.push(ConfigProblem::new(
                 "",
                 name,

@@ -204,7 +204,11 @@ mod tests {
             let stem = f.split('.').next().unwrap().to_ascii_lowercase();
             assert!(!RESERVED.contains(&stem.as_str()), "{key:?} -> {f:?}");
             assert!(!f.starts_with('-') && !f.ends_with(".partial"), "{f}");
-            for taken in ["journal.sqlite", "journal.sqlite-wal", "manifest.json.partial"] {
+            for taken in [
+                "journal.sqlite",
+                "journal.sqlite-wal",
+                "manifest.json.partial",
+            ] {
                 assert_ne!(f, taken);
             }
         }

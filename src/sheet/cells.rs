@@ -149,14 +149,8 @@ mod tests {
 
     #[test]
     fn garbled_western_text_is_recognised_and_real_words_are_not() {
-        assert_eq!(
-            mojibake("CafÃ© crÃ¨me"),
-            Some(("Ã©".to_owned(), 'é'))
-        );
-        assert_eq!(
-            mojibake("Donâ€™t wait"),
-            Some(("â€™".to_owned(), '’'))
-        );
+        assert_eq!(mojibake("CafÃ© crÃ¨me"), Some(("Ã©".to_owned(), 'é')));
+        assert_eq!(mojibake("Donâ€™t wait"), Some(("â€™".to_owned(), '’')));
         assert_eq!(mojibake("Â© 2024"), Some(("Â©".to_owned(), '©')));
         for fine in [
             "Café crème",

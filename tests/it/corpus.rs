@@ -24,7 +24,11 @@ pub fn corpus_dir() -> PathBuf {
 /// Runs `f` on its own thread and returns its result, or fails the test when it has not
 /// finished after `limit`: a hang is a failure, not a stuck suite. The limit is far above
 /// what any input here needs (milliseconds); it is not a benchmark.
-pub fn within<T: Send + 'static>(limit: Duration, what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+pub fn within<T: Send + 'static>(
+    limit: Duration,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(f());

@@ -74,7 +74,10 @@ fn every_corpus_file_has_one_expected_error() {
     let mut on_disk = BTreeSet::new();
     for dir in ["sheets", "configs"] {
         for e in std::fs::read_dir(corpus_dir().join(dir)).unwrap() {
-            on_disk.insert(format!("{dir}/{}", e.unwrap().file_name().to_string_lossy()));
+            on_disk.insert(format!(
+                "{dir}/{}",
+                e.unwrap().file_name().to_string_lossy()
+            ));
         }
     }
     assert_eq!(listed, on_disk);
@@ -134,7 +137,10 @@ fn check(case: &Case, dir: &Path, valid: &Path) -> Result<(), String> {
         return Err(format!("the library's error does not say it:\n{message}"));
     }
     if errors != case.errors {
-        return Err(format!("{errors} errors, expected {}:\n{message}", case.errors));
+        return Err(format!(
+            "{errors} errors, expected {}:\n{message}",
+            case.errors
+        ));
     }
     let mut plan_args = vec![OsStr::new("plan")];
     let mut run_args = vec![OsStr::new("run")];
@@ -149,19 +155,29 @@ fn check(case: &Case, dir: &Path, valid: &Path) -> Result<(), String> {
     run_args.extend(["--base-url", "http://127.0.0.1:1", "--out"].map(OsStr::new));
     run_args.push(out.as_os_str());
 
-    let plan = command(dir, &plan_args).output().map_err(|e| e.to_string())?;
+    let plan = command(dir, &plan_args)
+        .output()
+        .map_err(|e| e.to_string())?;
     expect_refusal("plan", case, &plan, &message)?;
     if !plan.stdout.is_empty() {
-        return Err(format!("plan printed a plan:\n{}", crate::support::text(&plan)));
+        return Err(format!(
+            "plan printed a plan:\n{}",
+            crate::support::text(&plan)
+        ));
     }
-    let run = command(dir, &run_args).output().map_err(|e| e.to_string())?;
+    let run = command(dir, &run_args)
+        .output()
+        .map_err(|e| e.to_string())?;
     expect_refusal("run", case, &run, &message)?;
     let stderr = String::from_utf8_lossy(&run.stderr);
     if planning && !stderr.contains("nothing was submitted") {
         return Err(format!("run does not say nothing was submitted:\n{stderr}"));
     }
     if out.exists() {
-        return Err(format!("run made {} before refusing the input", out.display()));
+        return Err(format!(
+            "run made {} before refusing the input",
+            out.display()
+        ));
     }
     Ok(())
 }
@@ -185,7 +201,11 @@ fn materialize(case: &Case, dir: &Path) -> PathBuf {
 
 /// The library's error for the input: its text, how many errors it holds, and whether it
 /// came from planning the sheet (rather than loading the config).
-fn library_error(input: &Path, is_config: bool, valid: &Path) -> Result<(String, usize, bool), String> {
+fn library_error(
+    input: &Path,
+    is_config: bool,
+    valid: &Path,
+) -> Result<(String, usize, bool), String> {
     let (settings, sheet) = if is_config {
         match Settings::load(Some(input)) {
             Ok(s) => (s, valid),
@@ -223,11 +243,16 @@ fn expect_refusal(what: &str, case: &Case, out: &Output, message: &str) -> Resul
         ));
     }
     if !located(&stderr, case.at.as_deref(), &case.says) {
-        return Err(format!("{what} does not say it; it says:\n{stderr}\nthe library says:\n{message}"));
+        return Err(format!(
+            "{what} does not say it; it says:\n{stderr}\nthe library says:\n{message}"
+        ));
     }
     if let Some(never) = &case.never {
         let stdout = String::from_utf8_lossy(&out.stdout);
-        if stderr.contains(never.as_str()) || stdout.contains(never.as_str()) || message.contains(never.as_str()) {
+        if stderr.contains(never.as_str())
+            || stdout.contains(never.as_str())
+            || message.contains(never.as_str())
+        {
             return Err(format!("{what} printed {never:?}:\n{stderr}"));
         }
     }

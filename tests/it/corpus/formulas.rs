@@ -60,7 +60,11 @@ fn formula_cells_are_sent_as_their_literal_text() {
     let warned: Vec<&str> = plan
         .videos
         .iter()
-        .filter(|v| v.warnings.iter().any(|w| w.message.contains("never evaluated")))
+        .filter(|v| {
+            v.warnings
+                .iter()
+                .any(|w| w.message.contains("never evaluated"))
+        })
         .map(|v| v.key.as_str())
         .collect();
     assert_eq!(warned, ["hyperlink", "cmd"]);
@@ -69,7 +73,11 @@ fn formula_cells_are_sent_as_their_literal_text() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
         .current_dir(dir.path())
-        .args([OsStr::new("plan"), OsStr::new("--json"), formulas_sheet().as_os_str()])
+        .args([
+            OsStr::new("plan"),
+            OsStr::new("--json"),
+            formulas_sheet().as_os_str(),
+        ])
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -81,7 +89,11 @@ fn formula_cells_are_sent_as_their_literal_text() {
         .collect();
     let sent: Vec<&str> = bodies
         .iter()
-        .map(|b| b["video_inputs"][0]["voice"]["input_text"].as_str().unwrap())
+        .map(|b| {
+            b["video_inputs"][0]["voice"]["input_text"]
+                .as_str()
+                .unwrap()
+        })
         .collect();
     assert_eq!(sent, WRITTEN.iter().map(|w| w.2).collect::<Vec<_>>());
     for (b, w) in bodies.iter().zip(WRITTEN) {
@@ -116,7 +128,9 @@ async fn failed_csv_defuses_formulas_and_plans_the_same_bodies_again() {
     // No cell of failed.csv or manifest.csv starts with what a spreadsheet would run.
     for file in ["failed.csv", "manifest.csv"] {
         let bytes = std::fs::read(batch.join(file)).unwrap();
-        let mut r = csv::ReaderBuilder::new().has_headers(false).from_reader(&bytes[..]);
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(&bytes[..]);
         for record in r.records() {
             for cell in record.unwrap().iter() {
                 assert!(!cell.starts_with(['=', '+', '-', '@']), "{file}: {cell:?}");
@@ -128,6 +142,11 @@ async fn failed_csv_defuses_formulas_and_plans_the_same_bodies_again() {
     let first = plan_file(&sheet, &Settings::default()).unwrap();
     let again = plan_file(&batch.join("failed.csv"), &Settings::default()).unwrap();
     assert_eq!(scripts(&again), written());
-    let bodies = |p: &Plan| p.videos.iter().map(|v| (v.key.clone(), v.body.clone())).collect::<Vec<_>>();
+    let bodies = |p: &Plan| {
+        p.videos
+            .iter()
+            .map(|v| (v.key.clone(), v.body.clone()))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(bodies(&again), bodies(&first));
 }

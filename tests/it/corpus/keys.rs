@@ -23,20 +23,31 @@ fn hostile_keys_sheet() -> std::path::PathBuf {
 /// The key cells of the sheet, as written.
 fn sheet_keys() -> Vec<String> {
     let text = std::fs::read_to_string(hostile_keys_sheet()).unwrap();
-    text.lines().skip(1).map(|l| l.split(',').next().unwrap().to_owned()).collect()
+    text.lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().to_owned())
+        .collect()
 }
 
 /// What every folder name must be: one plain, visible, bounded name that is none of the
 /// batch's own files nor a name Windows reserves.
 pub fn assert_safe_folder_name(key: &str, f: &str) {
-    assert!(!f.is_empty() && f.len() <= 73, "{key:?} -> {f:?}: length {}", f.len());
     assert!(
-        f.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)),
+        !f.is_empty() && f.len() <= 73,
+        "{key:?} -> {f:?}: length {}",
+        f.len()
+    );
+    assert!(
+        f.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)),
         "{key:?} -> {f:?}"
     );
     assert!(!f.starts_with(['.', '-']), "{key:?} -> {f:?}");
     assert!(
-        matches!(Path::new(f).components().collect::<Vec<_>>()[..], [Component::Normal(_)]),
+        matches!(
+            Path::new(f).components().collect::<Vec<_>>()[..],
+            [Component::Normal(_)]
+        ),
         "{key:?} -> {f:?}"
     );
     let lower = f.to_ascii_lowercase();
@@ -48,9 +59,20 @@ pub fn assert_safe_folder_name(key: &str, f: &str) {
     for w in windows {
         assert_ne!(stem, w, "{key:?} -> {f:?}");
     }
-    for own in ["journal.sqlite", "manifest.json", "manifest.csv", "failed.csv", "report.html"] {
+    for own in [
+        "journal.sqlite",
+        "manifest.json",
+        "manifest.csv",
+        "failed.csv",
+        "report.html",
+    ] {
         // The batch's files, their SQLite companions and their `.partial` twins.
-        for taken in [own.to_owned(), format!("{own}-wal"), format!("{own}-shm"), format!("{own}.partial")] {
+        for taken in [
+            own.to_owned(),
+            format!("{own}-wal"),
+            format!("{own}-shm"),
+            format!("{own}.partial"),
+        ] {
             assert_ne!(lower, taken, "{key:?} -> {f:?}");
         }
     }
@@ -78,7 +100,11 @@ fn hostile_keys_plan_and_get_distinct_folders_inside_the_batch() {
         assert!(names.insert(f.to_ascii_lowercase()), "{key:?} shares {f:?}");
         let dir = batch.join(&f);
         ensure_real_dir(&dir).unwrap();
-        assert_eq!(dir.canonicalize().unwrap().parent(), Some(batch_real.as_path()), "{key:?}");
+        assert_eq!(
+            dir.canonicalize().unwrap().parent(),
+            Some(batch_real.as_path()),
+            "{key:?}"
+        );
     }
     // Each key made exactly one folder, in the batch and nowhere else.
     assert_eq!(std::fs::read_dir(&batch).unwrap().count(), planned.len());
@@ -102,7 +128,11 @@ async fn a_run_of_hostile_keys_writes_only_inside_its_batch_folder() {
     for r in &rows {
         let key = r["key"].as_str().unwrap();
         let folder = folder_name(key);
-        assert_eq!(r["video"].as_str(), Some(format!("{folder}/video.mp4").as_str()), "{key:?}");
+        assert_eq!(
+            r["video"].as_str(),
+            Some(format!("{folder}/video.mp4").as_str()),
+            "{key:?}"
+        );
         for f in ["video.mp4", "thumbnail.jpg", "job.json"] {
             expected.insert(batch.join(&folder).join(f));
         }
@@ -122,5 +152,8 @@ async fn a_run_of_hostile_keys_writes_only_inside_its_batch_folder() {
         assert!(allowed, "unexpected file {}", rel.display());
     }
     assert!(expected.is_empty(), "missing: {expected:?}");
-    assert_eq!(std::fs::read_dir(h.dir.path().join("out")).unwrap().count(), 1);
+    assert_eq!(
+        std::fs::read_dir(h.dir.path().join("out")).unwrap().count(),
+        1
+    );
 }

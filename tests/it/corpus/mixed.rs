@@ -13,7 +13,14 @@ use proptest::prelude::*;
 use creatify_batch::config::Settings;
 use creatify_batch::plan::{plan_bytes, PlanError};
 
-const HEADER: [&str; 6] = ["key", "script", "avatar", "voice.volume", "model", "background"];
+const HEADER: [&str; 6] = [
+    "key",
+    "script",
+    "avatar",
+    "voice.volume",
+    "model",
+    "background",
+];
 
 /// One cell: valid for its column, or garbage that must make its row fail.
 #[derive(Debug, Clone)]
@@ -40,7 +47,12 @@ fn valid(column: usize) -> BoxedStrategy<String> {
         2 => pick(&["ava-studio", "marco-street", "june-kitchen"]).boxed(),
         3 => pick(&["", "0.5", "0", "1", "50%", "0,25"]).boxed(),
         4 => pick(&["", "standard", "Aurora_V1", "aurora_v1_fast"]).boxed(),
-        _ => pick(&["", "https://cdn.example.com/a.jpg", "https://cdn.example.com/loop.MP4"]).boxed(),
+        _ => pick(&[
+            "",
+            "https://cdn.example.com/a.jpg",
+            "https://cdn.example.com/loop.MP4",
+        ])
+        .boxed(),
     }
 }
 
@@ -49,7 +61,14 @@ fn garbage(column: usize) -> BoxedStrategy<String> {
     match column {
         0 => pick(&["\u{202e}x", "a\nb", "\u{200b}", "\tx"]).boxed(),
         1 => prop_oneof![
-            pick(&["", " ", "Hi\u{1b}[0m", "CafÃ© crÃ¨me", "\u{feff}Hi", "Hi\u{7f}"]),
+            pick(&[
+                "",
+                " ",
+                "Hi\u{1b}[0m",
+                "CafÃ© crÃ¨me",
+                "\u{feff}Hi",
+                "Hi\u{7f}"
+            ]),
             Just("x".repeat(2001)),
         ]
         .boxed(),

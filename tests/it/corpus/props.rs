@@ -34,7 +34,11 @@ fn plan_answers(bytes: Vec<u8>) -> Result<(), TestCaseError> {
     match result {
         Ok(plan) => {
             for v in &plan.videos {
-                prop_assert!(v.lines.iter().all(|&l| inside(l)), "{:?} of {lines}", v.lines);
+                prop_assert!(
+                    v.lines.iter().all(|&l| inside(l)),
+                    "{:?} of {lines}",
+                    v.lines
+                );
                 prop_assert!(!v.key.is_empty());
             }
         }

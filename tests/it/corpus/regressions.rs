@@ -30,17 +30,30 @@ fn a_megabyte_header_is_refused_without_a_did_you_mean_search() {
     // Comparing a 4 MiB header with every field name took about 35 s.
     let csv = format!("key,{},avatar\na,Hi,ava-studio\n", "h".repeat(4 << 20)).into_bytes();
     let e = within(LIMIT, "planning a 4 MiB header", move || errors(csv));
-    assert!(e[0].contains("unknown column \"hhhh") && !e[0].contains("did you mean"), "{e:?}");
-    assert!(e[0].len() < 600, "the error quotes the whole header: {} bytes", e[0].len());
+    assert!(
+        e[0].contains("unknown column \"hhhh") && !e[0].contains("did you mean"),
+        "{e:?}"
+    );
+    assert!(
+        e[0].len() < 600,
+        "the error quotes the whole header: {} bytes",
+        e[0].len()
+    );
 }
 
 #[test]
 fn a_megabyte_config_key_is_refused_without_a_did_you_mean_search() {
     let text = format!("[defaults]\n{} = 1\n", "k".repeat(4 << 20));
     let e = within(LIMIT, "loading a 4 MiB key", move || {
-        Settings::from_toml(&text, Path::new("p.toml")).unwrap_err().to_string()
+        Settings::from_toml(&text, Path::new("p.toml"))
+            .unwrap_err()
+            .to_string()
     });
-    assert!(e.contains("unknown request field") && e.len() < 600, "{}", &e[..e.len().min(600)]);
+    assert!(
+        e.contains("unknown request field") && e.len() < 600,
+        "{}",
+        &e[..e.len().min(600)]
+    );
 }
 
 #[test]
@@ -48,14 +61,23 @@ fn a_toml_syntax_error_never_echoes_the_offending_line() {
     // The parser's own rendering quotes the line: a pasted key, or a megabyte of it.
     let long = "x".repeat(100_000);
     for (text, place) in [
-        ("[api]\nkey_env = sk-live-4f9a8b7c6d5e\n".to_owned(), "line 2, column 11"),
+        (
+            "[api]\nkey_env = sk-live-4f9a8b7c6d5e\n".to_owned(),
+            "line 2, column 11",
+        ),
         (format!("[limits]\nburst = {long}\n"), "line 2, column 9"),
     ] {
         let e = Settings::from_toml(&text, Path::new("p.toml")).unwrap_err();
         assert!(matches!(e, ConfigError::Syntax { .. }), "{e}");
         let shown = e.to_string();
-        assert!(shown.starts_with(&format!("p.toml: not valid TOML: {place}: ")), "{shown}");
-        assert!(!shown.contains("sk-live") && !shown.contains("xxxx") && !shown.contains('\n'), "{shown}");
+        assert!(
+            shown.starts_with(&format!("p.toml: not valid TOML: {place}: ")),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("sk-live") && !shown.contains("xxxx") && !shown.contains('\n'),
+            "{shown}"
+        );
     }
 }
 
@@ -77,7 +99,15 @@ fn row_folders_never_take_the_batch_files_or_a_device_name() {
         super::keys::assert_safe_folder_name(key, &f);
     }
     // Names that were safe stay as they were: existing batches keep their folders.
-    for key in ["spring-01", "Video_2", "a.b", "report", "journal", "con-test", "x-"] {
+    for key in [
+        "spring-01",
+        "Video_2",
+        "a.b",
+        "report",
+        "journal",
+        "con-test",
+        "x-",
+    ] {
         assert_eq!(folder_name(key), key);
     }
 }
@@ -85,25 +115,42 @@ fn row_folders_never_take_the_batch_files_or_a_device_name() {
 #[test]
 fn a_refused_cell_is_not_reported_again_as_missing() {
     // A duration that is not a number is the one problem of a silent scene, not two.
-    let e = errors(b"key,script,avatar,voice.type,voice.duration\na,,ava-studio,silence,abc\n".to_vec());
-    assert_eq!(e, [r#"line 2, column voice.duration: "abc" is not a number"#]);
+    let e = errors(
+        b"key,script,avatar,voice.type,voice.duration\na,,ava-studio,silence,abc\n".to_vec(),
+    );
+    assert_eq!(
+        e,
+        [r#"line 2, column voice.duration: "abc" is not a number"#]
+    );
     // Nor is a script too long to read also a scene without a voice.
     let csv = format!("key,script,avatar\na,{},ava-studio\n", "w".repeat(20_000)).into_bytes();
     let e = errors(csv);
     assert_eq!(e.len(), 1, "{e:?}");
-    assert!(e[0].starts_with("line 2, column script: is 20000 characters long"), "{e:?}");
+    assert!(
+        e[0].starts_with("line 2, column script: is 20000 characters long"),
+        "{e:?}"
+    );
 }
 
 #[test]
 fn a_quote_before_formula_text_is_read_the_way_failed_csv_writes_it() {
     // failed.csv writes `'=x` for `=x`; a hand-typed `'=x` reads as `=x` too (the price of
     // the round trip), and a `'` before anything else stays.
-    let csv = b"key,script,avatar\na,'=1+1,ava-studio\nb,'tis the season,ava-studio\nc,''-5,ava-studio\n";
+    let csv =
+        b"key,script,avatar\na,'=1+1,ava-studio\nb,'tis the season,ava-studio\nc,''-5,ava-studio\n";
     let plan = plan_bytes(Path::new("r.csv"), csv, &Settings::default()).unwrap();
     let scripts: Vec<&str> = plan
         .videos
         .iter()
-        .map(|v| v.body.video_inputs[0].voice.as_ref().unwrap().input_text.as_deref().unwrap())
+        .map(|v| {
+            v.body.video_inputs[0]
+                .voice
+                .as_ref()
+                .unwrap()
+                .input_text
+                .as_deref()
+                .unwrap()
+        })
         .collect();
     assert_eq!(scripts, ["=1+1", "'tis the season", "'-5"]);
 }
