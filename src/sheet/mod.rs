@@ -19,7 +19,7 @@ mod diagnostic;
 
 pub use cells::{formula_like, mojibake, undefuse};
 pub use detect::UTF8_BOM;
-pub use diagnostic::{shorten, Diagnostic};
+pub use diagnostic::{printable, shorten, Diagnostic};
 
 use detect::LineCounter;
 

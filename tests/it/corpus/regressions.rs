@@ -154,3 +154,22 @@ fn a_quote_before_formula_text_is_read_the_way_failed_csv_writes_it() {
         .collect();
     assert_eq!(scripts, ["=1+1", "'tis the season", "'-5"]);
 }
+
+#[test]
+fn text_from_a_sheet_never_reaches_the_terminal_raw() {
+    // A header's text is printed as the column of its errors; a name, in the plan's table.
+    let csv = b"key,\x1b[2J\x1b[31mscript,avatar\na,Hi,ava-studio\n";
+    let shown = match plan_bytes(Path::new("r.csv"), csv, &Settings::default()) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("planned"),
+    };
+    assert!(
+        shown.contains("column \\u{1b}[2J\\u{1b}[31mscript"),
+        "{shown}"
+    );
+    let csv = "key,script,avatar,name\na,Hi,ava-studio,Sale \u{202e}3202 ends\tsoon\n";
+    let plan = plan_bytes(Path::new("r.csv"), csv.as_bytes(), &Settings::default()).unwrap();
+    let table = creatify_batch::plan::render_table(&plan);
+    assert!(table.contains("Sale \\u{202e}3202 ends\\tsoon"), "{table}");
+    assert!(!table.contains(['\u{1b}', '\u{202e}', '\t']), "{table}");
+}
