@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::ConfigProblem;
-use crate::api::validate::did_you_mean;
 use crate::plan::columns::{builtin_target, normalize};
 use crate::plan::fields::{self, Level};
 use crate::plan::values;
+use crate::plan::values::suggest;
 
 /// Checks `[defaults]` and returns it as typed JSON in canonical form; problems are added
 /// to `problems` and their keys left out.
@@ -75,9 +75,12 @@ fn walk(
             )),
             (_, None) => {
                 let candidates: Vec<&str> = fields::all().iter().map(|f| f.path.as_str()).collect();
-                let hint = did_you_mean(&path, &candidates)
+                let hint = suggest(&path, &candidates)
                     .map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
-                problem(format!("unknown request field `{path}`{hint}"));
+                problem(format!(
+                    "unknown request field `{}`{hint}",
+                    crate::sheet::shorten(&path, 80)
+                ));
             }
         }
     }

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::sheet::shorten;
+
 /// One problem at one key of the config.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigProblem {
@@ -28,10 +30,12 @@ impl ConfigProblem {
 
 impl fmt::Display for ConfigProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Keys are the file's own text: a pasted paragraph stays one short line.
+        let key = shorten(&self.key, 60);
         if self.section.is_empty() {
-            write!(f, "{}: {}", self.key, self.message)
+            write!(f, "{key}: {}", self.message)
         } else {
-            write!(f, "[{}] {}: {}", self.section, self.key, self.message)
+            write!(f, "[{}] {key}: {}", self.section, self.message)
         }
     }
 }
@@ -47,12 +51,25 @@ pub enum ConfigError {
         /// The cause.
         source: std::io::Error,
     },
+    /// Not UTF-8 text (TOML files must be).
+    #[error("{}: line {line} (byte {byte}) is not UTF-8 text: {hint}", path.display())]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// Line of the first byte that is not UTF-8.
+        line: u64,
+        /// Offset of that byte.
+        byte: u64,
+        /// What the file probably is and how to save it as UTF-8.
+        hint: String,
+    },
     /// Not valid TOML.
     #[error("{}: not valid TOML: {message}", path.display())]
     Syntax {
         /// The file.
         path: PathBuf,
-        /// The parser's message, with line and column.
+        /// `line L, column C: ` and the parser's message, without the line's text (it may
+        /// be huge, or hold a credential pasted in the wrong place).
         message: String,
     },
     /// Valid TOML with keys that are unknown, of the wrong type or out of range.

@@ -9,15 +9,26 @@ use serde::Deserialize;
 
 use super::raw::{RawApi, RawEstimate, RawLimits, RawOutput, RawPoll, RawRetry, SECTIONS};
 use super::{defaults, ConfigError, ConfigProblem, Settings};
-use crate::api::validate::did_you_mean;
+use crate::plan::values::suggest;
 
 /// Parses and checks a whole file, reporting every problem at once.
 pub fn parse(text: &str, origin: &Path) -> Result<Settings, ConfigError> {
+    if let Some(at) = text.find('\0') {
+        // TOML forbids it; the parser's own message would be about quoting.
+        let (line, column) = position(text, at);
+        return Err(ConfigError::Syntax {
+            path: origin.to_path_buf(),
+            message: format!(
+                "line {line}, column {column}: a NUL byte, which no text file holds (is this \
+                 a UTF-16 or binary file?); save the file as UTF-8 text"
+            ),
+        });
+    }
     let mut table: toml::Table =
         text.parse()
             .map_err(|e: toml::de::Error| ConfigError::Syntax {
                 path: origin.to_path_buf(),
-                message: e.to_string().trim().to_owned(),
+                message: syntax_message(text, &e),
             })?;
     let mut problems = Vec::new();
     remove_unknown(&mut table, &mut problems);
@@ -139,16 +150,29 @@ pub fn parse(text: &str, origin: &Path) -> Result<Settings, ConfigError> {
         }
     }
     if let Some(v) = table.get("columns") {
-        match v.clone().try_into() {
-            Ok(map) => {
-                s.columns = map;
-                problems.extend(defaults::check_columns(&s.columns));
+        match v.as_table() {
+            Some(t) => {
+                let mut columns = std::collections::BTreeMap::new();
+                for (header, to) in t {
+                    match to.as_str() {
+                        Some(to) => {
+                            columns.insert(header.clone(), to.to_owned());
+                        }
+                        None => problems.push(ConfigProblem::new(
+                            "columns",
+                            header,
+                            format!(
+                                "must name what the column sets, as a string like \
+                                 \"voice.input_text\", got {}",
+                                to.type_str()
+                            ),
+                        )),
+                    }
+                }
+                problems.extend(defaults::check_columns(&columns));
+                s.columns = columns;
             }
-            Err(_) => problems.push(ConfigProblem::new(
-                "columns",
-                "",
-                "must be a table of header = \"field.path\" strings, e.g. \"Skript\" = \"voice.input_text\"",
-            )),
+            None => problems.push(not_a_table("columns")),
         }
     }
     if problems.is_empty() {
@@ -159,6 +183,33 @@ pub fn parse(text: &str, origin: &Path) -> Result<Settings, ConfigError> {
             problems,
         })
     }
+}
+
+/// The parser's message after `line L, column C: `. Its own rendering quotes the whole
+/// offending line, which may be megabytes long or hold a secret pasted unquoted
+/// (`key_env = sk-live-...`); the position is all a reader needs to find it.
+fn syntax_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim();
+    match e.span() {
+        Some(span) => {
+            let (line, column) = position(text, span.start);
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message.to_owned(),
+    }
+}
+
+/// The 1-based line and column (in characters) of byte `at` of `text`.
+fn position(text: &str, at: usize) -> (usize, usize) {
+    // A span inside a character would make `get` fail: count the whole text then.
+    let before = text.get(..at.min(text.len())).unwrap_or(text);
+    let line = 1 + before.matches('\n').count();
+    let column = 1 + before
+        .rsplit_once('\n')
+        .map_or(before, |(_, l)| l)
+        .chars()
+        .count();
+    (line, column)
 }
 
 fn api(ck: &mut Checker<'_>, raw: RawApi, s: &mut Settings) {
@@ -211,8 +262,8 @@ fn remove_unknown(table: &mut toml::Table, problems: &mut Vec<ConfigProblem>) {
     let mut drop = Vec::new();
     for (name, value) in table.iter_mut() {
         let Some((_, keys)) = SECTIONS.iter().find(|(n, _)| n == name) else {
-            let hint = did_you_mean(name, &names)
-                .map_or(String::new(), |s| format!(" (did you mean [{s}]?)"));
+            let hint =
+                suggest(name, &names).map_or(String::new(), |s| format!(" (did you mean [{s}]?)"));
             problems.push(ConfigProblem::new(
                 "",
                 name,
@@ -239,7 +290,7 @@ fn remove_unknown(table: &mut toml::Table, problems: &mut Vec<ConfigProblem>) {
             .collect();
         for k in unknown {
             let hint =
-                did_you_mean(&k, keys).map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
+                suggest(&k, keys).map_or(String::new(), |s| format!(" (did you mean `{s}`?)"));
             problems.push(ConfigProblem::new(
                 name,
                 &k,
@@ -283,7 +334,8 @@ impl Checker<'_> {
             Ok(raw) => Some(raw),
             Err(e) => {
                 let key = e.path().to_string();
-                self.problem(&key, e.inner().message().to_owned());
+                // serde quotes the value it met, which may be a pasted paragraph.
+                self.problem(&key, crate::sheet::shorten(e.inner().message(), 200));
                 None
             }
         }
@@ -404,6 +456,11 @@ mod tests {
     fn syntax_errors_carry_the_position() {
         let e = parse("[limits\nburst = 1", Path::new("p.toml")).unwrap_err();
         assert!(e.to_string().contains("line 1"), "{e}");
+        let e = parse("[limits]\nburst = 1\nburst = 2\n", Path::new("p.toml")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "p.toml: not valid TOML: line 3, column 1: duplicate key"
+        );
     }
 
     #[test]

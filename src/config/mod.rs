@@ -182,17 +182,44 @@ impl Settings {
                 p
             }
         };
-        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Io {
+        let bytes = std::fs::read(&path).map_err(|source| ConfigError::Io {
             path: path.clone(),
             source,
         })?;
-        Self::from_toml(&text, &path)
+        let text = utf8(&bytes, &path)?;
+        Self::from_toml(text, &path)
     }
 
     /// Parses a config file's text; `origin` names it in errors.
     pub fn from_toml(text: &str, origin: &Path) -> Result<Settings, ConfigError> {
         file::parse(text, origin)
     }
+}
+
+/// The file's text, or where it stops being UTF-8 and what it probably is.
+fn utf8<'a>(bytes: &'a [u8], path: &Path) -> Result<&'a str, ConfigError> {
+    const SAVE: &str = "save the file as UTF-8 (TOML files are UTF-8; most editors offer it \
+                        under Save As > Encoding)";
+    let err = |at: usize, hint: String| ConfigError::NotUtf8 {
+        path: path.to_path_buf(),
+        line: 1 + bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64,
+        byte: at as u64,
+        hint,
+    };
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        return Err(err(0, format!("the file is UTF-16; {SAVE}")));
+    }
+    std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        let found = bytes.get(at).copied().unwrap_or_default();
+        err(
+            at,
+            format!(
+                "byte 0x{found:02X} is not UTF-8; the file was probably saved as Windows-1252 \
+                 or Latin-1; {SAVE}"
+            ),
+        )
+    })
 }
 
 #[cfg(test)]

@@ -146,11 +146,13 @@ impl Export for Json {
 }
 
 /// A cell a spreadsheet would run as a formula gets a leading `'`, which spreadsheets show as
-/// text and the planner strips when the file is fed back.
+/// text and the planner strips when the file is fed back ([`crate::sheet::undefuse`], the
+/// exact inverse: a cell that already starts with `'` before formula text gets one more).
 pub fn defuse(cell: &str) -> std::borrow::Cow<'_, str> {
-    match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
-        _ => cell.into(),
+    if crate::sheet::formula_like(cell) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
     }
 }
 
@@ -219,7 +221,7 @@ impl Export for FailedCsv {
             .flexible(true)
             .from_writer(Vec::new());
         if !shape.headers.is_empty() {
-            w.write_record(&shape.headers)?;
+            w.write_record(shape.headers.iter().map(|c| defuse(c).into_owned()))?;
         }
         for row in m.rows {
             if matches!(row.state, RowState::Failed | RowState::Rejected) {
@@ -306,6 +308,11 @@ mod tests {
         assert_eq!(defuse("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
         assert_eq!(defuse("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(defuse("Hello"), "Hello");
+        assert_eq!(defuse("'=x"), "''=x");
+        assert_eq!(defuse("'tis"), "'tis");
+        for cell in ["=x", "'=x", "''+1", "-20%", "'tis", "", "'", "@me", "\tx"] {
+            assert_eq!(crate::sheet::undefuse(&defuse(cell)), cell);
+        }
     }
 
     #[test]

@@ -30,6 +30,7 @@ const RESERVED: &[&str] = &[
     "prn",
     "aux",
     "nul",
+    "com0",
     "com1",
     "com2",
     "com3",
@@ -39,6 +40,7 @@ const RESERVED: &[&str] = &[
     "com7",
     "com8",
     "com9",
+    "lpt0",
     "lpt1",
     "lpt2",
     "lpt3",
@@ -50,9 +52,20 @@ const RESERVED: &[&str] = &[
     "lpt9",
 ];
 
+/// Batch files whose names, with anything after them, a row folder must not take either:
+/// SQLite's `journal.sqlite-wal` and `-shm`, and the `.partial` files of atomic writes.
+const RESERVED_PREFIXES: &[&str] = &[
+    "journal.sqlite",
+    "manifest.json",
+    "manifest.csv",
+    "failed.csv",
+    "report.html",
+];
+
 /// A filesystem-safe, stable folder name for a row key: ASCII letters, digits, `-`, `_` and
-/// `.` only, no leading dot, at most 64 bytes plus, when anything had to change, a hash of the
-/// original key so distinct keys never share a folder.
+/// `.` only, no leading dot or dash, at most 64 bytes plus, when anything had to change, a
+/// hash of the original key so distinct keys never share a folder. Names of the batch's own
+/// files (and their `-wal`, `.partial` companions) and names Windows reserves always change.
 pub fn folder_name(key: &str) -> String {
     let mapped: String = key
         .chars()
@@ -61,19 +74,33 @@ pub fn folder_name(key: &str) -> String {
             _ => '_',
         })
         .collect();
-    let mut safe: String = mapped.trim_matches(|c| c == '.' || c == '_').to_owned();
+    // No leading `-` either: `rm *` in the batch folder must not meet a folder named `-rf`.
+    let mut safe: String = mapped
+        .trim_start_matches(['.', '_', '-'])
+        .trim_end_matches(['.', '_'])
+        .to_owned();
     safe.truncate(MAX_FOLDER);
-    let stem = safe.split('.').next().unwrap_or("").to_ascii_lowercase();
-    let reserved =
-        RESERVED.contains(&safe.to_ascii_lowercase().as_str()) || RESERVED.contains(&stem.as_str());
+    let lower = safe.to_ascii_lowercase();
+    let stem = lower.split('.').next().unwrap_or("");
+    let reserved = RESERVED.contains(&lower.as_str())
+        || RESERVED.contains(&stem)
+        || RESERVED_PREFIXES.iter().any(|p| lower.starts_with(p))
+        || lower.ends_with(".partial");
     if safe == key && !reserved && !safe.is_empty() {
         return safe;
     }
     let digest = hex(&Sha256::digest(key.as_bytes()));
     if safe.is_empty() {
-        format!("row-{}", &digest[..12])
-    } else {
-        format!("{safe}-{}", &digest[..8])
+        return format!("row-{}", &digest[..12]);
+    }
+    match safe.split_once('.') {
+        // Windows reads `con.mp4-1a2b3c4d` as the device CON too (the name before the first
+        // dot is what counts), so the hash goes into that part, and no dot is left to end
+        // the name in `.partial`.
+        Some((stem, rest)) if RESERVED.contains(&stem.to_ascii_lowercase().as_str()) => {
+            format!("{stem}-{}_{}", &digest[..8], rest.replace('.', "_"))
+        }
+        _ => format!("{safe}-{}", &digest[..8]),
     }
 }
 
@@ -170,11 +197,16 @@ mod tests {
             ".",
             "CON",
             "con.mp4",
+            "LPT1.tar.gz",
+            "CON.txt.partial",
             "a/b",
             "a\\b",
             "ｃｏｎ",
             "x\u{0}y",
             "journal.sqlite",
+            "journal.sqlite-wal",
+            "manifest.json.partial",
+            "-rf",
             "",
         ] {
             let f = folder_name(key);
@@ -182,8 +214,16 @@ mod tests {
                 !f.is_empty() && !f.contains('/') && !f.contains('\\') && !f.starts_with('.'),
                 "{key:?} -> {f:?}"
             );
-            assert_ne!(f.to_ascii_lowercase(), "con");
-            assert_ne!(f, "journal.sqlite");
+            let stem = f.split('.').next().unwrap().to_ascii_lowercase();
+            assert!(!RESERVED.contains(&stem.as_str()), "{key:?} -> {f:?}");
+            assert!(!f.starts_with('-') && !f.ends_with(".partial"), "{f}");
+            for taken in [
+                "journal.sqlite",
+                "journal.sqlite-wal",
+                "manifest.json.partial",
+            ] {
+                assert_ne!(f, taken);
+            }
         }
         assert_eq!(folder_name("spring-01"), "spring-01");
         assert_ne!(folder_name("a/b"), folder_name("a\\b"));

@@ -102,24 +102,49 @@ pub fn video(
     }
     body.insert("video_inputs".into(), Value::Array(scenes));
     let mut warnings: Vec<Diagnostic> = members.iter().flat_map(|r| r.warnings.clone()).collect();
+    // A cell that could not be read is reported where it was read; that its value is then
+    // missing is the same problem, not another one.
+    let refused: Vec<(u64, &str)> = members
+        .iter()
+        .flat_map(|r| {
+            r.refused
+                .iter()
+                .map(|&c| (r.line, cx.columns.list[c].header.as_str()))
+        })
+        .collect();
+    let follows_refusal = |d: &Diagnostic| {
+        d.column
+            .as_deref()
+            .is_some_and(|c| refused.contains(&(d.line, c)))
+    };
+    errors.retain(|d| !follows_refusal(d));
     if !errors.is_empty() {
         errors.append(&mut warnings);
         return Err(errors);
     }
 
-    let body: CreateLipsync =
-        serde_path_to_error::deserialize(Value::Object(body)).map_err(|e| {
-            vec![Diagnostic::line(
+    let body: CreateLipsync = match serde_path_to_error::deserialize(Value::Object(body)) {
+        Ok(b) => b,
+        // The refused cell is why the body is incomplete.
+        Err(_) if !refused.is_empty() => return Err(warnings),
+        Err(e) => {
+            return Err(vec![Diagnostic::line(
                 line0,
                 format!("cannot build the request: {}: {}", e.path(), e.inner()),
-            )]
-        })?;
+            )])
+        }
+    };
     for v in validate(&body) {
         let d = locate(cx, &members, &v.path, v.message);
         match v.severity {
+            Severity::Error if follows_refusal(&d) => {}
             Severity::Error => errors.push(d),
             Severity::Warning => warnings.push(d.warn()),
         }
+    }
+    if !refused.is_empty() && errors.is_empty() {
+        // The plan fails on the refused cells; keep this video's warnings with them.
+        return Err(warnings);
     }
     if !errors.is_empty() {
         // Warnings too: a sheet is fixed in one go.

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::fields::{self, Field};
-use crate::api::validate::did_you_mean;
+use super::values::suggest;
 use crate::sheet::{shorten, Diagnostic};
 
 /// The friendly column names that work out of the box, and what they set. `key` and
@@ -109,7 +109,14 @@ fn target(name: &str, extra: &[&str]) -> Result<Target, String> {
 
 fn unknown(name: &str, candidates: &[&str]) -> String {
     let mut msg = format!("unknown column {:?}", shorten(name, 60));
-    match did_you_mean(name, candidates) {
+    if let Some(d) = [',', ';', '\t'].into_iter().find(|&d| name.contains(d)) {
+        msg.push_str(&format!(
+            ": it holds `{d}`, so the header seems to mix delimiters; use one delimiter in \
+             the whole file (or put Excel's sep=; line first)"
+        ));
+        return msg;
+    }
+    match suggest(name, candidates) {
         Some(s) => msg.push_str(&format!(" (did you mean {s:?}?)")),
         None => msg.push_str(
             "; name a request field by its dotted path (voice.input_text) or a built-in \

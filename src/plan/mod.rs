@@ -21,13 +21,14 @@
 //!   `y/n`, `1/0`), closed sets (any case, written canonically; anything else is an error
 //!   with a did-you-mean), open sets (caption style, font, visual style: an unknown value is
 //!   a warning), text. Cells are trimmed; nothing is ever evaluated (`=HYPERLINK(...)` is
-//!   text, with a warning).
+//!   text, with a warning). A cell longer than [`values::MAX_CELL`] characters is refused.
 //! - **Backgrounds**: a URL without a `type` gets `image` or `video` from its extension;
 //!   an extension that says neither needs a `background.type` column or default.
 //! - **Keys**: the `key` column names each row (every row then needs one). Without it, a
 //!   key is derived from the row's fields and values (`row-` + 12 hex digits of SHA-256):
 //!   stable across runs and column order, changed by editing the row. Duplicates are an
-//!   error naming both lines.
+//!   error naming both lines; so are keys whose output folders would meet on a disk that
+//!   ignores case. A key is visible text on one line, at most 255 characters (see `rows`).
 //! - **Multi-scene videos**: consecutive rows with the same `video` value are the scenes of
 //!   one video, in order, and that value is its key (a `key` cell on those rows must be
 //!   empty or equal). Video-level fields (`aspect_ratio`, `model_version`, `name`,

@@ -1,8 +1,17 @@
 //! Rows → typed cells, and rows → videos (keys, multi-scene groups).
 //!
 //! Every cell is read by its field's type here, so that a video's body is built from values
-//! only. Grouping is one pass with two hash maps (keys seen, videos closed), linear in the
-//! number of rows.
+//! only. Grouping is one pass with two hash maps (keys seen, output folders taken), linear
+//! in the number of rows.
+//!
+//! # Keys
+//! A key names the row's folder, its journal entry and its job, so it must read as what it
+//! is: at most [`MAX_KEY`] characters, one line, no invisible characters (a right-to-left
+//! override or a zero-width space would make two keys look alike, or one key look like
+//! another). Anything else is accepted, path-like text included (`../x`, `C:\x`, `CON`):
+//! [`output::folder_name`] makes every key a safe name inside the batch folder, and keys
+//! whose folder names would collide (`Spring` and `spring` on a case-insensitive disk) are
+//! refused here, so that no two rows ever share a folder.
 
 use std::collections::HashMap;
 
@@ -12,7 +21,11 @@ use sha2::{Digest, Sha256};
 use super::columns::{Columns, Target};
 use super::fields::Field;
 use super::values::{self, quoted};
+use crate::output;
 use crate::sheet::{Diagnostic, Row};
+
+/// Longest key (or `video` value), in characters: the API's longest job name.
+pub const MAX_KEY: usize = 255;
 
 /// A row with its cells read.
 pub struct TypedRow {
@@ -24,12 +37,16 @@ pub struct TypedRow {
     pub values: Vec<(usize, &'static Field, Value)>,
     /// Things that look wrong but are sent as written.
     pub warnings: Vec<Diagnostic>,
+    /// Columns whose cell could not be read (already reported): what is missing because of
+    /// them is not reported again.
+    pub refused: Vec<usize>,
 }
 
 /// Reads every field cell of `row`, adding problems to `errors`.
 pub fn type_row(row: Row, columns: &Columns, errors: &mut Vec<Diagnostic>) -> TypedRow {
     let mut values = Vec::new();
     let mut warnings = Vec::new();
+    let mut refused = Vec::new();
     for (i, (cell, col)) in row.cells.iter().zip(&columns.list).enumerate() {
         let text = cell.trim();
         if text.is_empty() {
@@ -37,10 +54,16 @@ pub fn type_row(row: Row, columns: &Columns, errors: &mut Vec<Diagnostic>) -> Ty
         }
         match col.target {
             Target::Field(f) => {
+                if let Some(msg) = values::too_long(text) {
+                    errors.push(Diagnostic::cell(row.line, &col.header, Some(cell), msg));
+                    refused.push(i);
+                    continue;
+                }
                 match values::from_cell(f.kind, text) {
                     Ok(v) => values.push((i, f, v)),
                     Err(msg) => {
-                        errors.push(Diagnostic::cell(row.line, &col.header, Some(cell), msg))
+                        errors.push(Diagnostic::cell(row.line, &col.header, Some(cell), msg));
+                        refused.push(i);
                     }
                 }
                 if text.starts_with('=') {
@@ -76,6 +99,7 @@ pub fn type_row(row: Row, columns: &Columns, errors: &mut Vec<Diagnostic>) -> Ty
         cells: row.cells,
         values,
         warnings,
+        refused,
     }
 }
 
@@ -94,6 +118,8 @@ pub fn group(rows: &[TypedRow], columns: &Columns, errors: &mut Vec<Diagnostic>)
     let mut groups: Vec<Group> = Vec::new();
     // key → line of the first row that used it.
     let mut keys: HashMap<String, u64> = HashMap::with_capacity(rows.len());
+    // lower-cased output folder → (key, line) of the row that has it.
+    let mut folders: HashMap<String, (String, u64)> = HashMap::with_capacity(rows.len());
     // The video value of the last group, if it came from a `video` cell.
     let mut open: Option<String> = None;
     let header = |c: Option<usize>| c.map_or("", |c| columns.list[c].header.as_str());
@@ -140,6 +166,20 @@ pub fn group(rows: &[TypedRow], columns: &Columns, errors: &mut Vec<Diagnostic>)
         } else {
             (derived_key(row), true)
         };
+        let key_column = if video_cell.is_empty() {
+            columns.key
+        } else {
+            columns.video
+        };
+        if let Some(problem) = key_problem(&key) {
+            errors.push(Diagnostic::cell(
+                row.line,
+                header(key_column),
+                Some(&key),
+                problem,
+            ));
+            continue;
+        }
         if let Some(&first) = keys.get(&key) {
             errors.push(duplicate(
                 row,
@@ -151,6 +191,28 @@ pub fn group(rows: &[TypedRow], columns: &Columns, errors: &mut Vec<Diagnostic>)
             ));
             continue;
         }
+        let folder = output::folder_name(&key);
+        if let Some((other, line)) = folders.get(&folder.to_lowercase()) {
+            let why = if other.to_lowercase() == key.to_lowercase() {
+                "folders on macOS and Windows do not tell upper from lower case; make the keys \
+                 differ by more than case"
+            } else {
+                "rename one of them"
+            };
+            errors.push(Diagnostic::cell(
+                row.line,
+                header(key_column),
+                Some(&key),
+                format!(
+                    "key {} would share the output folder {folder:?} with key {} on line \
+                     {line}: {why}",
+                    quoted(&key),
+                    quoted(other)
+                ),
+            ));
+            continue;
+        }
+        folders.insert(folder.to_lowercase(), (key.clone(), row.line));
         keys.insert(key.clone(), row.line);
         if !video_cell.is_empty() {
             open = Some(key.clone());
@@ -162,6 +224,49 @@ pub fn group(rows: &[TypedRow], columns: &Columns, errors: &mut Vec<Diagnostic>)
         });
     }
     groups
+}
+
+/// Why `key` cannot name a row, if it cannot (see the module's header).
+fn key_problem(key: &str) -> Option<String> {
+    let n = key.chars().count();
+    if n > MAX_KEY {
+        return Some(format!(
+            "key is {n} characters long; a key names the row's folder and job, at most \
+             {MAX_KEY} characters (is this a script in the key column?)"
+        ));
+    }
+    let (at, c) = key.chars().enumerate().find(|(_, c)| !visible(*c))?;
+    let what = match c {
+        '\n' | '\r' => "a line break".to_owned(),
+        '\t' => "a tab".to_owned(),
+        '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
+            format!("the text-direction control U+{:04X}", u32::from(c))
+        }
+        c => format!("the invisible character U+{:04X}", u32::from(c)),
+    };
+    Some(format!(
+        "key {} holds {what} at character {}: keys name folders and jobs and must read as \
+         they are; use visible characters on one line",
+        quoted(key),
+        at + 1
+    ))
+}
+
+/// Whether `c` shows as itself: not a control character, not a zero-width or
+/// text-direction formatting character.
+fn visible(c: char) -> bool {
+    !(c.is_control()
+        || matches!(
+            c,
+            '\u{00ad}'
+                | '\u{061c}'
+                | '\u{180e}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{feff}'
+        ))
 }
 
 fn duplicate(

@@ -3,7 +3,7 @@
 //! aligned by display width, counting East Asian wide characters as two.
 
 use super::Plan;
-use crate::sheet::shorten;
+use crate::sheet::printable;
 
 const KEY_WIDTH: usize = 24;
 const NAME_WIDTH: usize = 32;
@@ -23,8 +23,8 @@ pub fn render_table(plan: &Plan) -> String {
     let mut rows: Vec<[String; 8]> = Vec::with_capacity(plan.videos.len());
     for v in &plan.videos {
         rows.push([
-            shorten(&v.key, KEY_WIDTH),
-            shorten(v.body.name.as_deref().unwrap_or("-"), NAME_WIDTH),
+            printable(&v.key, KEY_WIDTH),
+            printable(v.body.name.as_deref().unwrap_or("-"), NAME_WIDTH),
             v.body.video_inputs.len().to_string(),
             v.body.model().to_string(),
             v.body.aspect().to_string(),

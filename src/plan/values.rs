@@ -11,6 +11,39 @@ use super::fields::Kind;
 use crate::api::validate::did_you_mean;
 use crate::sheet::shorten;
 
+/// Longest value a cell or a `[defaults]` string may hold, in characters. No request field
+/// takes more than a few thousand (a script at most 2000); anything longer is a document
+/// pasted in the wrong place, refused before any rule spends time on it.
+pub const MAX_CELL: usize = 10_000;
+
+/// Longest text compared with known names for a did-you-mean: no name is this long, and
+/// comparing a megabyte-long header with every field name takes seconds.
+const MAX_SUGGEST: usize = 100;
+
+/// The known name `value` is most likely a typo of, if any (see
+/// [`did_you_mean`]); never for text far longer than any name.
+pub fn suggest<'a>(value: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    if value.len() > 4 * MAX_SUGGEST || value.chars().count() > MAX_SUGGEST {
+        return None;
+    }
+    did_you_mean(value, candidates)
+}
+
+/// The error for a value longer than [`MAX_CELL`], if `value` is one.
+pub fn too_long(value: &str) -> Option<String> {
+    // Bytes first: counting the characters of a megabyte is cheap, but only needed here.
+    if value.len() <= MAX_CELL {
+        return None;
+    }
+    let n = value.chars().count();
+    (n > MAX_CELL).then(|| {
+        format!(
+            "is {n} characters long; no request field takes more than {MAX_CELL} (a script \
+             at most 2000): did a whole document land in this cell?"
+        )
+    })
+}
+
 /// Reads a trimmed, non-empty cell as a value of `kind`.
 pub fn from_cell(kind: Kind, cell: &str) -> Result<Value, String> {
     match kind {
@@ -44,6 +77,9 @@ pub fn from_cell(kind: Kind, cell: &str) -> Result<Value, String> {
 /// Checks a `[defaults]` TOML value against `kind`.
 pub fn from_toml(kind: Kind, value: &toml::Value) -> Result<Value, String> {
     use toml::Value as T;
+    if let Some(e) = value.as_str().and_then(too_long) {
+        return Err(e);
+    }
     match (kind, value) {
         (Kind::Text | Kind::Url | Kind::Color, T::String(s)) => Ok(Value::String(s.clone())),
         (Kind::OpenSet(known), T::String(s)) => Ok(Value::String(canonical_open(s, known))),
@@ -105,7 +141,7 @@ pub fn canonical_enum(value: &str, all: &'static [&'static str]) -> Result<&'sta
         .iter()
         .find(|c| c.eq_ignore_ascii_case(&respelled))
         .copied()
-        .or_else(|| did_you_mean(value, all));
+        .or_else(|| suggest(value, all));
     if let Some(h) = hint {
         msg.push_str(&format!(" (did you mean {h:?}?)"));
     }

@@ -103,6 +103,12 @@ pub fn sep_line(text: &[u8]) -> Option<(u8, usize)> {
     }
 }
 
+/// Whether Excel's `sep=` line may name `d`: a tab or ASCII punctuation other than the
+/// quote. Anything else (a letter, a space, a line break, `"`) would tear cells apart.
+pub fn can_delimit(d: u8) -> bool {
+    d == b'\t' || (d.is_ascii_punctuation() && d != b'"')
+}
+
 /// The delimiter of the header (first non-blank) line: whichever of `,` `;` tab occurs most outside quotes
 /// (ties go to `,`, then `;`). A one-column sheet has none and reads as `,`.
 pub fn delimiter(text: &[u8]) -> u8 {

@@ -56,11 +56,27 @@ impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "line {}", self.line)?;
         if let Some(c) = &self.column {
-            write!(f, ", column {}", shorten(c, 40))?;
+            write!(f, ", column {}", printable(c, 40))?;
         }
         let kind = if self.warning { "warning: " } else { "" };
         write!(f, ": {kind}{}", self.message)
     }
+}
+
+/// Like [`shorten`], for text printed as it is (a column's header, a cell in the plan's
+/// table): control characters and text-direction overrides are shown escaped (`\u{1b}`), so
+/// that text from a sheet cannot move, hide or recolor what a terminal shows. (Quoted values
+/// need none of this: `{:?}` escapes them already.)
+pub fn printable(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    for c in shorten(s, max).chars() {
+        if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `s` cut to at most `max` characters, with `…` marking the cut; newlines shown as `⏎` so a
@@ -102,5 +118,9 @@ mod tests {
         assert_eq!(shorten("abcd", 3), "ab…");
         assert_eq!(shorten("a\r\nb", 10), "a⏎b");
         assert_eq!(shorten("ñññññ", 4), "ñññ…");
+        assert_eq!(
+            printable("a\tb\u{1b}[2J\u{202e}c⏎", 20),
+            "a\\tb\\u{1b}[2J\\u{202e}c⏎"
+        );
     }
 }

@@ -4,16 +4,22 @@
 //! without a BOM, CRLF, quoted cells with line breaks, `,` `;` or tab delimiters (detected
 //! from the header line, or named by Excel's `sep=;` first line), blank and all-empty rows
 //! (skipped). What it cannot read safely it refuses with the line: other encodings, NUL
-//! bytes, a quote that never closes. Rows whose cell count differs from the header's are
-//! reported all together in [`Sheet::problems`] so the planner can add its own.
+//! bytes, a quote that never closes, a `sep=` line naming a character that cannot be a
+//! delimiter. Rows whose cell count differs from the header's, and cells holding text no
+//! spreadsheet writes (control characters, a stray byte order mark, garbled UTF-8; see
+//! `cells`), are reported all together in [`Sheet::problems`] so the planner can add its own.
 //!
-//! Cells are never interpreted here: `=HYPERLINK(...)` is just text.
+//! Cells are never interpreted here: `=HYPERLINK(...)` is just text. The one change made to
+//! a cell is taking off the `'` that this tool's own `failed.csv` puts before formula-like
+//! text ([`undefuse`]), so that a fixed `failed.csv` plans exactly the rows it came from.
 
+mod cells;
 mod detect;
 mod diagnostic;
 
+pub use cells::{formula_like, mojibake, undefuse};
 pub use detect::UTF8_BOM;
-pub use diagnostic::{shorten, Diagnostic};
+pub use diagnostic::{printable, shorten, Diagnostic};
 
 use detect::LineCounter;
 
@@ -22,7 +28,8 @@ use detect::LineCounter;
 pub struct SheetFormat {
     /// `b','`, `b';'` or `b'\t'`.
     pub delimiter: u8,
-    /// The header cells exactly as written (untrimmed).
+    /// The header cells as written (untrimmed, [`undefuse`]d, a stray byte order mark
+    /// taken out after it was reported).
     pub headers: Vec<String>,
     /// Whether the file began with a UTF-8 byte order mark.
     pub bom: bool,
@@ -37,7 +44,7 @@ pub struct SheetFormat {
 pub struct Row {
     /// 1-based line in the file where the record starts.
     pub line: u64,
-    /// The cells as written (untrimmed), exactly as many as the header has.
+    /// The cells as written (untrimmed, [`undefuse`]d), exactly as many as the header has.
     pub cells: Vec<String>,
 }
 
@@ -90,6 +97,16 @@ pub fn read(bytes: &[u8]) -> Result<Sheet, SheetError> {
     let mut start = if bom { UTF8_BOM.len() } else { 0 };
     let sep = detect::sep_line(&bytes[start..]);
     let delimiter = match sep {
+        Some((d, _)) if !detect::can_delimit(d) => {
+            return Err(SheetError::Malformed(Diagnostic::line(
+                1,
+                format!(
+                    "the sep= line names {} as the delimiter, which cannot separate cells; \
+                     write sep=, or sep=; or sep=| (or a tab), or delete the line",
+                    char::from(d).escape_default()
+                ),
+            )))
+        }
         Some((d, len)) => {
             start += len;
             d
@@ -126,7 +143,7 @@ pub fn read(bytes: &[u8]) -> Result<Sheet, SheetError> {
         let line = record_line(bytes, start, &record, &mut lines);
         let cells: Vec<String> = record
             .iter()
-            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .map(|c| undefuse(&String::from_utf8_lossy(c)).to_owned())
             .collect();
         if cells.iter().all(|c| c.trim().is_empty()) {
             if header.is_some() {
@@ -135,20 +152,27 @@ pub fn read(bytes: &[u8]) -> Result<Sheet, SheetError> {
             continue;
         }
         let Some((_, headers)) = &header else {
-            header = Some((line, cells));
+            header = Some((line, read_header(line, cells, &mut problems)));
             continue;
         };
-        match fit(cells, headers.len()) {
-            Ok(cells) => rows.push(Row { line, cells }),
-            Err(n) => problems.push(Diagnostic::line(
-                line,
-                format!(
-                    "has {n} cells but the header has {}; a cell is missing or a value \
-                     contains an unquoted {}",
-                    headers.len(),
-                    delimiter_name(delimiter)
-                ),
-            )),
+        let cells = match fit(cells, headers.len()) {
+            Ok(cells) => cells,
+            Err(cells) => {
+                problems.push(ragged(line, &cells, headers.len(), delimiter));
+                continue;
+            }
+        };
+        let unreadable: Vec<Diagnostic> = cells
+            .iter()
+            .zip(headers)
+            .filter_map(|(cell, h)| {
+                cells::problem(cell).map(|m| Diagnostic::cell(line, h.trim(), Some(cell), m))
+            })
+            .collect();
+        if unreadable.is_empty() {
+            rows.push(Row { line, cells });
+        } else {
+            problems.extend(unreadable);
         }
     }
     let Some((header_line, headers)) = header else {
@@ -195,15 +219,66 @@ fn record_line(
     lines.line_at(bytes, at)
 }
 
-/// The row's cells, or their count when it differs from the header's. No leniency for
-/// blank extra cells: a value with an unquoted delimiter shifts the rest of its row, and
+/// The header's cells, each checked like any cell. A stray byte order mark is taken out
+/// once reported, so that the column still resolves and the problem is reported once.
+fn read_header(line: u64, cells: Vec<String>, problems: &mut Vec<Diagnostic>) -> Vec<String> {
+    cells
+        .into_iter()
+        .enumerate()
+        .map(|(i, cell)| match cells::problem(&cell) {
+            Some(m) => {
+                problems.push(Diagnostic::cell(
+                    line,
+                    &format!("#{}", i + 1),
+                    Some(&cell),
+                    format!("(the header) {m}"),
+                ));
+                cell.replace('\u{feff}', "")
+            }
+            None => cell,
+        })
+        .collect()
+}
+
+/// The row's cells, or them back when their count differs from the header's. No leniency
+/// for blank extra cells: a value with an unquoted delimiter shifts the rest of its row, and
 /// when the last cell happens to be empty that shift would otherwise go unnoticed.
-fn fit(cells: Vec<String>, width: usize) -> Result<Vec<String>, usize> {
+fn fit(cells: Vec<String>, width: usize) -> Result<Vec<String>, Vec<String>> {
     if cells.len() == width {
         Ok(cells)
     } else {
-        Err(cells.len())
+        Err(cells)
     }
+}
+
+/// A row whose cell count differs from the header's, saying why when it can tell: a row
+/// written with another delimiter than the header's has that delimiter in its cells just
+/// often enough to make up the difference.
+fn ragged(line: u64, cells: &[String], width: usize, delimiter: u8) -> Diagnostic {
+    let n = cells.len();
+    let other = [b',', b';', b'\t']
+        .into_iter()
+        .filter(|&d| d != delimiter)
+        .find(|&d| {
+            let found: usize = cells.iter().map(|c| c.matches(char::from(d)).count()).sum();
+            found > 0 && n + found == width
+        });
+    let why = match other {
+        Some(d) => format!(
+            "the line seems to be separated by {} while the header uses {}; use one \
+             delimiter in the whole file",
+            delimiter_name(d),
+            delimiter_name(delimiter)
+        ),
+        None => format!(
+            "a cell is missing or a value contains an unquoted {}",
+            delimiter_name(delimiter)
+        ),
+    };
+    Diagnostic::line(
+        line,
+        format!("has {n} cells but the header has {width}; {why}"),
+    )
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The one integration-test binary (one link instead of many): one module per capability.
 
 mod commands;
+mod corpus;
 mod crash;
 mod plan;
 mod run;
