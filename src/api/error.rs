@@ -53,6 +53,12 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// Whether this is a 429 over the account's render-concurrency cap (not over its request
+    /// rate): the API's message speaks of concurrent renders.
+    pub fn is_render_cap(&self) -> bool {
+        matches!(self, Self::Throttled { detail, .. } if detail.to_lowercase().contains("concurren"))
+    }
+
     /// What the runner does about it.
     pub fn class(&self) -> ErrorClass {
         match self {
