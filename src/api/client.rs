@@ -534,3 +534,58 @@ fn network(e: reqwest::Error) -> ApiError {
         message,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn after_a_rate_limit_429_waiting_calls_go_one_gap_apart_not_together() {
+        let gate = Cooldown::default();
+        let start = Instant::now();
+        gate.pause(Duration::from_millis(100));
+        // Half of Retry-After: a 100 ms gap.
+        gate.slow_down(Duration::from_millis(200), start);
+        let mut times = futures_util::future::join_all((0..4).map(|_| async {
+            gate.pass().await;
+            Instant::now()
+        }))
+        .await;
+        times.sort();
+        assert!(
+            times[0] - start >= Duration::from_millis(100),
+            "before the pause ended"
+        );
+        for pair in times.windows(2) {
+            assert!(pair[1] - pair[0] >= Duration::from_millis(99), "{times:?}");
+        }
+    }
+
+    #[test]
+    fn the_gap_widens_once_per_wave_and_narrows_with_answers() {
+        let gate = Cooldown::default();
+        let before = Instant::now();
+        gate.slow_down(Duration::from_secs(1), before);
+        assert_eq!(gate.lock().gap, Duration::from_millis(500));
+        // Calls sent before that widening were answered 429 too: same wave, no new widening.
+        gate.slow_down(Duration::from_secs(1), before);
+        assert_eq!(gate.lock().gap, Duration::from_millis(500));
+        gate.slow_down(Duration::from_secs(1), Instant::now());
+        assert_eq!(gate.lock().gap, Duration::from_millis(750));
+        gate.eased();
+        assert_eq!(gate.lock().gap, Duration::from_millis(675));
+        for _ in 0..100 {
+            gate.eased();
+        }
+        assert_eq!(
+            gate.lock().gap,
+            Duration::ZERO,
+            "back to the limiter's own pace"
+        );
+        // The cap.
+        for _ in 0..10 {
+            gate.slow_down(Duration::from_secs(60), Instant::now());
+        }
+        assert_eq!(gate.lock().gap, MAX_GAP);
+    }
+}

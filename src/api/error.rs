@@ -188,4 +188,19 @@ mod tests {
         );
         assert_eq!(s(503, "x").class(), ErrorClass::Retryable);
     }
+
+    #[test]
+    fn a_429_over_the_render_cap_is_told_from_one_over_the_rate() {
+        let t = |detail: &str| ApiError::Throttled {
+            retry_after: Duration::from_secs(1),
+            detail: detail.into(),
+        };
+        assert!(t("Concurrent render limit reached: 2 jobs are already rendering").is_render_cap());
+        assert!(!t("Request was throttled. Expected available in 1 second.").is_render_cap());
+        let status = ApiError::Status {
+            status: 429,
+            detail: "concurrency".into(),
+        };
+        assert!(!status.is_render_cap());
+    }
 }

@@ -330,7 +330,7 @@ const REQUEST_FAULTS: &[&str] = &[
 ];
 
 /// The reconciliation window of the `create.stall` cases.
-const STALL_WINDOW: &str = "5";
+const STALL_WINDOW: &str = "2.5";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn create_faults_at_0_1_and_1_0() {
@@ -349,12 +349,14 @@ async fn create_faults_at_0_1_and_1_0() {
                 .says("no certain answer to the submission"),
         });
     }
-    // A stalled request is processed 3 s after it was sent, 2 s after the client gave up:
-    // only waiting out the reconciliation window (5 s here) before sending it again keeps
-    // the row from being created twice. (With a 1 s window this case creates duplicates.)
+    // A stalled request is processed 1.5 s after it was sent, 1 s after the client gave up
+    // (0.5 s timeout): only waiting out the reconciliation window (2.5 s here) before
+    // sending it again keeps the row from being created twice. (With a window of 0.5 s,
+    // this case creates duplicates.)
     for case in cases.iter_mut().filter(|c| c.name.contains("stall")) {
-        case.faults.create.slow_seconds = 3.0;
-        case.settle = std::time::Duration::from_secs(3);
+        case.faults.create.slow_seconds = 1.5;
+        case.settle = std::time::Duration::from_millis(1500);
+        case.config.push(("request_timeout_secs", "0.5"));
         case.config.push(("reconcile_window_secs", STALL_WINDOW));
         if case.name.ends_with("@1") {
             case.code = 0;
