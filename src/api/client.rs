@@ -1,6 +1,7 @@
 //! The HTTP client: every call waits at one shared cooldown gate (opened by a 429's
-//! `Retry-After`) and then at one shared GCRA limiter, so the whole run, not each task, stays
-//! under the account's rate limit.
+//! `Retry-After`), then at one shared GCRA limiter, then at a pace that 429s slow down and
+//! answers speed up again, so the whole run, not each task, stays under the account's rate
+//! limit, even one lower than configured.
 //!
 //! GETs retry with exponential backoff and jitter (`backon`). `create` never retries: a POST
 //! that may have created a billed job is the engine's to reconcile, so it reports exactly what
@@ -141,16 +142,56 @@ impl CallCounts {
     }
 }
 
-/// The shared pause opened by a 429 with `Retry-After`.
-#[derive(Debug, Default)]
+/// The shared pause opened by a 429 with `Retry-After`, and the pace calls resume at.
+///
+/// The pause alone lets every waiting task go at the same instant when it ends, and against
+/// a server slower than our own limiter only one of them gets through: the rest meet 429
+/// again, wave after wave. So a rate-limit 429 also widens a gap kept between calls (doubled,
+/// and at least a quarter of `Retry-After`, at most [`MAX_GAP`]; calls sent before the last
+/// widening do not widen it again), and each answered call shortens it by a tenth: the pace
+/// settles just under what the server allows, and returns to our limiter's own once the
+/// 429s stop. A 429 over the account's render cap pauses but does not slow the pace: it
+/// says nothing about the request rate. (governor's quota is fixed once built, hence this
+/// small hand-written part.)
+#[derive(Debug)]
 struct Cooldown {
-    until: Mutex<Option<Instant>>,
+    state: Mutex<Pace>,
+}
+
+#[derive(Debug)]
+struct Pace {
+    until: Option<Instant>,
+    gap: Duration,
+    next: Instant,
+    widened: Instant,
+}
+
+/// The narrowest gap kept after a 429; below half of it the pace is dropped.
+const MIN_GAP: Duration = Duration::from_millis(10);
+/// The widest gap between calls.
+const MAX_GAP: Duration = Duration::from_secs(1);
+
+impl Default for Cooldown {
+    fn default() -> Self {
+        Self {
+            state: Mutex::new(Pace {
+                until: None,
+                gap: Duration::ZERO,
+                next: Instant::now(),
+                widened: Instant::now(),
+            }),
+        }
+    }
 }
 
 impl Cooldown {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pace> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     async fn wait(&self) {
         loop {
-            let until = *self.until.lock().unwrap_or_else(|p| p.into_inner());
+            let until = self.lock().until;
             match until {
                 Some(t) if t > Instant::now() => tokio::time::sleep_until(t).await,
                 _ => return,
@@ -158,11 +199,61 @@ impl Cooldown {
         }
     }
 
+    /// Waits out any pause, then takes the next slot of the pace and waits for it; again if
+    /// a pause began meanwhile (slots taken before a pause would all end up released at
+    /// its end, together).
+    async fn pass(&self) {
+        loop {
+            self.wait().await;
+            let slot = {
+                let mut p = self.lock();
+                if p.gap.is_zero() {
+                    return;
+                }
+                let slot = p.next.max(Instant::now());
+                p.next = slot + p.gap;
+                slot
+            };
+            tokio::time::sleep_until(slot).await;
+            if self.lock().until.is_none_or(|t| t <= Instant::now()) {
+                return;
+            }
+        }
+    }
+
+    /// A 429: pause every call for `d`; the pace resumes after it.
     fn pause(&self, d: Duration) {
-        let mut until = self.until.lock().unwrap_or_else(|p| p.into_inner());
+        let mut p = self.lock();
         let t = Instant::now() + d;
-        if until.is_none_or(|u| u < t) {
-            *until = Some(t);
+        if p.until.is_none_or(|u| u < t) {
+            p.until = Some(t);
+        }
+        p.next = p.next.max(t);
+    }
+
+    /// A rate-limit 429 to a call sent at `sent`: slow the pace down.
+    fn slow_down(&self, retry_after: Duration, sent: Instant) {
+        let mut p = self.lock();
+        if sent < p.widened {
+            return;
+        }
+        p.gap = p
+            .gap
+            .mul_f64(1.5)
+            .max(retry_after / 2)
+            .clamp(MIN_GAP, MAX_GAP);
+        p.widened = Instant::now();
+        tracing::debug!(gap = ?p.gap, "rate limited: spacing calls out");
+    }
+
+    /// An answer that was not a 429: speed the pace up again.
+    fn eased(&self) {
+        let mut p = self.lock();
+        if !p.gap.is_zero() {
+            p.gap = p.gap.mul_f64(0.9);
+            if p.gap < MIN_GAP / 2 {
+                p.gap = Duration::ZERO;
+            }
         }
     }
 }
@@ -242,7 +333,7 @@ impl ApiClient {
     async fn admit(&self) {
         self.cooldown.wait().await;
         self.limiter.until_ready().await;
-        self.cooldown.wait().await;
+        self.cooldown.pass().await;
     }
 
     fn retry_after(&self, headers: &HeaderMap) -> Duration {
@@ -263,6 +354,7 @@ impl ApiClient {
         body: Option<&CreateLipsync>,
     ) -> Result<(StatusCode, String), ApiError> {
         self.admit().await;
+        let sent = Instant::now();
         let mut req = self.http.request(method, url).headers(self.auth.clone());
         if let Some(b) = body {
             req = req.json(b);
@@ -275,11 +367,16 @@ impl ApiClient {
             self.counts.throttled.fetch_add(1, Ordering::Relaxed);
             let retry_after = self.retry_after(&headers);
             self.cooldown.pause(retry_after);
-            return Err(ApiError::Throttled {
+            let e = ApiError::Throttled {
                 retry_after,
                 detail: detail_of(&text),
-            });
+            };
+            if !e.is_render_cap() {
+                self.cooldown.slow_down(retry_after, sent);
+            }
+            return Err(e);
         }
+        self.cooldown.eased();
         if !status.is_success() {
             return Err(ApiError::Status {
                 status: status.as_u16(),
@@ -341,12 +438,13 @@ impl ApiClient {
         }
     }
 
-    /// `GET /api/lipsyncs_v2/?ids=…` for up to [`MAX_IDS_PER_CALL`] ids, retried.
+    /// `GET /api/lipsyncs_v2/?ids=…` for up to [`MAX_IDS_PER_CALL`] ids, retried. A job in
+    /// the answer that cannot be read is left out (see [`readable_jobs`]).
     pub async fn jobs(&self, ids: &[String]) -> Result<Vec<Job>, ApiError> {
         self.counts.poll.fetch_add(1, Ordering::Relaxed);
         let mut url = self.url("api/lipsyncs_v2/");
         url.query_pairs_mut().append_pair("ids", &ids.join(","));
-        self.get_json(url).await
+        Ok(readable_jobs(self.get_json(url).await?))
     }
 
     /// `GET /api/lipsyncs_v2/{id}/`, retried.
@@ -364,10 +462,13 @@ impl ApiClient {
         self.get_json(url).await
     }
 
-    /// `GET /api/lipsyncs_v2/`: the account's jobs, for reconciliation, retried.
+    /// `GET /api/lipsyncs_v2/`: the account's jobs, for reconciliation, retried. A job that
+    /// cannot be read is left out (see [`readable_jobs`]).
     pub async fn list_jobs(&self) -> Result<Vec<Job>, ApiError> {
         self.counts.list.fetch_add(1, Ordering::Relaxed);
-        self.get_json(self.url("api/lipsyncs_v2/")).await
+        Ok(readable_jobs(
+            self.get_json(self.url("api/lipsyncs_v2/")).await?,
+        ))
     }
 
     /// `GET /api/remaining_credits/`, retried.
@@ -401,6 +502,23 @@ impl ApiClient {
     }
 }
 
+/// The jobs of a list answer that can be read. One without an `id` or a `status` cannot be
+/// matched or judged; failing the whole answer for it would leave every other job of the
+/// batch unpolled until its deadline, so it is skipped (its own job keeps its state and is
+/// asked about again next round).
+fn readable_jobs(items: Vec<serde_json::Value>) -> Vec<Job> {
+    items
+        .into_iter()
+        .filter_map(|item| match serde_json::from_value::<Job>(item) {
+            Ok(job) => Some(job),
+            Err(e) => {
+                tracing::warn!(error = %e, "skipping a job the API described in a way this client cannot read");
+                None
+            }
+        })
+        .collect()
+}
+
 fn network(e: reqwest::Error) -> ApiError {
     // Strip the URL: it is ours and adds nothing, and it keeps messages short.
     let e = e.without_url();
@@ -414,5 +532,60 @@ fn network(e: reqwest::Error) -> ApiError {
     ApiError::Network {
         maybe_sent: !e.is_connect(),
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn after_a_rate_limit_429_waiting_calls_go_one_gap_apart_not_together() {
+        let gate = Cooldown::default();
+        let start = Instant::now();
+        gate.pause(Duration::from_millis(100));
+        // Half of Retry-After: a 100 ms gap.
+        gate.slow_down(Duration::from_millis(200), start);
+        let mut times = futures_util::future::join_all((0..4).map(|_| async {
+            gate.pass().await;
+            Instant::now()
+        }))
+        .await;
+        times.sort();
+        assert!(
+            times[0] - start >= Duration::from_millis(100),
+            "before the pause ended"
+        );
+        for pair in times.windows(2) {
+            assert!(pair[1] - pair[0] >= Duration::from_millis(99), "{times:?}");
+        }
+    }
+
+    #[test]
+    fn the_gap_widens_once_per_wave_and_narrows_with_answers() {
+        let gate = Cooldown::default();
+        let before = Instant::now();
+        gate.slow_down(Duration::from_secs(1), before);
+        assert_eq!(gate.lock().gap, Duration::from_millis(500));
+        // Calls sent before that widening were answered 429 too: same wave, no new widening.
+        gate.slow_down(Duration::from_secs(1), before);
+        assert_eq!(gate.lock().gap, Duration::from_millis(500));
+        gate.slow_down(Duration::from_secs(1), Instant::now());
+        assert_eq!(gate.lock().gap, Duration::from_millis(750));
+        gate.eased();
+        assert_eq!(gate.lock().gap, Duration::from_millis(675));
+        for _ in 0..100 {
+            gate.eased();
+        }
+        assert_eq!(
+            gate.lock().gap,
+            Duration::ZERO,
+            "back to the limiter's own pace"
+        );
+        // The cap.
+        for _ in 0..10 {
+            gate.slow_down(Duration::from_secs(60), Instant::now());
+        }
+        assert_eq!(gate.lock().gap, MAX_GAP);
     }
 }

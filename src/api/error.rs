@@ -53,6 +53,12 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// Whether this is a 429 over the account's render-concurrency cap (not over its request
+    /// rate): the API's message speaks of concurrent renders.
+    pub fn is_render_cap(&self) -> bool {
+        matches!(self, Self::Throttled { detail, .. } if detail.to_lowercase().contains("concurren"))
+    }
+
     /// What the runner does about it.
     pub fn class(&self) -> ErrorClass {
         match self {
@@ -181,5 +187,20 @@ mod tests {
             ErrorClass::Credits
         );
         assert_eq!(s(503, "x").class(), ErrorClass::Retryable);
+    }
+
+    #[test]
+    fn a_429_over_the_render_cap_is_told_from_one_over_the_rate() {
+        let t = |detail: &str| ApiError::Throttled {
+            retry_after: Duration::from_secs(1),
+            detail: detail.into(),
+        };
+        assert!(t("Concurrent render limit reached: 2 jobs are already rendering").is_render_cap());
+        assert!(!t("Request was throttled. Expected available in 1 second.").is_render_cap());
+        let status = ApiError::Status {
+            status: 429,
+            detail: "concurrency".into(),
+        };
+        assert!(!status.is_render_cap());
     }
 }

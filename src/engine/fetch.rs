@@ -1,7 +1,8 @@
 //! Downloads: the video and the thumbnail of a done job, streamed to `*.partial` with SHA-256
 //! computed on the way, checked against `Content-Length`, fsynced and renamed. A cut
 //! download resumes with `Range`; an expired URL (403/404/410) is refreshed by fetching the
-//! job again. Memory stays flat whatever the file's size.
+//! job again; an HTML page in place of the file is retried, never saved. Memory stays flat
+//! whatever the file's size.
 
 use std::path::Path;
 
@@ -189,6 +190,13 @@ async fn download(shared: &Shared, url: &Url, path: &Path) -> Result<(String, u6
         408 | 425 | 429 | 500..=599 => return Err(Attempt::Retry(format!("HTTP {status}"))),
         _ => return Err(Attempt::Fatal(format!("HTTP {status}"))),
     };
+    if is_html(&resp) {
+        // A maintenance or error page from the CDN or a proxy, with a 200: saved, it would
+        // pass every size check and become the row's "video". What `.partial` holds is kept.
+        return Err(Attempt::Retry(format!(
+            "HTTP {status} with an HTML page instead of the file"
+        )));
+    }
     if status == 206 && !append {
         // A range we did not ask for: start over rather than stitch a corrupt file.
         let _ = std::fs::remove_file(&partial);
@@ -244,6 +252,14 @@ async fn download(shared: &Shared, url: &Url, path: &Path) -> Result<(String, u6
     }
     commit_rename(&partial, path).map_err(io)?;
     Ok((hex(&hasher.finalize()), written))
+}
+
+/// Whether the answer says it is an HTML page: never a video or a thumbnail.
+fn is_html(resp: &reqwest::Response) -> bool {
+    resp.headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/html"))
 }
 
 /// `Content-Range: bytes START-END/TOTAL` → (START, TOTAL when known).

@@ -9,7 +9,9 @@
 //! POST; a 201 records the id; a certain "not created" requeues or fails the row; anything
 //! ambiguous leaves it `submitting` until a reconciliation round finds its reference in the
 //! account's job list (adopt the id) or the reconciliation window passes without it (only then
-//! is it sent again, under the same reference).
+//! is it sent again, under the same reference, and at most `max_attempts` times a run). A
+//! row whose job cannot be looked for (the list keeps failing) is given up at the job
+//! deadline, still `submitting`, for the next run to reconcile first.
 
 mod fetch;
 mod poll;
@@ -110,7 +112,7 @@ enum Stop {
 /// Messages from tasks to the coordinator.
 enum Event {
     Submitted(String, Submitted),
-    Polled(Vec<Job>, usize),
+    Polled(Vec<Job>, Vec<ApiError>),
     Reconciled(Result<Vec<Job>, crate::api::ApiError>),
     Fetched(String, Result<(), String>),
     Journal(JournalError),
@@ -124,7 +126,8 @@ pub struct Pending {
     payload_hash: String,
     generation: u32,
     est_credits: f64,
-    /// Attempts refused with a retryable error in this run.
+    /// Attempts in this run that ended without a job: refused with a retryable error, or
+    /// unanswered and then not found after the reconciliation window.
     refusals: u32,
     not_before: Option<Instant>,
 }
@@ -141,6 +144,9 @@ struct Unsure {
     reference: String,
     /// When it may be sent again if it is not found.
     resend_at: Instant,
+    /// When this run stops looking (the job deadline): the row stays `submitting` and the
+    /// next run reconciles it first.
+    deadline: Instant,
     pending: Pending,
 }
 
@@ -281,6 +287,7 @@ impl Coordinator {
                         Unsure {
                             reference: row.reference.clone().unwrap_or_default(),
                             resend_at: now + Duration::from_secs_f64(left),
+                            deadline: now + cfg.job_deadline,
                             pending: Pending::from_row(&row),
                         },
                     );
@@ -449,7 +456,22 @@ impl Coordinator {
     }
 
     fn start_reconcile(&mut self) {
-        if self.reconciling || self.unsure.is_empty() || Instant::now() < self.next_reconcile {
+        // A row whose job could not be looked for until its deadline (the job list kept
+        // failing) is neither sent again nor waited for any longer: it stays `submitting`,
+        // and the next run reconciles it before anything else.
+        let now = Instant::now();
+        let expired: Vec<String> = self
+            .unsure
+            .iter()
+            .filter(|(_, u)| u.deadline <= now)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in expired {
+            self.unsure.remove(&key);
+            tracing::warn!(%key, "deadline reached before the job of an unanswered submission could be looked for; rerun to reconcile it");
+            self.past_deadline += 1;
+        }
+        if self.reconciling || self.unsure.is_empty() || now < self.next_reconcile {
             return;
         }
         if matches!(self.stop, Some(Stop::Auth(_))) {
@@ -580,6 +602,7 @@ impl Coordinator {
                     Unsure {
                         reference,
                         resend_at: Instant::now() + cfg.reconcile_window,
+                        deadline: Instant::now() + cfg.job_deadline,
                         pending,
                     },
                 );
@@ -601,17 +624,11 @@ impl Coordinator {
                         tracing::error!(error = %message, "the API refused the credentials");
                         self.stop = Some(Stop::Auth(message));
                     }
-                    (
-                        _,
-                        ApiError::Throttled {
-                            retry_after,
-                            detail,
-                        },
-                    ) => {
+                    (_, ApiError::Throttled { retry_after, .. }) => {
                         // "Slow down" is not a failure: it never uses up the row's attempts.
                         // A refusal over the account's render cap also lowers ours to what is
                         // rendering now; each finished job raises it by one again.
-                        if detail.to_lowercase().contains("concurren") {
+                        if error.is_render_cap() {
                             let cap = self.rendering.len().max(1);
                             if cap < self.in_flight_cap {
                                 tracing::info!(cap, "the account's render limit is reached; rendering at most {cap} jobs at once");
@@ -637,9 +654,19 @@ impl Coordinator {
         }
     }
 
-    async fn on_polled(&mut self, jobs: Vec<Job>, errors: usize) -> Result<(), JournalError> {
+    async fn on_polled(
+        &mut self,
+        jobs: Vec<Job>,
+        errors: Vec<ApiError>,
+    ) -> Result<(), JournalError> {
         let shared = self.shared.clone();
         let cfg = &shared.cfg;
+        // A failed poll changes no job, except that refused credentials end the run: polling
+        // on would only meet the same 401 until every deadline passed.
+        if let Some(e) = errors.iter().find(|e| e.class() == ErrorClass::Auth) {
+            tracing::error!(error = %e, "the API refused the credentials");
+            self.stop = Some(Stop::Auth(e.to_string()));
+        }
         let mut changes = Vec::new();
         let mut settled = 0;
         for job in jobs {
@@ -702,9 +729,10 @@ impl Coordinator {
                 .mul_f64(1.5)
                 .clamp(cfg.poll_min, cfg.poll_max)
         };
-        if errors > 0 {
+        if !errors.is_empty() {
             tracing::warn!(
-                errors,
+                errors = errors.len(),
+                error = %errors[0],
                 "status poll failed; jobs keep their state, will poll again"
             );
         }
@@ -721,6 +749,11 @@ impl Coordinator {
         self.next_reconcile = Instant::now() + cfg.poll_min.max(Duration::from_millis(500));
         let jobs = match result {
             Ok(jobs) => jobs,
+            Err(e) if e.class() == ErrorClass::Auth => {
+                tracing::error!(error = %e, "the API refused the credentials");
+                self.stop = Some(Stop::Auth(e.to_string()));
+                return Ok(());
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "could not list the account's jobs; will try again");
                 return Ok(());
@@ -765,18 +798,27 @@ impl Coordinator {
                 let Some(u) = self.unsure.remove(&key) else {
                     continue;
                 };
-                tracing::info!(%key, "not created after all; sending it again");
                 self.shared
                     .journal
                     .record(Change::Requeue {
                         key: key.clone(),
-                        error: "not found after the reconciliation window".into(),
+                        error: "no answer to the submission, and no job found after the reconciliation window".into(),
                     })
                     .await?;
-                self.states.insert(key, RowState::Planned);
+                self.states.insert(key.clone(), RowState::Planned);
                 self.committed_credits -= u.pending.est_credits;
                 self.credits_estimated -= u.pending.est_credits;
-                self.queue.push_front(u.pending);
+                let mut pending = u.pending;
+                pending.refusals += 1;
+                if pending.refusals >= cfg.max_attempts {
+                    // The API keeps failing creations without creating anything: stop
+                    // sending this row in this run rather than loop until someone kills it.
+                    tracing::error!(%key, attempts = pending.refusals, "submission never got an answer and no job was created; left for the next run");
+                    self.failed_row();
+                    continue;
+                }
+                tracing::info!(%key, "not created after all; sending it again");
+                self.queue.push_front(pending);
             }
         }
         Ok(())
@@ -788,7 +830,8 @@ impl Coordinator {
         let summary = Summary {
             counts: counts.clone(),
             credits_estimated: self.credits_estimated,
-            credits_used: self.credits_used.values().sum(),
+            // A fold from +0: an empty `sum()` of floats is -0, printed "-0".
+            credits_used: self.credits_used.values().fold(0.0, |a, b| a + b),
             stopped: self.stop.as_ref().map(|s| match s {
                 Stop::Budget(m) | Stop::Credits(m) | Stop::Halt(m) | Stop::Auth(m) => m.clone(),
                 Stop::Interrupted => "interrupted".into(),

@@ -60,7 +60,10 @@ pub struct EndpointFaults {
     pub html: f64,
     /// Processed, then answered only after `slow_seconds`.
     pub slow: f64,
-    /// How long a slow answer waits (real seconds).
+    /// Held `slow_seconds` before it is processed (a queue in front of the API), then
+    /// processed and answered, whether or not the client is still waiting.
+    pub stall: f64,
+    /// How long a slow or stalled request waits (real seconds).
     pub slow_seconds: f64,
     /// Downloads only: the body stops after half of `Content-Length` and the connection is
     /// cut.
@@ -80,6 +83,7 @@ impl Default for EndpointFaults {
             status_503: 0.0,
             html: 0.0,
             slow: 0.0,
+            stall: 0.0,
             slow_seconds: 30.0,
             truncate: 0.0,
             url_ttl_seconds: None,
@@ -148,6 +152,9 @@ pub enum Fault {
     Html,
     /// Process, then wait this long before answering.
     Slow(Duration),
+    /// Wait this long, then process and answer (processing happens even if the client has
+    /// gone by then).
+    Stall(Duration),
     /// Send half the body, then cut the connection.
     Truncate,
 }
@@ -161,6 +168,7 @@ impl Fault {
             Self::Status(code) => format!("status_{code}"),
             Self::Html => "html".into(),
             Self::Slow(_) => "slow".into(),
+            Self::Stall(_) => "stall".into(),
             Self::Truncate => "truncate".into(),
         }
     }
@@ -260,7 +268,7 @@ fn check_rate(table: &str, key: &str, rate: f64) -> anyhow::Result<()> {
 }
 
 impl EndpointFaults {
-    fn rates(&self) -> [(&'static str, f64); 8] {
+    fn rates(&self) -> [(&'static str, f64); 9] {
         [
             ("reset", self.reset),
             ("lost", self.lost),
@@ -269,6 +277,7 @@ impl EndpointFaults {
             ("status_503", self.status_503),
             ("html", self.html),
             ("slow", self.slow),
+            ("stall", self.stall),
             ("truncate", self.truncate),
         ]
     }
@@ -287,6 +296,7 @@ impl EndpointFaults {
                     "status_503" => Fault::Status(503),
                     "html" => Fault::Html,
                     "slow" => Fault::Slow(Duration::from_secs_f64(self.slow_seconds)),
+                    "stall" => Fault::Stall(Duration::from_secs_f64(self.slow_seconds)),
                     _ => Fault::Truncate,
                 });
             }

@@ -38,6 +38,11 @@ pub enum Event {
         /// The whole job.
         job: JobRecord,
     },
+    /// Credits were added to the account ([`super::Sandbox::add_credits`]).
+    TopUp {
+        /// How many.
+        credits: f64,
+    },
     /// A preview was sent to its final render, charging `credits`.
     Render {
         /// The job's id.

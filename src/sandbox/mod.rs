@@ -89,6 +89,7 @@
 //! reset = 0.02         # connection closed before any answer, nothing processed
 //! status_503 = 0.02    # also status_500, status_502 (HTML bodies, nothing processed)
 //! slow = 0.01          # processed, answered after slow_seconds
+//! stall = 0.01         # held slow_seconds, then processed (even if the client gave up)
 //! slow_seconds = 45
 //!
 //! [poll]
@@ -111,8 +112,9 @@
 //! # Persistence format
 //! `STATE_DIR/sandbox-journal.jsonl`, one JSON object per line, appended, never rewritten:
 //! `{"event":"account","credits":N}` first, then `{"event":"job","job":{...}}` per creation
-//! (the whole job, with its charge, render time and fate) and
-//! `{"event":"render","id":...,"at_ms":...,"credits":N}` per render of a preview. A torn last
+//! (the whole job, with its charge, render time and fate),
+//! `{"event":"render","id":...,"at_ms":...,"credits":N}` per render of a preview and
+//! `{"event":"top_up","credits":N}` per [`Sandbox::add_credits`]. A torn last
 //! line (a crash mid-write, never acknowledged) is cut off on start. The starting balance
 //! comes from the file once it exists. Request counters and pending webhooks of jobs that
 //! ended while the sandbox was down are not kept.
@@ -388,6 +390,22 @@ impl Sandbox {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Adds `credits` to the account (a top-up), durably when there is a state directory:
+    /// a restart keeps it, while `--credits` only sets the balance of a new account.
+    pub async fn add_credits(&self, credits: f64) -> anyhow::Result<()> {
+        if !(credits.is_finite() && credits >= 0.0) {
+            bail!("a top-up must be 0 credits or more, got {credits}");
+        }
+        let durable = self.app.store().top_up(credits);
+        if let Some(durable) = durable {
+            durable
+                .await
+                .map_err(|_| anyhow::anyhow!("the sandbox journal has stopped"))?
+                .map_err(anyhow::Error::msg)?;
+        }
+        Ok(())
     }
 
     /// The same figures as `GET /__sandbox/stats`.

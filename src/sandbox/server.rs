@@ -99,7 +99,7 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Body>, NoAnswer> {
     let endpoint = Endpoint::of(req.uri().path());
-    let mut req = req.map(Body::new);
+    let req = req.map(Body::new);
     if endpoint == Endpoint::Stats {
         // The sandbox's own page: no faults, no credentials, not counted.
         return Ok(call(router, req).await);
@@ -122,13 +122,27 @@ async fn handle(
             "Scheduled maintenance",
             "We are upgrading our systems and will be back shortly.",
         ),
-        _ => match gate(&app, endpoint, req.headers()) {
-            Err(refusal) => refusal.into_response(),
-            Ok(()) => {
-                req.extensions_mut().insert(Decided(fault));
-                call(router, req).await
+        Some(Fault::Stall(delay)) => {
+            // A queue in front of the API: the request waits, then is processed even if the
+            // client has given up by then, so its own task, not the connection, carries it.
+            // A sandbox that stops meanwhile drops it unprocessed.
+            let (held, mut stop) = (app.clone(), app.shutdown.clone());
+            let task = tokio::spawn(async move {
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = stop.wait_for(|stopped| *stopped) => return None,
+                }
+                Some(process(&held, endpoint, router, req, fault).await)
+            });
+            match task.await {
+                Ok(Some(resp)) => resp,
+                _ => {
+                    app.counters.request(&key, "dropped");
+                    return Err(NoAnswer);
+                }
             }
-        },
+        }
+        _ => process(&app, endpoint, router, req, fault).await,
     };
     if fault == Some(Fault::Lost) {
         app.counters.request(&key, "dropped");
@@ -139,6 +153,24 @@ async fn handle(
         tokio::time::sleep(delay).await;
     }
     Ok(resp)
+}
+
+/// Credentials and the rate limit, then the router; `fault` goes along for the handlers
+/// that act on it.
+async fn process(
+    app: &App,
+    endpoint: Endpoint,
+    router: Router,
+    mut req: Request<Body>,
+    fault: Option<Fault>,
+) -> Response<Body> {
+    match gate(app, endpoint, req.headers()) {
+        Err(refusal) => refusal.into_response(),
+        Ok(()) => {
+            req.extensions_mut().insert(Decided(fault));
+            call(router, req).await
+        }
+    }
 }
 
 async fn call(router: Router, req: Request<Body>) -> Response<Body> {

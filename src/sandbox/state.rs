@@ -81,6 +81,7 @@ impl Store {
     fn replay(&mut self, event: Event, now_ms: i64) {
         match event {
             Event::Account { credits } => self.credits = credits,
+            Event::TopUp { credits } => self.credits += credits,
             Event::Job { job } => {
                 self.charge(job.credits_used);
                 self.insert(Arc::new(job), now_ms);
@@ -172,6 +173,12 @@ impl Store {
         let job = Arc::new(job);
         self.insert(job.clone(), now_ms);
         Ok((job, durable))
+    }
+
+    /// Adds `credits` to the balance. The returned [`Durable`] resolves when that is on disk.
+    pub fn top_up(&mut self, credits: f64) -> Option<Durable> {
+        self.credits += credits;
+        self.log(&Event::TopUp { credits })
     }
 
     /// Sends the preview `id` to its final render for `cost(seconds)` credits.

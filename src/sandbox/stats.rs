@@ -27,8 +27,8 @@ pub struct Stats {
     pub credits_remaining: f64,
     /// Jobs not yet terminal.
     pub rendering: u64,
-    /// Injected faults by kind (`reset`, `lost`, `status_503`, `html`, `slow`, `truncate`,
-    /// `url_expired`, `duplicate_webhook`).
+    /// Injected faults by kind (`reset`, `lost`, `status_503`, `html`, `slow`, `stall`,
+    /// `truncate`, `url_expired`, `duplicate_webhook`).
     pub faults: BTreeMap<String, u64>,
     /// Webhook POSTs that got an answer.
     pub webhooks_sent: u64,

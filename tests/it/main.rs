@@ -3,6 +3,7 @@
 mod commands;
 mod corpus;
 mod crash;
+mod faults;
 mod plan;
 mod run;
 mod sandbox;

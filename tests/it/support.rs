@@ -48,10 +48,14 @@ pub struct Harness {
     pub id: String,
     /// See `id`.
     pub key: String,
+    /// What the sandbox was started with (its port filled in), for [`Harness::restart`].
+    pub config: SandboxConfig,
 }
 
 impl Harness {
-    /// A sandbox with `faults` and whatever `tweak` changes, 100× faster than real time.
+    /// A sandbox with `faults` and whatever `tweak` changes, 100× faster than real time. One
+    /// with a state directory (one that may be restarted) listens on a port below the
+    /// kernel's ephemeral range, which nothing else takes while it is down.
     pub async fn start(faults: Faults, tweak: impl FnOnce(&mut SandboxConfig)) -> Self {
         let mut cfg = SandboxConfig::for_tests();
         cfg.faults = faults;
@@ -64,7 +68,20 @@ impl Harness {
         tweak(&mut cfg);
         let id = cfg.credentials.api_id.clone();
         let key = cfg.credentials.api_key.clone();
-        let sandbox = Sandbox::start(cfg).await.expect("sandbox starts");
+        let pick = cfg.port == 0 && cfg.options.state_dir.is_some();
+        let mut tries = 0;
+        let sandbox = loop {
+            if pick {
+                cfg.port = stable_port();
+            }
+            match Sandbox::start(cfg.clone()).await {
+                Ok(s) => break s,
+                // Another test may have probed the same port at the same instant.
+                Err(_) if pick && tries < 10 => tries += 1,
+                Err(e) => panic!("sandbox starts: {e:#}"),
+            }
+        };
+        cfg.port = sandbox.addr().port();
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("pipeline.toml"), FAST_CONFIG).expect("config written");
         Self {
@@ -72,6 +89,39 @@ impl Harness {
             sandbox,
             id,
             key,
+            config: cfg,
+        }
+    }
+
+    /// Stops the sandbox and starts it again on the same port (so the runner's base URL still
+    /// works) with `faults`. With `options.state_dir` set it finds its jobs and credits again.
+    pub async fn restart(self, faults: Faults) -> Self {
+        let Self {
+            dir,
+            sandbox,
+            id,
+            key,
+            mut config,
+        } = self;
+        sandbox.shutdown().await;
+        config.faults = faults;
+        let mut tries = 0;
+        let sandbox = loop {
+            match Sandbox::start(config.clone()).await {
+                Ok(s) => break s,
+                Err(_) if tries < 50 => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("sandbox restarts on port {}: {e:#}", config.port),
+            }
+        };
+        Self {
+            dir,
+            sandbox,
+            id,
+            key,
+            config,
         }
     }
 
@@ -117,6 +167,21 @@ impl Harness {
     pub fn stats(&self) -> Stats {
         self.sandbox.stats()
     }
+}
+
+/// A free port below the kernel's ephemeral range (from `ip_local_port_range`): neither a
+/// `bind` to port 0 nor an outgoing connection is given one, so a sandbox can stop and come
+/// back on it.
+fn stable_port() -> u16 {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let span = low.saturating_sub(10_000).max(1);
+    (0..200)
+        .map(|_| 10_000 + rand::random::<u16>() % span)
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .unwrap_or(0)
 }
 
 /// A sheet of `n` one-scene videos with keys `v001`…

@@ -70,6 +70,47 @@ async fn a_slow_answer_outlasts_the_client_timeout_after_creating_the_job() {
 }
 
 #[tokio::test]
+async fn a_stalled_request_is_processed_after_the_client_gave_up() {
+    let sb = start(|c| c.faults = faults("[create]\nstall = 1.0\nslow_seconds = 1")).await;
+    let api = Api::with_timeout(&sb, Duration::from_millis(300));
+    let err = api
+        .try_post("/api/lipsyncs_v2/", &video("stalled-row", "Hello"))
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    // Not created yet when the client gives up: looking for it now would not find it.
+    assert_eq!(sb.stats().jobs_created, 0);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let stats = sb.stats();
+    assert_eq!(stats.jobs_by_name["stalled-row"], 1);
+    assert_eq!(stats.faults["stall"], 1);
+}
+
+#[tokio::test]
+async fn a_top_up_adds_credits_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    let sb = start(|c| {
+        c.options.credits = 3.0;
+        c.options.state_dir = Some(path);
+    })
+    .await;
+    let api = Api::new(&sb);
+    let refused = api.post("/api/lipsyncs_v2/", &video("poor", "Hello")).await;
+    assert_eq!(refused.status(), StatusCode::PAYMENT_REQUIRED);
+    sb.add_credits(10.0).await.unwrap();
+    assert!(sb.add_credits(-1.0).await.is_err());
+    let created = api.post("/api/lipsyncs_v2/", &video("rich", "Hello")).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let left = sb.stats().credits_remaining;
+    sb.shutdown().await;
+    let path = dir.path().to_owned();
+    let again = start(|c| c.options.state_dir = Some(path)).await;
+    assert_eq!(again.stats().credits_remaining, left);
+    assert!(left > 0.0 && left < 13.0, "{left}");
+}
+
+#[tokio::test]
 async fn an_html_page_can_come_back_with_a_200() {
     let sb = start(|c| c.faults = faults("[poll]\nhtml = 1.0")).await;
     let api = Api::new(&sb);
