@@ -38,8 +38,10 @@ impl ExitCode {
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0    every row done and downloaded
-  1    some rows failed (the others are done); see failed.csv
-  2    invalid input or config; nothing was submitted
+  1    some rows failed, or could not be sent or downloaded this time (the others
+       are done); see failed.csv and `creatify-batch status`; rerun to retry the latter
+  2    invalid input or config, missing credentials, or the batch folder is in use
+       by another run; nothing was submitted
   3    stopped by the budget (--max-credits) or insufficient credits
   4    deadline reached with jobs still rendering; rerun to resume
   5    authentication refused (check CREATIFY_API_ID / CREATIFY_API_KEY)

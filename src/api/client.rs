@@ -146,8 +146,8 @@ impl CallCounts {
 ///
 /// The pause alone lets every waiting task go at the same instant when it ends, and against
 /// a server slower than our own limiter only one of them gets through: the rest meet 429
-/// again, wave after wave. So a rate-limit 429 also widens a gap kept between calls (doubled,
-/// and at least a quarter of `Retry-After`, at most [`MAX_GAP`]; calls sent before the last
+/// again, wave after wave. So a rate-limit 429 also widens a gap kept between calls (by half,
+/// to at least half of `Retry-After`, at most [`MAX_GAP`]; calls sent before the last
 /// widening do not widen it again), and each answered call shortens it by a tenth: the pace
 /// settles just under what the server allows, and returns to our limiter's own once the
 /// 429s stop. A 429 over the account's render cap pauses but does not slow the pace: it

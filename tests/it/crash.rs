@@ -489,9 +489,8 @@ async fn a_full_disk_is_a_clear_error_and_the_rerun_finishes() {
     );
     assert!(!stderr.contains("panicked"), "{}", text(&first));
 
-    match &disk {
-        Some(d) => d.grow("200m"),
-        None => {}
+    if let Some(d) = &disk {
+        d.grow("200m");
     }
     let again = finish(t.run(&[])).await;
     assert_eq!(code(&again), 0, "{}", text(&again));
