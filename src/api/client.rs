@@ -1,23 +1,22 @@
-//! The HTTP client: every call waits at one shared cooldown gate (opened by a 429's
-//! `Retry-After`) and then at one shared GCRA limiter, so the whole run, not each task, stays
-//! under the account's rate limit.
+//! The HTTP client: every call waits for its slot in one shared schedule ([`Pacer`]: a GCRA
+//! rate with a burst, paused by a 429's `Retry-After`, slowed when the configured rate turns
+//! out to be above the account's limit), so the whole run, not each task, stays under it.
 //!
 //! GETs retry with exponential backoff and jitter (`backon`). `create` never retries: a POST
 //! that may have created a billed job is the engine's to reconcile, so it reports exactly what
 //! it knows ([`CreateOutcome`]).
 
-use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
-use tokio::time::Instant;
 use url::Url;
+
+use super::pace::Pacer;
 
 use super::error::{detail_of, ApiError, ErrorClass};
 use super::model::{CreateLipsync, Job};
@@ -141,32 +140,6 @@ impl CallCounts {
     }
 }
 
-/// The shared pause opened by a 429 with `Retry-After`.
-#[derive(Debug, Default)]
-struct Cooldown {
-    until: Mutex<Option<Instant>>,
-}
-
-impl Cooldown {
-    async fn wait(&self) {
-        loop {
-            let until = *self.until.lock().unwrap_or_else(|p| p.into_inner());
-            match until {
-                Some(t) if t > Instant::now() => tokio::time::sleep_until(t).await,
-                _ => return,
-            }
-        }
-    }
-
-    fn pause(&self, d: Duration) {
-        let mut until = self.until.lock().unwrap_or_else(|p| p.into_inner());
-        let t = Instant::now() + d;
-        if until.is_none_or(|u| u < t) {
-            *until = Some(t);
-        }
-    }
-}
-
 /// A client for one account. Cheap to share behind an `Arc`.
 pub struct ApiClient {
     http: reqwest::Client,
@@ -174,8 +147,7 @@ pub struct ApiClient {
     base: Url,
     auth: HeaderMap,
     config: ClientConfig,
-    limiter: DefaultDirectRateLimiter,
-    cooldown: Cooldown,
+    pacer: Pacer,
     /// Calls made so far.
     pub counts: Arc<CallCounts>,
 }
@@ -207,11 +179,6 @@ impl ApiClient {
             .read_timeout(config.request_timeout)
             .user_agent(concat!("creatify-batch/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        let period = Duration::from_secs_f64(1.0 / config.requests_per_second.max(0.001));
-        let burst = NonZeroU32::new(config.burst.max(1)).unwrap_or(NonZeroU32::MIN);
-        let quota = Quota::with_period(period)
-            .ok_or_else(|| anyhow::anyhow!("requests_per_second is too high"))?
-            .allow_burst(burst);
         let mut base = config.base_url.clone();
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
@@ -221,8 +188,7 @@ impl ApiClient {
             downloads,
             base,
             auth,
-            limiter: RateLimiter::direct(quota),
-            cooldown: Cooldown::default(),
+            pacer: Pacer::new(config.requests_per_second, config.burst),
             config,
             counts: Arc::default(),
         })
@@ -239,10 +205,9 @@ impl ApiClient {
         self.base.join(path).unwrap_or_else(|_| self.base.clone())
     }
 
-    async fn admit(&self) {
-        self.cooldown.wait().await;
-        self.limiter.until_ready().await;
-        self.cooldown.wait().await;
+    /// Calls per second the client goes at now (below the configured rate after 429s).
+    pub fn rate(&self) -> f64 {
+        self.pacer.rate()
     }
 
     fn retry_after(&self, headers: &HeaderMap) -> Duration {
@@ -262,7 +227,7 @@ impl ApiClient {
         url: Url,
         body: Option<&CreateLipsync>,
     ) -> Result<(StatusCode, String), ApiError> {
-        self.admit().await;
+        let ticket = self.pacer.admit().await;
         let mut req = self.http.request(method, url).headers(self.auth.clone());
         if let Some(b) = body {
             req = req.json(b);
@@ -274,10 +239,13 @@ impl ApiClient {
         if status == StatusCode::TOO_MANY_REQUESTS {
             self.counts.throttled.fetch_add(1, Ordering::Relaxed);
             let retry_after = self.retry_after(&headers);
-            self.cooldown.pause(retry_after);
+            let detail = detail_of(&text);
+            // A refusal over the account's render cap says nothing about the call rate.
+            self.pacer
+                .throttled(ticket, retry_after, !is_render_cap(&detail));
             return Err(ApiError::Throttled {
                 retry_after,
-                detail: detail_of(&text),
+                detail,
             });
         }
         if !status.is_success() {
@@ -399,6 +367,11 @@ impl ApiClient {
         }
         req.send().await.map_err(network)
     }
+}
+
+/// Whether a 429's message is about jobs rendering at once rather than calls per second.
+pub fn is_render_cap(detail: &str) -> bool {
+    detail.to_lowercase().contains("concurren")
 }
 
 fn network(e: reqwest::Error) -> ApiError {
