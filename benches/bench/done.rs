@@ -98,5 +98,10 @@ async fn once(scale: f64) -> (f64, f64, f64, f64) {
     }
     // Every POST is one request; the first BURST go at once.
     let submission = (VIDEOS as f64 - f64::from(BURST)).max(0.0) / rate;
-    (fin.wall.as_secs_f64(), submission, slowest, median(downloads))
+    (
+        fin.wall.as_secs_f64(),
+        submission,
+        slowest,
+        median(downloads),
+    )
 }

@@ -47,7 +47,14 @@ pub async fn run(opts: Opts) {
     let mibps = |s: f64| GIB as f64 / s / (1 << 20) as f64;
     let mut t = Table::new(
         &format!("Downloads: one 1 GiB video, median of {}", outcomes.len()),
-        &["client", "seconds", "MiB/s", "runner / client", "target", "verdict"],
+        &[
+            "client",
+            "seconds",
+            "MiB/s",
+            "runner / client",
+            "target",
+            "verdict",
+        ],
     );
     t.row(vec![
         "creatify-batch (stream, SHA-256, fsync, rename)".into(),

@@ -67,7 +67,9 @@ pub async fn run(opts: Opts) {
         .collect();
     let lags: Vec<f64> = jobs
         .iter()
-        .filter_map(|(key, j)| Some((done_at.get(key)? - harness::unix_secs(j, "updated_at")?) * scale))
+        .filter_map(|(key, j)| {
+            Some((done_at.get(key)? - harness::unix_secs(j, "updated_at")?) * scale)
+        })
         .collect();
     let max_lag = lags.iter().copied().fold(0.0, f64::max);
 

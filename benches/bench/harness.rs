@@ -280,7 +280,9 @@ impl Sampler {
                 let Ok(stats) = resp.json::<Stats>().await else {
                     continue;
                 };
-                out.lock().unwrap().push((t0.elapsed(), Counted::of(&stats)));
+                out.lock()
+                    .unwrap()
+                    .push((t0.elapsed(), Counted::of(&stats)));
             }
         });
         Sampler { samples, task }

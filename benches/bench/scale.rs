@@ -31,7 +31,15 @@ pub async fn run(opts: Opts) {
 
     let mut t = Table::new(
         "Scale: plan (median of runs)",
-        &["rows", "plan s", "rows/s", "peak RSS MB", "RSS / row", "target", "verdict"],
+        &[
+            "rows",
+            "plan s",
+            "rows/s",
+            "peak RSS MB",
+            "RSS / row",
+            "target",
+            "verdict",
+        ],
     );
     let mut last_rss = None;
     for &n in &plan_sizes {

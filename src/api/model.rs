@@ -167,7 +167,7 @@ pub struct CreateLipsync {
     pub background_music: Option<BackgroundMusic>,
     /// A call to action at the end of the video.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cta_end: Option<Cta>,
+    pub cta_end: Option<Box<Cta>>,
     /// Where Creatify POSTs the job's outcome (at most 200 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_url: Option<String>,
@@ -200,10 +200,10 @@ pub struct Scene {
     pub voice: Option<Voice>,
     /// What is behind the avatar.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub background: Option<Background>,
+    pub background: Option<Box<Background>>,
     /// How captions look.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub caption_setting: Option<CaptionSetting>,
+    pub caption_setting: Option<Box<CaptionSetting>>,
     /// How the scene enters and leaves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transition_effect: Option<TransitionEffect>,
@@ -212,7 +212,7 @@ pub struct Scene {
     pub visual_style: Option<String>,
     /// A call to action inside the scene.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cta: Option<Cta>,
+    pub cta: Option<Box<Cta>>,
 }
 
 /// The avatar of a scene.

@@ -31,7 +31,10 @@ pub(super) fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
             );
         }
     } else {
-        print!("{}", plan::render_table(&plan));
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        plan::write_table(&plan, &mut out)?;
+        std::io::Write::flush(&mut out)?;
     }
     Ok(ExitCode::Success)
 }

@@ -54,7 +54,7 @@ mod rows;
 use std::path::{Path, PathBuf};
 
 pub use error::PlanError;
-pub use table::render_table;
+pub use table::{render_table, write_table};
 
 pub use crate::sheet::{Diagnostic, SheetFormat};
 
@@ -136,12 +136,6 @@ pub fn plan_bytes(source: &Path, bytes: &[u8], settings: &Settings) -> Result<Pl
         Columns::resolve(&sheet.format.headers, sheet.header_line, &settings.columns);
     errors.extend(sheet.problems);
     let source_rows = sheet.rows.len();
-    let mut rows: Vec<rows::TypedRow> = sheet
-        .rows
-        .into_iter()
-        .map(|r| rows::type_row(r, &columns, &mut errors))
-        .collect();
-    let groups = rows::group(&rows, &columns, &mut errors);
     let (video_defaults, scene_defaults) = split_defaults(&settings.defaults);
     let cx = build::Context {
         columns: &columns,
@@ -149,13 +143,48 @@ pub fn plan_bytes(source: &Path, bytes: &[u8], settings: &Settings) -> Result<Pl
         scene_defaults: &scene_defaults,
         rate: settings.estimate,
     };
-    let mut videos = Vec::with_capacity(groups.len());
-    for g in groups {
-        match build::video(&cx, g, &mut rows) {
-            Ok(v) => videos.push(v),
-            Err(d) => errors.extend(d),
+    // One pass: type a row, place it, and build a video as soon as its last row is read, so
+    // only one video's typed cells are alive at a time (a 100k-row sheet is never held as
+    // typed values).
+    let mut grouper = rows::Grouper::new(&columns, source_rows);
+    let mut videos = Vec::with_capacity(source_rows);
+    let mut current: Option<rows::Group> = None;
+    let mut members: Vec<rows::TypedRow> = Vec::new();
+    let mut finish =
+        |group: rows::Group, members: &mut Vec<rows::TypedRow>, errors: &mut Vec<Diagnostic>| {
+            match build::video(&cx, group, members) {
+                Ok(v) => videos.push(v),
+                Err(d) => errors.extend(d),
+            }
+            members.clear();
+        };
+    for raw in sheet.rows {
+        let row = rows::type_row(raw, &columns, &mut errors);
+        match grouper.place(&row, &mut errors) {
+            rows::Placement::Joins => {
+                if let Some(g) = current.as_mut() {
+                    g.rows.push(members.len());
+                    members.push(row);
+                }
+            }
+            rows::Placement::Starts { key, derived } => {
+                if let Some(g) = current.take() {
+                    finish(g, &mut members, &mut errors);
+                }
+                current = Some(rows::Group {
+                    key,
+                    derived,
+                    rows: vec![0],
+                });
+                members.push(row);
+            }
+            rows::Placement::Skipped => {}
         }
     }
+    if let Some(g) = current.take() {
+        finish(g, &mut members, &mut errors);
+    }
+    drop(finish);
     if errors.iter().any(|d| !d.warning) {
         errors.extend(videos.into_iter().flat_map(|v| v.warnings));
         // Stable: problems of one line stay in column order.

@@ -1,8 +1,9 @@
 //! Rows → typed cells, and rows → videos (keys, multi-scene groups).
 //!
 //! Every cell is read by its field's type here, so that a video's body is built from values
-//! only. Grouping is one pass with two hash maps (keys seen, output folders taken), linear
-//! in the number of rows.
+//! only. Grouping is one pass as the rows come, with two hash maps (keys seen, output
+//! folders taken), linear in the number of rows: a video is complete as soon as the next row
+//! starts another one.
 //!
 //! # Keys
 //! A key names the row's folder, its journal entry and its job, so it must read as what it
@@ -109,21 +110,53 @@ pub struct Group {
     pub key: String,
     /// Whether the key was derived from the row's content.
     pub derived: bool,
-    /// Indexes into the typed rows.
+    /// Indexes into the typed rows it is built from.
     pub rows: Vec<usize>,
 }
 
-/// Groups rows into videos and gives each its key, adding problems to `errors`.
-pub fn group(rows: &[TypedRow], columns: &Columns, errors: &mut Vec<Diagnostic>) -> Vec<Group> {
-    let mut groups: Vec<Group> = Vec::new();
-    // key → line of the first row that used it.
-    let mut keys: HashMap<String, u64> = HashMap::with_capacity(rows.len());
-    // lower-cased output folder → (key, line) of the row that has it.
-    let mut folders: HashMap<String, (String, u64)> = HashMap::with_capacity(rows.len());
-    // The video value of the last group, if it came from a `video` cell.
-    let mut open: Option<String> = None;
-    let header = |c: Option<usize>| c.map_or("", |c| columns.list[c].header.as_str());
-    for (i, row) in rows.iter().enumerate() {
+/// Where a row goes, as [`Grouper::place`] decides.
+pub enum Placement {
+    /// Another scene of the current group.
+    Joins,
+    /// The first row of a new group; the current group, if any, is complete.
+    Starts {
+        /// The new video's key.
+        key: String,
+        /// Whether the key was derived from the row's content.
+        derived: bool,
+    },
+    /// Part of no video (its problem was reported).
+    Skipped,
+}
+
+/// Groups rows into videos as they come and gives each its key, so a video can be built
+/// (and its typed cells freed) as soon as its last row is read. Remembers every key and its
+/// folder (for duplicates and collisions) and the open video value, nothing else.
+pub struct Grouper<'a> {
+    columns: &'a Columns,
+    /// key → line of the first row that used it.
+    keys: HashMap<String, u64>,
+    /// lower-cased output folder → (key, line) of the row that has it.
+    folders: HashMap<String, (String, u64)>,
+    /// The video value of the current group, if it came from a `video` cell.
+    open: Option<String>,
+}
+
+impl<'a> Grouper<'a> {
+    /// A grouper for a sheet of about `rows` rows.
+    pub fn new(columns: &'a Columns, rows: usize) -> Self {
+        Self {
+            columns,
+            keys: HashMap::with_capacity(rows),
+            folders: HashMap::with_capacity(rows),
+            open: None,
+        }
+    }
+
+    /// Places the next row, adding problems to `errors`.
+    pub fn place(&mut self, row: &TypedRow, errors: &mut Vec<Diagnostic>) -> Placement {
+        let columns = self.columns;
+        let header = |c: Option<usize>| c.map_or("", |c| columns.list[c].header.as_str());
         let cell = |c: Option<usize>| c.map_or("", |c| row.cells[c].trim());
         let key_cell = cell(columns.key);
         let video_cell = cell(columns.video);
@@ -140,16 +173,13 @@ pub fn group(rows: &[TypedRow], columns: &Columns, errors: &mut Vec<Diagnostic>)
                         quoted(video_cell)
                     ),
                 ));
-                continue;
+                return Placement::Skipped;
             }
-            if open.as_deref() == Some(video_cell) {
-                if let Some(g) = groups.last_mut() {
-                    g.rows.push(i);
-                }
-                continue;
+            if self.open.as_deref() == Some(video_cell) {
+                return Placement::Joins;
             }
         }
-        open = None;
+        self.open = None;
         let (key, derived) = if !video_cell.is_empty() {
             (video_cell.to_owned(), false)
         } else if !key_cell.is_empty() {
@@ -162,7 +192,7 @@ pub fn group(rows: &[TypedRow], columns: &Columns, errors: &mut Vec<Diagnostic>)
                 "is empty: with a key column, every row needs a key (its identity for \
                  folders and resuming)",
             ));
-            continue;
+            return Placement::Skipped;
         } else {
             (derived_key(row), true)
         };
@@ -178,9 +208,9 @@ pub fn group(rows: &[TypedRow], columns: &Columns, errors: &mut Vec<Diagnostic>)
                 Some(&key),
                 problem,
             ));
-            continue;
+            return Placement::Skipped;
         }
-        if let Some(&first) = keys.get(&key) {
+        if let Some(&first) = self.keys.get(&key) {
             errors.push(duplicate(
                 row,
                 &key,
@@ -189,10 +219,10 @@ pub fn group(rows: &[TypedRow], columns: &Columns, errors: &mut Vec<Diagnostic>)
                 !video_cell.is_empty(),
                 columns,
             ));
-            continue;
+            return Placement::Skipped;
         }
         let folder = output::folder_name(&key);
-        if let Some((other, line)) = folders.get(&folder.to_lowercase()) {
+        if let Some((other, line)) = self.folders.get(&folder.to_lowercase()) {
             let why = if other.to_lowercase() == key.to_lowercase() {
                 "folders on macOS and Windows do not tell upper from lower case; make the keys \
                  differ by more than case"
@@ -210,20 +240,15 @@ pub fn group(rows: &[TypedRow], columns: &Columns, errors: &mut Vec<Diagnostic>)
                     quoted(other)
                 ),
             ));
-            continue;
+            return Placement::Skipped;
         }
-        folders.insert(folder.to_lowercase(), (key.clone(), row.line));
-        keys.insert(key.clone(), row.line);
+        self.folders.insert(folder.to_lowercase(), (key.clone(), row.line));
+        self.keys.insert(key.clone(), row.line);
         if !video_cell.is_empty() {
-            open = Some(key.clone());
+            self.open = Some(key.clone());
         }
-        groups.push(Group {
-            key,
-            derived,
-            rows: vec![i],
-        });
+        Placement::Starts { key, derived }
     }
-    groups
 }
 
 /// Why `key` cannot name a row, if it cannot (see the module's header).

@@ -2,54 +2,53 @@
 //! text, no colors, so it reads the same in a terminal, a log and a cron mail. Columns are
 //! aligned by display width, counting East Asian wide characters as two.
 
-use super::Plan;
+use std::io::{self, Write};
+
+use super::{Plan, PlannedVideo};
 use crate::sheet::printable;
 
 const KEY_WIDTH: usize = 24;
 const NAME_WIDTH: usize = 32;
 
+const HEADER: [&str; 8] = [
+    "key",
+    "name",
+    "scenes",
+    "model",
+    "aspect",
+    "est. s",
+    "est. credits",
+    "warnings",
+];
+
+/// Text columns align left, numbers right.
+const RIGHT: [bool; 8] = [false, false, true, false, false, true, true, true];
+
 /// The plan as an aligned text table, with totals, warnings and notes.
 pub fn render_table(plan: &Plan) -> String {
-    let header = [
-        "key",
-        "name",
-        "scenes",
-        "model",
-        "aspect",
-        "est. s",
-        "est. credits",
-        "warnings",
-    ];
-    let mut rows: Vec<[String; 8]> = Vec::with_capacity(plan.videos.len());
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail, and every piece written is UTF-8.
+    let _ = write_table(plan, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes [`render_table`]'s text to `out` line by line: two passes over the videos (widths,
+/// then lines), so a 100k-row plan is never held as a second copy in text.
+pub fn write_table(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
+    let mut widths = HEADER.map(width);
     for v in &plan.videos {
-        rows.push([
-            printable(&v.key, KEY_WIDTH),
-            printable(v.body.name.as_deref().unwrap_or("-"), NAME_WIDTH),
-            v.body.video_inputs.len().to_string(),
-            v.body.model().to_string(),
-            v.body.aspect().to_string(),
-            format!("{:.1}", v.seconds),
-            number(v.credits),
-            v.warnings.len().to_string(),
-        ]);
-    }
-    let mut widths = header.map(width);
-    for r in &rows {
-        for (w, cell) in widths.iter_mut().zip(r) {
+        for (w, cell) in widths.iter_mut().zip(&cells(v)) {
             *w = (*w).max(width(cell));
         }
     }
-    // Text columns align left, numbers right.
-    let right = [false, false, true, false, false, true, true, true];
-    let mut out = String::new();
-    let mut line = |cells: &[String]| {
+    let line = |out: &mut dyn Write, cells: &[String]| -> io::Result<()> {
         let mut l = String::new();
         for (i, cell) in cells.iter().enumerate() {
             let pad = widths[i].saturating_sub(width(cell));
             if i > 0 {
                 l.push_str("  ");
             }
-            if right[i] {
+            if RIGHT[i] {
                 l.push_str(&" ".repeat(pad));
                 l.push_str(cell);
             } else {
@@ -57,42 +56,53 @@ pub fn render_table(plan: &Plan) -> String {
                 l.push_str(&" ".repeat(pad));
             }
         }
-        out.push_str(l.trim_end());
-        out.push('\n');
+        writeln!(out, "{}", l.trim_end())
     };
-    line(&header.map(str::to_owned));
-    for r in &rows {
-        line(r);
+    line(out, &HEADER.map(str::to_owned))?;
+    for v in &plan.videos {
+        line(out, &cells(v))?;
     }
     let scenes: usize = plan.videos.iter().map(|v| v.body.video_inputs.len()).sum();
     let seconds = plan.total_seconds();
-    out.push_str(&format!(
-        "\n{} videos, {} scenes, est. {:.1} s ({}), est. {} credits\n",
+    writeln!(
+        out,
+        "\n{} videos, {} scenes, est. {:.1} s ({}), est. {} credits",
         plan.videos.len(),
         scenes,
         seconds,
         clock(seconds),
         number(plan.total_credits()),
-    ));
-    let warnings: Vec<String> = plan
-        .videos
-        .iter()
-        .flat_map(|v| v.warnings.iter().map(move |w| format!("  {}: {w}", v.key)))
-        .collect();
-    if !warnings.is_empty() {
-        out.push_str(&format!("\nwarnings ({}):\n", warnings.len()));
-        for w in warnings {
-            out.push_str(&w);
-            out.push('\n');
+    )?;
+    let warnings: usize = plan.videos.iter().map(|v| v.warnings.len()).sum();
+    if warnings > 0 {
+        writeln!(out, "\nwarnings ({warnings}):")?;
+        for v in &plan.videos {
+            for w in &v.warnings {
+                writeln!(out, "  {}: {w}", v.key)?;
+            }
         }
     }
     if !plan.notes.is_empty() {
-        out.push_str("\nnotes:\n");
+        writeln!(out, "\nnotes:")?;
         for n in &plan.notes {
-            out.push_str(&format!("  {n}\n"));
+            writeln!(out, "  {n}")?;
         }
     }
-    out
+    Ok(())
+}
+
+/// One video's cells, in [`HEADER`] order.
+fn cells(v: &PlannedVideo) -> [String; 8] {
+    [
+        printable(&v.key, KEY_WIDTH),
+        printable(v.body.name.as_deref().unwrap_or("-"), NAME_WIDTH),
+        v.body.video_inputs.len().to_string(),
+        v.body.model().to_string(),
+        v.body.aspect().to_string(),
+        format!("{:.1}", v.seconds),
+        number(v.credits),
+        v.warnings.len().to_string(),
+    ]
 }
 
 /// Credits without a useless `.0` (they are whole or halves).
