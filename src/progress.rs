@@ -32,6 +32,11 @@ pub struct Counts {
 impl Counts {
     /// Counts one more row in `state`.
     pub fn add(&mut self, state: RowState) {
+        self.add_n(state, 1);
+    }
+
+    /// Counts `n` more rows in `state`.
+    pub fn add_n(&mut self, state: RowState, n: usize) {
         *match state {
             RowState::Planned => &mut self.planned,
             RowState::Submitting => &mut self.submitting,
@@ -40,7 +45,7 @@ impl Counts {
             RowState::Downloaded => &mut self.downloaded,
             RowState::Failed => &mut self.failed,
             RowState::Rejected => &mut self.rejected,
-        } += 1;
+        } += n;
     }
 
     /// Rows the API has accepted (rendering or past it).

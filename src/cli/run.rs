@@ -116,7 +116,8 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
         })
         .await?;
     let keys: Vec<String> = plan.videos.iter().map(|v| v.key.clone()).collect();
-    let report = engine::sync::sync(&journal, journal_rows(&plan), args.retry_failed).await?;
+    // The plan is consumed row by row as the journal takes it, and gone before the run starts.
+    let report = engine::sync::sync(&journal, journal_rows(plan), args.retry_failed).await?;
     for (key, state) in &report.changed_after_submit {
         tracing::warn!(%key, %state, "row changed in the sheet after it was submitted; not sent again (give it a new key to render the new version)");
     }
@@ -150,7 +151,7 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
     let cfg = engine_config(&settings, &batch, &batch_dir, args.max_credits, halt_after);
     let result = engine::run(
         cfg,
-        &keys,
+        keys,
         client.clone(),
         journal.clone(),
         reporter.as_mut(),
@@ -202,24 +203,22 @@ fn parse_halt(s: &str) -> Result<HaltAfter, String> {
     }
 }
 
-fn journal_rows(plan: &Plan) -> Vec<Row> {
-    plan.videos
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            Row::planned(
-                v.key.clone(),
-                i as i64,
-                v.lines.clone(),
-                v.records.clone(),
-                v.body.name.clone(),
-                payload_hash(&v.body),
-                serde_json::to_string(&v.body).unwrap_or_default(),
-                v.seconds,
-                v.credits,
-            )
-        })
-        .collect()
+/// The plan's videos as journal rows, each built as it is taken (and its video freed).
+fn journal_rows(plan: Plan) -> impl Iterator<Item = Row> {
+    plan.videos.into_iter().enumerate().map(|(i, v)| {
+        let body = serde_json::to_string(&v.body).unwrap_or_default();
+        Row::planned(
+            v.key,
+            i as i64,
+            v.lines,
+            v.records,
+            v.body.name.clone(),
+            payload_hash(&v.body),
+            body,
+            v.seconds,
+            v.credits,
+        )
+    })
 }
 
 fn client_config(s: &Settings) -> ClientConfig {
@@ -271,12 +270,7 @@ async fn check_budget(
     client: &ApiClient,
     max_credits: Option<f64>,
 ) -> anyhow::Result<Option<ExitCode>> {
-    let rows = journal.rows()?;
-    let needed: f64 = rows
-        .iter()
-        .filter(|r| r.state == crate::journal::RowState::Planned)
-        .map(|r| r.est_credits)
-        .sum();
+    let needed = journal.credits_in(crate::journal::RowState::Planned)?;
     if needed == 0.0 {
         return Ok(None);
     }
@@ -336,24 +330,42 @@ async fn watch_signals(tx: mpsc::UnboundedSender<()>) {
     }
 }
 
+/// Rewrites the reports while the run goes on: every [`MANIFEST_EVERY`], or less often when
+/// writing them takes long (a 100k-row batch), so they never take more than a tenth of the
+/// run's time and disk.
 async fn refresh_reports(journal: Arc<Journal>, batch_dir: std::path::PathBuf, batch: String) {
+    let mut wait = MANIFEST_EVERY;
     loop {
-        tokio::time::sleep(MANIFEST_EVERY).await;
+        tokio::time::sleep(wait).await;
         let (j, d, b) = (journal.clone(), batch_dir.clone(), batch.clone());
+        let started = Instant::now();
         let r = tokio::task::spawn_blocking(move || write_reports(&j, &d, &b)).await;
         if let Ok(Err(e)) = r {
             tracing::warn!(error = %e, "could not refresh the manifest");
         }
+        wait = MANIFEST_EVERY.max(started.elapsed() * 10);
     }
 }
 
+/// Rewrites every report from one consistent view of the journal, streaming its rows.
 fn write_reports(journal: &Journal, batch_dir: &Path, batch: &str) -> anyhow::Result<()> {
-    let snapshot = crate::journal::Snapshot {
-        rows: journal.rows()?,
-        sheet: journal.meta(SHEET_META)?,
+    let view = journal.view()?;
+    let mut counts = crate::progress::Counts::default();
+    for (state, n) in view.counts()? {
+        counts.total += n;
+        counts.add_n(state, n);
+    }
+    let m = manifest::Manifest {
+        batch,
+        counts,
+        sheet: view
+            .meta(SHEET_META)?
+            .and_then(|s| serde_json::from_str(&s).ok()),
     };
-    manifest::write_all(batch_dir, batch, &snapshot)
-        .with_context(|| format!("cannot write the manifest in {}", batch_dir.display()))
+    manifest::write_all(batch_dir, &m, |f| {
+        view.for_each_row(|row| f(&row).map_err(anyhow::Error::from))
+    })
+    .with_context(|| format!("cannot write the manifest in {}", batch_dir.display()))
 }
 
 fn print_summary(s: &engine::Summary, code: ExitCode, wall: Duration, dir: &Path) {

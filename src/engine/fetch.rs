@@ -60,7 +60,18 @@ impl Which {
     }
 }
 
-pub(super) async fn fetch(shared: &Shared, key: &str, mut job: Job) -> Result<(), FetchError> {
+pub(super) async fn fetch(shared: &Shared, key: &str, job_id: &str) -> Result<(), FetchError> {
+    // The job object as last polled, from the journal; if it is missing or unreadable, the
+    // API's current one (its URLs are what matters).
+    let saved = shared.journal.job(key)?;
+    let mut job = match saved.as_deref().map(serde_json::from_str::<Job>) {
+        Some(Ok(job)) => job,
+        _ => shared
+            .client
+            .job(job_id)
+            .await
+            .map_err(|e| FetchError::Failed(format!("cannot read the job's URLs: {e}")))?,
+    };
     let folder = output::folder_name(key);
     let dir = shared.cfg.batch_dir.join(&folder);
     let result = async {

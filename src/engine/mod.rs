@@ -118,13 +118,11 @@ enum Event {
     Journal(JournalError),
 }
 
-/// A row waiting to be sent.
+/// A row waiting to be sent. Its body stays in the journal until its submission reads it,
+/// so a queue of 100k rows costs a key and a few numbers each.
 #[derive(Debug, Clone)]
 pub struct Pending {
     key: String,
-    body: String,
-    payload_hash: String,
-    generation: u32,
     est_credits: f64,
     /// Attempts in this run that ended without a job: refused with a retryable error, or
     /// unanswered and then not found after the reconciliation window.
@@ -158,11 +156,11 @@ struct Shared {
 }
 
 /// Runs the batch whose rows are already in `journal` (see [`sync`]); `keys` are the rows of
-/// the current sheet, in order. Returns when every row has settled, or submitting stopped and
-/// nothing is left in flight, or the run was interrupted.
+/// the current sheet. Returns when every row has settled, or submitting stopped and nothing
+/// is left in flight, or the run was interrupted.
 pub async fn run(
     cfg: EngineConfig,
-    keys: &[String],
+    keys: Vec<String>,
     client: Arc<ApiClient>,
     journal: Arc<Journal>,
     reporter: &mut dyn Reporter,
@@ -176,7 +174,6 @@ pub async fn run(
         events: tx,
     });
     let mut c = Coordinator::load(shared.clone(), keys)?;
-    c.check_files();
     reporter.update(&c.counts());
     let mut last_report = Instant::now();
 
@@ -212,18 +209,26 @@ pub async fn run(
     Ok(c.outcome())
 }
 
+/// What the coordinator keeps of every row of the sheet.
+#[derive(Debug, Clone, Copy)]
+struct Tracked {
+    state: RowState,
+    /// Credits the API charged for its job, once known.
+    credits_used: Option<f64>,
+}
+
 struct Coordinator {
     shared: Arc<Shared>,
-    keys: HashSet<String>,
-    states: HashMap<String, RowState>,
-    credits_used: HashMap<String, f64>,
+    /// Every row of the current sheet.
+    rows: HashMap<String, Tracked>,
     queue: VecDeque<Pending>,
     submitting: usize,
     /// `max_in_flight`, lowered while the account's own render cap is lower.
     in_flight_cap: usize,
     unsure: HashMap<String, Unsure>,
     rendering: HashMap<String, Rendering>,
-    downloads: VecDeque<(String, Job)>,
+    /// Done rows to download: (key, job id). The job object is read from the journal.
+    downloads: VecDeque<(String, String)>,
     downloading: usize,
     download_failures: HashSet<String>,
     polling: bool,
@@ -239,14 +244,16 @@ struct Coordinator {
 }
 
 impl Coordinator {
-    fn load(shared: Arc<Shared>, keys: &[String]) -> Result<Self, JournalError> {
+    fn load(shared: Arc<Shared>, keys: Vec<String>) -> Result<Self, JournalError> {
         let cfg = &shared.cfg;
         let now = Instant::now();
         let wall = crate::journal::unix_now();
+        let planned = Tracked {
+            state: RowState::Planned,
+            credits_used: None,
+        };
         let mut c = Coordinator {
-            keys: keys.iter().cloned().collect(),
-            states: HashMap::new(),
-            credits_used: HashMap::new(),
+            rows: keys.into_iter().map(|k| (k, planned)).collect(),
             queue: VecDeque::new(),
             submitting: 0,
             in_flight_cap: cfg.max_in_flight.max(1),
@@ -267,14 +274,13 @@ impl Coordinator {
             past_deadline: 0,
             shared: shared.clone(),
         };
-        for row in shared.journal.rows()? {
-            if !c.keys.contains(&row.key) {
-                continue;
-            }
-            c.states.insert(row.key.clone(), row.state);
-            if let Some(cr) = row.credits_used {
-                c.credits_used.insert(row.key.clone(), cr);
-            }
+        // One pass over the journal, without bodies and job objects (read when needed).
+        shared.journal.for_each_row(|row| {
+            let Some(t) = c.rows.get_mut(&row.key) else {
+                return Ok::<_, JournalError>(());
+            };
+            t.state = row.state;
+            t.credits_used = row.credits_used;
             match row.state {
                 RowState::Planned => c.queue.push_back(Pending::from_row(&row)),
                 RowState::Submitting => {
@@ -304,63 +310,50 @@ impl Coordinator {
                         );
                     }
                 }
-                RowState::Done => match row.job.as_deref().map(serde_json::from_str::<Job>) {
-                    Some(Ok(job)) => c.downloads.push_back((row.key.clone(), job)),
-                    _ => {
-                        // Done but the job object is missing: poll it again for its URLs.
-                        if let Some(id) = &row.job_id {
-                            c.rendering.insert(
-                                id.clone(),
-                                Rendering {
-                                    key: row.key.clone(),
-                                    status: String::new(),
-                                    deadline: now + cfg.job_deadline,
-                                },
-                            );
+                RowState::Done => {
+                    if let Some(id) = row.job_id {
+                        c.downloads.push_back((row.key, id));
+                    }
+                }
+                RowState::Downloaded => {
+                    // Rows whose files are gone or the wrong size are fetched again.
+                    let intact = |f: &Option<crate::journal::FileRecord>| {
+                        f.as_ref().is_none_or(|f| {
+                            std::fs::symlink_metadata(cfg.batch_dir.join(&f.path))
+                                .is_ok_and(|m| m.is_file() && m.len() == f.bytes)
+                        })
+                    };
+                    if !(intact(&row.video) && intact(&row.thumbnail)) {
+                        if let Some(id) = row.job_id {
+                            tracing::warn!(key = %row.key, "files missing or changed on disk; downloading again");
+                            t.state = RowState::Done;
+                            c.downloads.push_back((row.key, id));
                         }
                     }
-                },
-                RowState::Downloaded | RowState::Failed | RowState::Rejected => {}
+                }
+                RowState::Failed | RowState::Rejected => {}
             }
-        }
+            Ok(())
+        })?;
         Ok(c)
-    }
-
-    /// Rows marked downloaded whose files are gone or the wrong size are fetched again.
-    fn check_files(&mut self) {
-        let Ok(rows) = self.shared.journal.rows() else {
-            return;
-        };
-        for row in rows {
-            if row.state != RowState::Downloaded || !self.keys.contains(&row.key) {
-                continue;
-            }
-            let intact = |f: &Option<crate::journal::FileRecord>| {
-                f.as_ref().is_none_or(|f| {
-                    std::fs::symlink_metadata(self.shared.cfg.batch_dir.join(&f.path))
-                        .is_ok_and(|m| m.is_file() && m.len() == f.bytes)
-                })
-            };
-            if intact(&row.video) && intact(&row.thumbnail) {
-                continue;
-            }
-            if let Some(Ok(job)) = row.job.as_deref().map(serde_json::from_str::<Job>) {
-                tracing::warn!(key = %row.key, "files missing or changed on disk; downloading again");
-                self.states.insert(row.key.clone(), RowState::Done);
-                self.downloads.push_back((row.key.clone(), job));
-            }
-        }
     }
 
     fn counts(&self) -> Counts {
         let mut counts = Counts {
-            total: self.keys.len(),
+            total: self.rows.len(),
             ..Counts::default()
         };
-        for s in self.states.values() {
-            counts.add(*s);
+        for t in self.rows.values() {
+            counts.add(t.state);
         }
         counts
+    }
+
+    /// Records where `key` stands now.
+    fn set_state(&mut self, key: &str, state: RowState) {
+        if let Some(t) = self.rows.get_mut(key) {
+            t.state = state;
+        }
     }
 
     fn in_flight(&self) -> usize {
@@ -394,7 +387,7 @@ impl Coordinator {
             self.committed_credits += p.est_credits;
             self.credits_estimated += p.est_credits;
             self.submitting += 1;
-            self.states.insert(p.key.clone(), RowState::Submitting);
+            self.set_state(&p.key, RowState::Submitting);
             let shared = self.shared.clone();
             tokio::spawn(async move {
                 let key = p.key.clone();
@@ -409,13 +402,13 @@ impl Coordinator {
 
     fn start_downloads(&mut self) {
         while self.downloading < self.shared.cfg.download_concurrency.max(1) {
-            let Some((key, job)) = self.downloads.pop_front() else {
+            let Some((key, job_id)) = self.downloads.pop_front() else {
                 return;
             };
             self.downloading += 1;
             let shared = self.shared.clone();
             tokio::spawn(async move {
-                let r = fetch::fetch(&shared, &key, job).await;
+                let r = fetch::fetch(&shared, &key, &job_id).await;
                 let ev = match r {
                     Err(fetch::FetchError::Journal(e)) => Event::Journal(e),
                     Err(e) => Event::Fetched(key, Err(e.to_string())),
@@ -525,7 +518,7 @@ impl Coordinator {
         let over = match halt {
             HaltAfter::Count(n) => self.failures_this_run >= n,
             HaltAfter::Percent(p) => {
-                f64::from(self.failures_this_run) * 100.0 >= p * self.keys.len() as f64
+                f64::from(self.failures_this_run) * 100.0 >= p * self.rows.len() as f64
             }
         };
         if over && self.stop.is_none() {
@@ -555,7 +548,7 @@ impl Coordinator {
                 self.downloading -= 1;
                 match result {
                     Ok(()) => {
-                        self.states.insert(key, RowState::Downloaded);
+                        self.set_state(&key, RowState::Downloaded);
                     }
                     Err(e) => {
                         tracing::error!(%key, error = %e, "download failed; rerun to try again");
@@ -574,7 +567,7 @@ impl Coordinator {
         match outcome {
             Submitted::Created { job_id } => {
                 tracing::debug!(%key, job = %job_id, "created");
-                self.states.insert(key.clone(), RowState::Submitted);
+                self.set_state(&key, RowState::Submitted);
                 self.rendering.insert(
                     job_id,
                     Rendering {
@@ -587,7 +580,7 @@ impl Coordinator {
             }
             Submitted::RowFailed { error } => {
                 tracing::error!(%key, %error, "the API refused this row");
-                self.states.insert(key, RowState::Failed);
+                self.set_state(&key, RowState::Failed);
                 self.failed_row();
             }
             Submitted::Ambiguous {
@@ -596,7 +589,7 @@ impl Coordinator {
                 error,
             } => {
                 tracing::warn!(%key, %error, "no certain answer to the submission; will look for it before sending again");
-                self.states.insert(key.clone(), RowState::Submitting);
+                self.set_state(&key, RowState::Submitting);
                 self.unsure.insert(
                     key,
                     Unsure {
@@ -611,7 +604,7 @@ impl Coordinator {
                     .max(Instant::now() + cfg.poll_min.min(Duration::from_secs(2)));
             }
             Submitted::Refused { mut pending, error } => {
-                self.states.insert(key.clone(), RowState::Planned);
+                self.set_state(&key, RowState::Planned);
                 self.committed_credits -= pending.est_credits;
                 self.credits_estimated -= pending.est_credits;
                 let message = error.to_string();
@@ -692,7 +685,9 @@ impl Coordinator {
                 duration: job.duration,
             });
             if let Some(cr) = job.credits_used {
-                self.credits_used.insert(key.clone(), cr);
+                if let Some(t) = self.rows.get_mut(&key) {
+                    t.credits_used = Some(cr);
+                }
             }
             if !job.status.is_terminal() {
                 continue;
@@ -710,9 +705,9 @@ impl Coordinator {
                 state,
                 reason: job.failed_reason.clone(),
             });
-            self.states.insert(key.clone(), state);
+            self.set_state(&key, state);
             if state == RowState::Done {
-                self.downloads.push_back((key, job));
+                self.downloads.push_back((key, job.id.clone()));
             } else {
                 tracing::error!(%key, reason = job.failed_reason.as_deref().unwrap_or("none given"), "job {state}");
                 self.failed_row();
@@ -784,7 +779,7 @@ impl Coordinator {
                     })
                     .await?;
                 self.unsure.remove(&key);
-                self.states.insert(key.clone(), RowState::Submitted);
+                self.set_state(&key, RowState::Submitted);
                 self.rendering.insert(
                     job.id.clone(),
                     Rendering {
@@ -805,7 +800,7 @@ impl Coordinator {
                         error: "no answer to the submission, and no job found after the reconciliation window".into(),
                     })
                     .await?;
-                self.states.insert(key.clone(), RowState::Planned);
+                self.set_state(&key, RowState::Planned);
                 self.committed_credits -= u.pending.est_credits;
                 self.credits_estimated -= u.pending.est_credits;
                 let mut pending = u.pending;
@@ -831,7 +826,11 @@ impl Coordinator {
             counts: counts.clone(),
             credits_estimated: self.credits_estimated,
             // A fold from +0: an empty `sum()` of floats is -0, printed "-0".
-            credits_used: self.credits_used.values().fold(0.0, |a, b| a + b),
+            credits_used: self
+                .rows
+                .values()
+                .filter_map(|t| t.credits_used)
+                .fold(0.0, |a, b| a + b),
             stopped: self.stop.as_ref().map(|s| match s {
                 Stop::Budget(m) | Stop::Credits(m) | Stop::Halt(m) | Stop::Auth(m) => m.clone(),
                 Stop::Interrupted => "interrupted".into(),
@@ -863,9 +862,6 @@ impl Pending {
     fn from_row(row: &Row) -> Self {
         Self {
             key: row.key.clone(),
-            body: row.body.clone(),
-            payload_hash: row.payload_hash.clone(),
-            generation: row.generation,
             est_credits: row.est_credits,
             refusals: 0,
             not_before: None,

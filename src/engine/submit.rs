@@ -41,13 +41,26 @@ pub enum Submitted {
 
 pub(super) async fn submit(shared: &Shared, pending: Pending) -> Result<Submitted, JournalError> {
     let key = pending.key.clone();
+    // The body is read from the journal only now, so the queue never holds it.
+    let Some(payload) = shared.journal.payload(&key)? else {
+        let error =
+            "the journal has no request body for this row; rerun to plan it again".to_owned();
+        shared
+            .journal
+            .record(Change::RowFailed {
+                key,
+                error: error.clone(),
+            })
+            .await?;
+        return Ok(Submitted::RowFailed { error });
+    };
     let reference = reference(
         &shared.cfg.batch,
         &key,
-        &pending.payload_hash,
-        pending.generation,
+        &payload.payload_hash,
+        payload.generation,
     );
-    let body: CreateLipsync = match serde_json::from_str(&pending.body) {
+    let body: CreateLipsync = match serde_json::from_str(&payload.body) {
         Ok(b) => b,
         Err(e) => {
             // Only a hand-edited journal gets here; fail the row rather than send garbage.

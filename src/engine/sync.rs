@@ -20,19 +20,26 @@ pub struct SyncReport {
     pub already_done: usize,
 }
 
-/// Writes the sheet's rows into the journal (one transaction) and reports what it found.
+/// Rows written per transaction: big enough that fsyncs don't dominate, small enough that
+/// a 100k-row sheet is never held as journal rows all at once.
+const CHUNK: usize = 2000;
+
+/// Writes the sheet's rows into the journal and reports what it found. `rows` is consumed as
+/// it is written (in transactions of [`CHUNK`] rows), so the caller can build each row
+/// lazily. A crash halfway leaves some rows `planned` and others not yet known: the next
+/// run's sync adds the rest.
 pub async fn sync(
     journal: &Journal,
-    rows: Vec<Row>,
+    rows: impl IntoIterator<Item = Row>,
     retry_failed: bool,
 ) -> Result<SyncReport, JournalError> {
-    let known: HashMap<String, (RowState, String)> = journal
-        .rows()?
-        .into_iter()
-        .map(|r| (r.key, (r.state, r.payload_hash)))
-        .collect();
+    let mut known: HashMap<String, (RowState, String)> = HashMap::new();
+    journal.for_each_row(|r| {
+        known.insert(r.key, (r.state, r.payload_hash));
+        Ok::<_, JournalError>(())
+    })?;
     let mut report = SyncReport::default();
-    let mut changes = Vec::with_capacity(rows.len());
+    let mut changes = Vec::with_capacity(CHUNK);
     for row in rows {
         match known.get(&row.key) {
             None => {
@@ -40,8 +47,7 @@ pub async fn sync(
                 changes.push(Change::Plan(Box::new(row)));
             }
             Some((RowState::Planned, _)) => changes.push(Change::Plan(Box::new(row))),
-            Some((state @ (RowState::Failed | RowState::Rejected), _)) if retry_failed => {
-                let _ = state;
+            Some((RowState::Failed | RowState::Rejected, _)) if retry_failed => {
                 report.retried += 1;
                 changes.push(Change::Retry {
                     key: row.key.clone(),
@@ -57,7 +63,12 @@ pub async fn sync(
                 }
             }
         }
+        if changes.len() >= CHUNK {
+            journal.apply(std::mem::take(&mut changes)).await?;
+        }
     }
-    journal.apply(changes).await?;
+    if !changes.is_empty() {
+        journal.apply(changes).await?;
+    }
     Ok(report)
 }

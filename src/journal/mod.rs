@@ -31,7 +31,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 pub use lock::{BatchLock, LockError};
-pub use store::{unix_now, FileRecord, Row, RowState};
+pub use store::{unix_now, FileRecord, Payload, Row, RowState};
 
 /// The journal's file name inside a batch folder.
 pub const FILE_NAME: &str = "journal.sqlite";
@@ -247,6 +247,51 @@ impl Journal {
         store::rows(&conn, &self.path)
     }
 
+    /// Calls `f` with every row in sheet order, one at a time, without `body` and `job` (see
+    /// [`View::for_each_row`]).
+    pub fn for_each_row<E: From<JournalError>>(
+        &self,
+        f: impl FnMut(Row) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.view()?.for_each_row(f)
+    }
+
+    /// A consistent view of the journal as it is now, on a connection of its own, so a long
+    /// read (a 100k-row report) never holds up the run's other reads, and sees one instant
+    /// while the writer goes on.
+    pub fn view(&self) -> Result<View, JournalError> {
+        let conn = store::open_read_only(&self.path)?;
+        // A deferred read transaction: its snapshot is taken at the first read and kept
+        // until the view is dropped (WAL readers never block the writer).
+        conn.execute_batch("BEGIN")
+            .map_err(|source| JournalError::Sqlite {
+                path: self.path.clone(),
+                source,
+            })?;
+        Ok(View {
+            conn,
+            path: self.path.clone(),
+        })
+    }
+
+    /// What a submission of `key` sends: its body and what its reference is made of.
+    pub fn payload(&self, key: &str) -> Result<Option<Payload>, JournalError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        store::payload(&conn, &self.path, key)
+    }
+
+    /// A row's job object as last seen, as JSON.
+    pub fn job(&self, key: &str) -> Result<Option<String>, JournalError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        store::column(&conn, &self.path, key, "job")
+    }
+
+    /// The estimated credits of the rows in `state`.
+    pub fn credits_in(&self, state: RowState) -> Result<f64, JournalError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        store::credits_in(&conn, &self.path, state)
+    }
+
     /// A batch-wide fact stored with [`Change::Meta`].
     pub fn meta(&self, key: &str) -> Result<Option<String>, JournalError> {
         let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
@@ -271,6 +316,34 @@ impl Journal {
         if let Some(w) = self.writer.take() {
             let _ = w.join();
         }
+    }
+}
+
+/// A read-only view of a journal at one instant (see [`Journal::view`]).
+pub struct View {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl View {
+    /// How many rows are in each state (states without rows are left out).
+    pub fn counts(&self) -> Result<Vec<(RowState, usize)>, JournalError> {
+        store::counts(&self.conn, &self.path)
+    }
+
+    /// A batch-wide fact stored with [`Change::Meta`].
+    pub fn meta(&self, key: &str) -> Result<Option<String>, JournalError> {
+        store::meta(&self.conn, &self.path, key)
+    }
+
+    /// Calls `f` with every row in sheet order, one at a time. `body` and `job`, the two large
+    /// columns, are read as empty (see [`Journal::payload`] and [`Journal::job`]): reports and
+    /// the engine's bookkeeping never need them, and a 100k-row scan stays small.
+    pub fn for_each_row<E: From<JournalError>>(
+        &self,
+        f: impl FnMut(Row) -> Result<(), E>,
+    ) -> Result<(), E> {
+        store::each_row(&self.conn, &self.path, store::LEAN, f)
     }
 }
 

@@ -461,19 +461,134 @@ const COLUMNS: &str =
     thumb_sha256, thumb_bytes, submitted_at, updated_at";
 
 pub(super) fn rows(conn: &Connection, path: &Path) -> Result<Vec<Row>, JournalError> {
+    let mut out = Vec::new();
+    each_row(conn, path, COLUMNS, |row| {
+        out.push(row);
+        Ok::<_, JournalError>(())
+    })?;
+    Ok(out)
+}
+
+/// Calls `f` with every row in sheet order, reading `columns` (`COLUMNS` or [`LEAN`]).
+pub(super) fn each_row<E: From<JournalError>>(
+    conn: &Connection,
+    path: &Path,
+    columns: &str,
+    mut f: impl FnMut(Row) -> Result<(), E>,
+) -> Result<(), E> {
     let err = |source| JournalError::Sqlite {
         path: path.to_owned(),
         source,
     };
     let mut stmt = conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM rows ORDER BY ord, key"))
+        .prepare_cached(&format!("SELECT {columns} FROM rows ORDER BY ord, key"))
         .map_err(err)?;
     let raw = stmt.query_map([], read_row).map_err(err)?;
+    for r in raw {
+        f(finish(r.map_err(err)?, path)?)?;
+    }
+    Ok(())
+}
+
+/// Every column but the two large ones, `body` and `job`, read as empty: what reports and
+/// the engine's bookkeeping need, at a fraction of the memory and I/O.
+pub(super) const LEAN: &str =
+    "key, ord, lines, records, name, payload_hash, '' AS body, est_seconds, est_credits,
+    state, generation, reference, job_id, attempts, ambiguous_since, last_error, api_status,
+    NULL AS job, credits_used, duration, failed_reason, video_path, video_sha256, video_bytes,
+    thumb_path, thumb_sha256, thumb_bytes, submitted_at, updated_at";
+
+/// One column of one row.
+pub(super) fn column(
+    conn: &Connection,
+    path: &Path,
+    key: &str,
+    column: &str,
+) -> Result<Option<String>, JournalError> {
+    conn.prepare_cached(&format!("SELECT {column} FROM rows WHERE key = ?1"))
+        .and_then(|mut s| {
+            s.query_row([key], |r| r.get::<_, Option<String>>(0))
+                .optional()
+        })
+        .map(Option::flatten)
+        .map_err(|source| JournalError::Sqlite {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+/// What a submission sends, as the journal has it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Payload {
+    /// The request body without the reference, as JSON.
+    pub body: String,
+    /// SHA-256 of that body.
+    pub payload_hash: String,
+    /// The row's generation (see [`Row::generation`]).
+    pub generation: u32,
+}
+
+pub(super) fn payload(
+    conn: &Connection,
+    path: &Path,
+    key: &str,
+) -> Result<Option<Payload>, JournalError> {
+    conn.prepare_cached("SELECT body, payload_hash, generation FROM rows WHERE key = ?1")
+        .and_then(|mut s| {
+            s.query_row([key], |r| {
+                Ok(Payload {
+                    body: r.get(0)?,
+                    payload_hash: r.get(1)?,
+                    generation: r.get(2)?,
+                })
+            })
+            .optional()
+        })
+        .map_err(|source| JournalError::Sqlite {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+pub(super) fn counts(
+    conn: &Connection,
+    path: &Path,
+) -> Result<Vec<(RowState, usize)>, JournalError> {
+    let err = |source| JournalError::Sqlite {
+        path: path.to_owned(),
+        source,
+    };
+    let mut stmt = conn
+        .prepare_cached("SELECT state, COUNT(*) FROM rows GROUP BY state")
+        .map_err(err)?;
+    let raw = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+        .map_err(err)?;
     let mut out = Vec::new();
     for r in raw {
-        out.push(finish(r.map_err(err)?, path)?);
+        let (state, n) = r.map_err(err)?;
+        let state = RowState::parse(&state).ok_or_else(|| JournalError::Corrupt {
+            path: path.to_owned(),
+            key: String::new(),
+            what: "state",
+        })?;
+        out.push((state, n.max(0) as usize));
     }
     Ok(out)
+}
+
+/// The estimated credits of the rows in `state`.
+pub(super) fn credits_in(
+    conn: &Connection,
+    path: &Path,
+    state: RowState,
+) -> Result<f64, JournalError> {
+    conn.prepare_cached("SELECT COALESCE(SUM(est_credits), 0) FROM rows WHERE state = ?1")
+        .and_then(|mut s| s.query_row([state.as_str()], |r| r.get(0)))
+        .map_err(|source| JournalError::Sqlite {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 pub(super) fn row(conn: &Connection, path: &Path, key: &str) -> Result<Option<Row>, JournalError> {

@@ -1,14 +1,16 @@
 //! The batch's reports, all rebuilt from the journal: `manifest.json`, `manifest.csv`,
 //! `failed.csv` (the failed rows in the sheet's own format, ready to fix and feed back) and
-//! `report.html`. They share one shape ([`Export`]), like hyperfine's exporters, and are
-//! written atomically, so a reader never sees a torn file.
+//! `report.html`. They share one shape ([`Export`]), like hyperfine's exporters, are written
+//! in one pass as the rows stream out of the journal (a 100k-row batch is never held in
+//! memory), and are written atomically, so a reader never sees a torn file.
 
-use std::io;
+use std::io::{self, Write};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::journal::{Row, RowState, Snapshot};
+use crate::journal::{Row, RowState};
+use crate::progress::Counts;
 
 /// The sheet's format, kept in the journal so `failed.csv` can be written in it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -78,22 +80,27 @@ impl Entry {
     }
 }
 
-/// What every export is made from.
+/// What every export is made from besides the rows.
 pub struct Manifest<'a> {
     /// The batch's name.
     pub batch: &'a str,
-    /// The rows, in sheet order.
-    pub rows: &'a [Row],
+    /// Rows by state (`total`: every row of the journal).
+    pub counts: Counts,
     /// The sheet's format, when known.
     pub sheet: Option<SheetShape>,
 }
 
-/// One report file.
+/// One report file, written as the rows stream by (a 100k-row batch is never held in memory
+/// as rows or as text).
 pub trait Export {
     /// Its file name in the batch folder.
     fn file_name(&self) -> &'static str;
-    /// Its content.
-    fn render(&self, m: &Manifest) -> io::Result<Vec<u8>>;
+    /// Writes what comes before the rows.
+    fn begin(&self, m: &Manifest, out: &mut dyn Write) -> io::Result<()>;
+    /// Writes the row number `index` (from 0), in sheet order.
+    fn row(&self, m: &Manifest, row: &Row, index: usize, out: &mut dyn Write) -> io::Result<()>;
+    /// Writes what comes after the `rows` rows.
+    fn end(&self, m: &Manifest, rows: usize, out: &mut dyn Write) -> io::Result<()>;
 }
 
 /// `manifest.json`.
@@ -108,18 +115,36 @@ pub struct Html;
 /// Every export, in the order they are written.
 pub const EXPORTS: &[&dyn Export] = &[&Json, &Csv, &FailedCsv, &Html];
 
-/// Rewrites every report in `batch_dir` from `snapshot`.
-pub fn write_all(batch_dir: &Path, batch: &str, snapshot: &Snapshot) -> io::Result<()> {
-    let m = Manifest {
-        batch,
-        rows: &snapshot.rows,
-        sheet: snapshot
-            .sheet
-            .as_deref()
-            .and_then(|s| serde_json::from_str(s).ok()),
-    };
+/// Rewrites every report in `batch_dir` in one pass over the rows: `rows` must call its
+/// argument with every row, in sheet order. Each file is written beside its final name,
+/// fsynced and renamed, so a reader never sees a torn file.
+pub fn write_all<E: From<io::Error>>(
+    batch_dir: &Path,
+    m: &Manifest,
+    rows: impl FnOnce(&mut dyn FnMut(&Row) -> io::Result<()>) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut files = Vec::with_capacity(EXPORTS.len());
     for e in EXPORTS {
-        super::write_atomic(&batch_dir.join(e.file_name()), &e.render(&m)?)?;
+        let path = batch_dir.join(e.file_name());
+        let partial = super::partial_path(&path);
+        let mut out = io::BufWriter::new(super::create_no_follow(&partial, false)?);
+        e.begin(m, &mut out)?;
+        files.push((path, partial, out));
+    }
+    let mut index = 0;
+    rows(&mut |row| {
+        for (e, (_, _, out)) in EXPORTS.iter().zip(files.iter_mut()) {
+            e.row(m, row, index, out)?;
+        }
+        index += 1;
+        Ok(())
+    })?;
+    for (e, (path, partial, mut out)) in EXPORTS.iter().zip(files) {
+        e.end(m, index, &mut out)?;
+        let file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
+        file.sync_all()?;
+        drop(file);
+        super::commit_rename(&partial, &path)?;
     }
     Ok(())
 }
@@ -129,19 +154,30 @@ impl Export for Json {
         "manifest.json"
     }
 
-    fn render(&self, m: &Manifest) -> io::Result<Vec<u8>> {
-        #[derive(Serialize)]
-        struct Doc<'a> {
-            batch: &'a str,
-            rows: Vec<Entry>,
+    // The same bytes `serde_json::to_vec_pretty` gives for `{"batch": .., "rows": [..]}`,
+    // one entry at a time.
+    fn begin(&self, m: &Manifest, out: &mut dyn Write) -> io::Result<()> {
+        let batch = serde_json::to_string(m.batch).map_err(io::Error::other)?;
+        write!(out, "{{\n  \"batch\": {batch},\n  \"rows\": [")
+    }
+
+    fn row(&self, _: &Manifest, row: &Row, index: usize, out: &mut dyn Write) -> io::Result<()> {
+        let entry =
+            serde_json::to_string_pretty(&Entry::from_row(row)).map_err(io::Error::other)?;
+        if index > 0 {
+            out.write_all(b",")?;
         }
-        let doc = Doc {
-            batch: m.batch,
-            rows: m.rows.iter().map(Entry::from_row).collect(),
-        };
-        let mut out = serde_json::to_vec_pretty(&doc).map_err(io::Error::other)?;
-        out.push(b'\n');
-        Ok(out)
+        for line in entry.lines() {
+            write!(out, "\n    {line}")?;
+        }
+        Ok(())
+    }
+
+    fn end(&self, _: &Manifest, rows: usize, out: &mut dyn Write) -> io::Result<()> {
+        if rows > 0 {
+            out.write_all(b"\n  ")?;
+        }
+        out.write_all(b"]\n}\n")
     }
 }
 
@@ -156,33 +192,57 @@ pub fn defuse(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// One CSV record, defused, written with `delimiter`.
+fn record<I, S>(out: &mut dyn Write, delimiter: u8, cells: I) -> io::Result<()>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let mut w = csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .buffer_capacity(1024)
+        .from_writer(out);
+    w.write_record(cells.into_iter().map(|c| defuse(c.as_ref()).into_owned()))?;
+    w.flush()
+}
+
 impl Export for Csv {
     fn file_name(&self) -> &'static str {
         "manifest.csv"
     }
 
-    fn render(&self, m: &Manifest) -> io::Result<Vec<u8>> {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        w.write_record([
-            "key",
-            "name",
-            "status",
-            "job_id",
-            "credits_used",
-            "credits_estimated",
-            "duration",
-            "video",
-            "video_sha256",
-            "video_bytes",
-            "thumbnail",
-            "thumbnail_sha256",
-            "failure_reason",
-            "source_line",
-        ])?;
+    fn begin(&self, _: &Manifest, out: &mut dyn Write) -> io::Result<()> {
+        record(
+            out,
+            b',',
+            [
+                "key",
+                "name",
+                "status",
+                "job_id",
+                "credits_used",
+                "credits_estimated",
+                "duration",
+                "video",
+                "video_sha256",
+                "video_bytes",
+                "thumbnail",
+                "thumbnail_sha256",
+                "failure_reason",
+                "source_line",
+            ],
+        )
+    }
+
+    fn row(&self, _: &Manifest, row: &Row, _: usize, out: &mut dyn Write) -> io::Result<()> {
+        let e = Entry::from_row(row);
         let opt = |v: Option<String>| v.unwrap_or_default();
         let num = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
-        for e in m.rows.iter().map(Entry::from_row) {
-            let cells = [
+        record(
+            out,
+            b',',
+            [
                 e.key,
                 opt(e.name),
                 e.status.to_string(),
@@ -197,10 +257,21 @@ impl Export for Csv {
                 opt(e.thumbnail_sha256),
                 opt(e.failure_reason),
                 e.source_line.map(|l| l.to_string()).unwrap_or_default(),
-            ];
-            w.write_record(cells.iter().map(|c| defuse(c).into_owned()))?;
+            ],
+        )
+    }
+
+    fn end(&self, _: &Manifest, _: usize, _: &mut dyn Write) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl FailedCsv {
+    fn delimiter(m: &Manifest) -> u8 {
+        match m.sheet.as_ref().map_or(0, |s| s.delimiter) {
+            0 => b',',
+            d => d,
         }
-        w.into_inner().map_err(|e| io::Error::other(e.to_string()))
     }
 }
 
@@ -209,28 +280,26 @@ impl Export for FailedCsv {
         "failed.csv"
     }
 
-    fn render(&self, m: &Manifest) -> io::Result<Vec<u8>> {
-        let shape = m.sheet.clone().unwrap_or_default();
-        let delimiter = if shape.delimiter == 0 {
-            b','
-        } else {
-            shape.delimiter
-        };
-        let mut w = csv::WriterBuilder::new()
-            .delimiter(delimiter)
-            .flexible(true)
-            .from_writer(Vec::new());
-        if !shape.headers.is_empty() {
-            w.write_record(shape.headers.iter().map(|c| defuse(c).into_owned()))?;
+    fn begin(&self, m: &Manifest, out: &mut dyn Write) -> io::Result<()> {
+        match &m.sheet {
+            Some(shape) if !shape.headers.is_empty() => {
+                record(out, Self::delimiter(m), &shape.headers)
+            }
+            _ => Ok(()),
         }
-        for row in m.rows {
-            if matches!(row.state, RowState::Failed | RowState::Rejected) {
-                for record in &row.records {
-                    w.write_record(record.iter().map(|c| defuse(c).into_owned()))?;
-                }
+    }
+
+    fn row(&self, m: &Manifest, row: &Row, _: usize, out: &mut dyn Write) -> io::Result<()> {
+        if matches!(row.state, RowState::Failed | RowState::Rejected) {
+            for cells in &row.records {
+                record(out, Self::delimiter(m), cells)?;
             }
         }
-        w.into_inner().map_err(|e| io::Error::other(e.to_string()))
+        Ok(())
+    }
+
+    fn end(&self, _: &Manifest, _: usize, _: &mut dyn Write) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -239,48 +308,50 @@ impl Export for Html {
         "report.html"
     }
 
-    fn render(&self, m: &Manifest) -> io::Result<Vec<u8>> {
-        let mut counts = crate::progress::Counts::default();
-        for r in m.rows {
-            counts.add(r.state);
-        }
-        let mut h = String::new();
-        h.push_str("<!doctype html><html><head><meta charset=\"utf-8\">");
-        h.push_str(&format!("<title>{} — creatify-batch</title>", esc(m.batch)));
-        h.push_str("<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}img{height:96px}.failed,.rejected{background:#fee}.downloaded{background:#efe}</style></head><body>");
-        h.push_str(&format!(
+    fn begin(&self, m: &Manifest, out: &mut dyn Write) -> io::Result<()> {
+        let c = &m.counts;
+        out.write_all(b"<!doctype html><html><head><meta charset=\"utf-8\">")?;
+        write!(out, "<title>{} — creatify-batch</title>", esc(m.batch))?;
+        out.write_all(b"<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}img{height:96px}.failed,.rejected{background:#fee}.downloaded{background:#efe}</style></head><body>")?;
+        write!(
+            out,
             "<h1>{}</h1><p>{} rows: {} downloaded, {} failed, {} rejected, {} still in progress.</p>",
             esc(m.batch),
-            m.rows.len(),
-            counts.downloaded,
-            counts.failed,
-            counts.rejected,
-            counts.planned + counts.submitting + counts.submitted + counts.done
-        ));
-        h.push_str("<table><tr><th>key</th><th>name</th><th>status</th><th>thumbnail</th><th>video</th><th>credits</th><th>reason</th><th>line</th></tr>");
-        for e in m.rows.iter().map(Entry::from_row) {
-            let thumb = e
-                .thumbnail
-                .as_deref()
-                .map(|t| format!("<img src=\"{}\" alt=\"\">", esc(t)))
-                .unwrap_or_default();
-            let video = e
-                .video
-                .as_deref()
-                .map(|v| format!("<a href=\"{0}\">{0}</a>", esc(v)))
-                .unwrap_or_default();
-            h.push_str(&format!(
-                "<tr class=\"{status}\"><td>{}</td><td>{}</td><td>{status}</td><td>{thumb}</td><td>{video}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&e.key),
-                esc(e.name.as_deref().unwrap_or("")),
-                e.credits_used.map(|c| c.to_string()).unwrap_or_default(),
-                esc(e.failure_reason.as_deref().unwrap_or("")),
-                e.source_line.map(|l| l.to_string()).unwrap_or_default(),
-                status = e.status,
-            ));
-        }
-        h.push_str("</table></body></html>\n");
-        Ok(h.into_bytes())
+            c.total,
+            c.downloaded,
+            c.failed,
+            c.rejected,
+            c.planned + c.submitting + c.submitted + c.done
+        )?;
+        out.write_all(b"<table><tr><th>key</th><th>name</th><th>status</th><th>thumbnail</th><th>video</th><th>credits</th><th>reason</th><th>line</th></tr>")
+    }
+
+    fn row(&self, _: &Manifest, row: &Row, _: usize, out: &mut dyn Write) -> io::Result<()> {
+        let e = Entry::from_row(row);
+        let thumb = e
+            .thumbnail
+            .as_deref()
+            .map(|t| format!("<img src=\"{}\" alt=\"\">", esc(t)))
+            .unwrap_or_default();
+        let video = e
+            .video
+            .as_deref()
+            .map(|v| format!("<a href=\"{0}\">{0}</a>", esc(v)))
+            .unwrap_or_default();
+        write!(
+            out,
+            "<tr class=\"{status}\"><td>{}</td><td>{}</td><td>{status}</td><td>{thumb}</td><td>{video}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&e.key),
+            esc(e.name.as_deref().unwrap_or("")),
+            e.credits_used.map(|c| c.to_string()).unwrap_or_default(),
+            esc(e.failure_reason.as_deref().unwrap_or("")),
+            e.source_line.map(|l| l.to_string()).unwrap_or_default(),
+            status = e.status,
+        )
+    }
+
+    fn end(&self, _: &Manifest, _: usize, out: &mut dyn Write) -> io::Result<()> {
+        out.write_all(b"</table></body></html>\n")
     }
 }
 
@@ -313,6 +384,72 @@ mod tests {
         for cell in ["=x", "'=x", "''+1", "-20%", "'tis", "", "'", "@me", "\tx"] {
             assert_eq!(crate::sheet::undefuse(&defuse(cell)), cell);
         }
+    }
+
+    fn row(key: &str, state: RowState) -> Row {
+        let mut r = Row::planned(
+            key.into(),
+            0,
+            vec![2],
+            vec![vec![key.into(), "=1+1".into()]],
+            Some(format!("Video \"{key}\"")),
+            "h".into(),
+            "{}".into(),
+            3.0,
+            5.0,
+        );
+        r.state = state;
+        r
+    }
+
+    fn render(e: &dyn Export, m: &Manifest, rows: &[Row]) -> String {
+        let mut out = Vec::new();
+        e.begin(m, &mut out).unwrap();
+        for (i, r) in rows.iter().enumerate() {
+            e.row(m, r, i, &mut out).unwrap();
+        }
+        e.end(m, rows.len(), &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn the_streamed_json_is_what_serde_pretty_prints() {
+        #[derive(Serialize)]
+        struct Doc<'a> {
+            batch: &'a str,
+            rows: Vec<Entry>,
+        }
+        let m = Manifest {
+            batch: "spring \"sale\"",
+            counts: Counts::default(),
+            sheet: None,
+        };
+        for rows in [
+            vec![],
+            vec![row("a", RowState::Done), row("b", RowState::Failed)],
+        ] {
+            let doc = Doc {
+                batch: m.batch,
+                rows: rows.iter().map(Entry::from_row).collect(),
+            };
+            let mut want = serde_json::to_string_pretty(&doc).unwrap();
+            want.push('\n');
+            assert_eq!(render(&Json, &m, &rows), want);
+        }
+    }
+
+    #[test]
+    fn failed_csv_keeps_the_sheets_delimiter_and_defuses_formulas() {
+        let m = Manifest {
+            batch: "b",
+            counts: Counts::default(),
+            sheet: Some(SheetShape {
+                delimiter: b';',
+                headers: vec!["key".into(), "script".into()],
+            }),
+        };
+        let rows = [row("a", RowState::Downloaded), row("b", RowState::Failed)];
+        assert_eq!(render(&FailedCsv, &m, &rows), "key;script\nb;'=1+1\n");
     }
 
     #[test]
