@@ -1,24 +1,22 @@
-//! The HTTP client: every call waits at one shared cooldown gate (opened by a 429's
-//! `Retry-After`), then at one shared GCRA limiter, then at a pace that 429s slow down and
-//! answers speed up again, so the whole run, not each task, stays under the account's rate
-//! limit, even one lower than configured.
+//! The HTTP client: every call waits for its slot in one shared schedule ([`Pacer`]: a GCRA
+//! rate with a burst, paused by a 429's `Retry-After`, slowed when the configured rate turns
+//! out to be above the account's limit), so the whole run, not each task, stays under it.
 //!
 //! GETs retry with exponential backoff and jitter (`backon`). `create` never retries: a POST
 //! that may have created a billed job is the engine's to reconcile, so it reports exactly what
 //! it knows ([`CreateOutcome`]).
 
-use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
-use tokio::time::Instant;
 use url::Url;
+
+use super::pace::Pacer;
 
 use super::error::{detail_of, ApiError, ErrorClass};
 use super::model::{CreateLipsync, Job};
@@ -142,122 +140,6 @@ impl CallCounts {
     }
 }
 
-/// The shared pause opened by a 429 with `Retry-After`, and the pace calls resume at.
-///
-/// The pause alone lets every waiting task go at the same instant when it ends, and against
-/// a server slower than our own limiter only one of them gets through: the rest meet 429
-/// again, wave after wave. So a rate-limit 429 also widens a gap kept between calls (by half,
-/// to at least half of `Retry-After`, at most [`MAX_GAP`]; calls sent before the last
-/// widening do not widen it again), and each answered call shortens it by a tenth: the pace
-/// settles just under what the server allows, and returns to our limiter's own once the
-/// 429s stop. A 429 over the account's render cap pauses but does not slow the pace: it
-/// says nothing about the request rate. (governor's quota is fixed once built, hence this
-/// small hand-written part.)
-#[derive(Debug)]
-struct Cooldown {
-    state: Mutex<Pace>,
-}
-
-#[derive(Debug)]
-struct Pace {
-    until: Option<Instant>,
-    gap: Duration,
-    next: Instant,
-    widened: Instant,
-}
-
-/// The narrowest gap kept after a 429; below half of it the pace is dropped.
-const MIN_GAP: Duration = Duration::from_millis(10);
-/// The widest gap between calls.
-const MAX_GAP: Duration = Duration::from_secs(1);
-
-impl Default for Cooldown {
-    fn default() -> Self {
-        Self {
-            state: Mutex::new(Pace {
-                until: None,
-                gap: Duration::ZERO,
-                next: Instant::now(),
-                widened: Instant::now(),
-            }),
-        }
-    }
-}
-
-impl Cooldown {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Pace> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    async fn wait(&self) {
-        loop {
-            let until = self.lock().until;
-            match until {
-                Some(t) if t > Instant::now() => tokio::time::sleep_until(t).await,
-                _ => return,
-            }
-        }
-    }
-
-    /// Waits out any pause, then takes the next slot of the pace and waits for it; again if
-    /// a pause began meanwhile (slots taken before a pause would all end up released at
-    /// its end, together).
-    async fn pass(&self) {
-        loop {
-            self.wait().await;
-            let slot = {
-                let mut p = self.lock();
-                if p.gap.is_zero() {
-                    return;
-                }
-                let slot = p.next.max(Instant::now());
-                p.next = slot + p.gap;
-                slot
-            };
-            tokio::time::sleep_until(slot).await;
-            if self.lock().until.is_none_or(|t| t <= Instant::now()) {
-                return;
-            }
-        }
-    }
-
-    /// A 429: pause every call for `d`; the pace resumes after it.
-    fn pause(&self, d: Duration) {
-        let mut p = self.lock();
-        let t = Instant::now() + d;
-        if p.until.is_none_or(|u| u < t) {
-            p.until = Some(t);
-        }
-        p.next = p.next.max(t);
-    }
-
-    /// A rate-limit 429 to a call sent at `sent`: slow the pace down.
-    fn slow_down(&self, retry_after: Duration, sent: Instant) {
-        let mut p = self.lock();
-        if sent < p.widened {
-            return;
-        }
-        p.gap = p
-            .gap
-            .mul_f64(1.5)
-            .max(retry_after / 2)
-            .clamp(MIN_GAP, MAX_GAP);
-        p.widened = Instant::now();
-        tracing::debug!(gap = ?p.gap, "rate limited: spacing calls out");
-    }
-
-    /// An answer that was not a 429: speed the pace up again.
-    fn eased(&self) {
-        let mut p = self.lock();
-        if !p.gap.is_zero() {
-            p.gap = p.gap.mul_f64(0.9);
-            if p.gap < MIN_GAP / 2 {
-                p.gap = Duration::ZERO;
-            }
-        }
-    }
-}
-
 /// A client for one account. Cheap to share behind an `Arc`.
 pub struct ApiClient {
     http: reqwest::Client,
@@ -265,8 +147,7 @@ pub struct ApiClient {
     base: Url,
     auth: HeaderMap,
     config: ClientConfig,
-    limiter: DefaultDirectRateLimiter,
-    cooldown: Cooldown,
+    pacer: Pacer,
     /// Calls made so far.
     pub counts: Arc<CallCounts>,
 }
@@ -298,11 +179,6 @@ impl ApiClient {
             .read_timeout(config.request_timeout)
             .user_agent(concat!("creatify-batch/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        let period = Duration::from_secs_f64(1.0 / config.requests_per_second.max(0.001));
-        let burst = NonZeroU32::new(config.burst.max(1)).unwrap_or(NonZeroU32::MIN);
-        let quota = Quota::with_period(period)
-            .ok_or_else(|| anyhow::anyhow!("requests_per_second is too high"))?
-            .allow_burst(burst);
         let mut base = config.base_url.clone();
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
@@ -312,8 +188,7 @@ impl ApiClient {
             downloads,
             base,
             auth,
-            limiter: RateLimiter::direct(quota),
-            cooldown: Cooldown::default(),
+            pacer: Pacer::new(config.requests_per_second, config.burst),
             config,
             counts: Arc::default(),
         })
@@ -330,10 +205,9 @@ impl ApiClient {
         self.base.join(path).unwrap_or_else(|_| self.base.clone())
     }
 
-    async fn admit(&self) {
-        self.cooldown.wait().await;
-        self.limiter.until_ready().await;
-        self.cooldown.pass().await;
+    /// Calls per second the client goes at now (below the configured rate after 429s).
+    pub fn rate(&self) -> f64 {
+        self.pacer.rate()
     }
 
     fn retry_after(&self, headers: &HeaderMap) -> Duration {
@@ -353,8 +227,7 @@ impl ApiClient {
         url: Url,
         body: Option<&CreateLipsync>,
     ) -> Result<(StatusCode, String), ApiError> {
-        self.admit().await;
-        let sent = Instant::now();
+        let ticket = self.pacer.admit().await;
         let mut req = self.http.request(method, url).headers(self.auth.clone());
         if let Some(b) = body {
             req = req.json(b);
@@ -366,17 +239,15 @@ impl ApiClient {
         if status == StatusCode::TOO_MANY_REQUESTS {
             self.counts.throttled.fetch_add(1, Ordering::Relaxed);
             let retry_after = self.retry_after(&headers);
-            self.cooldown.pause(retry_after);
             let e = ApiError::Throttled {
                 retry_after,
                 detail: detail_of(&text),
             };
-            if !e.is_render_cap() {
-                self.cooldown.slow_down(retry_after, sent);
-            }
+            // A refusal over the account's render cap says nothing about the call rate.
+            self.pacer
+                .throttled(ticket, retry_after, !e.is_render_cap());
             return Err(e);
         }
-        self.cooldown.eased();
         if !status.is_success() {
             return Err(ApiError::Status {
                 status: status.as_u16(),
@@ -532,60 +403,5 @@ fn network(e: reqwest::Error) -> ApiError {
     ApiError::Network {
         maybe_sent: !e.is_connect(),
         message,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn after_a_rate_limit_429_waiting_calls_go_one_gap_apart_not_together() {
-        let gate = Cooldown::default();
-        let start = Instant::now();
-        gate.pause(Duration::from_millis(100));
-        // Half of Retry-After: a 100 ms gap.
-        gate.slow_down(Duration::from_millis(200), start);
-        let mut times = futures_util::future::join_all((0..4).map(|_| async {
-            gate.pass().await;
-            Instant::now()
-        }))
-        .await;
-        times.sort();
-        assert!(
-            times[0] - start >= Duration::from_millis(100),
-            "before the pause ended"
-        );
-        for pair in times.windows(2) {
-            assert!(pair[1] - pair[0] >= Duration::from_millis(99), "{times:?}");
-        }
-    }
-
-    #[test]
-    fn the_gap_widens_once_per_wave_and_narrows_with_answers() {
-        let gate = Cooldown::default();
-        let before = Instant::now();
-        gate.slow_down(Duration::from_secs(1), before);
-        assert_eq!(gate.lock().gap, Duration::from_millis(500));
-        // Calls sent before that widening were answered 429 too: same wave, no new widening.
-        gate.slow_down(Duration::from_secs(1), before);
-        assert_eq!(gate.lock().gap, Duration::from_millis(500));
-        gate.slow_down(Duration::from_secs(1), Instant::now());
-        assert_eq!(gate.lock().gap, Duration::from_millis(750));
-        gate.eased();
-        assert_eq!(gate.lock().gap, Duration::from_millis(675));
-        for _ in 0..100 {
-            gate.eased();
-        }
-        assert_eq!(
-            gate.lock().gap,
-            Duration::ZERO,
-            "back to the limiter's own pace"
-        );
-        // The cap.
-        for _ in 0..10 {
-            gate.slow_down(Duration::from_secs(60), Instant::now());
-        }
-        assert_eq!(gate.lock().gap, MAX_GAP);
     }
 }

@@ -5,6 +5,7 @@ pub mod client;
 pub mod credits;
 pub mod error;
 pub mod model;
+pub mod pace;
 pub mod validate;
 
 pub use client::{ApiClient, ClientConfig, CreateOutcome, Credentials};

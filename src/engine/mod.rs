@@ -43,6 +43,8 @@ pub struct EngineConfig {
     pub batch_dir: PathBuf,
     /// Jobs rendering (or being created) at once.
     pub max_in_flight: usize,
+    /// Creations under way at once (see [`max_submitting`]).
+    pub max_submitting: usize,
     /// Downloads at once.
     pub download_concurrency: usize,
     /// Shortest wait between poll rounds.
@@ -365,7 +367,9 @@ impl Coordinator {
             return;
         }
         let now = Instant::now();
-        while self.in_flight() < self.in_flight_cap {
+        while self.in_flight() < self.in_flight_cap
+            && self.submitting < self.shared.cfg.max_submitting.max(1)
+        {
             let Some(front) = self.queue.front() else {
                 return;
             };
@@ -867,6 +871,14 @@ impl Pending {
             not_before: None,
         }
     }
+}
+
+/// Creations to keep under way at once: about two seconds' worth at the call rate, plus the
+/// burst, at most 256. More would only wait for their slot, holding a connection and a task
+/// each, and put the status polls that share the schedule behind a long queue of POSTs.
+pub fn max_submitting(requests_per_second: f64, burst: u32) -> usize {
+    let n = (requests_per_second * 2.0).ceil() + f64::from(burst);
+    n.clamp(1.0, 256.0) as usize
 }
 
 fn backoff(cfg: &EngineConfig, attempt: u32) -> Duration {

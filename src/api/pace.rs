@@ -1,0 +1,285 @@
+//! The pace of every API call of a run: one schedule of send slots (GCRA: a rate plus a
+//! burst), one shared pause after a 429 that no slot may cross, and a rate that finds the
+//! account's limit when the configured one is too high.
+//!
+//! Written here rather than taken from `governor` (which the sandbox uses to *enforce* a
+//! limit) because a client that must sit just under an unknown limit needs three things a
+//! fixed quota does not give: the rate drops after a 429 and climbs back while calls go
+//! through; slots handed out before a pause are withdrawn (otherwise every call that waited
+//! during the pause leaves at once when it ends, meets an empty bucket and is refused again,
+//! which locks a run at half its limit); and waiters book slots in turn instead of all waking
+//! to race for each one.
+//!
+//! - **Slots**: each call books the next slot: no earlier than the pause's end, no earlier
+//!   than the GCRA allows. It then sleeps until its slot. A pause or a rate change withdraws
+//!   every booked slot (waiters are woken and book again).
+//! - **One slot of the burst is kept in reserve** (when the burst is 2 or more): calls reach
+//!   the API closer together than they left (a call on a fresh connection is slower than the
+//!   next one on a reused connection), and a schedule that used the whole burst would meet a
+//!   limiter set to the same rate and burst with no slack at all.
+//! - **429 from the rate limit**: the pause is `Retry-After`. The first 429 among the calls
+//!   sent at the current rate cuts it by a fifth (by half when the last cut did not last
+//!   [`QUICK`] past its pause), the rate those calls went out at being too high; the 429s of
+//!   calls already in flight at the old rate do not cut it again. After a pause no burst is
+//!   sent: slots restart one period apart.
+//! - **Climbing back**: after [`RAISE_AFTER`] without a 429, the rate grows by [`RAISE`], up
+//!   to the configured one, so a limit that was lowered for a while is found again.
+//! - A 429 that is not about the rate (the account's render cap) pauses without cutting.
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// A cut that fails this soon after its pause ended was not deep enough: halve next time.
+const QUICK: Duration = Duration::from_secs(2);
+/// Calls without a 429 before the rate climbs a step.
+const RAISE_AFTER: Duration = Duration::from_secs(5);
+/// One climbing step.
+const RAISE: f64 = 1.05;
+/// The slowest the pacer goes on its own, calls per second.
+const MIN_RATE: f64 = 0.05;
+
+/// Paces the calls of one client. Cheap to share (behind the client's `Arc`).
+#[derive(Debug)]
+pub struct Pacer {
+    state: Mutex<State>,
+    changed: Notify,
+    max_rate: f64,
+    burst: u32,
+    /// [`QUICK`] and [`RAISE_AFTER`] (shorter in tests).
+    quick: Duration,
+    raise_after: Duration,
+}
+
+#[derive(Debug)]
+struct State {
+    /// Calls per second now.
+    rate: f64,
+    /// GCRA's theoretical arrival time: when the next call would go if every call so far
+    /// had gone exactly one period after the one before.
+    tat: Instant,
+    /// No call leaves before this.
+    paused_until: Instant,
+    /// Bumped whenever booked slots stop being valid (a pause, a cut).
+    schedule: u64,
+    /// Bumped at each cut.
+    epoch: u64,
+    /// When the last cut's pause ended, while no later cut happened.
+    cut_resumed_at: Option<Instant>,
+    /// The last 429 or climbing step.
+    calm_since: Instant,
+}
+
+/// Proof that a call was admitted, and at which rate: hand it back with a 429.
+#[derive(Debug, Clone, Copy)]
+pub struct Ticket {
+    epoch: u64,
+}
+
+impl Pacer {
+    /// `rate` calls per second at most, `burst` at once.
+    pub fn new(rate: f64, burst: u32) -> Self {
+        let now = Instant::now();
+        let rate = rate.max(MIN_RATE);
+        Self {
+            state: Mutex::new(State {
+                rate,
+                tat: now,
+                paused_until: now,
+                schedule: 0,
+                epoch: 0,
+                cut_resumed_at: None,
+                calm_since: now,
+            }),
+            changed: Notify::new(),
+            max_rate: rate,
+            burst: burst.max(1),
+            quick: QUICK,
+            raise_after: RAISE_AFTER,
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Every update leaves the state consistent; a panic elsewhere can't corrupt it.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The rate calls go at now, per second.
+    pub fn rate(&self) -> f64 {
+        self.state().rate
+    }
+
+    /// Waits for this call's slot.
+    pub async fn admit(&self) -> Ticket {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            // Registered before booking, so a change right after it is not missed.
+            changed.as_mut().enable();
+            let (at, schedule) = self.book();
+            tokio::select! {
+                () = tokio::time::sleep_until(at) => {
+                    let s = self.state();
+                    if s.schedule == schedule && s.paused_until <= Instant::now() {
+                        return Ticket { epoch: s.epoch };
+                    }
+                }
+                () = &mut changed => {}
+            }
+        }
+    }
+
+    fn book(&self) -> (Instant, u64) {
+        let mut s = self.state();
+        let now = Instant::now();
+        if s.rate < self.max_rate
+            && now >= s.paused_until
+            && now.duration_since(s.calm_since) >= self.raise_after
+        {
+            s.rate = (s.rate * RAISE).min(self.max_rate);
+            s.calm_since = now;
+        }
+        let period = Duration::from_secs_f64(1.0 / s.rate);
+        let tolerance = period * self.burst.saturating_sub(2);
+        let earliest = now.max(s.paused_until);
+        let at = earliest.max(s.tat.checked_sub(tolerance).unwrap_or(earliest));
+        s.tat = s.tat.max(at) + period;
+        (at, s.schedule)
+    }
+
+    /// A call admitted with `ticket` got a 429 asking to wait `retry_after`; `rate_limited`
+    /// when it is about the call rate (not, say, the account's render cap).
+    pub fn throttled(&self, ticket: Ticket, retry_after: Duration, rate_limited: bool) {
+        let mut s = self.state();
+        let now = Instant::now();
+        let mut replan = false;
+        let until = now + retry_after;
+        if until > s.paused_until {
+            s.paused_until = until;
+            replan = true;
+        }
+        if rate_limited && ticket.epoch == s.epoch {
+            let quick = s
+                .cut_resumed_at
+                .is_some_and(|t| now.saturating_duration_since(t) < self.quick);
+            let factor = if quick { 0.5 } else { 0.8 };
+            s.rate = (s.rate * factor).max(MIN_RATE);
+            s.epoch += 1;
+            s.cut_resumed_at = Some(s.paused_until);
+            s.calm_since = s.paused_until;
+            replan = true;
+            tracing::info!(
+                rate = s.rate,
+                "the API refused a call at the current rate (429); slowing down"
+            );
+        } else if rate_limited {
+            s.calm_since = s.calm_since.max(s.paused_until);
+        }
+        if replan {
+            // Withdraw every booked slot; restart one period apart after the pause, with no
+            // burst into an API that just refused.
+            s.schedule += 1;
+            let period = Duration::from_secs_f64(1.0 / s.rate);
+            s.tat = s.paused_until + period * self.burst.saturating_sub(2);
+            drop(s);
+            self.changed.notify_waiters();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    /// Slots `n` calls would get, booked back to back (no sleeping), from now.
+    fn slots(p: &Pacer, n: usize) -> Vec<Duration> {
+        let t0 = Instant::now();
+        (0..n)
+            .map(|_| p.book().0.saturating_duration_since(t0))
+            .collect()
+    }
+
+    fn near(a: Duration, b: Duration) -> bool {
+        a.abs_diff(b) < 5 * MS
+    }
+
+    #[tokio::test]
+    async fn a_burst_but_one_then_one_slot_per_period() {
+        // A burst of 4: three at once, one kept in reserve.
+        let p = Pacer::new(10.0, 4);
+        let s = slots(&p, 5);
+        assert!(
+            near(s[0], Duration::ZERO) && near(s[2], Duration::ZERO),
+            "{s:?}"
+        );
+        assert!(near(s[3], 100 * MS) && near(s[4], 200 * MS), "{s:?}");
+    }
+
+    #[tokio::test]
+    async fn a_429_pauses_cuts_once_and_restarts_without_a_burst() {
+        let p = Pacer::new(10.0, 5);
+        let before = p.admit().await;
+        let late = p.admit().await;
+        p.throttled(before, 300 * MS, true);
+        assert!((p.rate() - 8.0).abs() < 1e-9);
+        // A call sent at the old rate: no second cut.
+        p.throttled(late, 300 * MS, true);
+        assert!((p.rate() - 8.0).abs() < 1e-9);
+        let s = slots(&p, 3);
+        assert!(s[0] >= 290 * MS, "{s:?}");
+        assert!(
+            near(s[1] - s[0], 125 * MS) && near(s[2] - s[1], 125 * MS),
+            "{s:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cut_that_fails_at_once_halves_and_a_calm_rate_climbs_back() {
+        let mut p = Pacer::new(100.0, 1);
+        p.quick = 200 * MS;
+        p.raise_after = 100 * MS;
+        let t = p.admit().await;
+        p.throttled(t, 20 * MS, true);
+        assert!((p.rate() - 80.0).abs() < 1e-9, "{}", p.rate());
+        let t = p.admit().await;
+        p.throttled(t, 20 * MS, true);
+        assert!((p.rate() - 40.0).abs() < 1e-9, "{}", p.rate());
+        tokio::time::sleep(150 * MS).await;
+        p.admit().await;
+        assert!((p.rate() - 42.0).abs() < 1e-9, "{}", p.rate());
+    }
+
+    #[tokio::test]
+    async fn a_render_cap_429_pauses_without_slowing_down() {
+        let p = Pacer::new(10.0, 1);
+        let t = p.admit().await;
+        p.throttled(t, 300 * MS, false);
+        assert!((p.rate() - 10.0).abs() < 1e-9);
+        let started = Instant::now();
+        p.admit().await;
+        assert!(started.elapsed() >= 290 * MS);
+    }
+
+    #[tokio::test]
+    async fn slots_booked_before_a_pause_are_withdrawn() {
+        let p = std::sync::Arc::new(Pacer::new(10.0, 1));
+        let first = p.admit().await;
+        let t0 = Instant::now();
+        // Books the slot 100 ms from now, then sleeps.
+        let waiter = {
+            let p = p.clone();
+            tokio::spawn(async move {
+                p.admit().await;
+                Instant::now()
+            })
+        };
+        tokio::time::sleep(10 * MS).await;
+        p.throttled(first, 300 * MS, false);
+        let sent = waiter.await.unwrap();
+        assert!(sent.duration_since(t0) >= 300 * MS);
+    }
+}
