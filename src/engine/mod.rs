@@ -32,6 +32,7 @@ use crate::exit::ExitCode;
 use crate::journal::{Change, Journal, JournalError, Row, RowState};
 use crate::progress::{Counts, Reporter};
 
+use poll::Rendering;
 pub use submit::Submitted;
 
 /// How the engine runs, resolved from the config and the flags.
@@ -114,7 +115,7 @@ enum Stop {
 /// Messages from tasks to the coordinator.
 enum Event {
     Submitted(String, Submitted),
-    Polled(Vec<Job>, Vec<ApiError>),
+    Polled(Vec<poll::Answer>),
     Reconciled(Result<Vec<Job>, crate::api::ApiError>),
     Fetched(String, Result<(), String>),
     Journal(JournalError),
@@ -130,13 +131,6 @@ pub struct Pending {
     /// unanswered and then not found after the reconciliation window.
     refusals: u32,
     not_before: Option<Instant>,
-}
-
-/// A job being polled.
-struct Rendering {
-    key: String,
-    status: String,
-    deadline: Instant,
 }
 
 /// A submission whose outcome is not known yet.
@@ -234,8 +228,9 @@ struct Coordinator {
     downloading: usize,
     download_failures: HashSet<String>,
     polling: bool,
+    /// No poll round before this: the first due job, and at least `poll_min` after the last
+    /// round.
     next_poll: Instant,
-    poll_interval: Duration,
     reconciling: bool,
     next_reconcile: Instant,
     stop: Option<Stop>,
@@ -266,7 +261,6 @@ impl Coordinator {
             download_failures: HashSet::new(),
             polling: false,
             next_poll: now,
-            poll_interval: cfg.poll_min,
             reconciling: false,
             next_reconcile: now,
             stop: None,
@@ -304,11 +298,13 @@ impl Coordinator {
                     if let Some(id) = &row.job_id {
                         c.rendering.insert(
                             id.clone(),
-                            Rendering {
-                                key: row.key.clone(),
-                                status: row.api_status.clone().unwrap_or_default(),
-                                deadline: now + cfg.job_deadline,
-                            },
+                            Rendering::new(
+                                row.key.clone(),
+                                row.api_status.clone().unwrap_or_default(),
+                                now + cfg.job_deadline,
+                                Duration::ZERO,
+                                now,
+                            ),
                         );
                     }
                 }
@@ -424,10 +420,10 @@ impl Coordinator {
     }
 
     fn start_poll(&mut self) {
-        if self.polling || self.rendering.is_empty() || Instant::now() < self.next_poll {
+        let now = Instant::now();
+        if self.polling || self.rendering.is_empty() || now < self.next_poll {
             return;
         }
-        let now = Instant::now();
         let expired: Vec<String> = self
             .rendering
             .iter()
@@ -440,15 +436,18 @@ impl Coordinator {
                 self.past_deadline += 1;
             }
         }
-        let ids: Vec<String> = self.rendering.keys().cloned().collect();
+        let ids = poll::pick(&self.rendering, now, self.shared.cfg.poll_batch);
         if ids.is_empty() {
+            if let Some(t) = poll::next_due(&self.rendering) {
+                self.next_poll = t;
+            }
             return;
         }
         self.polling = true;
         let shared = self.shared.clone();
         tokio::spawn(async move {
-            let (jobs, errors) = poll::poll_round(&shared, ids).await;
-            let _ = shared.events.send(Event::Polled(jobs, errors));
+            let answers = poll::poll_round(&shared, ids).await;
+            let _ = shared.events.send(Event::Polled(answers));
         });
     }
 
@@ -540,9 +539,9 @@ impl Coordinator {
                 self.submitting -= 1;
                 self.on_submitted(key, outcome);
             }
-            Event::Polled(jobs, errors) => {
+            Event::Polled(answers) => {
                 self.polling = false;
-                self.on_polled(jobs, errors).await?;
+                self.on_polled(answers).await?;
             }
             Event::Reconciled(result) => {
                 self.reconciling = false;
@@ -572,15 +571,18 @@ impl Coordinator {
             Submitted::Created { job_id } => {
                 tracing::debug!(%key, job = %job_id, "created");
                 self.set_state(&key, RowState::Submitted);
+                let now = Instant::now();
                 self.rendering.insert(
                     job_id,
-                    Rendering {
+                    Rendering::new(
                         key,
-                        status: String::new(),
-                        deadline: Instant::now() + cfg.job_deadline,
-                    },
+                        String::new(),
+                        now + cfg.job_deadline,
+                        cfg.poll_min,
+                        now,
+                    ),
                 );
-                self.next_poll = self.next_poll.min(Instant::now() + cfg.poll_min);
+                self.next_poll = self.next_poll.min(now + cfg.poll_min);
             }
             Submitted::RowFailed { error } => {
                 tracing::error!(%key, %error, "the API refused this row");
@@ -651,25 +653,46 @@ impl Coordinator {
         }
     }
 
-    async fn on_polled(
-        &mut self,
-        jobs: Vec<Job>,
-        errors: Vec<ApiError>,
-    ) -> Result<(), JournalError> {
+    async fn on_polled(&mut self, answers: Vec<poll::Answer>) -> Result<(), JournalError> {
         let shared = self.shared.clone();
         let cfg = &shared.cfg;
+        let now = Instant::now();
+        let mut changes = Vec::new();
+        let mut errors: Vec<ApiError> = Vec::new();
+        let mut jobs = Vec::new();
+        for (ids, answer) in answers {
+            match answer {
+                Ok(found) => {
+                    // Asked about but not in the answer: unknown to the API for now; look
+                    // again later like a job that told nothing new.
+                    let seen: HashSet<&str> = found.iter().map(|j| j.id.as_str()).collect();
+                    for id in ids.iter().filter(|id| !seen.contains(id.as_str())) {
+                        if let Some(r) = self.rendering.get_mut(id) {
+                            r.looked(None, now, cfg.poll_min, cfg.poll_max);
+                        }
+                    }
+                    jobs.extend(found);
+                }
+                Err(e) => {
+                    // Its jobs stay due: they are asked about next round.
+                    tracing::debug!(error = %e, "poll call failed");
+                    errors.push(e);
+                }
+            }
+        }
         // A failed poll changes no job, except that refused credentials end the run: polling
         // on would only meet the same 401 until every deadline passed.
         if let Some(e) = errors.iter().find(|e| e.class() == ErrorClass::Auth) {
             tracing::error!(error = %e, "the API refused the credentials");
             self.stop = Some(Stop::Auth(e.to_string()));
         }
-        let mut changes = Vec::new();
-        let mut settled = 0;
         for job in jobs {
             let Some(r) = self.rendering.get_mut(&job.id) else {
                 continue;
             };
+            if !job.status.is_terminal() {
+                r.looked(Some(&job), now, cfg.poll_min, cfg.poll_max);
+            }
             let status = job.status.as_str().to_owned();
             if status == r.status && !job.status.is_terminal() {
                 continue;
@@ -696,7 +719,6 @@ impl Coordinator {
             if !job.status.is_terminal() {
                 continue;
             }
-            settled += 1;
             self.rendering.remove(&job.id);
             self.in_flight_cap = (self.in_flight_cap + 1).min(cfg.max_in_flight.max(1));
             let state = match job.status {
@@ -720,14 +742,6 @@ impl Coordinator {
         if !changes.is_empty() {
             self.shared.journal.apply(changes).await?;
         }
-        // Short at first and while jobs finish; longer while nothing changes (long renders).
-        self.poll_interval = if settled > 0 {
-            cfg.poll_min
-        } else {
-            self.poll_interval
-                .mul_f64(1.5)
-                .clamp(cfg.poll_min, cfg.poll_max)
-        };
         if !errors.is_empty() {
             tracing::warn!(
                 errors = errors.len(),
@@ -735,7 +749,9 @@ impl Coordinator {
                 "status poll failed; jobs keep their state, will poll again"
             );
         }
-        self.next_poll = Instant::now() + self.poll_interval;
+        // The next round: when the first job is due, and not sooner than `poll_min`.
+        let gate = Instant::now() + cfg.poll_min;
+        self.next_poll = poll::next_due(&self.rendering).map_or(gate, |t| t.max(gate));
         Ok(())
     }
 
@@ -786,11 +802,13 @@ impl Coordinator {
                 self.set_state(&key, RowState::Submitted);
                 self.rendering.insert(
                     job.id.clone(),
-                    Rendering {
+                    Rendering::new(
                         key,
-                        status: String::new(),
-                        deadline: now + cfg.job_deadline,
-                    },
+                        String::new(),
+                        now + cfg.job_deadline,
+                        Duration::ZERO,
+                        now,
+                    ),
                 );
                 self.next_poll = now;
             } else if u.resend_at <= now {

@@ -1,36 +1,215 @@
-//! A poll round: every rendering job's status in calls of up to 100 ids. A failed call is
-//! not a job failure: its jobs simply keep their state until the next round (refused
-//! credentials stop the run, in the coordinator).
+//! Polling: when each rendering job is looked at next, which jobs a round asks about, and the
+//! round itself (`GET /api/lipsyncs_v2/?ids=`, up to 100 ids a call).
+//!
+//! Calls, not jobs, are what an account's rate limit counts, so a round is made of as few
+//! calls as its due jobs need, and every call is filled to 100 ids:
+//! - **Each job has its own next look.** A new job is first looked at `[poll]
+//!   min_interval_secs` after its creation; while it tells nothing new, the wait grows ×1.5
+//!   up to `max_interval_secs`. Once it reports progress twice while running, its end is
+//!   predicted from the rate of progress and it is looked at then (never later than
+//!   `max_interval_secs`, never sooner than `min_interval_secs`), so a finished job is seen
+//!   within moments, not at the end of a long wait.
+//! - **A round** happens when a job is due, at most every `min_interval_secs`. It asks about
+//!   every due job, most overdue first, and fills the last call with the jobs due soonest
+//!   (a free look: they cost no extra call).
+//! - A failed call is not a job failure: its jobs stay due and are asked about next round.
+
+use std::collections::HashMap;
+use std::time::Duration;
 
 use futures_util::{stream, StreamExt};
+use tokio::time::Instant;
 
 use crate::api::client::MAX_IDS_PER_CALL;
 use crate::api::{ApiError, Job};
 
 use super::Shared;
 
-/// How many poll calls of one round run at once (the shared limiter still paces them).
+/// How many poll calls of one round run at once (the shared schedule still paces them).
 const CALLS_AT_ONCE: usize = 4;
+/// Growth of a job's wait while it tells nothing new.
+const BACKOFF: f64 = 1.5;
 
-/// Polls `ids`; returns the jobs seen and the errors of the calls that failed.
-pub(super) async fn poll_round(shared: &Shared, ids: Vec<String>) -> (Vec<Job>, Vec<ApiError>) {
-    let per_call = shared.cfg.poll_batch.clamp(1, MAX_IDS_PER_CALL);
-    let chunks: Vec<Vec<String>> = ids.chunks(per_call).map(<[String]>::to_vec).collect();
-    let results: Vec<_> = stream::iter(chunks)
-        .map(|chunk| async move { shared.client.jobs(&chunk).await })
-        .buffer_unordered(CALLS_AT_ONCE)
-        .collect()
-        .await;
-    let mut jobs = Vec::with_capacity(ids.len());
-    let mut errors = Vec::new();
-    for r in results {
-        match r {
-            Ok(batch) => jobs.extend(batch),
-            Err(e) => {
-                tracing::debug!(error = %e, "poll call failed");
-                errors.push(e);
-            }
+/// A job being rendered, and when to look at it next.
+pub(super) struct Rendering {
+    /// Its row.
+    pub key: String,
+    /// Its status as last seen.
+    pub status: String,
+    /// When the run stops waiting for it.
+    pub deadline: Instant,
+    /// When it is due for a look.
+    next: Instant,
+    /// The wait after the next look, while it tells nothing new.
+    wait: Duration,
+    /// The first progress seen while running, and when: the base of the end's prediction.
+    first_progress: Option<(Instant, f64)>,
+}
+
+impl Rendering {
+    /// A job to look at `first_look` from now.
+    pub fn new(
+        key: String,
+        status: String,
+        deadline: Instant,
+        first_look: Duration,
+        now: Instant,
+    ) -> Self {
+        Self {
+            key,
+            status,
+            deadline,
+            next: now + first_look,
+            wait: first_look,
+            first_progress: None,
         }
     }
-    (jobs, errors)
+
+    /// The job was seen still rendering at `now` (or not seen at all: `job` is `None`).
+    pub fn looked(&mut self, job: Option<&Job>, now: Instant, min: Duration, max: Duration) {
+        let running = job.is_some_and(|j| j.status == crate::api::JobStatus::Running);
+        let progress = job
+            .and_then(|j| j.progress)
+            .filter(|p| running && *p > 0.0 && *p < 1.0);
+        let predicted = match (progress, self.first_progress) {
+            (Some(p), Some((t0, p0))) if p > p0 && now > t0 => {
+                let per_sec = (p - p0) / now.duration_since(t0).as_secs_f64();
+                Some(Duration::from_secs_f64(((1.0 - p) / per_sec).min(1e6)))
+            }
+            (Some(p), Some((_, p0))) if p < p0 => {
+                // Progress went back (a render started over): measure from here.
+                self.first_progress = Some((now, p));
+                None
+            }
+            (Some(p), None) => {
+                self.first_progress = Some((now, p));
+                None
+            }
+            _ => None,
+        };
+        let wait = match predicted {
+            Some(end) => end.clamp(min, max),
+            None => {
+                let w = self.wait;
+                self.wait = self.wait.mul_f64(BACKOFF).clamp(min, max);
+                w.clamp(min, max)
+            }
+        };
+        self.next = now + wait;
+    }
+}
+
+/// The ids a round asks about: every job due at `now`, most overdue first, then the jobs due
+/// soonest until the last call is full. Empty when none is due.
+pub(super) fn pick(
+    rendering: &HashMap<String, Rendering>,
+    now: Instant,
+    per_call: usize,
+) -> Vec<String> {
+    let per_call = per_call.clamp(1, MAX_IDS_PER_CALL);
+    let mut order: Vec<(&String, Instant)> = rendering.iter().map(|(id, r)| (id, r.next)).collect();
+    let due = order.iter().filter(|(_, next)| *next <= now).count();
+    if due == 0 {
+        return Vec::new();
+    }
+    order.sort_unstable_by_key(|(_, next)| *next);
+    let take = due.div_ceil(per_call) * per_call;
+    order
+        .into_iter()
+        .take(take)
+        .map(|(id, _)| id.clone())
+        .collect()
+}
+
+/// When the next job is due.
+pub(super) fn next_due(rendering: &HashMap<String, Rendering>) -> Option<Instant> {
+    rendering.values().map(|r| r.next).min()
+}
+
+/// One call's ids and what it got.
+pub(super) type Answer = (Vec<String>, Result<Vec<Job>, ApiError>);
+
+/// Polls `ids` in calls of up to `per_call` ids, a few at once.
+pub(super) async fn poll_round(shared: &Shared, ids: Vec<String>) -> Vec<Answer> {
+    let per_call = shared.cfg.poll_batch.clamp(1, MAX_IDS_PER_CALL);
+    let chunks: Vec<Vec<String>> = ids.chunks(per_call).map(<[String]>::to_vec).collect();
+    stream::iter(chunks)
+        .map(|chunk| async move {
+            let r = shared.client.jobs(&chunk).await;
+            (chunk, r)
+        })
+        .buffer_unordered(CALLS_AT_ONCE)
+        .collect()
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Duration = Duration::from_secs(1);
+
+    fn job(status: &str, progress: Option<f64>) -> Job {
+        let mut v = serde_json::json!({"id": "j", "status": status});
+        if let Some(p) = progress {
+            v["progress"] = p.into();
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn waits_grow_while_a_job_tells_nothing_new() {
+        let t0 = Instant::now();
+        let mut r = Rendering::new("k".into(), String::new(), t0, 2 * S, t0);
+        assert_eq!(r.next, t0 + 2 * S);
+        let mut now = r.next;
+        let mut waits = Vec::new();
+        for _ in 0..8 {
+            r.looked(Some(&job("in_queue", None)), now, 2 * S, 30 * S);
+            waits.push((r.next - now).as_secs_f64());
+            now = r.next;
+        }
+        assert_eq!(
+            waits,
+            [2.0, 3.0, 4.5, 6.75, 10.125, 15.1875, 22.78125, 30.0]
+        );
+    }
+
+    #[test]
+    fn the_end_is_predicted_from_progress() {
+        let t0 = Instant::now();
+        let near = |a: Instant, b: Instant| a.max(b) - a.min(b) < Duration::from_millis(1);
+        let mut r = Rendering::new("k".into(), String::new(), t0, 2 * S, t0);
+        r.looked(Some(&job("running", Some(0.2))), t0 + 10 * S, 2 * S, 30 * S);
+        // 0.2 → 0.3 in 10 s: the 0.7 left takes 70 s, more than the longest wait.
+        r.looked(Some(&job("running", Some(0.3))), t0 + 20 * S, 2 * S, 30 * S);
+        assert!(near(r.next, t0 + 50 * S));
+        // 0.2 → 0.8 in 30 s: done 10 s from now.
+        r.looked(Some(&job("running", Some(0.8))), t0 + 40 * S, 2 * S, 30 * S);
+        assert!(near(r.next, t0 + 50 * S));
+        // Almost there: no sooner than the shortest wait.
+        r.looked(Some(&job("running", Some(0.99))), t0 + 50 * S, 2 * S, 30 * S);
+        assert!(near(r.next, t0 + 52 * S));
+    }
+
+    #[test]
+    fn a_round_takes_every_due_job_and_fills_its_last_call() {
+        let t0 = Instant::now();
+        let mut rendering = HashMap::new();
+        for i in 0..250u64 {
+            // Jobs 0..=119 are due (the oldest first), the rest due later and later.
+            let at = t0 + Duration::from_millis(i * 10);
+            rendering.insert(
+                format!("j{i:03}"),
+                Rendering::new(format!("k{i}"), String::new(), t0, Duration::ZERO, at),
+            );
+        }
+        let now = t0 + Duration::from_millis(1190);
+        let ids = pick(&rendering, now, 100);
+        assert_eq!(ids.len(), 200);
+        let want: Vec<String> = (0..200).map(|i| format!("j{i:03}")).collect();
+        assert_eq!(ids, want);
+        assert!(pick(&rendering, t0 - S, 100).is_empty());
+        assert_eq!(next_due(&rendering), Some(t0));
+    }
 }
