@@ -72,6 +72,11 @@ pub async fn run(opts: Opts) {
         })
         .collect();
     let max_lag = lags.iter().copied().fold(0.0, f64::max);
+    let p90_lag = {
+        let mut l = lags.clone();
+        l.sort_by(f64::total_cmp);
+        l.get(l.len() * 9 / 10).copied().unwrap_or(f64::NAN)
+    };
 
     let per_video = c.api as f64 / videos as f64;
     let mut t = Table::new(
@@ -114,12 +119,13 @@ pub async fn run(opts: Opts) {
     t.print();
     println!(
         "runner: {} API calls in all ({} throttled), wall {:.1} s real ({:.0} s sandbox time); \
-         done seen after the job ended: median {:.1} s, max {:.1} s (sandbox time)",
+         done seen after the job ended: median {:.1} s, p90 {:.1} s, max {:.1} s (sandbox time)",
         c.api,
         c.throttled,
         fin.wall.as_secs_f64(),
         fin.wall.as_secs_f64() * scale,
         median(lags),
+        p90_lag,
         max_lag
     );
 }

@@ -91,10 +91,15 @@ impl Workdir {
     /// Writes `csv` as `<batch>.csv` and `config` as `pipeline.toml`.
     pub fn new(batch: &str, csv: &str, config: &RunnerConfig) -> Workdir {
         // $TMPDIR (or /tmp): on this machine a real disk, so fsyncs cost what they cost.
-        let dir = tempfile::Builder::new()
+        let mut dir = tempfile::Builder::new()
             .prefix("creatify-bench-")
             .tempdir_in(std::env::temp_dir())
             .expect("temp dir");
+        // BENCH_KEEP=1 keeps every run's folder (sheet, config, out/, journal) to look at.
+        if std::env::var_os("BENCH_KEEP").is_some() {
+            dir.disable_cleanup(true);
+            eprintln!("keeping {}", dir.path().display());
+        }
         let sheet = dir.path().join(format!("{batch}.csv"));
         std::fs::write(&sheet, csv).expect("sheet written");
         let config_path = dir.path().join("pipeline.toml");

@@ -16,7 +16,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use super::pace::Pacer;
+use super::pace::{Pacer, Priority};
 
 use super::error::{detail_of, ApiError, ErrorClass};
 use super::model::{CreateLipsync, Job};
@@ -227,7 +227,12 @@ impl ApiClient {
         url: Url,
         body: Option<&CreateLipsync>,
     ) -> Result<(StatusCode, String), ApiError> {
-        let ticket = self.pacer.admit().await;
+        let priority = if method == Method::POST {
+            Priority::Create
+        } else {
+            Priority::Status
+        };
+        let ticket = self.pacer.admit(priority).await;
         let mut req = self.http.request(method, url).headers(self.auth.clone());
         if let Some(b) = body {
             req = req.json(b);

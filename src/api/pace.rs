@@ -13,6 +13,9 @@
 //! - **Slots**: each call books the next slot: no earlier than the pause's end, no earlier
 //!   than the GCRA allows. It then sleeps until its slot. A pause or a rate change withdraws
 //!   every booked slot (waiters are woken and book again).
+//! - **Status calls go first** ([`Priority::Status`]): one arriving behind booked creations
+//!   takes the first slot and the creations book again behind it. A status poll finds
+//!   finished work; a creation only adds more, and a backlog of them must not delay it.
 //! - **One slot of the burst is kept in reserve** (when the burst is 2 or more): calls reach
 //!   the API closer together than they left (a call on a fresh connection is slower than the
 //!   next one on a reused connection), and a schedule that used the whole burst would meet a
@@ -57,9 +60,12 @@ pub struct Pacer {
 struct State {
     /// Calls per second now.
     rate: f64,
-    /// GCRA's theoretical arrival time: when the next call would go if every call so far
-    /// had gone exactly one period after the one before.
+    /// GCRA's theoretical arrival time: when the next call would go if every call so far,
+    /// booked ones included, had gone exactly one period after the one before.
     tat: Instant,
+    /// The same, counting only the calls that went: where booking starts over when the
+    /// booked slots are withdrawn.
+    sent: Instant,
     /// No call leaves before this.
     paused_until: Instant,
     /// Bumped whenever booked slots stop being valid (a pause, a cut).
@@ -70,6 +76,15 @@ struct State {
     cut_resumed_at: Option<Instant>,
     /// The last 429 or climbing step.
     calm_since: Instant,
+}
+
+/// Which calls go first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// Status calls (polls, listings, credits): ahead of every booked creation.
+    Status,
+    /// Creations: in turn.
+    Create,
 }
 
 /// Proof that a call was admitted, and at which rate: hand it back with a 429.
@@ -87,6 +102,7 @@ impl Pacer {
             state: Mutex::new(State {
                 rate,
                 tat: now,
+                sent: now,
                 paused_until: now,
                 schedule: 0,
                 epoch: 0,
@@ -112,17 +128,25 @@ impl Pacer {
     }
 
     /// Waits for this call's slot.
-    pub async fn admit(&self) -> Ticket {
+    pub async fn admit(&self, priority: Priority) -> Ticket {
         loop {
             let changed = self.changed.notified();
             tokio::pin!(changed);
             // Registered before booking, so a change right after it is not missed.
             changed.as_mut().enable();
-            let (at, schedule) = self.book();
+            let (at, schedule, jumped) = self.book(priority);
+            if jumped {
+                // Our own jump woke the future above; listen afresh for later changes (one
+                // missed in between is caught by the schedule check at our slot).
+                changed.set(self.changed.notified());
+                changed.as_mut().enable();
+            }
             tokio::select! {
                 () = tokio::time::sleep_until(at) => {
-                    let s = self.state();
+                    let mut s = self.state();
                     if s.schedule == schedule && s.paused_until <= Instant::now() {
+                        let period = Duration::from_secs_f64(1.0 / s.rate);
+                        s.sent = s.sent.max(at) + period;
                         return Ticket { epoch: s.epoch };
                     }
                 }
@@ -131,9 +155,15 @@ impl Pacer {
         }
     }
 
-    fn book(&self) -> (Instant, u64) {
+    fn book(&self, priority: Priority) -> (Instant, u64, bool) {
         let mut s = self.state();
         let now = Instant::now();
+        let jump = priority == Priority::Status && s.tat > s.sent.max(now);
+        if jump {
+            // Slots are booked ahead of this status call: withdraw them, take the first.
+            s.schedule += 1;
+            s.tat = s.sent;
+        }
         if s.rate < self.max_rate
             && now >= s.paused_until
             && now.duration_since(s.calm_since) >= self.raise_after
@@ -146,7 +176,12 @@ impl Pacer {
         let earliest = now.max(s.paused_until);
         let at = earliest.max(s.tat.checked_sub(tolerance).unwrap_or(earliest));
         s.tat = s.tat.max(at) + period;
-        (at, s.schedule)
+        let schedule = s.schedule;
+        drop(s);
+        if jump {
+            self.changed.notify_waiters();
+        }
+        (at, schedule, jump)
     }
 
     /// A call admitted with `ticket` got a 429 asking to wait `retry_after`; `rate_limited`
@@ -183,6 +218,7 @@ impl Pacer {
             s.schedule += 1;
             let period = Duration::from_secs_f64(1.0 / s.rate);
             s.tat = s.paused_until + period * self.burst.saturating_sub(2);
+            s.sent = s.tat;
             drop(s);
             self.changed.notify_waiters();
         }
@@ -199,7 +235,7 @@ mod tests {
     fn slots(p: &Pacer, n: usize) -> Vec<Duration> {
         let t0 = Instant::now();
         (0..n)
-            .map(|_| p.book().0.saturating_duration_since(t0))
+            .map(|_| p.book(Priority::Create).0.saturating_duration_since(t0))
             .collect()
     }
 
@@ -222,8 +258,8 @@ mod tests {
     #[tokio::test]
     async fn a_429_pauses_cuts_once_and_restarts_without_a_burst() {
         let p = Pacer::new(10.0, 5);
-        let before = p.admit().await;
-        let late = p.admit().await;
+        let before = p.admit(Priority::Create).await;
+        let late = p.admit(Priority::Create).await;
         p.throttled(before, 300 * MS, true);
         assert!((p.rate() - 8.0).abs() < 1e-9);
         // A call sent at the old rate: no second cut.
@@ -242,38 +278,38 @@ mod tests {
         let mut p = Pacer::new(100.0, 1);
         p.quick = 200 * MS;
         p.raise_after = 100 * MS;
-        let t = p.admit().await;
+        let t = p.admit(Priority::Create).await;
         p.throttled(t, 20 * MS, true);
         assert!((p.rate() - 80.0).abs() < 1e-9, "{}", p.rate());
-        let t = p.admit().await;
+        let t = p.admit(Priority::Create).await;
         p.throttled(t, 20 * MS, true);
         assert!((p.rate() - 40.0).abs() < 1e-9, "{}", p.rate());
         tokio::time::sleep(150 * MS).await;
-        p.admit().await;
+        p.admit(Priority::Create).await;
         assert!((p.rate() - 42.0).abs() < 1e-9, "{}", p.rate());
     }
 
     #[tokio::test]
     async fn a_render_cap_429_pauses_without_slowing_down() {
         let p = Pacer::new(10.0, 1);
-        let t = p.admit().await;
+        let t = p.admit(Priority::Create).await;
         p.throttled(t, 300 * MS, false);
         assert!((p.rate() - 10.0).abs() < 1e-9);
         let started = Instant::now();
-        p.admit().await;
+        p.admit(Priority::Create).await;
         assert!(started.elapsed() >= 290 * MS);
     }
 
     #[tokio::test]
     async fn slots_booked_before_a_pause_are_withdrawn() {
         let p = std::sync::Arc::new(Pacer::new(10.0, 1));
-        let first = p.admit().await;
+        let first = p.admit(Priority::Create).await;
         let t0 = Instant::now();
         // Books the slot 100 ms from now, then sleeps.
         let waiter = {
             let p = p.clone();
             tokio::spawn(async move {
-                p.admit().await;
+                p.admit(Priority::Create).await;
                 Instant::now()
             })
         };
@@ -281,5 +317,32 @@ mod tests {
         p.throttled(first, 300 * MS, false);
         let sent = waiter.await.unwrap();
         assert!(sent.duration_since(t0) >= 300 * MS);
+    }
+
+    #[tokio::test]
+    async fn a_status_call_goes_before_booked_creations() {
+        let p = std::sync::Arc::new(Pacer::new(10.0, 1));
+        p.admit(Priority::Create).await;
+        let t0 = Instant::now();
+        let creations: Vec<_> = (0..3)
+            .map(|_| {
+                let p = p.clone();
+                tokio::spawn(async move {
+                    p.admit(Priority::Create).await;
+                    Instant::now()
+                })
+            })
+            .collect();
+        tokio::time::sleep(20 * MS).await;
+        p.admit(Priority::Status).await;
+        let status = t0.elapsed();
+        assert!(status < 150 * MS, "{status:?}");
+        let mut sent = Vec::new();
+        for c in creations {
+            sent.push(c.await.unwrap().duration_since(t0));
+        }
+        sent.sort();
+        // The creations go after it, still one period apart.
+        assert!(sent[0] >= 190 * MS && sent[2] >= 390 * MS, "{sent:?}");
     }
 }

@@ -188,7 +188,12 @@ mod tests {
         r.looked(Some(&job("running", Some(0.8))), t0 + 40 * S, 2 * S, 30 * S);
         assert!(near(r.next, t0 + 50 * S));
         // Almost there: no sooner than the shortest wait.
-        r.looked(Some(&job("running", Some(0.99))), t0 + 50 * S, 2 * S, 30 * S);
+        r.looked(
+            Some(&job("running", Some(0.99))),
+            t0 + 50 * S,
+            2 * S,
+            30 * S,
+        );
         assert!(near(r.next, t0 + 52 * S));
     }
 
