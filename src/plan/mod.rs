@@ -184,7 +184,6 @@ pub fn plan_bytes(source: &Path, bytes: &[u8], settings: &Settings) -> Result<Pl
     if let Some(g) = current.take() {
         finish(g, &mut members, &mut errors);
     }
-    drop(finish);
     if errors.iter().any(|d| !d.warning) {
         errors.extend(videos.into_iter().flat_map(|v| v.warnings));
         // Stable: problems of one line stay in column order.

@@ -242,7 +242,8 @@ impl<'a> Grouper<'a> {
             ));
             return Placement::Skipped;
         }
-        self.folders.insert(folder.to_lowercase(), (key.clone(), row.line));
+        self.folders
+            .insert(folder.to_lowercase(), (key.clone(), row.line));
         self.keys.insert(key.clone(), row.line);
         if !video_cell.is_empty() {
             self.open = Some(key.clone());
