@@ -253,6 +253,7 @@ impl ApiClient {
                 .throttled(ticket, retry_after, !e.is_render_cap());
             return Err(e);
         }
+        self.pacer.answered(ticket);
         if !status.is_success() {
             return Err(ApiError::Status {
                 status: status.as_u16(),

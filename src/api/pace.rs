@@ -25,6 +25,12 @@
 //!   [`QUICK`] past its pause), the rate those calls went out at being too high; the 429s of
 //!   calls already in flight at the old rate do not cut it again. After a pause no burst is
 //!   sent: slots restart one period apart.
+//! - **Far over the limit** (a rate configured at 100× what the account allows), halving
+//!   alone takes many pauses, each with a wave of refusals. So a quick cut also weighs the
+//!   evidence: the calls answered since the pause began, over the pause plus the time since,
+//!   are at most what the account allowed in that time, a floor for its rate; the rate that
+//!   just failed is a ceiling. The cut goes to their geometric mean when that is below half:
+//!   from 200/s against a 2/s limit, it lands near 2/s in two cuts, not seven.
 //! - **Climbing back**: after [`RAISE_AFTER`] without a 429, the rate grows by [`RAISE`], up
 //!   to the configured one, so a limit that was lowered for a while is found again.
 //! - A 429 that is not about the rate (the account's render cap) pauses without cutting.
@@ -76,6 +82,10 @@ struct State {
     cut_resumed_at: Option<Instant>,
     /// The last 429 or climbing step.
     calm_since: Instant,
+    /// Calls of the current epoch answered without a 429.
+    answered: u64,
+    /// The `Retry-After` of the last cut.
+    cut_pause: Duration,
 }
 
 /// Which calls go first.
@@ -108,6 +118,8 @@ impl Pacer {
                 epoch: 0,
                 cut_resumed_at: None,
                 calm_since: now,
+                answered: 0,
+                cut_pause: Duration::ZERO,
             }),
             changed: Notify::new(),
             max_rate: rate,
@@ -184,6 +196,14 @@ impl Pacer {
         (at, schedule, jump)
     }
 
+    /// A call admitted with `ticket` was answered (anything but a 429).
+    pub fn answered(&self, ticket: Ticket) {
+        let mut s = self.state();
+        if ticket.epoch == s.epoch {
+            s.answered += 1;
+        }
+    }
+
     /// A call admitted with `ticket` got a 429 asking to wait `retry_after`; `rate_limited`
     /// when it is about the call rate (not, say, the account's render cap).
     pub fn throttled(&self, ticket: Ticket, retry_after: Duration, rate_limited: bool) {
@@ -199,9 +219,18 @@ impl Pacer {
             let quick = s
                 .cut_resumed_at
                 .is_some_and(|t| now.saturating_duration_since(t) < self.quick);
-            let factor = if quick { 0.5 } else { 0.8 };
-            s.rate = (s.rate * factor).max(MIN_RATE);
+            let mut rate = s.rate * if quick { 0.5 } else { 0.8 };
+            if let (true, Some(resumed)) = (quick, s.cut_resumed_at) {
+                // Answered since the pause began: at most what the account allowed then.
+                let window = s.cut_pause + now.saturating_duration_since(resumed);
+                // One call at least: `Retry-After` promised one when the pause ends.
+                let floor = s.answered.max(1) as f64 / window.as_secs_f64().max(1e-3);
+                rate = rate.min((floor * s.rate).sqrt());
+            }
+            s.rate = rate.max(MIN_RATE);
             s.epoch += 1;
+            s.answered = 0;
+            s.cut_pause = retry_after;
             s.cut_resumed_at = Some(s.paused_until);
             s.calm_since = s.paused_until;
             replan = true;
@@ -287,6 +316,26 @@ mod tests {
         tokio::time::sleep(150 * MS).await;
         p.admit(Priority::Create).await;
         assert!((p.rate() - 42.0).abs() < 1e-9, "{}", p.rate());
+    }
+
+    #[tokio::test]
+    async fn far_over_the_limit_a_quick_cut_goes_by_what_was_answered() {
+        let p = Pacer::new(200.0, 1);
+        let t = p.admit(Priority::Create).await;
+        p.throttled(t, 100 * MS, true);
+        assert!((p.rate() - 160.0).abs() < 1e-9, "{}", p.rate());
+        // After the pause, one call is answered and the next, 6 ms later, refused: the
+        // account allowed about one call in 106 ms (~9/s), not the 80/s halving would try.
+        let t = p.admit(Priority::Create).await;
+        p.answered(t);
+        let t = p.admit(Priority::Create).await;
+        p.throttled(t, 100 * MS, true);
+        let want = (160.0_f64 * 1.0 / 0.106).sqrt();
+        assert!(
+            (p.rate() - want).abs() < 4.0,
+            "{} (want about {want})",
+            p.rate()
+        );
     }
 
     #[tokio::test]
