@@ -8,7 +8,6 @@ use std::path::Path;
 
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 use url::Url;
 
 use crate::api::Job;
@@ -229,33 +228,44 @@ async fn download(shared: &Shared, url: &Url, path: &Path) -> Result<(String, u6
         written = hash_existing(&partial, &mut hasher).map_err(io)?;
     }
     let file = create_no_follow(&partial, append).map_err(io)?;
-    let mut file = tokio::fs::File::from_std(file);
+    // The network is read here; hashing and writing happen on a blocking thread, so the two
+    // go on at once (on two cores) and the runtime's threads never wait for the disk. The
+    // queue between them bounds the memory a download can hold: WRITE_QUEUE chunks.
+    let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(WRITE_QUEUE);
+    let writer = tokio::task::spawn_blocking(move || write_chunks(file, written, hasher, rx));
     let mut body = resp.bytes_stream();
+    let mut cut = None;
     while let Some(chunk) = body.next().await {
         let chunk = match chunk {
             Ok(c) => c,
             Err(e) => {
-                let _ = file.flush().await;
-                let _ = file.sync_all().await;
-                return Err(Attempt::Retry(format!(
-                    "connection cut after {written} bytes: {e}"
-                )));
+                // What arrived is written and synced, and kept for a resume with `Range`.
+                cut = Some(format!("connection cut after {written} bytes: {e}"));
+                break;
             }
         };
         written += chunk.len() as u64;
         if written > cap {
-            drop(file);
+            drop(tx);
+            let _ = writer.await;
             let _ = std::fs::remove_file(&partial);
             return Err(Attempt::Fatal(format!(
                 "the file passed the {cap}-byte limit ([output] max_download_bytes)"
             )));
         }
-        hasher.update(&chunk);
-        file.write_all(&chunk).await.map_err(io)?;
+        if tx.send(chunk).await.is_err() {
+            // The writer stopped on an error: it is reported below.
+            break;
+        }
     }
-    file.flush().await.map_err(io)?;
-    file.sync_all().await.map_err(io)?;
-    drop(file);
+    drop(tx);
+    let hasher = writer
+        .await
+        .map_err(|e| Attempt::Fatal(format!("{}: the writer failed: {e}", partial.display())))?
+        .map_err(io)?;
+    if let Some(cut) = cut {
+        return Err(Attempt::Retry(cut));
+    }
     if let Some(total) = expected {
         if written != total {
             return Err(Attempt::Retry(format!("got {written} of {total} bytes")));
@@ -285,6 +295,62 @@ fn content_range(resp: &reqwest::Response) -> Option<(u64, Option<u64>)> {
     let (start, _) = range.split_once('-')?;
     Some((start.trim().parse().ok()?, total.trim().parse().ok()))
 }
+
+/// Chunks queued between the network and the writer (hyper's are 16 KiB or so).
+const WRITE_QUEUE: usize = 16;
+/// Written data handed to the disk in the background every this many bytes.
+const WRITE_BEHIND: u64 = 8 << 20;
+
+/// Hashes and writes every queued chunk through a 1 MiB buffer, then flushes and fsyncs the
+/// file (also when the sender stopped early: what arrived is kept for a resume). `at` is the
+/// file's length when writing starts (a resumed download appends).
+///
+/// On Linux, every [`WRITE_BEHIND`] bytes the kernel is asked to start writing what it has
+/// (`sync_file_range`, which does not wait), so the final fsync finds little left to do
+/// instead of a whole gigabyte of dirty pages: the fsync overlaps with the download.
+fn write_chunks(
+    file: std::fs::File,
+    mut at: u64,
+    mut hasher: Sha256,
+    mut rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+) -> std::io::Result<Sha256> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut behind = at;
+    while let Some(chunk) = rx.blocking_recv() {
+        hasher.update(&chunk);
+        out.write_all(&chunk)?;
+        at += chunk.len() as u64;
+        if at - behind >= WRITE_BEHIND {
+            out.flush()?;
+            start_writeback(out.get_ref(), behind, at - behind);
+            behind = at;
+        }
+    }
+    let file = out
+        .into_inner()
+        .map_err(std::io::IntoInnerError::into_error)?;
+    file.sync_all()?;
+    Ok(hasher)
+}
+
+/// Asks the kernel to start writing `len` bytes of `file` from `offset` to disk, without
+/// waiting. A hint: where it is not available or fails, the final fsync does all the work.
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return;
+    };
+    // SAFETY: the descriptor is open for the call's duration (borrowed from `file`), and
+    // sync_file_range reads nothing from our memory.
+    unsafe {
+        libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_: &std::fs::File, _: u64, _: u64) {}
 
 fn hash_existing(path: &Path, hasher: &mut Sha256) -> std::io::Result<u64> {
     use std::io::Read;

@@ -134,10 +134,10 @@ pub enum Placement {
 /// folder (for duplicates and collisions) and the open video value, nothing else.
 pub struct Grouper<'a> {
     columns: &'a Columns,
-    /// key → line of the first row that used it.
-    keys: HashMap<String, u64>,
-    /// lower-cased output folder → (key, line) of the row that has it.
-    folders: HashMap<String, (String, u64)>,
+    /// Lower-cased output folder → the row that has it. One map serves both checks: equal
+    /// keys have equal folders. At 100k rows it is the planner's largest index, hence the
+    /// compact entries.
+    folders: HashMap<Box<str>, Taken>,
     /// The video value of the current group, if it came from a `video` cell.
     open: Option<String>,
 }
@@ -147,7 +147,6 @@ impl<'a> Grouper<'a> {
     pub fn new(columns: &'a Columns, rows: usize) -> Self {
         Self {
             columns,
-            keys: HashMap::with_capacity(rows),
             folders: HashMap::with_capacity(rows),
             open: None,
         }
@@ -210,19 +209,21 @@ impl<'a> Grouper<'a> {
             ));
             return Placement::Skipped;
         }
-        if let Some(&first) = self.keys.get(&key) {
-            errors.push(duplicate(
-                row,
-                &key,
-                first,
-                derived,
-                !video_cell.is_empty(),
-                columns,
-            ));
-            return Placement::Skipped;
-        }
         let folder = output::folder_name(&key);
-        if let Some((other, line)) = self.folders.get(&folder.to_lowercase()) {
+        let lower = folder.to_lowercase();
+        if let Some(taken) = self.folders.get(lower.as_str()) {
+            let (other, line) = (taken.key(&lower), taken.line);
+            if other == key {
+                errors.push(duplicate(
+                    row,
+                    &key,
+                    line,
+                    derived,
+                    !video_cell.is_empty(),
+                    columns,
+                ));
+                return Placement::Skipped;
+            }
             let why = if other.to_lowercase() == key.to_lowercase() {
                 "folders on macOS and Windows do not tell upper from lower case; make the keys \
                  differ by more than case"
@@ -242,13 +243,29 @@ impl<'a> Grouper<'a> {
             ));
             return Placement::Skipped;
         }
-        self.folders
-            .insert(folder.to_lowercase(), (key.clone(), row.line));
-        self.keys.insert(key.clone(), row.line);
+        let taken = Taken {
+            line: row.line,
+            key: (key != lower).then(|| key.as_str().into()),
+        };
+        self.folders.insert(lower.into_boxed_str(), taken);
         if !video_cell.is_empty() {
             self.open = Some(key.clone());
         }
         Placement::Starts { key, derived }
+    }
+}
+
+/// The row that took an output folder.
+struct Taken {
+    /// Its line.
+    line: u64,
+    /// Its key, when it is not the lower-cased folder name itself (most keys are).
+    key: Option<Box<str>>,
+}
+
+impl Taken {
+    fn key<'a>(&'a self, lower_folder: &'a str) -> &'a str {
+        self.key.as_deref().unwrap_or(lower_folder)
     }
 }
 
