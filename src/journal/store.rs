@@ -5,6 +5,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use serde::Serialize;
+
+use crate::sheet::Records;
 use tokio::sync::mpsc;
 
 use super::{Batch, Change, JournalError};
@@ -95,7 +97,7 @@ pub struct Row {
     /// Source line numbers of its records.
     pub lines: Vec<u64>,
     /// The raw cells of its records (for `failed.csv`).
-    pub records: Vec<Vec<String>>,
+    pub records: Records,
     /// The name the user gave (before the reference is added).
     pub name: Option<String>,
     /// SHA-256 of the request body without the reference.
@@ -147,7 +149,7 @@ impl Row {
         key: String,
         ord: i64,
         lines: Vec<u64>,
-        records: Vec<Vec<String>>,
+        records: Records,
         name: Option<String>,
         payload_hash: String,
         body: String,
@@ -325,7 +327,7 @@ fn apply(tx: &Transaction, change: &Change, now: f64) -> rusqlite::Result<()> {
     match change {
         Change::Plan(row) => {
             let lines = serde_json::to_string(&row.lines).unwrap_or_default();
-            let records = serde_json::to_string(&row.records).unwrap_or_default();
+            let records = row.records.json();
             let changed = tx
                 .prepare_cached(
                     "INSERT INTO rows (key, ord, lines, records, name, payload_hash, body, est_seconds,
@@ -621,7 +623,7 @@ fn finish(raw: RawRow, path: &Path) -> Result<Row, JournalError> {
     let mut row = raw.row.clone();
     row.state = RowState::parse(&raw.state).ok_or_else(|| corrupt("state"))?;
     row.lines = serde_json::from_str(&raw.lines).map_err(|_| corrupt("line list"))?;
-    row.records = serde_json::from_str(&raw.records).map_err(|_| corrupt("record list"))?;
+    row.records = Records::from_json(raw.records).map_err(|_| corrupt("record list"))?;
     Ok(row)
 }
 
@@ -642,7 +644,7 @@ fn read_row(r: &rusqlite::Row) -> rusqlite::Result<RawRow> {
             key: r.get(0)?,
             ord: r.get(1)?,
             lines: Vec::new(),
-            records: Vec::new(),
+            records: Records::default(),
             name: r.get(4)?,
             payload_hash: r.get(5)?,
             body: r.get(6)?,

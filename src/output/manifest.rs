@@ -291,7 +291,7 @@ impl Export for FailedCsv {
 
     fn row(&self, m: &Manifest, row: &Row, _: usize, out: &mut dyn Write) -> io::Result<()> {
         if matches!(row.state, RowState::Failed | RowState::Rejected) {
-            for cells in &row.records {
+            for cells in &row.records.to_vec() {
                 record(out, Self::delimiter(m), cells)?;
             }
         }
@@ -391,7 +391,7 @@ mod tests {
             key.into(),
             0,
             vec![2],
-            vec![vec![key.into(), "=1+1".into()]],
+            crate::sheet::Records::new(&[vec![key.into(), "=1+1".into()]]),
             Some(format!("Video \"{key}\"")),
             "h".into(),
             "{}".into(),

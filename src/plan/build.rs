@@ -17,7 +17,7 @@ use super::PlannedVideo;
 use crate::api::credits::{credits, SpeakingRate};
 use crate::api::validate::{is_http_url, validate, Severity};
 use crate::api::CreateLipsync;
-use crate::sheet::Diagnostic;
+use crate::sheet::{Diagnostic, Records};
 
 /// What a video is built from besides its rows.
 pub struct Context<'a> {
@@ -155,7 +155,7 @@ pub fn video(
     let lines = members.iter().map(|r| r.line).collect();
     // The rows are done with: move their cells out and free their values, so that a
     // 100k-row plan does not hold every cell twice.
-    let records = group
+    let records: Vec<Vec<String>> = group
         .rows
         .iter()
         .map(|&i| {
@@ -163,6 +163,7 @@ pub fn video(
             std::mem::take(&mut rows[i].cells)
         })
         .collect();
+    let records = Records::new(&records);
     Ok(PlannedVideo {
         key: group.key,
         key_derived: group.derived,

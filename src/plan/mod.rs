@@ -60,7 +60,7 @@ pub use crate::sheet::{Diagnostic, SheetFormat};
 
 use crate::api::CreateLipsync;
 use crate::config::{check_columns, split_defaults, ConfigError, Settings};
-use crate::sheet::{self, delimiter_name};
+use crate::sheet::{self, delimiter_name, Records};
 use columns::Columns;
 
 /// Every video of a sheet, ready to submit.
@@ -90,7 +90,7 @@ pub struct PlannedVideo {
     /// The line each source record starts on, one per scene.
     pub lines: Vec<u64>,
     /// The raw cells of each source record, one per scene.
-    pub records: Vec<Vec<String>>,
+    pub records: Records,
     /// The exact request body, before the runner adds its reference to `name`.
     pub body: CreateLipsync,
     /// Estimated seconds of video.

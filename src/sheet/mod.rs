@@ -16,10 +16,12 @@
 mod cells;
 mod detect;
 mod diagnostic;
+mod records;
 
 pub use cells::{formula_like, mojibake, undefuse};
 pub use detect::UTF8_BOM;
 pub use diagnostic::{printable, shorten, Diagnostic};
+pub use records::Records;
 
 use detect::LineCounter;
 

@@ -125,7 +125,7 @@ fn consecutive_rows_of_a_video_become_its_scenes() {
         p.videos[0].body.background_music.as_ref().unwrap().url,
         "https://cdn.example.com/m.mp3"
     );
-    assert_eq!(p.videos[0].records.len(), 2);
+    assert_eq!(p.videos[0].records.to_vec().len(), 2);
 }
 
 #[test]

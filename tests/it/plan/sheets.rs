@@ -34,7 +34,10 @@ fn bom_crlf_and_multiline_cells_keep_line_numbers_right() {
             .as_deref(),
         Some("one\r\ntwo\r\nthree")
     );
-    assert_eq!(p.videos[1].records[0], ["b", "four, five", "ava-studio"]);
+    assert_eq!(
+        p.videos[1].records.to_vec()[0],
+        ["b", "four, five", "ava-studio"]
+    );
 }
 
 #[test]
