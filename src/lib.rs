@@ -13,6 +13,7 @@ pub mod config;
 pub mod engine;
 pub mod exit;
 pub mod journal;
+pub mod memory;
 pub mod output;
 pub mod plan;
 pub mod progress;

@@ -130,6 +130,7 @@ pub struct SandboxArgs {
 
 /// Runs the command line; returns the process's exit code.
 pub fn main() -> i32 {
+    crate::memory::few_arenas();
     let cli = Cli::parse();
     init_logging(&cli.global);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -118,7 +118,9 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
     let keys: Vec<String> = plan.videos.iter().map(|v| v.key.clone()).collect();
     // The plan is consumed row by row as the journal takes it, and gone before the run starts.
     let report = engine::sync::sync(&journal, journal_rows(plan), args.retry_failed).await?;
-    release_freed_memory();
+    // The plan is gone: without this, a 100k-row run would hold the plan's peak and then
+    // the engine's on top of it.
+    crate::memory::release_freed();
     for (key, state) in &report.changed_after_submit {
         tracing::warn!(%key, %state, "row changed in the sheet after it was submitted; not sent again (give it a new key to render the new version)");
     }
@@ -201,17 +203,6 @@ fn parse_halt(s: &str) -> Result<HaltAfter, String> {
             .filter(|n| *n > 0)
             .map(HaltAfter::Count)
             .ok_or_else(bad),
-    }
-}
-
-/// Hands the memory freed so far back to the system. The plan (a few hundred bytes per row)
-/// is gone once the journal has it, but glibc keeps freed memory for reuse, so without this a
-/// 100k-row run would hold the plan's peak and then the engine's on top of it.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks the allocator's own free lists; it takes no pointer.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 

@@ -232,7 +232,13 @@ async fn download(shared: &Shared, url: &Url, path: &Path) -> Result<(String, u6
     // go on at once (on two cores) and the runtime's threads never wait for the disk. The
     // queue between them bounds the memory a download can hold: WRITE_QUEUE chunks.
     let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(WRITE_QUEUE);
-    let writer = tokio::task::spawn_blocking(move || write_chunks(file, written, hasher, rx));
+    let writer = tokio::task::spawn_blocking(move || {
+        // A thumbnail of 60 kB needs no 1 MiB buffer; 32 downloads at once would hold 32.
+        let buffer = expected.map_or(WRITE_BUFFER, |n| {
+            n.clamp(4096, WRITE_BUFFER as u64) as usize
+        });
+        write_chunks(file, written, buffer, hasher, rx)
+    });
     let mut body = resp.bytes_stream();
     let mut cut = None;
     while let Some(chunk) = body.next().await {
@@ -301,7 +307,10 @@ const WRITE_QUEUE: usize = 16;
 /// Written data handed to the disk in the background every this many bytes.
 const WRITE_BEHIND: u64 = 8 << 20;
 
-/// Hashes and writes every queued chunk through a 1 MiB buffer, then flushes and fsyncs the
+/// The largest write buffer of a download.
+const WRITE_BUFFER: usize = 1 << 20;
+
+/// Hashes and writes every queued chunk through a `buffer`-byte buffer, then flushes and fsyncs the
 /// file (also when the sender stopped early: what arrived is kept for a resume). `at` is the
 /// file's length when writing starts (a resumed download appends).
 ///
@@ -311,11 +320,12 @@ const WRITE_BEHIND: u64 = 8 << 20;
 fn write_chunks(
     file: std::fs::File,
     mut at: u64,
+    buffer: usize,
     mut hasher: Sha256,
     mut rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
 ) -> std::io::Result<Sha256> {
     use std::io::Write;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut out = std::io::BufWriter::with_capacity(buffer, file);
     let mut behind = at;
     while let Some(chunk) = rx.blocking_recv() {
         hasher.update(&chunk);
