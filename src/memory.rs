@@ -7,8 +7,12 @@
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const ARENAS: libc::c_int = 2;
 
-/// Caps the allocator's arenas. Call it first thing, before any thread starts.
+/// Caps the allocator's arenas, unless `MALLOC_ARENA_MAX` says otherwise. Call it first
+/// thing, before any thread starts.
 pub fn few_arenas() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+        return;
+    }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets an allocator parameter; called before other threads exist.
     unsafe {

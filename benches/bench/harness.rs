@@ -1,6 +1,6 @@
 //! What every scenario needs: a sandbox in this process, a temporary folder with a generated
-//! sheet and config, the real release binary run as a child process (its peak RSS read from
-//! `wait4`), and the sandbox's counters sampled while it runs.
+//! sheet and config, the real release binary run as a child process (its peak RSS sampled
+//! from `/proc`), and the sandbox's counters sampled while it runs.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -150,7 +150,7 @@ impl Workdir {
 pub struct Finished {
     pub code: i32,
     pub wall: Duration,
-    /// Peak resident set, bytes (`ru_maxrss`).
+    /// Peak resident set, bytes (`VmHWM`, sampled).
     pub peak_rss: u64,
     pub stdout: String,
     pub stderr: String,
@@ -168,8 +168,13 @@ impl Finished {
     }
 }
 
-/// Runs `cmd` to its end with stdout and stderr in files, and reads its peak RSS from
-/// `wait4` (the child's own figure, not this process's). Blocking.
+/// Runs `cmd` to its end with stdout and stderr in files, and samples its peak RSS. Blocking.
+///
+/// The peak is the child's `VmHWM` (`/proc/<pid>/status`), read every few milliseconds while
+/// it runs, not `wait4`'s `ru_maxrss`: Linux starts a child's `ru_maxrss` at its parent's
+/// high-water mark when it execs (the spawning process's memory is the "old" one), so every
+/// child of this process, which holds a sandbox with 100k jobs, would report at least this
+/// process's own peak. `VmHWM` belongs to the memory the binary itself maps after `exec`.
 pub fn run_child(mut cmd: Command, scratch: &Path) -> Finished {
     let out_path = scratch.join(format!("stdout-{}.txt", unique()));
     let err_path = scratch.join(format!("stderr-{}.txt", unique()));
@@ -177,31 +182,39 @@ pub fn run_child(mut cmd: Command, scratch: &Path) -> Finished {
         .stdout(File::create(&out_path).expect("stdout file"))
         .stderr(File::create(&err_path).expect("stderr file"));
     let started = Instant::now();
-    let child = cmd.spawn().expect("the binary starts");
-    let pid = child.id() as libc::pid_t;
-    let mut status: libc::c_int = 0;
-    // SAFETY: rusage is plain old data; wait4 fills it.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: pid is our own child, not yet reaped (std's `Child` is never waited on).
-        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if r == pid {
-            break;
-        }
-        let err = std::io::Error::last_os_error();
-        assert_eq!(err.kind(), std::io::ErrorKind::Interrupted, "wait4: {err}");
-    }
-    let wall = started.elapsed();
-    drop(child);
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -libc::WTERMSIG(status)
+    let mut child = cmd.spawn().expect("the binary starts");
+    let pid = child.id();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let path = format!("/proc/{pid}/status");
+            let mut peak = 0u64;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Some(kb) = std::fs::read_to_string(&path).ok().and_then(|s| {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix("VmHWM:"))
+                        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+                }) {
+                    peak = peak.max(kb * 1024);
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            peak
+        })
     };
+    let status = child.wait().expect("wait for the binary");
+    let wall = started.elapsed();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak_rss = sampler.join().expect("the RSS sampler");
+    let code = status.code().unwrap_or_else(|| {
+        use std::os::unix::process::ExitStatusExt;
+        -status.signal().unwrap_or(0)
+    });
     Finished {
         code,
         wall,
-        peak_rss: usage.ru_maxrss as u64 * 1024,
+        peak_rss,
         stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
         stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
     }

@@ -232,13 +232,7 @@ async fn download(shared: &Shared, url: &Url, path: &Path) -> Result<(String, u6
     // go on at once (on two cores) and the runtime's threads never wait for the disk. The
     // queue between them bounds the memory a download can hold: WRITE_QUEUE chunks.
     let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(WRITE_QUEUE);
-    let writer = tokio::task::spawn_blocking(move || {
-        // A thumbnail of 60 kB needs no 1 MiB buffer; 32 downloads at once would hold 32.
-        let buffer = expected.map_or(WRITE_BUFFER, |n| {
-            n.clamp(4096, WRITE_BUFFER as u64) as usize
-        });
-        write_chunks(file, written, buffer, hasher, rx)
-    });
+    let writer = tokio::task::spawn_blocking(move || write_chunks(file, written, hasher, rx));
     let mut body = resp.bytes_stream();
     let mut cut = None;
     while let Some(chunk) = body.next().await {
@@ -302,44 +296,37 @@ fn content_range(resp: &reqwest::Response) -> Option<(u64, Option<u64>)> {
     Some((start.trim().parse().ok()?, total.trim().parse().ok()))
 }
 
-/// Chunks queued between the network and the writer (hyper's are 16 KiB or so).
-const WRITE_QUEUE: usize = 16;
+/// Chunks queued between the network and the writer (hyper hands over what one read got,
+/// up to a few hundred KiB).
+const WRITE_QUEUE: usize = 32;
 /// Written data handed to the disk in the background every this many bytes.
 const WRITE_BEHIND: u64 = 8 << 20;
 
-/// The largest write buffer of a download.
-const WRITE_BUFFER: usize = 1 << 20;
-
-/// Hashes and writes every queued chunk through a `buffer`-byte buffer, then flushes and fsyncs the
-/// file (also when the sender stopped early: what arrived is kept for a resume). `at` is the
-/// file's length when writing starts (a resumed download appends).
+/// Hashes and writes every queued chunk, then fsyncs the file (also when the sender stopped
+/// early: what arrived is kept for a resume). `at` is the file's length when writing starts
+/// (a resumed download appends). Chunks are written as they come, one `write` each: a
+/// buffer would copy every byte once more, and on two cores the copies are what is slow.
 ///
 /// On Linux, every [`WRITE_BEHIND`] bytes the kernel is asked to start writing what it has
 /// (`sync_file_range`, which does not wait), so the final fsync finds little left to do
 /// instead of a whole gigabyte of dirty pages: the fsync overlaps with the download.
 fn write_chunks(
-    file: std::fs::File,
+    mut file: std::fs::File,
     mut at: u64,
-    buffer: usize,
     mut hasher: Sha256,
     mut rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
 ) -> std::io::Result<Sha256> {
     use std::io::Write;
-    let mut out = std::io::BufWriter::with_capacity(buffer, file);
     let mut behind = at;
     while let Some(chunk) = rx.blocking_recv() {
         hasher.update(&chunk);
-        out.write_all(&chunk)?;
+        file.write_all(&chunk)?;
         at += chunk.len() as u64;
         if at - behind >= WRITE_BEHIND {
-            out.flush()?;
-            start_writeback(out.get_ref(), behind, at - behind);
+            start_writeback(&file, behind, at - behind);
             behind = at;
         }
     }
-    let file = out
-        .into_inner()
-        .map_err(std::io::IntoInnerError::into_error)?;
     file.sync_all()?;
     Ok(hasher)
 }
