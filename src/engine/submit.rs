@@ -43,16 +43,8 @@ pub(super) async fn submit(shared: &Shared, pending: Pending) -> Result<Submitte
     let key = pending.key.clone();
     // The body is read from the journal only now, so the queue never holds it.
     let Some(payload) = shared.journal.payload(&key)? else {
-        let error =
-            "the journal has no request body for this row; rerun to plan it again".to_owned();
-        shared
-            .journal
-            .record(Change::RowFailed {
-                key,
-                error: error.clone(),
-            })
-            .await?;
-        return Ok(Submitted::RowFailed { error });
+        let error = "the journal has no request body for this row; rerun to plan it again";
+        return fail_row(shared, key, error.to_owned()).await;
     };
     let reference = reference(
         &shared.cfg.batch,
