@@ -1,6 +1,9 @@
 //! Progress for people and for cron: bars on a terminal (submitted, rendering, downloaded,
-//! with ETA), a log line every few seconds otherwise.
+//! with ETA), a log line every few seconds otherwise. While bars are on screen, log lines
+//! ([`LogWriter`]) are printed above them, never through them.
 
+use std::io::Write;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -110,9 +113,54 @@ impl Reporter for LogLines {
     }
 }
 
+/// The bars on screen, if any.
+static SCREEN: Mutex<Option<MultiProgress>> = Mutex::new(None);
+
+/// Where log lines go: stderr, with the bars (when shown) lifted while a line is printed, so
+/// a warning during a run reads as a whole line above intact bars.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogWriter;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
+    type Writer = LogLine;
+
+    fn make_writer(&'a self) -> LogLine {
+        LogLine(Vec::new())
+    }
+}
+
+/// One log event, printed whole when it is dropped.
+pub struct LogLine(Vec<u8>);
+
+impl Write for LogLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LogLine {
+    fn drop(&mut self) {
+        if self.0.is_empty() {
+            return;
+        }
+        let screen = SCREEN.lock().map(|s| s.clone()).unwrap_or_default();
+        // Nowhere to report a failed write to stderr.
+        let print = || drop(std::io::stderr().write_all(&self.0));
+        match screen {
+            Some(multi) => multi.suspend(print),
+            None => print(),
+        }
+    }
+}
+
 /// Three bars on a terminal.
 pub struct Bars {
-    _multi: MultiProgress,
+    multi: MultiProgress,
     submitted: ProgressBar,
     rendered: ProgressBar,
     downloaded: ProgressBar,
@@ -133,12 +181,16 @@ impl Bars {
             b.set_prefix(name.to_owned());
             b
         };
-        Self {
+        let bars = Self {
             submitted: bar("submitted"),
             rendered: bar("rendered"),
             downloaded: bar("downloaded"),
-            _multi: multi,
+            multi,
+        };
+        if let Ok(mut screen) = SCREEN.lock() {
+            *screen = Some(bars.multi.clone());
         }
+        bars
     }
 }
 
@@ -158,6 +210,18 @@ impl Reporter for Bars {
     fn finish(&mut self) {
         for b in [&self.submitted, &self.rendered, &self.downloaded] {
             b.abandon();
+        }
+        if let Ok(mut screen) = SCREEN.lock() {
+            *screen = None;
+        }
+    }
+}
+
+impl Drop for Bars {
+    fn drop(&mut self) {
+        // Unregistered only: the bars were left on screen by `finish` (or by a panic).
+        if let Ok(mut screen) = SCREEN.lock() {
+            *screen = None;
         }
     }
 }

@@ -174,7 +174,7 @@ fn init_logging(g: &Global) {
         .unwrap_or_else(|_| EnvFilter::new(format!("creatify_batch={level},warn")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::progress::LogWriter)
         .with_target(false);
     let _ = match g.log_format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
