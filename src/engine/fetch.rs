@@ -230,11 +230,15 @@ async fn download(shared: &Shared, url: &Url, path: &Path) -> Result<(String, u6
     let file = create_no_follow(&partial, append).map_err(io)?;
     // The network is read here; hashing and writing happen on a blocking thread, so the two
     // go on at once (on two cores) and the runtime's threads never wait for the disk. The
-    // queue between them bounds the memory a download can hold: WRITE_QUEUE chunks.
-    let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(WRITE_QUEUE);
+    // queue between them bounds the memory a download can hold: WRITE_QUEUE batches of
+    // about BATCH bytes. Chunks go in batches, not one by one: each handover may wake a
+    // thread, and a gigabyte comes in tens of thousands of chunks.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<bytes::Bytes>>(WRITE_QUEUE);
     let writer = tokio::task::spawn_blocking(move || write_chunks(file, written, hasher, rx));
     let mut body = resp.bytes_stream();
     let mut cut = None;
+    let mut batch = Vec::new();
+    let mut batched = 0;
     while let Some(chunk) = body.next().await {
         let chunk = match chunk {
             Ok(c) => c,
@@ -253,10 +257,19 @@ async fn download(shared: &Shared, url: &Url, path: &Path) -> Result<(String, u6
                 "the file passed the {cap}-byte limit ([output] max_download_bytes)"
             )));
         }
-        if tx.send(chunk).await.is_err() {
-            // The writer stopped on an error: it is reported below.
-            break;
+        batched += chunk.len();
+        batch.push(chunk);
+        if batched >= BATCH {
+            batched = 0;
+            if tx.send(std::mem::take(&mut batch)).await.is_err() {
+                // The writer stopped on an error: it is reported below.
+                break;
+            }
         }
+    }
+    if !batch.is_empty() {
+        // An error here is the writer's, reported below.
+        let _ = tx.send(batch).await;
     }
     drop(tx);
     let hasher = writer
@@ -298,14 +311,16 @@ fn content_range(resp: &reqwest::Response) -> Option<(u64, Option<u64>)> {
 
 /// Chunks queued between the network and the writer (hyper hands over what one read got,
 /// up to a few hundred KiB).
-const WRITE_QUEUE: usize = 32;
+const WRITE_QUEUE: usize = 8;
+/// Bytes of chunks handed to the writer at once.
+const BATCH: usize = 256 << 10;
 /// Written data handed to the disk in the background every this many bytes.
 const WRITE_BEHIND: u64 = 8 << 20;
 
 /// Hashes and writes every queued chunk, then fsyncs the file (also when the sender stopped
 /// early: what arrived is kept for a resume). `at` is the file's length when writing starts
-/// (a resumed download appends). Chunks are written as they come, one `write` each: a
-/// buffer would copy every byte once more, and on two cores the copies are what is slow.
+/// (a resumed download appends). A batch of chunks is written with `writev`, without a
+/// buffer: one would copy every byte once more, and on two cores the copies are what is slow.
 ///
 /// On Linux, every [`WRITE_BEHIND`] bytes the kernel is asked to start writing what it has
 /// (`sync_file_range`, which does not wait), so the final fsync finds little left to do
@@ -314,14 +329,26 @@ fn write_chunks(
     mut file: std::fs::File,
     mut at: u64,
     mut hasher: Sha256,
-    mut rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    mut rx: tokio::sync::mpsc::Receiver<Vec<bytes::Bytes>>,
 ) -> std::io::Result<Sha256> {
-    use std::io::Write;
+    use std::io::{IoSlice, Write};
     let mut behind = at;
-    while let Some(chunk) = rx.blocking_recv() {
-        hasher.update(&chunk);
-        file.write_all(&chunk)?;
-        at += chunk.len() as u64;
+    while let Some(batch) = rx.blocking_recv() {
+        for chunk in &batch {
+            hasher.update(chunk);
+            at += chunk.len() as u64;
+        }
+        // The whole batch in as few `writev` calls as the kernel allows.
+        let mut slices: Vec<IoSlice<'_>> = batch.iter().map(|c| IoSlice::new(c)).collect();
+        let mut rest = &mut slices[..];
+        while !rest.is_empty() {
+            match file.write_vectored(rest) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => IoSlice::advance_slices(&mut rest, n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
         if at - behind >= WRITE_BEHIND {
             start_writeback(&file, behind, at - behind);
             behind = at;
