@@ -76,12 +76,7 @@ async fn once(scale: f64) -> (f64, f64, f64, f64, f64) {
     };
     let duration = |i: usize| Some(20.0 + 40.0 * ((i as f64 * 0.618_033_988_75) % 1.0));
     let wd = Workdir::new("done", &harness::sheet(VIDEOS, duration), &config);
-    let fin = harness::run_async(
-        wd.run_command(&sandbox.base_url()),
-        wd.dir.path().to_owned(),
-    )
-    .await;
-    fin.expect_code(0);
+    let fin = wd.run(&sandbox).await;
     sandbox.shutdown().await;
     let batch_dir = wd.batch_dir();
     let jobs = harness::job_objects(&batch_dir);

@@ -108,12 +108,7 @@ async fn once() -> Outcome {
     options.video_bytes = Some(GIB);
     let sandbox = harness::sandbox(options).await;
     let wd = Workdir::new("download", &harness::sheet(1, |_| None), &config());
-    let fin = harness::run_async(
-        wd.run_command(&sandbox.base_url()),
-        wd.dir.path().to_owned(),
-    )
-    .await;
-    fin.expect_code(0);
+    let fin = wd.run(&sandbox).await;
     let batch_dir = wd.batch_dir();
     let events = harness::journal_events(&batch_dir);
     let at = |state: &str| {
@@ -157,12 +152,7 @@ async fn once() -> Outcome {
     // The same run with the small sample video: the baseline for RSS growth.
     let sandbox = harness::sandbox(harness::options(100.0, 0.05, None)).await;
     let wd = Workdir::new("download", &harness::sheet(1, |_| None), &config());
-    let base = harness::run_async(
-        wd.run_command(&sandbox.base_url()),
-        wd.dir.path().to_owned(),
-    )
-    .await;
-    base.expect_code(0);
+    let base = wd.run(&sandbox).await;
     sandbox.shutdown().await;
 
     Outcome {

@@ -35,12 +35,7 @@ pub async fn run(opts: Opts) {
         poll_max: POLL_MAX / scale,
     };
     let wd = Workdir::new("economy", &harness::sheet(videos, duration), &config);
-    let fin = harness::run_async(
-        wd.run_command(&sandbox.base_url()),
-        wd.dir.path().to_owned(),
-    )
-    .await;
-    fin.expect_code(0);
+    let fin = wd.run(&sandbox).await;
     let c = Counted::of(&sandbox.stats());
     sandbox.shutdown().await;
 

@@ -133,6 +133,23 @@ impl Workdir {
         cmd
     }
 
+    /// Runs the batch against `sandbox` to its end; panics unless it exits 0.
+    pub async fn run(&self, sandbox: &Sandbox) -> Finished {
+        run_async(
+            self.run_command(&sandbox.base_url()),
+            self.dir.path().to_owned(),
+        )
+        .await
+        .expect_code(0)
+    }
+
+    /// Plans the sheet; panics unless it exits 0.
+    pub async fn plan(&self) -> Finished {
+        run_async(self.plan_command(), self.dir.path().to_owned())
+            .await
+            .expect_code(0)
+    }
+
     /// `creatify-batch plan`.
     pub fn plan_command(&self) -> Command {
         let mut cmd = Command::new(BIN);
@@ -158,7 +175,7 @@ pub struct Finished {
 
 impl Finished {
     /// Panics with the output when the exit code is not `want`.
-    pub fn expect_code(&self, want: i32) -> &Self {
+    pub fn expect_code(self, want: i32) -> Self {
         assert_eq!(
             self.code, want,
             "exit code {} (wanted {want})\n--- stdout\n{}\n--- stderr\n{}",

@@ -90,13 +90,8 @@ async fn once(rps: f64, videos: usize) -> Outcome {
     };
     let wd = Workdir::new("rate", &harness::sheet(videos, |_| None), &config);
     let sampler = Sampler::start(&sandbox, Duration::from_millis(50));
-    let fin = harness::run_async(
-        wd.run_command(&sandbox.base_url()),
-        wd.dir.path().to_owned(),
-    )
-    .await;
+    let fin = wd.run(&sandbox).await;
     let window = sampler.stop();
-    fin.expect_code(0);
     let c = Counted::of(&sandbox.stats());
     sandbox.shutdown().await;
     let window = window.expect("the sandbox saw requests");

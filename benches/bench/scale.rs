@@ -47,8 +47,7 @@ pub async fn run(opts: Opts) {
         let mut walls = Vec::new();
         let mut rss = Vec::new();
         for _ in 0..opts.repeat(3) {
-            let fin = harness::run_async(wd.plan_command(), wd.dir.path().to_owned()).await;
-            fin.expect_code(0);
+            let fin = wd.plan().await;
             walls.push(fin.wall.as_secs_f64());
             rss.push(fin.peak_rss as f64);
         }
@@ -87,12 +86,7 @@ pub async fn run(opts: Opts) {
         for _ in 0..opts.repeat(1) {
             let sandbox = harness::sandbox(harness::options(1000.0, 0.001, None)).await;
             let wd = Workdir::new("scale", &harness::sheet(n, |_| None), &fast_config());
-            let fin = harness::run_async(
-                wd.run_command(&sandbox.base_url()),
-                wd.dir.path().to_owned(),
-            )
-            .await;
-            fin.expect_code(0);
+            let fin = wd.run(&sandbox).await;
             calls = harness::Counted::of(&sandbox.stats()).api;
             sandbox.shutdown().await;
             walls.push(fin.wall.as_secs_f64());

@@ -205,11 +205,6 @@ impl ApiClient {
         self.base.join(path).unwrap_or_else(|_| self.base.clone())
     }
 
-    /// Calls per second the client goes at now (below the configured rate after 429s).
-    pub fn rate(&self) -> f64 {
-        self.pacer.rate()
-    }
-
     fn retry_after(&self, headers: &HeaderMap) -> Duration {
         let secs = headers
             .get(RETRY_AFTER)

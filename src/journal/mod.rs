@@ -241,12 +241,6 @@ impl Journal {
         self.apply(vec![change]).await
     }
 
-    /// Every row, in sheet order.
-    pub fn rows(&self) -> Result<Vec<Row>, JournalError> {
-        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
-        store::rows(&conn, &self.path)
-    }
-
     /// Calls `f` with every row in sheet order, one at a time, without `body` and `job` (see
     /// [`View::for_each_row`]).
     pub fn for_each_row<E: From<JournalError>>(

@@ -5,11 +5,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use serde::Serialize;
-
-use crate::sheet::Records;
 use tokio::sync::mpsc;
 
 use super::{Batch, Change, JournalError};
+use crate::sheet::Records;
 
 /// Where a row stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -117,34 +117,55 @@ pub const EXPORTS: &[&dyn Export] = &[&Json, &Csv, &FailedCsv, &Html];
 
 /// Rewrites every report in `batch_dir` in one pass over the rows: `rows` must call its
 /// argument with every row, in sheet order. Each file is written beside its final name,
-/// fsynced and renamed, so a reader never sees a torn file.
+/// fsynced and renamed, so a reader never sees a torn file; on any error the old reports
+/// stay and no half-written one is left.
 pub fn write_all<E: From<io::Error>>(
     batch_dir: &Path,
     m: &Manifest,
     rows: impl FnOnce(&mut dyn FnMut(&Row) -> io::Result<()>) -> Result<(), E>,
 ) -> Result<(), E> {
+    let paths: Vec<_> = EXPORTS
+        .iter()
+        .map(|e| {
+            let path = batch_dir.join(e.file_name());
+            (super::partial_path(&path), path)
+        })
+        .collect();
+    let result = write_partials(m, &paths, rows);
+    if result.is_err() {
+        for (partial, _) in &paths {
+            let _ = std::fs::remove_file(partial);
+        }
+    }
+    result
+}
+
+/// [`write_all`]'s work: every export to its `.partial`, then each renamed into place.
+fn write_partials<E: From<io::Error>>(
+    m: &Manifest,
+    paths: &[(std::path::PathBuf, std::path::PathBuf)],
+    rows: impl FnOnce(&mut dyn FnMut(&Row) -> io::Result<()>) -> Result<(), E>,
+) -> Result<(), E> {
     let mut files = Vec::with_capacity(EXPORTS.len());
-    for e in EXPORTS {
-        let path = batch_dir.join(e.file_name());
-        let partial = super::partial_path(&path);
-        let mut out = io::BufWriter::new(super::create_no_follow(&partial, false)?);
+    for (e, (partial, _)) in EXPORTS.iter().zip(paths) {
+        let mut out = io::BufWriter::new(super::create_no_follow(partial, false)?);
         e.begin(m, &mut out)?;
-        files.push((path, partial, out));
+        files.push(out);
     }
     let mut index = 0;
     rows(&mut |row| {
-        for (e, (_, _, out)) in EXPORTS.iter().zip(files.iter_mut()) {
+        for (e, out) in EXPORTS.iter().zip(files.iter_mut()) {
             e.row(m, row, index, out)?;
         }
         index += 1;
         Ok(())
     })?;
-    for (e, (path, partial, mut out)) in EXPORTS.iter().zip(files) {
+    for ((e, mut out), (partial, path)) in EXPORTS.iter().zip(files).zip(paths) {
         e.end(m, index, &mut out)?;
         let file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
         file.sync_all()?;
         drop(file);
-        super::commit_rename(&partial, &path)?;
+        super::commit_rename(partial, path)?;
     }
     Ok(())
 }
@@ -450,6 +471,32 @@ mod tests {
         };
         let rows = [row("a", RowState::Downloaded), row("b", RowState::Failed)];
         assert_eq!(render(&FailedCsv, &m, &rows), "key;script\nb;'=1+1\n");
+    }
+
+    #[test]
+    fn a_failed_rewrite_keeps_the_old_reports_and_leaves_no_partial_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("manifest.json"), "old").unwrap();
+        let m = Manifest {
+            batch: "b",
+            counts: Counts::default(),
+            sheet: None,
+        };
+        let rows = [row("a", RowState::Done)];
+        let r = write_all(dir.path(), &m, |f| {
+            f(&rows[0])?;
+            Err(io::Error::other("the journal went away"))
+        });
+        assert!(r.is_err());
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["manifest.json"]);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("manifest.json")).unwrap(),
+            "old"
+        );
     }
 
     #[test]
