@@ -15,6 +15,15 @@ pub enum ExitCode {
     Deadline,
     /// 5: the API refused the credentials.
     Auth,
+    /// 6: rows changed in the sheet since their video was made; `--rerender changed` renders
+    /// them again.
+    Changed,
+    /// 7: the API could not be reached (or kept throttling creations for too long); nothing
+    /// was lost, rerun when it is reachable.
+    Unreachable,
+    /// 8: creations whose outcome cannot be proven (created or not: unknown); never sent
+    /// again blindly, `creatify-batch resolve` settles them.
+    Unresolved,
     /// 130: interrupted (SIGINT/SIGTERM); state is saved, rerun to resume.
     Interrupted,
 }
@@ -29,6 +38,9 @@ impl ExitCode {
             Self::Budget => 3,
             Self::Deadline => 4,
             Self::Auth => 5,
+            Self::Changed => 6,
+            Self::Unreachable => 7,
+            Self::Unresolved => 8,
             Self::Interrupted => 130,
         }
     }
@@ -45,4 +57,10 @@ Exit codes:
   3    stopped by the budget (--max-credits) or insufficient credits
   4    deadline reached with jobs still rendering; rerun to resume
   5    authentication refused (check CREATIFY_API_ID / CREATIFY_API_KEY)
+  6    rows changed in the sheet since their video was made; the video on disk is
+       the old version (--rerender changed renders them again)
+  7    the API could not be reached, or kept throttling creations for too long;
+       nothing lost, rerun when it is reachable
+  8    creations whose outcome cannot be proven (created or not: unknown); they are
+       never sent again blindly: `creatify-batch resolve BATCH` settles them
   130  interrupted; state is saved, rerun to resume";

@@ -555,6 +555,22 @@ pub struct Job {
     pub model_version: Option<String>,
 }
 
+impl Job {
+    /// The video's URL, when the job has a usable one (`""` and blanks are none).
+    pub fn output_url(&self) -> Option<&str> {
+        usable(self.output.as_deref())
+    }
+
+    /// The thumbnail's URL, when the job has a usable one (`""` and blanks are none).
+    pub fn thumbnail_url(&self) -> Option<&str> {
+        usable(self.video_thumbnail.as_deref())
+    }
+}
+
+fn usable(url: Option<&str>) -> Option<&str> {
+    url.map(str::trim).filter(|u| !u.is_empty())
+}
+
 /// Accepts a number, a numeric string, or null.
 fn lenient_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     #[derive(Deserialize)]

@@ -14,9 +14,13 @@
 //! deadline, still `submitting`, for the next run to reconcile first.
 
 mod fetch;
+mod load;
 mod poll;
+mod polled;
+mod reconcile;
 pub mod reference;
 mod submit;
+mod submitted;
 pub mod sync;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -27,9 +31,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::api::{ApiClient, ApiError, ErrorClass, Job};
+use crate::api::{ApiClient, Job};
 use crate::exit::ExitCode;
-use crate::journal::{Change, Journal, JournalError, Row, RowState};
+use crate::journal::{Journal, JournalError, Row, RowState};
 use crate::progress::{Counts, Reporter};
 
 use poll::Rendering;
@@ -104,11 +108,16 @@ pub struct Summary {
 
 /// Why the engine stops submitting.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(dead_code)] // Unreachable and Throttled: being built (issues 10 and 11)
 enum Stop {
     Budget(String),
     Credits(String),
     Halt(String),
     Auth(String),
+    /// The API could not be reached for `[api] unreachable_secs` (exit 7).
+    Unreachable(String),
+    /// Creations were throttled for longer than `[retry] max_throttled_secs` (exit 7).
+    Throttled(String),
     Interrupted,
 }
 
@@ -241,101 +250,6 @@ struct Coordinator {
 }
 
 impl Coordinator {
-    fn load(shared: Arc<Shared>, keys: Vec<String>) -> Result<Self, JournalError> {
-        let cfg = &shared.cfg;
-        let now = Instant::now();
-        let wall = crate::journal::unix_now();
-        let planned = Tracked {
-            state: RowState::Planned,
-            credits_used: None,
-        };
-        let mut c = Coordinator {
-            rows: keys.into_iter().map(|k| (k, planned)).collect(),
-            queue: VecDeque::new(),
-            submitting: 0,
-            in_flight_cap: cfg.max_in_flight.max(1),
-            unsure: HashMap::new(),
-            rendering: HashMap::new(),
-            downloads: VecDeque::new(),
-            downloading: 0,
-            download_failures: HashSet::new(),
-            polling: false,
-            next_poll: now,
-            reconciling: false,
-            next_reconcile: now,
-            stop: None,
-            failures_this_run: 0,
-            committed_credits: 0.0,
-            credits_estimated: 0.0,
-            past_deadline: 0,
-            shared: shared.clone(),
-        };
-        // One pass over the journal, without bodies and job objects (read when needed).
-        shared.journal.for_each_row(|row| {
-            let Some(t) = c.rows.get_mut(&row.key) else {
-                return Ok::<_, JournalError>(());
-            };
-            t.state = row.state;
-            t.credits_used = row.credits_used;
-            match row.state {
-                RowState::Planned => c.queue.push_back(Pending::from_row(&row)),
-                RowState::Submitting => {
-                    // Never re-POST blindly: look for it first. It may be sent again only
-                    // once the window has passed since its last attempt.
-                    let since = row.ambiguous_since.unwrap_or(row.updated_at);
-                    let left = (since + cfg.reconcile_window.as_secs_f64() - wall).max(0.0);
-                    c.unsure.insert(
-                        row.key.clone(),
-                        Unsure {
-                            reference: row.reference.clone().unwrap_or_default(),
-                            resend_at: now + Duration::from_secs_f64(left),
-                            deadline: now + cfg.job_deadline,
-                            pending: Pending::from_row(&row),
-                        },
-                    );
-                }
-                RowState::Submitted => {
-                    if let Some(id) = &row.job_id {
-                        c.rendering.insert(
-                            id.clone(),
-                            Rendering::new(
-                                row.key.clone(),
-                                row.api_status.clone().unwrap_or_default(),
-                                now + cfg.job_deadline,
-                                Duration::ZERO,
-                                now,
-                            ),
-                        );
-                    }
-                }
-                RowState::Done => {
-                    if let Some(id) = row.job_id {
-                        c.downloads.push_back((row.key, id));
-                    }
-                }
-                RowState::Downloaded => {
-                    // Rows whose files are gone or the wrong size are fetched again.
-                    let intact = |f: &Option<crate::journal::FileRecord>| {
-                        f.as_ref().is_none_or(|f| {
-                            std::fs::symlink_metadata(cfg.batch_dir.join(&f.path))
-                                .is_ok_and(|m| m.is_file() && m.len() == f.bytes)
-                        })
-                    };
-                    if !(intact(&row.video) && intact(&row.thumbnail)) {
-                        if let Some(id) = row.job_id {
-                            tracing::warn!(key = %row.key, "files missing or changed on disk; downloading again");
-                            t.state = RowState::Done;
-                            c.downloads.push_back((row.key, id));
-                        }
-                    }
-                }
-                RowState::Failed | RowState::Rejected => {}
-            }
-            Ok(())
-        })?;
-        Ok(c)
-    }
-
     fn counts(&self) -> Counts {
         let mut counts = Counts {
             total: self.rows.len(),
@@ -451,36 +365,6 @@ impl Coordinator {
         });
     }
 
-    fn start_reconcile(&mut self) {
-        // A row whose job could not be looked for until its deadline (the job list kept
-        // failing) is neither sent again nor waited for any longer: it stays `submitting`,
-        // and the next run reconciles it before anything else.
-        let now = Instant::now();
-        let expired: Vec<String> = self
-            .unsure
-            .iter()
-            .filter(|(_, u)| u.deadline <= now)
-            .map(|(key, _)| key.clone())
-            .collect();
-        for key in expired {
-            self.unsure.remove(&key);
-            tracing::warn!(%key, "deadline reached before the job of an unanswered submission could be looked for; rerun to reconcile it");
-            self.past_deadline += 1;
-        }
-        if self.reconciling || self.unsure.is_empty() || now < self.next_reconcile {
-            return;
-        }
-        if matches!(self.stop, Some(Stop::Auth(_))) {
-            return;
-        }
-        self.reconciling = true;
-        let shared = self.shared.clone();
-        tokio::spawn(async move {
-            let r = shared.client.list_jobs().await;
-            let _ = shared.events.send(Event::Reconciled(r));
-        });
-    }
-
     fn next_wake(&self) -> Instant {
         let mut t = Instant::now() + Duration::from_secs(1);
         if !self.rendering.is_empty() && !self.polling {
@@ -564,283 +448,6 @@ impl Coordinator {
         Ok(())
     }
 
-    fn on_submitted(&mut self, key: String, outcome: Submitted) {
-        let shared = self.shared.clone();
-        let cfg = &shared.cfg;
-        match outcome {
-            Submitted::Created { job_id } => {
-                tracing::debug!(%key, job = %job_id, "created");
-                self.set_state(&key, RowState::Submitted);
-                let now = Instant::now();
-                self.rendering.insert(
-                    job_id,
-                    Rendering::new(
-                        key,
-                        String::new(),
-                        now + cfg.job_deadline,
-                        cfg.poll_min,
-                        now,
-                    ),
-                );
-                self.next_poll = self.next_poll.min(now + cfg.poll_min);
-            }
-            Submitted::RowFailed { error } => {
-                tracing::error!(%key, %error, "the API refused this row");
-                self.set_state(&key, RowState::Failed);
-                self.failed_row();
-            }
-            Submitted::Ambiguous {
-                pending,
-                reference,
-                error,
-            } => {
-                tracing::warn!(%key, %error, "no certain answer to the submission; will look for it before sending again");
-                self.set_state(&key, RowState::Submitting);
-                self.unsure.insert(
-                    key,
-                    Unsure {
-                        reference,
-                        resend_at: Instant::now() + cfg.reconcile_window,
-                        deadline: Instant::now() + cfg.job_deadline,
-                        pending,
-                    },
-                );
-                self.next_reconcile = self
-                    .next_reconcile
-                    .max(Instant::now() + cfg.poll_min.min(Duration::from_secs(2)));
-            }
-            Submitted::Refused { mut pending, error } => {
-                self.set_state(&key, RowState::Planned);
-                self.committed_credits -= pending.est_credits;
-                self.credits_estimated -= pending.est_credits;
-                let message = error.to_string();
-                match (error.class(), &error) {
-                    (ErrorClass::Credits, _) => {
-                        tracing::error!(error = %message, "insufficient credits: no new submissions");
-                        self.stop.get_or_insert(Stop::Credits(message));
-                    }
-                    (ErrorClass::Auth, _) => {
-                        tracing::error!(error = %message, "the API refused the credentials");
-                        self.stop = Some(Stop::Auth(message));
-                    }
-                    (_, ApiError::Throttled { retry_after, .. }) => {
-                        // "Slow down" is not a failure: it never uses up the row's attempts.
-                        // A refusal over the account's render cap also lowers ours to what is
-                        // rendering now; each finished job raises it by one again.
-                        if error.is_render_cap() {
-                            let cap = self.rendering.len().max(1);
-                            if cap < self.in_flight_cap {
-                                tracing::info!(cap, "the account's render limit is reached; rendering at most {cap} jobs at once");
-                                self.in_flight_cap = cap;
-                            }
-                        }
-                        pending.not_before = Some(Instant::now() + *retry_after);
-                    }
-                    _ => {
-                        pending.refusals += 1;
-                        if pending.refusals >= cfg.max_attempts {
-                            tracing::error!(%key, error = %message, "submission kept being refused; left for the next run");
-                            self.failed_row();
-                            return;
-                        }
-                        let wait = backoff(cfg, pending.refusals);
-                        tracing::debug!(%key, error = %message, ?wait, "submission refused for now; will retry");
-                        pending.not_before = Some(Instant::now() + wait);
-                    }
-                }
-                self.queue.push_front(pending);
-            }
-        }
-    }
-
-    async fn on_polled(&mut self, answers: Vec<poll::Answer>) -> Result<(), JournalError> {
-        let shared = self.shared.clone();
-        let cfg = &shared.cfg;
-        let now = Instant::now();
-        let mut changes = Vec::new();
-        let mut errors: Vec<ApiError> = Vec::new();
-        let mut jobs = Vec::new();
-        for (ids, answer) in answers {
-            match answer {
-                Ok(found) => {
-                    // Asked about but not in the answer: unknown to the API for now; look
-                    // again later like a job that told nothing new.
-                    let seen: HashSet<&str> = found.iter().map(|j| j.id.as_str()).collect();
-                    for id in ids.iter().filter(|id| !seen.contains(id.as_str())) {
-                        if let Some(r) = self.rendering.get_mut(id) {
-                            r.looked(None, now, cfg.poll_min, cfg.poll_max);
-                        }
-                    }
-                    jobs.extend(found);
-                }
-                Err(e) => {
-                    // Its jobs stay due: they are asked about next round.
-                    tracing::debug!(error = %e, "poll call failed");
-                    errors.push(e);
-                }
-            }
-        }
-        // A failed poll changes no job, except that refused credentials end the run: polling
-        // on would only meet the same 401 until every deadline passed.
-        if let Some(e) = errors.iter().find(|e| e.class() == ErrorClass::Auth) {
-            tracing::error!(error = %e, "the API refused the credentials");
-            self.stop = Some(Stop::Auth(e.to_string()));
-        }
-        for job in jobs {
-            let Some(r) = self.rendering.get_mut(&job.id) else {
-                continue;
-            };
-            if !job.status.is_terminal() {
-                r.looked(Some(&job), now, cfg.poll_min, cfg.poll_max);
-            }
-            let status = job.status.as_str().to_owned();
-            if status == r.status && !job.status.is_terminal() {
-                continue;
-            }
-            if let crate::api::JobStatus::Unknown(s) = &job.status {
-                if r.status != *s {
-                    tracing::warn!(key = %r.key, status = %s, "unknown job status; polling on until the deadline");
-                }
-            }
-            r.status = status.clone();
-            let key = r.key.clone();
-            changes.push(Change::Seen {
-                key: key.clone(),
-                job: serde_json::to_string(&job).unwrap_or_default(),
-                status,
-                credits_used: job.credits_used,
-                duration: job.duration,
-            });
-            if let Some(cr) = job.credits_used {
-                if let Some(t) = self.rows.get_mut(&key) {
-                    t.credits_used = Some(cr);
-                }
-            }
-            if !job.status.is_terminal() {
-                continue;
-            }
-            self.rendering.remove(&job.id);
-            self.in_flight_cap = (self.in_flight_cap + 1).min(cfg.max_in_flight.max(1));
-            let state = match job.status {
-                crate::api::JobStatus::Done => RowState::Done,
-                crate::api::JobStatus::Rejected => RowState::Rejected,
-                _ => RowState::Failed,
-            };
-            changes.push(Change::Finished {
-                key: key.clone(),
-                state,
-                reason: job.failed_reason.clone(),
-            });
-            self.set_state(&key, state);
-            if state == RowState::Done {
-                self.downloads.push_back((key, job.id.clone()));
-            } else {
-                tracing::error!(%key, reason = job.failed_reason.as_deref().unwrap_or("none given"), "job {state}");
-                self.failed_row();
-            }
-        }
-        if !changes.is_empty() {
-            self.shared.journal.apply(changes).await?;
-        }
-        if !errors.is_empty() {
-            tracing::warn!(
-                errors = errors.len(),
-                error = %errors[0],
-                "status poll failed; jobs keep their state, will poll again"
-            );
-        }
-        // The next round: when the first job is due, and not sooner than `poll_min`.
-        let gate = Instant::now() + cfg.poll_min;
-        self.next_poll = poll::next_due(&self.rendering).map_or(gate, |t| t.max(gate));
-        Ok(())
-    }
-
-    async fn on_reconciled(
-        &mut self,
-        result: Result<Vec<Job>, crate::api::ApiError>,
-    ) -> Result<(), JournalError> {
-        let shared = self.shared.clone();
-        let cfg = &shared.cfg;
-        self.next_reconcile = Instant::now() + cfg.poll_min.max(Duration::from_millis(500));
-        let jobs = match result {
-            Ok(jobs) => jobs,
-            Err(e) if e.class() == ErrorClass::Auth => {
-                tracing::error!(error = %e, "the API refused the credentials");
-                self.stop = Some(Stop::Auth(e.to_string()));
-                return Ok(());
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "could not list the account's jobs; will try again");
-                return Ok(());
-            }
-        };
-        let by_ref: HashMap<&str, &Job> = jobs
-            .iter()
-            .filter_map(|j| {
-                let name = j.name.as_deref()?;
-                let start = name.rfind("[cb-")?;
-                let reference = name[start + 1..].strip_suffix(']')?;
-                Some((reference, j))
-            })
-            .collect();
-        let now = Instant::now();
-        let keys: Vec<String> = self.unsure.keys().cloned().collect();
-        for key in keys {
-            let Some(u) = self.unsure.get(&key) else {
-                continue;
-            };
-            if let Some(job) = by_ref.get(u.reference.as_str()) {
-                tracing::info!(%key, job = %job.id, "found the job of an unanswered submission; adopting it");
-                self.shared
-                    .journal
-                    .record(Change::Submitted {
-                        key: key.clone(),
-                        job_id: job.id.clone(),
-                    })
-                    .await?;
-                self.unsure.remove(&key);
-                self.set_state(&key, RowState::Submitted);
-                self.rendering.insert(
-                    job.id.clone(),
-                    Rendering::new(
-                        key,
-                        String::new(),
-                        now + cfg.job_deadline,
-                        Duration::ZERO,
-                        now,
-                    ),
-                );
-                self.next_poll = now;
-            } else if u.resend_at <= now {
-                let Some(u) = self.unsure.remove(&key) else {
-                    continue;
-                };
-                self.shared
-                    .journal
-                    .record(Change::Requeue {
-                        key: key.clone(),
-                        error: "no answer to the submission, and no job found after the reconciliation window".into(),
-                    })
-                    .await?;
-                self.set_state(&key, RowState::Planned);
-                self.committed_credits -= u.pending.est_credits;
-                self.credits_estimated -= u.pending.est_credits;
-                let mut pending = u.pending;
-                pending.refusals += 1;
-                if pending.refusals >= cfg.max_attempts {
-                    // The API keeps failing creations without creating anything: stop
-                    // sending this row in this run rather than loop until someone kills it.
-                    tracing::error!(%key, attempts = pending.refusals, "submission never got an answer and no job was created; left for the next run");
-                    self.failed_row();
-                    continue;
-                }
-                tracing::info!(%key, "not created after all; sending it again");
-                self.queue.push_front(pending);
-            }
-        }
-        Ok(())
-    }
-
     fn outcome(&self) -> (ExitCode, Summary) {
         let counts = self.counts();
         let client = &self.shared.client;
@@ -854,7 +461,12 @@ impl Coordinator {
                 .filter_map(|t| t.credits_used)
                 .fold(0.0, |a, b| a + b),
             stopped: self.stop.as_ref().map(|s| match s {
-                Stop::Budget(m) | Stop::Credits(m) | Stop::Halt(m) | Stop::Auth(m) => m.clone(),
+                Stop::Budget(m)
+                | Stop::Credits(m)
+                | Stop::Halt(m)
+                | Stop::Auth(m)
+                | Stop::Unreachable(m)
+                | Stop::Throttled(m) => m.clone(),
                 Stop::Interrupted => "interrupted".into(),
             }),
             past_deadline: self.past_deadline,
@@ -872,6 +484,7 @@ impl Coordinator {
             Some(Stop::Auth(_)) => ExitCode::Auth,
             Some(Stop::Interrupted) => ExitCode::Interrupted,
             Some(Stop::Budget(_)) | Some(Stop::Credits(_)) => ExitCode::Budget,
+            Some(Stop::Unreachable(_)) | Some(Stop::Throttled(_)) => ExitCode::Unreachable,
             _ if counts.submitted + counts.submitting > 0 => ExitCode::Deadline,
             _ if counts.downloaded == counts.total => ExitCode::Success,
             _ => ExitCode::RowsFailed,

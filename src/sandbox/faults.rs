@@ -20,6 +20,9 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Faults {
+    /// The API's dialect where the docs are silent (see [`super::dialect`]).
+    #[serde(default)]
+    pub api: super::dialect::Dialect,
     /// `POST /api/lipsyncs_v2/`, `.../preview/` and `.../{id}/render/`.
     #[serde(default)]
     pub create: EndpointFaults,
@@ -247,7 +250,8 @@ impl Faults {
         if self.jobs.fail + self.jobs.reject > 1.0 + 1e-9 {
             bail!("[jobs]: fail + reject must be at most 1");
         }
-        check_rate("webhooks", "duplicate", self.webhooks.duplicate)
+        check_rate("webhooks", "duplicate", self.webhooks.duplicate)?;
+        self.api.check()
     }
 
     fn group(&self, group: Group) -> &EndpointFaults {

@@ -122,6 +122,7 @@
 mod app;
 mod assets;
 mod catalog;
+pub mod dialect;
 mod endpoint;
 mod errors;
 pub mod faults;

@@ -1,0 +1,110 @@
+//! Loading the coordinator's state from the journal at the start of a run: which rows are
+//! to send, which to look for, which are rendering, which to download.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::journal::{JournalError, RowState};
+
+use super::poll::Rendering;
+use super::{Coordinator, Pending, Shared, Tracked, Unsure};
+
+impl Coordinator {
+    pub(super) fn load(shared: Arc<Shared>, keys: Vec<String>) -> Result<Self, JournalError> {
+        let cfg = &shared.cfg;
+        let now = Instant::now();
+        let wall = crate::journal::unix_now();
+        let planned = Tracked {
+            state: RowState::Planned,
+            credits_used: None,
+        };
+        let mut c = Coordinator {
+            rows: keys.into_iter().map(|k| (k, planned)).collect(),
+            queue: VecDeque::new(),
+            submitting: 0,
+            in_flight_cap: cfg.max_in_flight.max(1),
+            unsure: HashMap::new(),
+            rendering: HashMap::new(),
+            downloads: VecDeque::new(),
+            downloading: 0,
+            download_failures: HashSet::new(),
+            polling: false,
+            next_poll: now,
+            reconciling: false,
+            next_reconcile: now,
+            stop: None,
+            failures_this_run: 0,
+            committed_credits: 0.0,
+            credits_estimated: 0.0,
+            past_deadline: 0,
+            shared: shared.clone(),
+        };
+        // One pass over the journal, without bodies and job objects (read when needed).
+        shared.journal.for_each_row(|row| {
+            let Some(t) = c.rows.get_mut(&row.key) else {
+                return Ok::<_, JournalError>(());
+            };
+            t.state = row.state;
+            t.credits_used = row.credits_used;
+            match row.state {
+                RowState::Planned => c.queue.push_back(Pending::from_row(&row)),
+                RowState::Submitting => {
+                    // Never re-POST blindly: look for it first. It may be sent again only
+                    // once the window has passed since its last attempt.
+                    let since = row.ambiguous_since.unwrap_or(row.updated_at);
+                    let left = (since + cfg.reconcile_window.as_secs_f64() - wall).max(0.0);
+                    c.unsure.insert(
+                        row.key.clone(),
+                        Unsure {
+                            reference: row.reference.clone().unwrap_or_default(),
+                            resend_at: now + Duration::from_secs_f64(left),
+                            deadline: now + cfg.job_deadline,
+                            pending: Pending::from_row(&row),
+                        },
+                    );
+                }
+                RowState::Submitted => {
+                    if let Some(id) = &row.job_id {
+                        c.rendering.insert(
+                            id.clone(),
+                            Rendering::new(
+                                row.key.clone(),
+                                row.api_status.clone().unwrap_or_default(),
+                                now + cfg.job_deadline,
+                                Duration::ZERO,
+                                now,
+                            ),
+                        );
+                    }
+                }
+                RowState::Done => {
+                    if let Some(id) = row.job_id {
+                        c.downloads.push_back((row.key, id));
+                    }
+                }
+                RowState::Downloaded => {
+                    // Rows whose files are gone or the wrong size are fetched again.
+                    let intact = |f: &Option<crate::journal::FileRecord>| {
+                        f.as_ref().is_none_or(|f| {
+                            std::fs::symlink_metadata(cfg.batch_dir.join(&f.path))
+                                .is_ok_and(|m| m.is_file() && m.len() == f.bytes)
+                        })
+                    };
+                    if !(intact(&row.video) && intact(&row.thumbnail)) {
+                        if let Some(id) = row.job_id {
+                            tracing::warn!(key = %row.key, "files missing or changed on disk; downloading again");
+                            t.state = RowState::Done;
+                            c.downloads.push_back((row.key, id));
+                        }
+                    }
+                }
+                RowState::Failed | RowState::Rejected => {}
+            }
+            Ok(())
+        })?;
+        Ok(c)
+    }
+}

@@ -1,0 +1,119 @@
+//! What the coordinator does with a poll round's answers: record what changed, move finished
+//! jobs on to download or failure, and schedule the next round.
+
+use std::collections::HashSet;
+
+use tokio::time::Instant;
+
+use crate::api::{ApiError, ErrorClass};
+use crate::journal::{Change, JournalError, RowState};
+
+use super::poll;
+use super::{Coordinator, Stop};
+
+impl Coordinator {
+    pub(super) async fn on_polled(
+        &mut self,
+        answers: Vec<poll::Answer>,
+    ) -> Result<(), JournalError> {
+        let shared = self.shared.clone();
+        let cfg = &shared.cfg;
+        let now = Instant::now();
+        let mut changes = Vec::new();
+        let mut errors: Vec<ApiError> = Vec::new();
+        let mut jobs = Vec::new();
+        for (ids, answer) in answers {
+            match answer {
+                Ok(found) => {
+                    // Asked about but not in the answer: unknown to the API for now; look
+                    // again later like a job that told nothing new.
+                    let seen: HashSet<&str> = found.iter().map(|j| j.id.as_str()).collect();
+                    for id in ids.iter().filter(|id| !seen.contains(id.as_str())) {
+                        if let Some(r) = self.rendering.get_mut(id) {
+                            r.looked(None, now, cfg.poll_min, cfg.poll_max);
+                        }
+                    }
+                    jobs.extend(found);
+                }
+                Err(e) => {
+                    // Its jobs stay due: they are asked about next round.
+                    tracing::debug!(error = %e, "poll call failed");
+                    errors.push(e);
+                }
+            }
+        }
+        // A failed poll changes no job, except that refused credentials end the run: polling
+        // on would only meet the same 401 until every deadline passed.
+        if let Some(e) = errors.iter().find(|e| e.class() == ErrorClass::Auth) {
+            tracing::error!(error = %e, "the API refused the credentials");
+            self.stop = Some(Stop::Auth(e.to_string()));
+        }
+        for job in jobs {
+            let Some(r) = self.rendering.get_mut(&job.id) else {
+                continue;
+            };
+            if !job.status.is_terminal() {
+                r.looked(Some(&job), now, cfg.poll_min, cfg.poll_max);
+            }
+            let status = job.status.as_str().to_owned();
+            if status == r.status && !job.status.is_terminal() {
+                continue;
+            }
+            if let crate::api::JobStatus::Unknown(s) = &job.status {
+                if r.status != *s {
+                    tracing::warn!(key = %r.key, status = %s, "unknown job status; polling on until the deadline");
+                }
+            }
+            r.status = status.clone();
+            let key = r.key.clone();
+            changes.push(Change::Seen {
+                key: key.clone(),
+                job: serde_json::to_string(&job).unwrap_or_default(),
+                status,
+                credits_used: job.credits_used,
+                duration: job.duration,
+            });
+            if let Some(cr) = job.credits_used {
+                if let Some(t) = self.rows.get_mut(&key) {
+                    t.credits_used = Some(cr);
+                }
+            }
+            if !job.status.is_terminal() {
+                continue;
+            }
+            self.rendering.remove(&job.id);
+            self.in_flight_cap = (self.in_flight_cap + 1).min(cfg.max_in_flight.max(1));
+            let state = match job.status {
+                crate::api::JobStatus::Done => RowState::Done,
+                crate::api::JobStatus::Rejected => RowState::Rejected,
+                _ => RowState::Failed,
+            };
+            changes.push(Change::Finished {
+                key: key.clone(),
+                state,
+                reason: job.failed_reason.clone(),
+            });
+            self.set_state(&key, state);
+            if state == RowState::Done {
+                self.downloads.push_back((key, job.id.clone()));
+            } else {
+                tracing::error!(%key, reason = job.failed_reason.as_deref().unwrap_or("none given"), "job {state}");
+                self.failed_row();
+            }
+        }
+        if !changes.is_empty() {
+            self.shared.journal.apply(changes).await?;
+        }
+        if !errors.is_empty() {
+            tracing::warn!(
+                errors = errors.len(),
+                error = %errors[0],
+                "status poll failed; jobs keep their state, will poll again"
+            );
+        }
+        // The next round: when the first job is due, and not sooner than `poll_min`.
+        let gate = Instant::now() + cfg.poll_min;
+        self.next_poll = poll::next_due(&self.rendering).map_or(gate, |t| t.max(gate));
+        Ok(())
+    }
+}

@@ -1,0 +1,103 @@
+//! What the coordinator does with a submission's outcome: track the new job, fail the row,
+//! look for it (ambiguous), or queue it again (refused).
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::api::{ApiError, ErrorClass};
+use crate::journal::RowState;
+
+use super::poll::Rendering;
+use super::{backoff, Coordinator, Stop, Submitted, Unsure};
+
+impl Coordinator {
+    pub(super) fn on_submitted(&mut self, key: String, outcome: Submitted) {
+        let shared = self.shared.clone();
+        let cfg = &shared.cfg;
+        match outcome {
+            Submitted::Created { job_id } => {
+                tracing::debug!(%key, job = %job_id, "created");
+                self.set_state(&key, RowState::Submitted);
+                let now = Instant::now();
+                self.rendering.insert(
+                    job_id,
+                    Rendering::new(
+                        key,
+                        String::new(),
+                        now + cfg.job_deadline,
+                        cfg.poll_min,
+                        now,
+                    ),
+                );
+                self.next_poll = self.next_poll.min(now + cfg.poll_min);
+            }
+            Submitted::RowFailed { error } => {
+                tracing::error!(%key, %error, "the API refused this row");
+                self.set_state(&key, RowState::Failed);
+                self.failed_row();
+            }
+            Submitted::Ambiguous {
+                pending,
+                reference,
+                error,
+            } => {
+                tracing::warn!(%key, %error, "no certain answer to the submission; will look for it before sending again");
+                self.set_state(&key, RowState::Submitting);
+                self.unsure.insert(
+                    key,
+                    Unsure {
+                        reference,
+                        resend_at: Instant::now() + cfg.reconcile_window,
+                        deadline: Instant::now() + cfg.job_deadline,
+                        pending,
+                    },
+                );
+                self.next_reconcile = self
+                    .next_reconcile
+                    .max(Instant::now() + cfg.poll_min.min(Duration::from_secs(2)));
+            }
+            Submitted::Refused { mut pending, error } => {
+                self.set_state(&key, RowState::Planned);
+                self.committed_credits -= pending.est_credits;
+                self.credits_estimated -= pending.est_credits;
+                let message = error.to_string();
+                match (error.class(), &error) {
+                    (ErrorClass::Credits, _) => {
+                        tracing::error!(error = %message, "insufficient credits: no new submissions");
+                        self.stop.get_or_insert(Stop::Credits(message));
+                    }
+                    (ErrorClass::Auth, _) => {
+                        tracing::error!(error = %message, "the API refused the credentials");
+                        self.stop = Some(Stop::Auth(message));
+                    }
+                    (_, ApiError::Throttled { retry_after, .. }) => {
+                        // "Slow down" is not a failure: it never uses up the row's attempts.
+                        // A refusal over the account's render cap also lowers ours to what is
+                        // rendering now; each finished job raises it by one again.
+                        if error.is_render_cap() {
+                            let cap = self.rendering.len().max(1);
+                            if cap < self.in_flight_cap {
+                                tracing::info!(cap, "the account's render limit is reached; rendering at most {cap} jobs at once");
+                                self.in_flight_cap = cap;
+                            }
+                        }
+                        pending.not_before = Some(Instant::now() + *retry_after);
+                    }
+                    _ => {
+                        pending.refusals += 1;
+                        if pending.refusals >= cfg.max_attempts {
+                            tracing::error!(%key, error = %message, "submission kept being refused; left for the next run");
+                            self.failed_row();
+                            return;
+                        }
+                        let wait = backoff(cfg, pending.refusals);
+                        tracing::debug!(%key, error = %message, ?wait, "submission refused for now; will retry");
+                        pending.not_before = Some(Instant::now() + wait);
+                    }
+                }
+                self.queue.push_front(pending);
+            }
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! The API's dialect: how the sandbox answers where Creatify's docs are silent.
+//!
+//! The defaults are the sandbox's own picks (module docs of [`crate::sandbox`]). Every other
+//! value is an answer the public docs do not rule out, so the client must be right for it
+//! too; the `[api]` table of the fault file selects them, one deviation or several at once:
+//! ```toml
+//! [api]
+//! list = "drf_page"            # job list: "array" (default), "drf_page" ({count,next,
+//!                              # previous,results} with page/page_size), "limit_offset"
+//!                              # (DRF LimitOffsetPagination: limit/offset, next links)
+//! ids = "drf_page"             # `?ids=` answers: "array" (default) or "drf_page"
+//! page_size = 20               # jobs per page when paginated (a client's page_size or
+//!                              # limit is honoured up to this many)
+//! list_cap = 50                # the list shows only the newest N jobs (no way to see more)
+//! list_order = "oldest_first"  # "newest_first" (default), "oldest_first", "unordered"
+//! list_delay_seconds = 5       # every job-list call answers this late
+//! name_max = 100               # stored names are cut to N characters
+//! name = "rewrite_brackets"    # "keep" (default), "rewrite_brackets" ([ ] become ( )),
+//!                              # "drop" (the job's name is null), "strip" (trimmed, spaces
+//!                              # collapsed)
+//! status_case = "upper"        # "lower" (default) or "upper" (DONE, RUNNING, ...)
+//! status_done = "completed"    # the word for a finished job (default "done"); also
+//! status_failed = "error"      # status_failed, status_rejected, status_running,
+//!                              # status_pending, status_in_queue
+//! retry_after = "http_date"    # 429's Retry-After: "seconds" (default), "http_date",
+//!                              # "missing"
+//! retry_after_seconds = 86400  # what every 429 asks for (default: the limiter's wait)
+//! throttle_creations = true    # every creation POST answers 429 (nothing created)
+//! credits_status = 403         # the status of an "insufficient credits" refusal (402)
+//! media_gzip = true            # media sent with Content-Encoding: gzip
+//! media_eof_cut = true         # media sent without Content-Length, connection closed
+//!                              # cleanly at half the file (no chunked terminator)
+//! output_delay_seconds = 3     # a job reads `done` this long (real seconds) before
+//!                              # `output` is set
+//! empty_thumbnail = true       # `video_thumbnail` is "" on finished jobs
+//! existing_jobs = 20000        # the account already holds this many older jobs
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+/// How the job list and `?ids=` answers are shaped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListStyle {
+    /// A plain JSON array (the documented `?ids=` answer).
+    #[default]
+    Array,
+    /// DRF's PageNumberPagination: `{count, next, previous, results}`, `?page=&page_size=`.
+    DrfPage,
+    /// DRF's LimitOffsetPagination: the same envelope, `?limit=&offset=`.
+    LimitOffset,
+}
+
+/// In which order the job list comes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListOrder {
+    /// Newest first (the sandbox's pick).
+    #[default]
+    NewestFirst,
+    /// Oldest first.
+    OldestFirst,
+    /// No stable order (shuffled by the seed).
+    Unordered,
+}
+
+/// What the server does to a job's `name`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NameMode {
+    /// Stored as sent.
+    #[default]
+    Keep,
+    /// `[` and `]` rewritten to `(` and `)`.
+    RewriteBrackets,
+    /// Not stored: the job's `name` is null.
+    Drop,
+    /// Trimmed, inner runs of whitespace collapsed to one space.
+    Strip,
+}
+
+/// How a 429's `Retry-After` is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryAfterForm {
+    /// Whole seconds.
+    #[default]
+    Seconds,
+    /// An HTTP date (RFC 9110 IMF-fixdate).
+    HttpDate,
+    /// No header at all.
+    Missing,
+}
+
+/// Whether statuses are written in lower or upper case.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusCase {
+    /// `done`.
+    #[default]
+    Lower,
+    /// `DONE`.
+    Upper,
+}
+
+/// The `[api]` table of the fault file (see the module docs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dialect {
+    /// Shape of `GET /api/lipsyncs_v2/` without `ids`.
+    pub list: ListStyle,
+    /// Shape of `GET /api/lipsyncs_v2/?ids=`.
+    pub ids: ListStyle,
+    /// Jobs per page when paginated.
+    pub page_size: usize,
+    /// Only the newest N jobs are ever listed.
+    pub list_cap: Option<usize>,
+    /// The job list's order.
+    pub list_order: ListOrder,
+    /// Every job-list call answers this many real seconds late.
+    pub list_delay_seconds: f64,
+    /// Stored names are cut to this many characters.
+    pub name_max: Option<usize>,
+    /// What else happens to names.
+    pub name: NameMode,
+    /// Case of every status word.
+    pub status_case: StatusCase,
+    /// The word for `done`.
+    pub status_done: String,
+    /// The word for `failed`.
+    pub status_failed: String,
+    /// The word for `rejected`.
+    pub status_rejected: String,
+    /// The word for `running`.
+    pub status_running: String,
+    /// The word for `pending`.
+    pub status_pending: String,
+    /// The word for `in_queue`.
+    pub status_in_queue: String,
+    /// How a 429's `Retry-After` is written.
+    pub retry_after: RetryAfterForm,
+    /// What every 429 asks for, in seconds (default: the limiter's own wait).
+    pub retry_after_seconds: Option<f64>,
+    /// Every creation POST answers 429; nothing is created.
+    pub throttle_creations: bool,
+    /// The status code of an "insufficient credits" refusal.
+    pub credits_status: u16,
+    /// Media are sent gzip-encoded (`Content-Encoding: gzip`).
+    pub media_gzip: bool,
+    /// Media are sent without `Content-Length` and the connection is closed cleanly at half.
+    pub media_eof_cut: bool,
+    /// A finished job reads `done` this many real seconds before its `output` is set.
+    pub output_delay_seconds: f64,
+    /// `video_thumbnail` is `""` on finished jobs.
+    pub empty_thumbnail: bool,
+    /// Older jobs the account already holds when the sandbox starts.
+    pub existing_jobs: usize,
+}
+
+impl Default for Dialect {
+    fn default() -> Self {
+        Self {
+            list: ListStyle::Array,
+            ids: ListStyle::Array,
+            page_size: 100,
+            list_cap: None,
+            list_order: ListOrder::NewestFirst,
+            list_delay_seconds: 0.0,
+            name_max: None,
+            name: NameMode::Keep,
+            status_case: StatusCase::Lower,
+            status_done: "done".into(),
+            status_failed: "failed".into(),
+            status_rejected: "rejected".into(),
+            status_running: "running".into(),
+            status_pending: "pending".into(),
+            status_in_queue: "in_queue".into(),
+            retry_after: RetryAfterForm::Seconds,
+            retry_after_seconds: None,
+            throttle_creations: false,
+            credits_status: 402,
+            media_gzip: false,
+            media_eof_cut: false,
+            output_delay_seconds: 0.0,
+            empty_thumbnail: false,
+            existing_jobs: 0,
+        }
+    }
+}
+
+impl Dialect {
+    /// Refuses values no server could mean.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.page_size == 0 {
+            anyhow::bail!("[api] page_size must be at least 1");
+        }
+        if !(self.list_delay_seconds.is_finite() && self.list_delay_seconds >= 0.0)
+            || !(self.output_delay_seconds.is_finite() && self.output_delay_seconds >= 0.0)
+        {
+            anyhow::bail!("[api] delays must be seconds, 0 or more");
+        }
+        if !(400..=499).contains(&self.credits_status) {
+            anyhow::bail!("[api] credits_status must be a 4xx status");
+        }
+        Ok(())
+    }
+
+    /// A hostile dialect for the crash suite and the fault matrix: paginated lists, trimmed
+    /// and rewritten names, a capped list, upper-case statuses.
+    pub fn hostile() -> Self {
+        Self {
+            list: ListStyle::DrfPage,
+            ids: ListStyle::DrfPage,
+            page_size: 7,
+            list_cap: Some(500),
+            name_max: Some(40),
+            name: NameMode::RewriteBrackets,
+            status_case: StatusCase::Upper,
+            ..Self::default()
+        }
+    }
+}
