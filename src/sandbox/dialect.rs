@@ -194,9 +194,8 @@ impl Dialect {
         if self.page_size == 0 {
             anyhow::bail!("[api] page_size must be at least 1");
         }
-        if !(self.list_delay_seconds.is_finite() && self.list_delay_seconds >= 0.0)
-            || !(self.output_delay_seconds.is_finite() && self.output_delay_seconds >= 0.0)
-        {
+        let seconds = |s: f64| s.is_finite() && s >= 0.0;
+        if !(seconds(self.list_delay_seconds) && seconds(self.output_delay_seconds)) {
             anyhow::bail!("[api] delays must be seconds, 0 or more");
         }
         if !(400..=499).contains(&self.credits_status) {
