@@ -20,6 +20,8 @@ pub struct Counts {
     pub planned: usize,
     /// Being sent, or awaiting reconciliation.
     pub submitting: usize,
+    /// Sent; whether the job was created cannot be proven.
+    pub unknown: usize,
     /// Rendering.
     pub submitted: usize,
     /// Rendered, files not on disk yet.
@@ -43,6 +45,7 @@ impl Counts {
         *match state {
             RowState::Planned => &mut self.planned,
             RowState::Submitting => &mut self.submitting,
+            RowState::Unknown => &mut self.unknown,
             RowState::Submitted => &mut self.submitted,
             RowState::Done => &mut self.done,
             RowState::Downloaded => &mut self.downloaded,

@@ -16,6 +16,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use super::listing;
 use super::pace::{Pacer, Priority};
 
 use super::error::{detail_of, ApiError, ErrorClass};
@@ -80,6 +81,8 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Whole-request timeout for API calls (not downloads).
     pub request_timeout: Duration,
+    /// Timeout for one page of the account's job list, which may be slow.
+    pub list_timeout: Duration,
     /// Sustained requests per second, for all calls together.
     pub requests_per_second: f64,
     /// Requests allowed in a burst.
@@ -222,6 +225,21 @@ impl ApiClient {
         url: Url,
         body: Option<&CreateLipsync>,
     ) -> Result<(StatusCode, String), ApiError> {
+        let resp = self.send_stream(method, url, body, None).await?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(network)?;
+        Ok((status, text))
+    }
+
+    /// One request, no retry: a success answer whose body is still to be read, or the
+    /// error. `timeout` replaces the request timeout (job lists may be slow).
+    async fn send_stream(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&CreateLipsync>,
+        timeout: Option<Duration>,
+    ) -> Result<reqwest::Response, ApiError> {
         let priority = if method == Method::POST {
             Priority::Create
         } else {
@@ -232,11 +250,14 @@ impl ApiClient {
         if let Some(b) = body {
             req = req.json(b);
         }
+        if let Some(t) = timeout {
+            req = req.timeout(t);
+        }
         let resp = req.send().await.map_err(network)?;
         let status = resp.status();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.map_err(network)?;
         if status == StatusCode::TOO_MANY_REQUESTS {
+            let headers = resp.headers().clone();
+            let text = resp.text().await.map_err(network)?;
             self.counts.throttled.fetch_add(1, Ordering::Relaxed);
             let retry_after = self.retry_after(&headers);
             let e = ApiError::Throttled {
@@ -250,12 +271,13 @@ impl ApiClient {
         }
         self.pacer.answered(ticket);
         if !status.is_success() {
+            let text = resp.text().await.map_err(network)?;
             return Err(ApiError::Status {
                 status: status.as_u16(),
                 detail: detail_of(&text),
             });
         }
-        Ok((status, text))
+        Ok(resp)
     }
 
     async fn get_json<T: DeserializeOwned>(&self, url: Url) -> Result<T, ApiError> {
@@ -310,13 +332,79 @@ impl ApiClient {
         }
     }
 
-    /// `GET /api/lipsyncs_v2/?ids=…` for up to [`MAX_IDS_PER_CALL`] ids, retried. A job in
-    /// the answer that cannot be read is left out (see [`readable_jobs`]).
+    /// `GET /api/lipsyncs_v2/?ids=…` for up to [`MAX_IDS_PER_CALL`] ids, retried. The answer
+    /// may be a plain array (as documented) or a page envelope, whose `next` pages are
+    /// followed; when it cannot be read at all, each job is asked for on its own
+    /// (`GET /{id}/`). A job in the answer that cannot be read is left out (see
+    /// [`readable_jobs`]).
     pub async fn jobs(&self, ids: &[String]) -> Result<Vec<Job>, ApiError> {
         self.counts.poll.fetch_add(1, Ordering::Relaxed);
         let mut url = self.url("api/lipsyncs_v2/");
         url.query_pairs_mut().append_pair("ids", &ids.join(","));
-        Ok(readable_jobs(self.get_json(url).await?))
+        let mut jobs = Vec::new();
+        // Bounded: 100 ids need at most 100 pages, however small the server's pages are.
+        for _ in 0..=ids.len() {
+            let answer: serde_json::Value = match self.get_json(url.clone()).await {
+                Ok(a) => a,
+                Err(e @ ApiError::Decode { .. }) if jobs.is_empty() => {
+                    return self.jobs_one_by_one(ids, e).await;
+                }
+                Err(e) => return Err(e),
+            };
+            let Some((items, next)) = listing::items_of(answer) else {
+                let e = ApiError::Decode {
+                    status: 200,
+                    message: "the answer to ?ids= is neither a list of jobs nor a page of them"
+                        .into(),
+                };
+                if jobs.is_empty() {
+                    return self.jobs_one_by_one(ids, e).await;
+                }
+                return Err(e);
+            };
+            jobs.extend(readable_jobs(items));
+            match next.and_then(|n| self.same_origin(&n)) {
+                Some(n) => {
+                    self.counts.poll.fetch_add(1, Ordering::Relaxed);
+                    url = n;
+                }
+                None => break,
+            }
+        }
+        Ok(jobs)
+    }
+
+    /// The fallback when `?ids=` cannot be read: each job by itself. Jobs that cannot be read
+    /// this way either are left out (asked about again next round); refused credentials
+    /// end it.
+    async fn jobs_one_by_one(&self, ids: &[String], why: ApiError) -> Result<Vec<Job>, ApiError> {
+        tracing::warn!(error = %why, jobs = ids.len(), "cannot read the batched status answer; asking for each job on its own");
+        let mut jobs = Vec::with_capacity(ids.len());
+        let mut last = why;
+        for id in ids {
+            match self.job(id).await {
+                Ok(job) => jobs.push(job),
+                Err(e) if e.class() == ErrorClass::Auth => return Err(e),
+                Err(e) => last = e,
+            }
+        }
+        if jobs.is_empty() {
+            return Err(last);
+        }
+        Ok(jobs)
+    }
+
+    /// `link` when it points at the API itself (a `next` link elsewhere would carry the
+    /// credentials to another host).
+    fn same_origin(&self, link: &str) -> Option<Url> {
+        let url = self.base.join(link).ok()?;
+        let same = url.scheme() == self.base.scheme()
+            && url.host_str() == self.base.host_str()
+            && url.port_or_known_default() == self.base.port_or_known_default();
+        if !same {
+            tracing::warn!("the API's next-page link points at another host; not followed");
+        }
+        same.then_some(url)
     }
 
     /// `GET /api/lipsyncs_v2/{id}/`, retried.
@@ -334,13 +422,52 @@ impl ApiClient {
         self.get_json(url).await
     }
 
-    /// `GET /api/lipsyncs_v2/`: the account's jobs, for reconciliation, retried. A job that
-    /// cannot be read is left out (see [`readable_jobs`]).
-    pub async fn list_jobs(&self) -> Result<Vec<Job>, ApiError> {
-        self.counts.list.fetch_add(1, Ordering::Relaxed);
-        Ok(readable_jobs(
-            self.get_json(self.url("api/lipsyncs_v2/")).await?,
-        ))
+    /// Walks the account's job list (`GET /api/lipsyncs_v2/`), page after page (plain array,
+    /// or DRF pages by `page`/`page_size` or `limit`/`offset` with `next` links), handing each
+    /// job to `visit` until it says stop, the list ends, or `max_pages` pages were read. Each
+    /// page may take `[api] list_timeout_secs`. Not retried: a walk that fails is walked
+    /// again later, from the top.
+    pub async fn walk_jobs<V>(
+        &self,
+        mut visit: V,
+        max_pages: usize,
+    ) -> Result<(Walked, V), ApiError>
+    where
+        V: listing::Visit,
+    {
+        let mut url = self.url("api/lipsyncs_v2/");
+        // Asked for in both paging styles; a server ignores the parameters it does not use.
+        url.query_pairs_mut()
+            .append_pair("page_size", "100")
+            .append_pair("limit", "100");
+        let mut walked = Walked::default();
+        loop {
+            self.counts.list.fetch_add(1, Ordering::Relaxed);
+            let resp = self
+                .send_stream(Method::GET, url, None, Some(self.config.list_timeout))
+                .await?;
+            let (end, v) = listing::read_page(resp, visit).await?;
+            visit = v;
+            walked.pages += 1;
+            walked.items += end.items;
+            walked.unreadable += end.unreadable;
+            walked.count = end.count.or(walked.count);
+            walked.paged |= end.paged;
+            if end.stopped {
+                walked.stopped = true;
+                return Ok((walked, visit));
+            }
+            match end.next {
+                None => {
+                    walked.reached_end = true;
+                    return Ok((walked, visit));
+                }
+                Some(next) => match self.same_origin(&next) {
+                    Some(n) if walked.pages < max_pages => url = n,
+                    _ => return Ok((walked, visit)),
+                },
+            }
+        }
     }
 
     /// `GET /api/remaining_credits/`, retried.
@@ -372,6 +499,25 @@ impl ApiClient {
         }
         req.send().await.map_err(network)
     }
+}
+
+/// How far a walk of the job list went.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Walked {
+    /// Pages read.
+    pub pages: usize,
+    /// Jobs read.
+    pub items: u64,
+    /// Entries that could not be read as jobs.
+    pub unreadable: u64,
+    /// The list's own `count`, when it gave one.
+    pub count: Option<u64>,
+    /// Whether the list came in page envelopes.
+    pub paged: bool,
+    /// The visitor stopped it.
+    pub stopped: bool,
+    /// The list ended (no `next`).
+    pub reached_end: bool,
 }
 
 /// The jobs of a list answer that can be read. One without an `id` or a `status` cannot be

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod credits;
 pub mod error;
+pub mod listing;
 pub mod model;
 pub mod pace;
 pub mod validate;

@@ -229,6 +229,7 @@ fn client_config(s: &Settings) -> ClientConfig {
         base_url: s.api.base_url.clone(),
         connect_timeout: s.api.connect_timeout,
         request_timeout: s.api.request_timeout,
+        list_timeout: s.api.list_timeout.max(s.api.request_timeout),
         requests_per_second: s.limits.requests_per_second,
         burst: s.limits.burst,
         max_retry_after: s.retry.max_retry_after,
@@ -258,6 +259,7 @@ fn engine_config(
         // A POST can still be creating its job until its timeout passes; looking for it any
         // sooner could send it twice.
         reconcile_window: s.retry.reconcile_window.max(s.api.request_timeout),
+        search_margin: s.api.request_timeout + s.retry.clock_skew,
         max_download_bytes: s.output.max_download_bytes,
         max_attempts: s.retry.max_attempts,
         min_delay: s.retry.min_delay,
@@ -397,6 +399,12 @@ fn print_summary(s: &engine::Summary, code: ExitCode, wall: Duration, dir: &Path
     );
     if let Some(why) = &s.stopped {
         println!("stopped submitting: {why}");
+    }
+    if c.unknown > 0 {
+        println!(
+            "{} rows: created or not, unknown (the job list could not prove it); they are never sent again blindly: see `creatify-batch status`, then `creatify-batch resolve`",
+            c.unknown
+        );
     }
     if s.past_deadline > 0 {
         println!(

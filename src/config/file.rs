@@ -71,6 +71,7 @@ pub fn parse(text: &str, origin: &Path) -> Result<Settings, ConfigError> {
             raw.reconcile_window_secs,
             &mut r.reconcile_window,
         );
+        ck.secs("clock_skew_secs", raw.clock_skew_secs, &mut r.clock_skew);
         if r.min_delay > r.max_delay {
             ck.problem("max_delay_secs", "must be at least min_delay_secs");
         }
@@ -253,6 +254,11 @@ fn api(ck: &mut Checker<'_>, raw: RawApi, s: &mut Settings) {
         "request_timeout_secs",
         raw.request_timeout_secs,
         &mut a.request_timeout,
+    );
+    ck.secs(
+        "list_timeout_secs",
+        raw.list_timeout_secs,
+        &mut a.list_timeout,
     );
 }
 

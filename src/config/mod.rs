@@ -66,6 +66,8 @@ pub struct ApiSettings {
     pub connect_timeout: Duration,
     /// Time allowed for a whole request.
     pub request_timeout: Duration,
+    /// Time allowed for one page of the account's job list.
+    pub list_timeout: Duration,
 }
 
 /// `[limits]`.
@@ -95,6 +97,8 @@ pub struct RetrySettings {
     /// How long a row whose POST had an ambiguous outcome is searched for in the account's
     /// job list before it may be submitted again.
     pub reconcile_window: Duration,
+    /// How far the API's clock may be from ours, for proving a creation absent.
+    pub clock_skew: Duration,
 }
 
 /// `[poll]`.
@@ -133,6 +137,7 @@ impl Default for Settings {
                 key_env: "CREATIFY_API_KEY".to_owned(),
                 connect_timeout: secs(10),
                 request_timeout: secs(30),
+                list_timeout: secs(120),
             },
             limits: LimitSettings {
                 requests_per_second: 5.0,
@@ -146,6 +151,7 @@ impl Default for Settings {
                 max_delay: secs(30),
                 max_retry_after: secs(60),
                 reconcile_window: secs(120),
+                clock_skew: secs(300),
             },
             poll: PollSettings {
                 min_interval: secs(2),

@@ -18,6 +18,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "key_env",
             "connect_timeout_secs",
             "request_timeout_secs",
+            "list_timeout_secs",
         ],
     ),
     (
@@ -37,6 +38,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "max_delay_secs",
             "max_retry_after_secs",
             "reconcile_window_secs",
+            "clock_skew_secs",
         ],
     ),
     (
@@ -62,6 +64,7 @@ pub struct RawApi {
     pub key_env: Option<String>,
     pub connect_timeout_secs: Option<f64>,
     pub request_timeout_secs: Option<f64>,
+    pub list_timeout_secs: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -81,6 +84,7 @@ pub struct RawRetry {
     pub max_delay_secs: Option<f64>,
     pub max_retry_after_secs: Option<f64>,
     pub reconcile_window_secs: Option<f64>,
+    pub clock_skew_secs: Option<f64>,
 }
 
 #[derive(Deserialize)]

@@ -34,7 +34,6 @@ impl Coordinator {
             polling: false,
             next_poll: now,
             reconciling: false,
-            next_reconcile: now,
             stop: None,
             failures_this_run: 0,
             committed_credits: 0.0,
@@ -51,19 +50,21 @@ impl Coordinator {
             t.credits_used = row.credits_used;
             match row.state {
                 RowState::Planned => c.queue.push_back(Pending::from_row(&row)),
-                RowState::Submitting => {
+                RowState::Submitting | RowState::Unknown => {
                     // Never re-POST blindly: look for it first. It may be sent again only
-                    // once the window has passed since its last attempt.
+                    // once the window has passed since its last attempt, and the job list
+                    // proves it absent.
                     let since = row.ambiguous_since.unwrap_or(row.updated_at);
                     let left = (since + cfg.reconcile_window.as_secs_f64() - wall).max(0.0);
                     c.unsure.insert(
                         row.key.clone(),
-                        Unsure {
-                            reference: row.reference.clone().unwrap_or_default(),
-                            resend_at: now + Duration::from_secs_f64(left),
-                            deadline: now + cfg.job_deadline,
-                            pending: Pending::from_row(&row),
-                        },
+                        Unsure::new(
+                            row.reference.clone().unwrap_or_default(),
+                            since,
+                            now + Duration::from_secs_f64(left),
+                            now + cfg.job_deadline,
+                            Pending::from_row(&row),
+                        ),
                     );
                 }
                 RowState::Submitted => {

@@ -19,6 +19,7 @@ mod poll;
 mod polled;
 mod reconcile;
 pub mod reference;
+pub mod search;
 mod submit;
 mod submitted;
 pub mod sync;
@@ -31,7 +32,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::api::{ApiClient, Job};
+use crate::api::ApiClient;
 use crate::exit::ExitCode;
 use crate::journal::{Journal, JournalError, Row, RowState};
 use crate::progress::{Counts, Reporter};
@@ -62,6 +63,9 @@ pub struct EngineConfig {
     pub job_deadline: Duration,
     /// How long an ambiguous submission is looked for before it may be sent again.
     pub reconcile_window: Duration,
+    /// How far before an attempt its job may say it was created: the request timeout plus
+    /// the clock-skew margin. Absence is proven only by reading the list back past it.
+    pub search_margin: Duration,
     /// Largest file a download may write.
     pub max_download_bytes: u64,
     /// Attempts for a download, and for a POST refused with a retryable error.
@@ -125,7 +129,7 @@ enum Stop {
 enum Event {
     Submitted(String, Submitted),
     Polled(Vec<poll::Answer>),
-    Reconciled(Result<Vec<Job>, crate::api::ApiError>),
+    Reconciled(reconcile::Round),
     Fetched(String, Result<(), String>),
     Journal(JournalError),
 }
@@ -145,12 +149,40 @@ pub struct Pending {
 /// A submission whose outcome is not known yet.
 struct Unsure {
     reference: String,
-    /// When it may be sent again if it is not found.
+    /// When the (first unanswered) attempt under this reference was made, unix seconds.
+    attempt_at: f64,
+    /// When it may be sent again if the job list proves it absent.
     resend_at: Instant,
-    /// When this run stops looking (the job deadline): the row stays `submitting` and the
-    /// next run reconciles it first.
+    /// When this run stops looking (the job deadline): the row becomes `unknown` and the
+    /// next run looks for it first.
     deadline: Instant,
+    /// When it is looked for next.
+    next_look: Instant,
+    /// Searches since `resend_at` that could not prove it either way.
+    unproven: u32,
     pending: Pending,
+}
+
+impl Unsure {
+    fn new(
+        reference: String,
+        attempt_at: f64,
+        resend_at: Instant,
+        deadline: Instant,
+        pending: Pending,
+    ) -> Self {
+        // A first look soon after: a creation whose answer was lost is in the list at once.
+        let next_look = Instant::now() + Duration::from_secs(2);
+        Self {
+            reference,
+            attempt_at,
+            resend_at,
+            deadline,
+            next_look: next_look.min(resend_at),
+            unproven: 0,
+            pending,
+        }
+    }
 }
 
 struct Shared {
@@ -241,7 +273,6 @@ struct Coordinator {
     /// round.
     next_poll: Instant,
     reconciling: bool,
-    next_reconcile: Instant,
     stop: Option<Stop>,
     failures_this_run: u32,
     committed_credits: f64,
@@ -370,8 +401,8 @@ impl Coordinator {
         if !self.rendering.is_empty() && !self.polling {
             t = t.min(self.next_poll);
         }
-        if !self.unsure.is_empty() && !self.reconciling {
-            t = t.min(self.next_reconcile);
+        if let Some(next) = self.next_look().filter(|_| !self.reconciling) {
+            t = t.min(next);
         }
         if let Some(nb) = self.queue.front().and_then(|p| p.not_before) {
             t = t.min(nb);
@@ -485,6 +516,7 @@ impl Coordinator {
             Some(Stop::Interrupted) => ExitCode::Interrupted,
             Some(Stop::Budget(_)) | Some(Stop::Credits(_)) => ExitCode::Budget,
             Some(Stop::Unreachable(_)) | Some(Stop::Throttled(_)) => ExitCode::Unreachable,
+            _ if counts.unknown > 0 => ExitCode::Unresolved,
             _ if counts.submitted + counts.submitting > 0 => ExitCode::Deadline,
             _ if counts.downloaded == counts.total => ExitCode::Success,
             _ => ExitCode::RowsFailed,

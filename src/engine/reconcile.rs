@@ -1,22 +1,39 @@
-//! Reconciliation: looking for the jobs of unanswered submissions in the account's job list,
-//! adopting what is found, and sending again only what the window proves was not created.
+//! Reconciliation: looking for the jobs of unanswered submissions in the account's job list
+//! ([`super::search`]), adopting what is found, sending again only what the list proves was
+//! not created, and marking `unknown` what it cannot prove either way.
+//!
+//! A round walks the list once for every row being looked for. A row is looked for soon
+//! after its unanswered attempt (a creation whose answer was lost is there at once), then
+//! when its reconciliation window has passed (a request held by the server is processed by
+//! then), then at growing intervals while the list cannot prove anything; after
+//! [`UNPROVEN_ROUNDS`] such rounds past the window, or at its deadline, it becomes `unknown`:
+//! never sent again by this tool until `resolve` or a later run's search settles it.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::api::{ErrorClass, Job};
-use crate::journal::{Change, JournalError, RowState};
+use crate::api::{ApiError, CreateLipsync, ErrorClass};
+use crate::journal::{Change, Journal, JournalError, RowState};
 
 use super::poll::Rendering;
-use super::{Coordinator, Event, Stop};
+use super::search::{Echo, Verdict, Walker, Wanted, MAX_PAGES};
+use super::{Coordinator, Event, Shared, Stop};
+
+/// Searches past a row's window that may fail to prove anything before it becomes `unknown`.
+pub const UNPROVEN_ROUNDS: u32 = 3;
+
+/// What a round found: a verdict per row looked for, and which rows were past their window
+/// when the walk began (only those may be sent again).
+pub(super) struct Round {
+    result: Result<Vec<(Wanted, Verdict)>, ApiError>,
+    ready: HashSet<String>,
+}
 
 impl Coordinator {
     pub(super) fn start_reconcile(&mut self) {
-        // A row whose job could not be looked for until its deadline (the job list kept
-        // failing) is neither sent again nor waited for any longer: it stays `submitting`,
-        // and the next run reconciles it before anything else.
         let now = Instant::now();
         let expired: Vec<String> = self
             .unsure
@@ -25,107 +42,243 @@ impl Coordinator {
             .map(|(key, _)| key.clone())
             .collect();
         for key in expired {
-            self.unsure.remove(&key);
-            tracing::warn!(%key, "deadline reached before the job of an unanswered submission could be looked for; rerun to reconcile it");
-            self.past_deadline += 1;
+            self.unresolved(
+                &key,
+                "its job could not be looked for before the deadline (the job list kept failing)"
+                    .into(),
+            );
         }
-        if self.reconciling || self.unsure.is_empty() || now < self.next_reconcile {
-            return;
-        }
-        if matches!(self.stop, Some(Stop::Auth(_))) {
+        let due = self.unsure.values().any(|u| u.next_look <= now);
+        if self.reconciling || !due || matches!(self.stop, Some(Stop::Auth(_))) {
             return;
         }
         self.reconciling = true;
+        let margin = self.shared.cfg.search_margin.as_secs_f64();
+        let wanted: Vec<(String, String, f64)> = self
+            .unsure
+            .iter()
+            .map(|(key, u)| (key.clone(), u.reference.clone(), u.attempt_at - margin))
+            .collect();
+        let ready = self
+            .unsure
+            .iter()
+            .filter(|(_, u)| u.resend_at <= now)
+            .map(|(key, _)| key.clone())
+            .collect();
         let shared = self.shared.clone();
         tokio::spawn(async move {
-            let r = shared.client.list_jobs().await;
-            let _ = shared.events.send(Event::Reconciled(r));
+            let result = search(&shared, wanted).await;
+            let _ = shared
+                .events
+                .send(Event::Reconciled(Round { result, ready }));
         });
     }
 
-    pub(super) async fn on_reconciled(
-        &mut self,
-        result: Result<Vec<Job>, crate::api::ApiError>,
-    ) -> Result<(), JournalError> {
+    pub(super) async fn on_reconciled(&mut self, round: Round) -> Result<(), JournalError> {
         let shared = self.shared.clone();
         let cfg = &shared.cfg;
-        self.next_reconcile = Instant::now() + cfg.poll_min.max(Duration::from_millis(500));
-        let jobs = match result {
-            Ok(jobs) => jobs,
+        let now = Instant::now();
+        let verdicts = match round.result {
+            Ok(v) => v,
             Err(e) if e.class() == ErrorClass::Auth => {
                 tracing::error!(error = %e, "the API refused the credentials");
                 self.stop = Some(Stop::Auth(e.to_string()));
                 return Ok(());
             }
             Err(e) => {
-                tracing::warn!(error = %e, "could not list the account's jobs; will try again");
+                tracing::warn!(error = %e, "could not read the account's job list; will try again");
+                let why = format!("the job list could not be read ({e})");
+                let keys: Vec<String> = self.unsure.keys().cloned().collect();
+                for key in keys {
+                    self.not_proven(&key, round.ready.contains(&key), &why);
+                }
                 return Ok(());
             }
         };
-        let by_ref: HashMap<&str, &Job> = jobs
-            .iter()
-            .filter_map(|j| {
-                let name = j.name.as_deref()?;
-                let start = name.rfind("[cb-")?;
-                let reference = name[start + 1..].strip_suffix(']')?;
-                Some((reference, j))
-            })
-            .collect();
-        let now = Instant::now();
-        let keys: Vec<String> = self.unsure.keys().cloned().collect();
-        for key in keys {
-            let Some(u) = self.unsure.get(&key) else {
+        for (wanted, verdict) in verdicts {
+            let key = wanted.key;
+            if !self.unsure.contains_key(&key) {
                 continue;
-            };
-            if let Some(job) = by_ref.get(u.reference.as_str()) {
-                tracing::info!(%key, job = %job.id, "found the job of an unanswered submission; adopting it");
-                self.shared
-                    .journal
-                    .record(Change::Submitted {
+            }
+            match verdict {
+                Verdict::Found(job, more) => {
+                    tracing::info!(%key, job = %job.id, "found the job of an unanswered submission; adopting it");
+                    let mut changes = vec![Change::Submitted {
                         key: key.clone(),
                         job_id: job.id.clone(),
-                    })
-                    .await?;
-                self.unsure.remove(&key);
-                self.set_state(&key, RowState::Submitted);
-                self.rendering.insert(
-                    job.id.clone(),
-                    Rendering::new(
-                        key,
-                        String::new(),
-                        now + cfg.job_deadline,
-                        Duration::ZERO,
-                        now,
-                    ),
-                );
-                self.next_poll = now;
-            } else if u.resend_at <= now {
-                let Some(u) = self.unsure.remove(&key) else {
-                    continue;
-                };
-                self.shared
-                    .journal
-                    .record(Change::Requeue {
-                        key: key.clone(),
-                        error: "no answer to the submission, and no job found after the reconciliation window".into(),
-                    })
-                    .await?;
-                self.set_state(&key, RowState::Planned);
-                self.committed_credits -= u.pending.est_credits;
-                self.credits_estimated -= u.pending.est_credits;
-                let mut pending = u.pending;
-                pending.refusals += 1;
-                if pending.refusals >= cfg.max_attempts {
-                    // The API keeps failing creations without creating anything: stop
-                    // sending this row in this run rather than loop until someone kills it.
-                    tracing::error!(%key, attempts = pending.refusals, "submission never got an answer and no job was created; left for the next run");
-                    self.failed_row();
-                    continue;
+                    }];
+                    for extra in &more {
+                        let credits = extra
+                            .credits_used
+                            .map_or(String::new(), |c| format!(" ({c} credits)"));
+                        tracing::error!(%key, job = %extra.id, adopted = %job.id, "a second job carries this row's reference: the API created it twice, and it was paid for too{credits}");
+                        changes.push(Change::Note {
+                            key: key.clone(),
+                            error: format!(
+                                "duplicate: job {} was created for this row as well as {}{credits}; it was paid for too",
+                                extra.id, job.id
+                            ),
+                        });
+                    }
+                    self.shared.journal.apply(changes).await?;
+                    self.unsure.remove(&key);
+                    self.set_state(&key, RowState::Submitted);
+                    self.rendering.insert(
+                        job.id.clone(),
+                        Rendering::new(
+                            key,
+                            String::new(),
+                            now + cfg.job_deadline,
+                            Duration::ZERO,
+                            now,
+                        ),
+                    );
+                    self.next_poll = now;
                 }
-                tracing::info!(%key, "not created after all; sending it again");
-                self.queue.push_front(pending);
+                Verdict::Absent if round.ready.contains(&key) => self.resend(&key).await?,
+                Verdict::Absent => self.look_again_at_window(&key),
+                Verdict::Unproven(why) => self.not_proven(&key, round.ready.contains(&key), &why),
             }
         }
         Ok(())
     }
+
+    /// Proven absent after its window: back to the queue, under the same reference.
+    async fn resend(&mut self, key: &str) -> Result<(), JournalError> {
+        let Some(u) = self.unsure.remove(key) else {
+            return Ok(());
+        };
+        self.shared
+            .journal
+            .record(Change::Requeue {
+                key: key.to_owned(),
+                error: "no answer to the submission, and the job list shows no such job".into(),
+            })
+            .await?;
+        self.set_state(key, RowState::Planned);
+        self.committed_credits -= u.pending.est_credits;
+        self.credits_estimated -= u.pending.est_credits;
+        let mut pending = u.pending;
+        pending.refusals += 1;
+        if pending.refusals >= self.shared.cfg.max_attempts {
+            // The API keeps failing creations without creating anything: stop sending this
+            // row in this run rather than loop until someone kills it.
+            tracing::error!(%key, attempts = pending.refusals, "submission never got an answer and no job was created; left for the next run");
+            self.failed_row();
+            return Ok(());
+        }
+        tracing::info!(%key, "not created after all; sending it again");
+        self.queue.push_front(pending);
+        Ok(())
+    }
+
+    fn look_again_at_window(&mut self, key: &str) {
+        if let Some(u) = self.unsure.get_mut(key) {
+            u.next_look = u.resend_at;
+        }
+    }
+
+    /// The list could not prove it either way: look again later, and after
+    /// [`UNPROVEN_ROUNDS`] rounds past the window, give up looking in this run.
+    fn not_proven(&mut self, key: &str, ready: bool, why: &str) {
+        let Some(u) = self.unsure.get_mut(key) else {
+            return;
+        };
+        if !ready {
+            u.next_look = u.resend_at.max(Instant::now() + Duration::from_secs(2));
+            return;
+        }
+        u.unproven += 1;
+        if u.unproven >= UNPROVEN_ROUNDS {
+            self.unresolved(key, why.to_owned());
+            return;
+        }
+        let wait = Duration::from_secs(10 * 2u64.pow(u.unproven - 1));
+        tracing::warn!(%key, why, ?wait, "cannot prove whether the unanswered submission created a job; not sending it again, looking again later");
+        u.next_look = Instant::now() + wait;
+    }
+
+    /// Gives up looking in this run: the row is `unknown`, never sent again blindly.
+    fn unresolved(&mut self, key: &str, why: String) {
+        let Some(u) = self.unsure.remove(key) else {
+            return;
+        };
+        let reason = format!(
+            "created or not: unknown. {why}. It is not sent again: check the account's jobs for one named \"{} …\", then run `creatify-batch resolve` (it looks again, or records what you found)",
+            u.reference
+        );
+        tracing::error!(%key, "{reason}");
+        self.committed_credits -= u.pending.est_credits;
+        self.set_state(key, RowState::Unknown);
+        let journal = self.shared.journal.clone();
+        let change = Change::Unresolved {
+            key: key.to_owned(),
+            reason,
+        };
+        let events = self.shared.events.clone();
+        tokio::spawn(async move {
+            if let Err(e) = journal.record(change).await {
+                let _ = events.send(Event::Journal(e));
+            }
+        });
+    }
+
+    pub(super) fn next_look(&self) -> Option<Instant> {
+        self.unsure.values().map(|u| u.next_look).min()
+    }
+}
+
+/// One walk of the job list for `wanted` rows: (key, reference, oldest creation time).
+pub(super) async fn search(
+    shared: &Shared,
+    wanted: Vec<(String, String, f64)>,
+) -> Result<Vec<(Wanted, Verdict)>, ApiError> {
+    let journal = shared.journal.clone();
+    let prepared = tokio::task::spawn_blocking(move || prepare(&journal, wanted))
+        .await
+        .map_err(|e| ApiError::Decode {
+            status: 0,
+            message: format!("cannot prepare the search: {e}"),
+        })?
+        .map_err(|e| ApiError::Decode {
+            status: 0,
+            message: e.to_string(),
+        })?;
+    let (wanted, known) = prepared;
+    let walker = Walker::new(wanted, known);
+    let (walked, walker) = shared.client.walk_jobs(walker, MAX_PAGES).await?;
+    tracing::debug!(
+        pages = walked.pages,
+        jobs = walked.items,
+        "read the account's job list"
+    );
+    Ok(walker.verdicts(walked.reached_end, walked.unreadable))
+}
+
+/// The rows' echoes (from their bodies) and the job ids the batch already knows.
+fn prepare(
+    journal: &Arc<Journal>,
+    wanted: Vec<(String, String, f64)>,
+) -> Result<(Vec<Wanted>, HashSet<String>), JournalError> {
+    let mut known = HashSet::new();
+    journal.for_each_row(|row| {
+        if let Some(id) = row.job_id {
+            known.insert(id);
+        }
+        Ok::<_, JournalError>(())
+    })?;
+    let mut out = Vec::with_capacity(wanted.len());
+    for (key, reference, since) in wanted {
+        let echo = journal
+            .payload(&key)?
+            .and_then(|p| serde_json::from_str::<CreateLipsync>(&p.body).ok())
+            .and_then(|b| Echo::of(&b));
+        out.push(Wanted {
+            key,
+            reference,
+            since,
+            echo,
+        });
+    }
+    Ok((out, known))
 }

@@ -1,8 +1,6 @@
 //! What the coordinator does with a submission's outcome: track the new job, fail the row,
 //! look for it (ambiguous), or queue it again (refused).
 
-use std::time::Duration;
-
 use tokio::time::Instant;
 
 use crate::api::{ApiError, ErrorClass};
@@ -46,16 +44,14 @@ impl Coordinator {
                 self.set_state(&key, RowState::Submitting);
                 self.unsure.insert(
                     key,
-                    Unsure {
+                    Unsure::new(
                         reference,
-                        resend_at: Instant::now() + cfg.reconcile_window,
-                        deadline: Instant::now() + cfg.job_deadline,
+                        crate::journal::unix_now(),
+                        Instant::now() + cfg.reconcile_window,
+                        Instant::now() + cfg.job_deadline,
                         pending,
-                    },
+                    ),
                 );
-                self.next_reconcile = self
-                    .next_reconcile
-                    .max(Instant::now() + cfg.poll_min.min(Duration::from_secs(2)));
             }
             Submitted::Refused { mut pending, error } => {
                 self.set_state(&key, RowState::Planned);

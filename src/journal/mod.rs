@@ -109,6 +109,14 @@ pub enum Change {
         /// Why.
         error: String,
     },
+    /// Whether the job of an unanswered creation exists cannot be proven: the row is
+    /// `unknown`, never sent again blindly.
+    Unresolved {
+        /// The row.
+        key: String,
+        /// Why it cannot be proven, and what to check.
+        reason: String,
+    },
     /// The row can't be rendered (the API refused its body).
     RowFailed {
         /// The row.

@@ -18,6 +18,10 @@ pub enum RowState {
     Planned,
     /// Sent or about to be; the outcome is not known yet.
     Submitting,
+    /// Sent, and whether the API created the job cannot be proven (the job list could not
+    /// show it either way). Never sent again blindly: looked for first on every run, and
+    /// settled by `creatify-batch resolve`.
+    Unknown,
     /// The API has the job; it is rendering.
     Submitted,
     /// Rendered; files not yet on disk.
@@ -36,6 +40,7 @@ impl RowState {
         match self {
             Self::Planned => "planned",
             Self::Submitting => "submitting",
+            Self::Unknown => "unknown",
             Self::Submitted => "submitted",
             Self::Done => "done",
             Self::Downloaded => "downloaded",
@@ -48,6 +53,7 @@ impl RowState {
         Some(match s {
             "planned" => Self::Planned,
             "submitting" => Self::Submitting,
+            "unknown" => Self::Unknown,
             "submitted" => Self::Submitted,
             "done" => Self::Done,
             "downloaded" => Self::Downloaded,
@@ -58,9 +64,10 @@ impl RowState {
     }
 
     /// Every state, in pipeline order.
-    pub const ALL: [RowState; 7] = [
+    pub const ALL: [RowState; 8] = [
         Self::Planned,
         Self::Submitting,
+        Self::Unknown,
         Self::Submitted,
         Self::Done,
         Self::Downloaded,
@@ -394,6 +401,9 @@ fn apply(tx: &Transaction, change: &Change, now: f64) -> rusqlite::Result<()> {
             )?
             .execute(params![key])?;
             set_state(tx, now, key, RowState::Planned, Some(error))?;
+        }
+        Change::Unresolved { key, reason } => {
+            set_state(tx, now, key, RowState::Unknown, Some(reason))?;
         }
         Change::RowFailed { key, error } => {
             tx.prepare_cached("UPDATE rows SET failed_reason = ?2 WHERE key = ?1")?

@@ -87,11 +87,13 @@ impl App {
             let path = format!("/media/jobs/{}/{file}", job.id);
             self.signer.url(&self.base_url, &path, ttl, now)
         };
-        job.to_json(
+        let mut json = job.to_json(
             &snap,
             || (sign("video.mp4"), sign("thumbnail.jpg")),
             || format!("{}/preview/{}/", self.base_url, job.id),
-        )
+        );
+        json["name"] = super::listing::stored_name(job.name.as_deref(), &self.faults.faults().api);
+        json
     }
 
     /// The counters and the account's figures.

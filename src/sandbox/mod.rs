@@ -128,6 +128,7 @@ mod errors;
 pub mod faults;
 pub mod job;
 pub mod journal;
+mod listing;
 mod routes;
 mod server;
 mod state;
@@ -329,7 +330,14 @@ impl Sandbox {
             None => (None, Vec::new()),
         };
         let now = now_ms();
-        let store = Store::new(o.credits, o.time_scale, journal, events, now);
+        let store = Store::new(
+            o.credits,
+            o.time_scale,
+            journal,
+            events,
+            now,
+            config.faults.api.existing_jobs,
+        );
         let limiter = match o.rate_limit {
             None => None,
             Some(rps) => {

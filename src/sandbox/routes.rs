@@ -10,7 +10,6 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::app::{now_ms, App};
@@ -19,6 +18,7 @@ use super::catalog;
 use super::errors::{self, ApiError, FieldErrors};
 use super::job::{whole_or_fraction, JobKind, JobRecord};
 use super::journal::Durable;
+use super::listing;
 use super::state::Refusal;
 use super::webhooks;
 use crate::api::credits::{self, SpeakingRate};
@@ -225,14 +225,9 @@ async fn get_job(State(app): State<Arc<App>>, Path(id): Path<String>) -> Respons
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct ListQuery {
-    ids: Option<String>,
-}
-
-/// All jobs, newest first, or those named by `ids` (unknown ids are simply absent; an empty
-/// `ids` is ignored, as django-filter ignores empty filters).
-async fn list(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> Response {
+/// All jobs or those named by `ids` (unknown ids are simply absent; an empty `ids` is
+/// ignored, as django-filter ignores empty filters), shaped by the dialect ([`listing`]).
+async fn list(State(app): State<Arc<App>>, Query(q): Query<listing::ListQuery>) -> Response {
     let ids: Vec<&str> = q
         .ids
         .as_deref()
@@ -245,14 +240,12 @@ async fn list(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> Respon
         let msg = format!("Ensure this field has no more than {MAX_IDS} elements.");
         return ApiError::field(&FieldPath::dotted("ids"), msg).into_response();
     }
-    let jobs = if ids.is_empty() {
-        app.store().all()
-    } else {
-        app.store().some(&ids)
-    };
-    let now = now_ms();
-    let body: Vec<Value> = jobs.iter().map(|j| app.job_json(j, now)).collect();
-    Json(body).into_response()
+    match listing::list(&app, &q, &ids).await {
+        listing::Listed::Body(body) => Json(body).into_response(),
+        listing::Listed::InvalidPage => {
+            ApiError::detail(StatusCode::NOT_FOUND, "Invalid page.").into_response()
+        }
+    }
 }
 
 async fn remaining_credits(State(app): State<Arc<App>>) -> Json<Value> {

@@ -45,6 +45,8 @@ pub struct Store {
     spent: f64,
     time_scale: f64,
     journal: Option<Journal>,
+    /// Jobs of the account's past made at start ([`Store::seed_existing`]).
+    seeded: usize,
 }
 
 impl Store {
@@ -56,6 +58,7 @@ impl Store {
         journal: Option<Journal>,
         events: Vec<Event>,
         now_ms: i64,
+        existing: usize,
     ) -> Self {
         let mut store = Self {
             jobs: HashMap::new(),
@@ -66,16 +69,52 @@ impl Store {
             spent: 0.0,
             time_scale,
             journal,
+            seeded: 0,
         };
         if events.is_empty() {
             // A new journal starts with the balance, so later starts keep it. Nothing was
             // acknowledged yet, so there is no need to wait for this line.
             drop(store.log(&Event::Account { credits }));
         }
+        store.seed_existing(existing, now_ms);
         for event in events {
             store.replay(event, now_ms);
         }
         store
+    }
+
+    /// `existing` finished jobs of the account's past (`[api] existing_jobs`), one a minute
+    /// until a day before `now_ms`, older than anything the sandbox creates. They are not
+    /// journaled (every start makes them again, older than the replayed jobs), not charged
+    /// and not counted as created.
+    fn seed_existing(&mut self, existing: usize, now_ms: i64) {
+        use super::job::JobKind;
+        use crate::api::model::{AspectRatio, ModelVersion};
+        for i in 0..existing {
+            let job = JobRecord {
+                id: uuid::Uuid::new_v4().to_string(),
+                name: Some(format!("An earlier video {i}")),
+                kind: JobKind::Video,
+                created_ms: now_ms - 86_400_000 - (existing - i) as i64 * 60_000,
+                render_started_ms: None,
+                model_version: ModelVersion::Standard,
+                aspect_ratio: AspectRatio::Portrait,
+                webhook_url: None,
+                video_inputs: serde_json::json!([{
+                    "character": {"type": "avatar", "avatar_id": "ava-studio"},
+                    "voice": {"type": "text", "input_text": format!("An earlier script, number {i}.")},
+                }]),
+                seconds: 3.0,
+                credits_used: 5.0,
+                render_ms: 1,
+                fate: super::faults::Fate::Done,
+                moderating: false,
+            };
+            self.jobs
+                .insert(job.id.clone(), (self.order.len(), Arc::new(job.clone())));
+            self.order.push(job.id);
+        }
+        self.seeded = existing;
     }
 
     fn replay(&mut self, event: Event, now_ms: i64) {
@@ -251,7 +290,7 @@ impl Store {
 
     /// Jobs created since the account began.
     pub fn jobs_created(&self) -> u64 {
-        self.order.len() as u64
+        (self.order.len() - self.seeded) as u64
     }
 
     /// How many jobs were created under each name.

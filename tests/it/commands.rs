@@ -45,7 +45,12 @@ fn plan_json_prints_the_exact_bodies_with_their_reference() {
     assert_eq!(bodies.len(), 13);
     for b in &bodies {
         let name = b.name.as_deref().unwrap();
-        assert!(name.contains(" [cb-") && name.len() <= 255, "{name}");
+        assert!(name.starts_with("cb") && name.len() <= 255, "{name}");
+        assert_eq!(
+            creatify_batch::engine::reference::references_in(name).len(),
+            1,
+            "{name}"
+        );
         assert!(creatify_batch::api::validate::validate(b)
             .iter()
             .all(|v| v.severity == creatify_batch::api::validate::Severity::Warning));

@@ -27,6 +27,15 @@ struct ExternalSandbox {
 impl ExternalSandbox {
     fn start(dir: &Path, faults: &str, args: &[&str]) -> Self {
         let faults_file = dir.join("faults.toml");
+        // The account has history, as real ones do (see `support::Harness::start`).
+        let faults = if faults.contains("[api]") {
+            faults.to_owned()
+        } else {
+            format!(
+                "[api]\nexisting_jobs = {}\n{faults}",
+                crate::support::HISTORY
+            )
+        };
         std::fs::write(&faults_file, faults).unwrap();
         let mut child = Command::new(BIN)
             .args(["sandbox", "--port", "0", "--seed", "42"])
@@ -167,7 +176,7 @@ async fn kill_repeatedly(
 fn per_row(stats: &serde_json::Value) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
     for (name, n) in stats["jobs_by_name"].as_object().unwrap() {
-        let row = name.rsplit_once(" [cb-").map_or(name.as_str(), |(r, _)| r);
+        let row = creatify_batch::engine::reference::user_part(name);
         *out.entry(row.to_owned()).or_insert(0) += n.as_u64().unwrap();
     }
     out

@@ -52,13 +52,27 @@ pub struct Harness {
     pub config: SandboxConfig,
 }
 
+/// Earlier jobs a test account holds.
+pub const HISTORY: usize = 3;
+
+fn with_history(mut faults: Faults) -> Faults {
+    if faults.api.existing_jobs == 0 {
+        faults.api.existing_jobs = HISTORY;
+    }
+    faults
+}
+
 impl Harness {
     /// A sandbox with `faults` and whatever `tweak` changes, 100× faster than real time. One
     /// with a state directory (one that may be restarted) listens on a port below the
     /// kernel's ephemeral range, which nothing else takes while it is down.
+    ///
+    /// Its account has history, as real ones do: [`HISTORY`] earlier jobs (unless `faults`
+    /// or `tweak` say otherwise), so the job list can be read back past an attempt and prove
+    /// a creation absent. A brand-new account's list cannot (`dialect::listing` tests it).
     pub async fn start(faults: Faults, tweak: impl FnOnce(&mut SandboxConfig)) -> Self {
         let mut cfg = SandboxConfig::for_tests();
-        cfg.faults = faults;
+        cfg.faults = with_history(faults);
         cfg.options.render_seconds = 30.0;
         cfg.credentials = Credentials {
             api_id: "test-id-7f3a".into(),
@@ -104,7 +118,7 @@ impl Harness {
             mut config,
         } = self;
         sandbox.shutdown().await;
-        config.faults = faults;
+        config.faults = with_history(faults);
         let mut tries = 0;
         let sandbox = loop {
             match Sandbox::start(config.clone()).await {
@@ -215,7 +229,7 @@ pub fn text(out: &Output) -> String {
 pub fn creations_by_key(stats: &Stats) -> std::collections::BTreeMap<String, u64> {
     let mut out = std::collections::BTreeMap::new();
     for (name, n) in &stats.jobs_by_name {
-        let key = name.rsplit_once(" [cb-").map_or(name.as_str(), |(k, _)| k);
+        let key = creatify_batch::engine::reference::user_part(name);
         *out.entry(key.to_owned()).or_insert(0) += n;
     }
     out

@@ -97,9 +97,13 @@ fn formula_cells_are_sent_as_their_literal_text() {
         .collect();
     assert_eq!(sent, WRITTEN.iter().map(|w| w.2).collect::<Vec<_>>());
     for (b, w) in bodies.iter().zip(WRITTEN) {
-        // The job name carries the run's reference after the user's name.
+        // The job name carries the run's reference before the user's name.
         let name = b["name"].as_str().unwrap();
-        assert!(name.starts_with(&format!("{} [cb-", w.1)), "{name}");
+        assert_eq!(
+            creatify_batch::engine::reference::user_part(name),
+            w.1,
+            "{name}"
+        );
     }
 }
 

@@ -214,7 +214,7 @@ async fn check_case(case: &Case, problems: &mut Vec<String>) -> Result<String, S
         let per_name = creations_by_key(&stats);
         for (key, name) in &names {
             // Counted by the name's user part, so a second reference would count too.
-            let user = name.rsplit_once(" [cb-").map_or(name.as_str(), |(u, _)| u);
+            let user = creatify_batch::engine::reference::user_part(name);
             let n = per_name.get(user).copied().unwrap_or(0);
             if n != 1 {
                 problems.push(format!("after healing: row {key} created {n} times"));

@@ -80,6 +80,7 @@ impl Script {
             base_url: format!("http://{addr}").parse().unwrap(),
             connect_timeout: Duration::from_secs(2),
             request_timeout: Duration::from_secs(2),
+            list_timeout: Duration::from_secs(2),
             requests_per_second: 1000.0,
             burst: 100,
             max_retry_after: Duration::from_secs(5),
@@ -182,9 +183,10 @@ async fn html_or_a_non_list_instead_of_json_on_a_poll_is_retried_then_reported()
     script
         .get(html(200))
         .get(json(200, r#"{"detail":"not a list"}"#))
+        // An answer that is neither a list nor a page: each job is asked for on its own.
         .get(json(
             200,
-            r#"[{"id":"a","status":"running","progress":"10"}]"#,
+            r#"{"id":"a","status":"running","progress":"10"}"#,
         ));
     let client = script.serve(3).await;
     let jobs = client.jobs(&ids(&["a"])).await.expect("third attempt");

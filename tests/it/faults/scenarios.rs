@@ -110,9 +110,10 @@ async fn a_poll_outage_that_heals_mid_run_fails_no_job_and_the_run_finishes() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn lost_creations_while_the_job_list_fails_wait_at_the_deadline_then_are_adopted() {
+async fn lost_creations_while_the_job_list_fails_are_unknown_at_the_deadline_then_adopted() {
     // Every 201 is lost and the job list (reconciliation) fails too: the runner cannot know
-    // whether its jobs exist, so it must neither send them again nor wait forever.
+    // whether its jobs exist, so it must neither send them again nor wait forever: at the
+    // deadline they are `unknown` (exit 8), and the next run looks for them first.
     let case = "create.lost@1 + poll errors@1";
     let mut faults = Faults::default();
     faults.create.lost = 1.0;
@@ -124,8 +125,8 @@ async fn lost_creations_while_the_job_list_fails_wait_at_the_deadline_then_are_a
     let out = run_bounded(&h, &sheet, &[])
         .await
         .unwrap_or_else(|e| panic!("{case}: {e}"));
-    assert_eq!(code(&out), 4, "{case}: {}", text(&out));
-    assert_all(&h, "blind", "submitting", case);
+    assert_eq!(code(&out), 8, "{case}: {}", text(&out));
+    assert_all(&h, "blind", "unknown", case);
     assert_exactly_once(&h, n, case);
 
     let h = h.restart(Faults::default()).await;
