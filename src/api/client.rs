@@ -334,7 +334,7 @@ impl ApiClient {
 
     /// `GET /api/lipsyncs_v2/?ids=…` for up to [`MAX_IDS_PER_CALL`] ids, retried. The answer
     /// may be a plain array (as documented) or a page envelope, whose `next` pages are
-    /// followed; when it cannot be read at all, each job is asked for on its own
+    /// followed; when it is JSON of any other shape, each job is asked for on its own
     /// (`GET /{id}/`). A job in the answer that cannot be read is left out (see
     /// [`readable_jobs`]).
     pub async fn jobs(&self, ids: &[String]) -> Result<Vec<Job>, ApiError> {
@@ -344,13 +344,9 @@ impl ApiClient {
         let mut jobs = Vec::new();
         // Bounded: 100 ids need at most 100 pages, however small the server's pages are.
         for _ in 0..=ids.len() {
-            let answer: serde_json::Value = match self.get_json(url.clone()).await {
-                Ok(a) => a,
-                Err(e @ ApiError::Decode { .. }) if jobs.is_empty() => {
-                    return self.jobs_one_by_one(ids, e).await;
-                }
-                Err(e) => return Err(e),
-            };
+            // Not JSON at all (a maintenance page) is the API being down: retried, then
+            // reported. JSON of another shape is this API's dialect: read job by job.
+            let answer: serde_json::Value = self.get_json(url.clone()).await?;
             let Some((items, next)) = listing::items_of(answer) else {
                 let e = ApiError::Decode {
                     status: 200,

@@ -220,7 +220,7 @@ pub async fn run(
             c.start_downloads();
         }
         c.start_poll();
-        c.start_reconcile();
+        c.start_reconcile().await?;
         if c.finished() {
             break;
         }

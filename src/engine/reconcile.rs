@@ -5,7 +5,8 @@
 //! A round walks the list once for every row being looked for. A row is looked for soon
 //! after its unanswered attempt (a creation whose answer was lost is there at once), then
 //! when its reconciliation window has passed (a request held by the server is processed by
-//! then), then at growing intervals while the list cannot prove anything; after
+//! then), then at growing intervals (`[poll] max_interval_secs`, doubling) while the list cannot
+//! prove anything; after
 //! [`UNPROVEN_ROUNDS`] such rounds past the window, or at its deadline, it becomes `unknown`:
 //! never sent again by this tool until `resolve` or a later run's search settles it.
 
@@ -33,7 +34,7 @@ pub(super) struct Round {
 }
 
 impl Coordinator {
-    pub(super) fn start_reconcile(&mut self) {
+    pub(super) async fn start_reconcile(&mut self) -> Result<(), JournalError> {
         let now = Instant::now();
         let expired: Vec<String> = self
             .unsure
@@ -46,11 +47,12 @@ impl Coordinator {
                 &key,
                 "its job could not be looked for before the deadline (the job list kept failing)"
                     .into(),
-            );
+            )
+            .await?;
         }
         let due = self.unsure.values().any(|u| u.next_look <= now);
         if self.reconciling || !due || matches!(self.stop, Some(Stop::Auth(_))) {
-            return;
+            return Ok(());
         }
         self.reconciling = true;
         let margin = self.shared.cfg.search_margin.as_secs_f64();
@@ -72,6 +74,7 @@ impl Coordinator {
                 .events
                 .send(Event::Reconciled(Round { result, ready }));
         });
+        Ok(())
     }
 
     pub(super) async fn on_reconciled(&mut self, round: Round) -> Result<(), JournalError> {
@@ -90,7 +93,8 @@ impl Coordinator {
                 let why = format!("the job list could not be read ({e})");
                 let keys: Vec<String> = self.unsure.keys().cloned().collect();
                 for key in keys {
-                    self.not_proven(&key, round.ready.contains(&key), &why);
+                    self.not_proven(&key, round.ready.contains(&key), &why)
+                        .await?;
                 }
                 return Ok(());
             }
@@ -137,7 +141,10 @@ impl Coordinator {
                 }
                 Verdict::Absent if round.ready.contains(&key) => self.resend(&key).await?,
                 Verdict::Absent => self.look_again_at_window(&key),
-                Verdict::Unproven(why) => self.not_proven(&key, round.ready.contains(&key), &why),
+                Verdict::Unproven(why) => {
+                    self.not_proven(&key, round.ready.contains(&key), &why)
+                        .await?
+                }
             }
         }
         Ok(())
@@ -180,28 +187,31 @@ impl Coordinator {
 
     /// The list could not prove it either way: look again later, and after
     /// [`UNPROVEN_ROUNDS`] rounds past the window, give up looking in this run.
-    fn not_proven(&mut self, key: &str, ready: bool, why: &str) {
+    async fn not_proven(&mut self, key: &str, ready: bool, why: &str) -> Result<(), JournalError> {
         let Some(u) = self.unsure.get_mut(key) else {
-            return;
+            return Ok(());
         };
         if !ready {
             u.next_look = u.resend_at.max(Instant::now() + Duration::from_secs(2));
-            return;
+            return Ok(());
         }
         u.unproven += 1;
         if u.unproven >= UNPROVEN_ROUNDS {
-            self.unresolved(key, why.to_owned());
-            return;
+            return self.unresolved(key, why.to_owned()).await;
         }
-        let wait = Duration::from_secs(10 * 2u64.pow(u.unproven - 1));
+        // Growing waits on the poll scale (30 s, then 60 s by default): a list that could not
+        // be read may come back; one that cannot prove anything will not, so not for long.
+        let wait =
+            self.shared.cfg.poll_max.max(Duration::from_millis(500)) * 2u32.pow(u.unproven - 1);
         tracing::warn!(%key, why, ?wait, "cannot prove whether the unanswered submission created a job; not sending it again, looking again later");
         u.next_look = Instant::now() + wait;
+        Ok(())
     }
 
     /// Gives up looking in this run: the row is `unknown`, never sent again blindly.
-    fn unresolved(&mut self, key: &str, why: String) {
+    async fn unresolved(&mut self, key: &str, why: String) -> Result<(), JournalError> {
         let Some(u) = self.unsure.remove(key) else {
-            return;
+            return Ok(());
         };
         let reason = format!(
             "created or not: unknown. {why}. It is not sent again: check the account's jobs for one named \"{} …\", then run `creatify-batch resolve` (it looks again, or records what you found)",
@@ -210,17 +220,13 @@ impl Coordinator {
         tracing::error!(%key, "{reason}");
         self.committed_credits -= u.pending.est_credits;
         self.set_state(key, RowState::Unknown);
-        let journal = self.shared.journal.clone();
-        let change = Change::Unresolved {
-            key: key.to_owned(),
-            reason,
-        };
-        let events = self.shared.events.clone();
-        tokio::spawn(async move {
-            if let Err(e) = journal.record(change).await {
-                let _ = events.send(Event::Journal(e));
-            }
-        });
+        self.shared
+            .journal
+            .record(Change::Unresolved {
+                key: key.to_owned(),
+                reason,
+            })
+            .await
     }
 
     pub(super) fn next_look(&self) -> Option<Instant> {

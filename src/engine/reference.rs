@@ -100,7 +100,7 @@ pub fn user_part(name: &str) -> &str {
 /// Whether a job's name carries `reference`.
 pub fn name_has(name: &str, reference: &str) -> bool {
     let want = canonical(reference);
-    references_in(name).iter().any(|r| *r == want)
+    references_in(name).contains(&want)
 }
 
 /// The body to POST: `body` with its name stamped with `reference`.

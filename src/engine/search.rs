@@ -161,7 +161,7 @@ pub struct Walker {
 #[derive(Debug)]
 pub enum Verdict {
     /// Its job (the first) and any more jobs carrying its reference (paid for too).
-    Found(Job, Vec<Job>),
+    Found(Box<Job>, Vec<Job>),
     /// Certainly not created.
     Absent,
     /// Not found, and absence not proven: why.
@@ -308,7 +308,7 @@ impl Walker {
                         created_at(a).unwrap_or(f64::MAX).total_cmp(&created_at(b).unwrap_or(f64::MAX))
                     });
                     let first = found.remove(0);
-                    Verdict::Found(first, found)
+                    Verdict::Found(Box::new(first), found)
                 } else if let Some(why) = &why {
                     Verdict::Unproven(why.clone())
                 } else if blocked {

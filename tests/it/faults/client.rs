@@ -62,17 +62,27 @@ impl Script {
             self.hits.clone(),
             self.hits.clone(),
         );
-        let app = Router::new().route(
-            "/api/lipsyncs_v2/",
-            get(move || async move {
-                *hits.lock().unwrap() += 1;
-                answer(gets.lock().unwrap().pop_front())
-            })
-            .post(move || async move {
-                *hits2.lock().unwrap() += 1;
-                answer(posts.lock().unwrap().pop_front())
-            }),
-        );
+        let (gets1, hits1) = (self.gets.clone(), self.hits.clone());
+        let app = Router::new()
+            .route(
+                "/api/lipsyncs_v2/",
+                get(move || async move {
+                    *hits.lock().unwrap() += 1;
+                    answer(gets.lock().unwrap().pop_front())
+                })
+                .post(move || async move {
+                    *hits2.lock().unwrap() += 1;
+                    answer(posts.lock().unwrap().pop_front())
+                }),
+            )
+            // One job (`GET /{id}/`) takes its answer from the same script.
+            .route(
+                "/api/lipsyncs_v2/{id}/",
+                get(move || async move {
+                    *hits1.lock().unwrap() += 1;
+                    answer(gets1.lock().unwrap().pop_front())
+                }),
+            );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });

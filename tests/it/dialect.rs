@@ -1,0 +1,5 @@
+//! The API's dialects (issue 11): the real binary against a sandbox that answers in shapes
+//! the public docs do not rule out (`[api]` of the fault file, `sandbox::dialect`), one
+//! deviation at a time. Whatever the shape: never pays twice, never sticks on paid work.
+
+mod listing;
