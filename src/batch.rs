@@ -305,7 +305,14 @@ pub fn recorded(dir: &Path) -> Result<(Option<Source>, Option<Target>), Refusal>
 pub fn check(place: &Place, source: &Source, target: &Target) -> Result<Claim, Refusal> {
     let dir = &place.dir;
     let (old_source, old_target) = recorded(dir)?;
-    let existed = dir.join(FILE_NAME).is_file();
+    // Every version has recorded the sheet's format as soon as it opened the journal: a
+    // journal without it was never used (a run killed as it began).
+    let existed = Journal::read_meta(dir, crate::journal::SHEET_META)
+        .map_err(|e| Refusal::Unreadable {
+            dir: dir.display().to_string(),
+            message: e.to_string(),
+        })?
+        .is_some();
     let mut claim = Claim::default();
     let shown = dir.display().to_string();
 

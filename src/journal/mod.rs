@@ -238,6 +238,17 @@ impl Journal {
             return Ok(None);
         }
         let conn = store::open_read_only(&path)?;
+        // A run killed while it created the journal leaves one without its tables.
+        let has_meta = conn
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+                [],
+                |_| Ok(()),
+            )
+            .is_ok();
+        if !has_meta {
+            return Ok(None);
+        }
         store::meta(&conn, &path, key)
     }
 
