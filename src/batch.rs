@@ -245,9 +245,9 @@ pub enum Refusal {
     #[error(
         "the batch folder {dir} belongs to {recorded}, but this run is against {current}; its \
          jobs and videos are not this API's, so nothing was sent. To run this sheet against \
-         {current}, give it a folder of its own: --out OTHER_DIR, or --batch NEW_NAME (for a \
-         rehearsal: --sandbox, which uses OUT/sandbox/), or delete {dir} if its videos are not \
-         needed"
+         {current}, give it a folder of its own: --out OTHER_DIR, or --batch NEW_NAME{}, or \
+         delete {dir} if its videos are not needed",
+        if *current == Target::Sandbox { "" } else { " (to rehearse: --sandbox, which uses OUT/sandbox/)" }
     )]
     Target {
         /// The batch folder.

@@ -158,8 +158,13 @@ fn find_batch(dir: &Path) -> Result<PathBuf, String> {
     match batches.as_slice() {
         [one] => Ok(one.clone()),
         [] => Err(format!(
-            "no batch in {} (no {FILE_NAME} found); name the batch folder",
-            dir.display()
+            "no batch in {} (no {FILE_NAME} found); name the batch folder{}",
+            dir.display(),
+            if dir.join(crate::batch::SANDBOX_DIR).is_dir() {
+                ", or add --sandbox for a rehearsal's"
+            } else {
+                ""
+            }
         )),
         many => Err(format!(
             "{} holds {} batches; name one: {}",

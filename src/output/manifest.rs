@@ -580,6 +580,70 @@ mod tests {
     }
 
     #[test]
+    fn failed_csv_keeps_one_reason_column_when_fed_back_rows_come_round_again() {
+        let shape = |headers: &[&str]| SheetShape {
+            delimiter: b',',
+            headers: headers.iter().map(|h| h.to_string()).collect(),
+            ..SheetShape::default()
+        };
+        let fed_back = |cells: &[&str]| {
+            let mut r = row("b", RowState::Failed);
+            r.records =
+                crate::sheet::Records::new(&[cells.iter().map(|c| c.to_string()).collect()]);
+            r.failed_reason = Some("new".into());
+            r
+        };
+        // The batch's own failed.csv fed back: its rows carry the old reason past the
+        // sheet's columns.
+        let m = Manifest {
+            batch: "b",
+            counts: Counts::default(),
+            sheet: Some(shape(&["key", "script"])),
+        };
+        let rows = [fed_back(&["b", "x", "old"])];
+        assert_eq!(
+            render(&FailedCsv, &m, &rows),
+            "key,script,#reason\nb,x,new\n"
+        );
+        // A copied failed.csv run as a sheet of its own: its #reason column is replaced.
+        let m = Manifest {
+            sheet: Some(shape(&["key", "#Reason", "script"])),
+            ..m
+        };
+        let rows = [fed_back(&["b", "old", "x"])];
+        assert_eq!(
+            render(&FailedCsv, &m, &rows),
+            "key,script,#reason\nb,x,new\n"
+        );
+    }
+
+    #[test]
+    fn csv_reports_are_written_in_the_sheets_dialect() {
+        let m = Manifest {
+            batch: "b",
+            counts: Counts::default(),
+            sheet: Some(SheetShape {
+                delimiter: b'\t',
+                headers: vec!["key".into(), "script".into()],
+                bom: true,
+                crlf: true,
+            }),
+        };
+        let rows = [row("b", RowState::Failed)];
+        let failed = render(&FailedCsv, &m, &rows);
+        assert_eq!(failed, "\u{feff}key\tscript\t#reason\r\nb\t'=1+1\t\r\n");
+        let manifest = render(&Csv, &m, &rows);
+        assert!(
+            manifest.starts_with("\u{feff}key\tname\tstatus\t"),
+            "{manifest:?}"
+        );
+        assert_eq!(manifest.matches("\r\n").count(), 2, "{manifest:?}");
+        // Journals from before the dialect was recorded read as no BOM, LF.
+        let old: SheetShape = serde_json::from_str(r#"{"delimiter":59,"headers":["k"]}"#).unwrap();
+        assert!(!old.bom && !old.crlf);
+    }
+
+    #[test]
     fn a_failed_rewrite_keeps_the_old_reports_and_leaves_no_partial_file() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("manifest.json"), "old").unwrap();

@@ -265,3 +265,16 @@ async fn an_edited_sheet_resumes_its_batch_and_a_moved_one_keeps_it() {
     assert_eq!(h.stats().jobs_created, 4);
     assert_eq!(downloaded(&dir), 4);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_journal_left_empty_by_a_run_killed_as_it_began_does_not_block_the_batch() {
+    let h = Harness::start(Faults::default(), |_| {}).await;
+    let sheet = h.sheet("k.csv", &sheet_of(2));
+    let dir = h.batch_dir("k");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("journal.sqlite"), b"").unwrap();
+    let out = h.run(&sheet, &[]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(!stderr(&out).contains("made before"), "{}", text(&out));
+    assert_eq!(downloaded(&dir), 2);
+}
