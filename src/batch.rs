@@ -247,15 +247,15 @@ pub enum Refusal {
          jobs and videos are not this API's, so nothing was sent. To run this sheet against \
          {current}, give it a folder of its own: --out OTHER_DIR, or --batch NEW_NAME{}, or \
          delete {dir} if its videos are not needed",
-        if *current == Target::Sandbox { "" } else { " (to rehearse: --sandbox, which uses OUT/sandbox/)" }
+        if **current == Target::Sandbox { "" } else { " (to rehearse: --sandbox, which uses OUT/sandbox/)" }
     )]
     Target {
         /// The batch folder.
         dir: String,
         /// The target recorded in the folder.
-        recorded: Target,
+        recorded: Box<Target>,
         /// This run's target.
-        current: Target,
+        current: Box<Target>,
     },
     /// The folder belongs to another sheet of the same name.
     #[error(
@@ -270,9 +270,9 @@ pub enum Refusal {
         /// The batch's name.
         name: String,
         /// The sheet that owns the folder.
-        owner: Source,
+        owner: Box<Source>,
         /// This run's sheet.
-        current: Source,
+        current: Box<Source>,
     },
     /// The folder's identity could not be read.
     #[error("cannot read the batch folder {dir}'s identity: {message}")]
@@ -327,8 +327,8 @@ pub fn check(place: &Place, source: &Source, target: &Target) -> Result<Claim, R
         Some(t) if t != *target => {
             return Err(Refusal::Target {
                 dir: shown,
-                recorded: t,
-                current: target.clone(),
+                recorded: Box::new(t),
+                current: Box::new(target.clone()),
             })
         }
         Some(_) => {}
@@ -388,8 +388,8 @@ pub fn check(place: &Place, source: &Source, target: &Target) -> Result<Claim, R
             return Err(Refusal::Collision {
                 dir: shown,
                 name: place.name.clone(),
-                owner: old,
-                current: source.clone(),
+                owner: Box::new(old),
+                current: Box::new(source.clone()),
             })
         }
     }

@@ -71,6 +71,9 @@ pub struct PlanArgs {
     /// Print the exact request bodies (one JSON object per line) instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// The batch's name, as given to `run --batch` (it is part of each job's reference).
+    #[arg(long, value_name = "NAME")]
+    pub batch: Option<String>,
 }
 
 /// `run`.

@@ -217,6 +217,21 @@ async fn two_sheets_of_one_name_never_share_a_batch_silently() {
     assert_eq!(code(&named), 0, "{}", text(&named));
     assert_eq!(h.stats().jobs_created, 6);
     assert_eq!(downloaded(&h.batch_dir("tonight-b")), 3);
+    // `plan --json --batch` shows the very names (references) that run sent.
+    let plan = Command::new(BIN)
+        .current_dir(h.dir.path())
+        .arg("plan")
+        .arg(&b)
+        .args(["--json", "--batch", "tonight-b"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&plan), 0, "{}", text(&plan));
+    let names = h.stats().jobs_by_name;
+    for line in String::from_utf8_lossy(&plan.stdout).lines() {
+        let body: serde_json::Value = serde_json::from_str(line).unwrap();
+        let name = body["name"].as_str().unwrap();
+        assert_eq!(names.get(name), Some(&1), "{name} not sent: {names:?}");
+    }
     // And a rerun of the named batch resumes it (nothing new).
     let again = h.run(&b, &["--batch", "tonight-b"]).await;
     assert_eq!(code(&again), 0, "{}", text(&again));
