@@ -161,7 +161,7 @@ fn find_batch(dir: &Path) -> Result<PathBuf, String> {
             "no batch in {} (no {FILE_NAME} found); name the batch folder{}",
             dir.display(),
             if dir.join(crate::batch::SANDBOX_DIR).is_dir() {
-                ", or add --sandbox for a rehearsal's"
+                ", or add --sandbox to see a rehearsal's batch"
             } else {
                 ""
             }
