@@ -71,6 +71,9 @@ pub struct PlanArgs {
     /// Print the exact request bodies (one JSON object per line) instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// The batch's name, as given to `run --batch` (it is part of each job's reference).
+    #[arg(long, value_name = "NAME")]
+    pub batch: Option<String>,
 }
 
 /// `run`.
@@ -87,9 +90,14 @@ pub struct RunArgs {
     /// The API's base URL (overrides [api] base_url), e.g. a `creatify-batch sandbox`.
     #[arg(long, env = "CREATIFY_BASE_URL", value_name = "URL")]
     pub base_url: Option<String>,
-    /// The output folder (overrides [output] dir); the batch goes to OUT/<sheet name>/.
+    /// The output folder (overrides [output] dir); the batch goes to OUT/<batch>/, or
+    /// OUT/sandbox/<batch>/ with --sandbox.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// The batch's name (default: the sheet's file name without extension; a sheet inside a
+    /// batch folder, e.g. its failed.csv, belongs to that batch).
+    #[arg(long, value_name = "NAME")]
+    pub batch: Option<String>,
     /// Submit again the rows whose jobs failed or were rejected (with a new reference).
     #[arg(long)]
     pub retry_failed: bool,
@@ -107,11 +115,21 @@ pub struct RunArgs {
 /// `status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// The batch folder (OUT/<batch>), or the output folder when it holds one batch.
+    /// The sheet (finds its batch as `run` would), the batch folder (OUT/<batch>), or the
+    /// output folder when it holds one batch.
     pub dir: Option<PathBuf>,
     /// The config file, for the default output folder.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// The output folder (overrides [output] dir), where the sheet's batch is looked for.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// The batch by name (OUT/NAME/), as given to `run --batch`.
+    #[arg(long, value_name = "NAME")]
+    pub batch: Option<String>,
+    /// The sheet's rehearsal (OUT/sandbox/<batch>/), as made by `run --sandbox`.
+    #[arg(long)]
+    pub sandbox: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

@@ -3,7 +3,6 @@
 use crate::config::Settings;
 use crate::engine::reference::{payload_hash, reference, stamped_body};
 use crate::exit::ExitCode;
-use crate::output;
 use crate::plan;
 
 use super::{invalid, PlanArgs};
@@ -22,7 +21,16 @@ pub(super) fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     };
     if args.json {
         // Exactly what a first `run` would POST, reference included.
-        let batch = output::batch_name(&args.sheet);
+        // The name `run` would give the batch (the folder is not needed, only its name).
+        let batch = match crate::batch::locate(
+            std::path::Path::new(""),
+            Some(&args.sheet),
+            args.batch.as_deref(),
+            false,
+        ) {
+            Ok(p) => p.name,
+            Err(e) => return invalid(e),
+        };
         for v in &plan.videos {
             let r = reference(&batch, &v.key, &payload_hash(&v.body), 0);
             println!(

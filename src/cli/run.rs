@@ -14,7 +14,7 @@ use crate::config::Settings;
 use crate::engine::{self, reference::payload_hash, EngineConfig, HaltAfter};
 use crate::exit::ExitCode;
 use crate::journal::{BatchLock, Change, Journal, LockError, Row, SHEET_META};
-use crate::output::{self, manifest};
+use crate::output::manifest;
 use crate::plan::{self, Plan};
 use crate::progress::{Bars, LogLines, Reporter, Silent};
 
@@ -71,14 +71,27 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
         }
     };
 
-    let batch = output::batch_name(&args.sheet);
-    let batch_dir = settings.output.dir.join(&batch);
+    let place = match crate::batch::locate(
+        &settings.output.dir,
+        Some(&args.sheet),
+        args.batch.as_deref(),
+        args.sandbox,
+    ) {
+        Ok(p) => p,
+        Err(e) => return invalid(e),
+    };
+    let (batch, batch_dir) = (place.name.clone(), place.dir.clone());
     std::fs::create_dir_all(&batch_dir)
         .with_context(|| format!("cannot create the output folder {}", batch_dir.display()))?;
     let _lock = match BatchLock::acquire(&batch_dir) {
         Ok(l) => l,
         Err(e @ LockError::Busy { .. }) => return invalid(e),
         Err(e) => return Err(e.into()),
+    };
+    // Under the lock, before anything is sent: is this folder this sheet's and this API's?
+    let claim = match claim_batch(&place, &args, &settings, &credentials) {
+        Ok(c) => c,
+        Err(e) => return invalid(e),
     };
 
     // The in-process sandbox keeps its jobs in the batch folder, so a rerun after a crash
@@ -105,19 +118,25 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
 
     let client = Arc::new(ApiClient::new(client_config(&settings), &credentials)?);
     let journal = Arc::new(Journal::open(&batch_dir)?);
-    let shape = manifest::SheetShape {
-        delimiter: plan.format.delimiter,
-        headers: plan.format.headers.clone(),
-    };
-    journal
-        .record(Change::Meta {
-            key: SHEET_META.into(),
-            value: serde_json::to_string(&shape)?,
-        })
-        .await?;
+    claim.record(&journal).await?;
+    for note in &claim.notes {
+        tracing::info!("{note}");
+    }
+    // A batch's own failed.csv fed back keeps the batch's sheet format (without `#reason`).
+    if !place.feedback {
+        let shape = manifest::SheetShape::of(&plan.format);
+        journal
+            .record(Change::Meta {
+                key: SHEET_META.into(),
+                value: serde_json::to_string(&shape)?,
+            })
+            .await?;
+    }
+    // Fed back, the fixed rows of failed.csv are the ones to send again.
+    let retry_failed = args.retry_failed || place.feedback;
     let keys: Vec<String> = plan.videos.iter().map(|v| v.key.clone()).collect();
     // The plan is consumed row by row as the journal takes it, and gone before the run starts.
-    let report = engine::sync::sync(&journal, journal_rows(plan), args.retry_failed).await?;
+    let report = engine::sync::sync(&journal, journal_rows(plan), retry_failed).await?;
     // The plan is gone: without this, a 100k-row run would hold the plan's peak and then
     // the engine's on top of it.
     crate::memory::release_freed();
@@ -174,6 +193,24 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
     }
     print_summary(&summary, code, started.elapsed(), &batch_dir);
     Ok(code)
+}
+
+/// Whether this run may use the batch folder at `place` ([`crate::batch::check`]).
+fn claim_batch(
+    place: &crate::batch::Place,
+    args: &RunArgs,
+    settings: &Settings,
+    credentials: &Credentials,
+) -> Result<crate::batch::Claim, String> {
+    use crate::batch::{check, Source, Target};
+    let source = Source::of(&args.sheet)
+        .map_err(|e| format!("cannot read {}: {e}", args.sheet.display()))?;
+    let target = if args.sandbox {
+        Target::Sandbox
+    } else {
+        Target::api(&settings.api.base_url, credentials.secrets()[0])
+    };
+    check(place, &source, &target).map_err(|e| e.to_string())
 }
 
 fn sandbox_credentials(settings: &Settings) -> Credentials {

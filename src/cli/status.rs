@@ -10,19 +10,16 @@ use crate::progress::Counts;
 use super::{invalid, StatusArgs};
 
 pub(super) fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let dir = match args.dir {
-        Some(d) => d,
-        None => match Settings::load(args.config.as_deref()) {
-            Ok(s) => s.output.dir,
-            Err(e) => return invalid(e),
-        },
-    };
-    let batch_dir = match find_batch(&dir) {
+    let batch_dir = match batch_of(&args) {
         Ok(d) => d,
         Err(e) => return invalid(e),
     };
     let Some(snapshot) = Journal::open_read_only(&batch_dir)? else {
         return invalid(format!("no journal in {}", batch_dir.display()));
+    };
+    let (source, target) = match crate::batch::recorded(&batch_dir) {
+        Ok(r) => r,
+        Err(e) => return invalid(e),
     };
     let mut counts = Counts {
         total: snapshot.rows.len(),
@@ -46,6 +43,8 @@ pub(super) fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
             "counts": counts,
             "credits_used": credits,
             "credits_estimated": estimated,
+            "sheet": source,
+            "target": target,
             "problems": failures.iter().map(|r| serde_json::json!({
                 "key": r.key,
                 "state": r.state,
@@ -62,6 +61,12 @@ pub(super) fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         if n > 0 {
             println!("  {:<11} {n}", state.as_str());
         }
+    }
+    if let Some(s) = &source {
+        println!("sheet: {s}");
+    }
+    if let Some(t) = &target {
+        println!("api: {t}");
     }
     println!("credits: {credits} used, {estimated} estimated for the whole sheet");
     if !failures.is_empty() {
@@ -83,6 +88,61 @@ pub(super) fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::Success)
 }
 
+/// The batch folder `status` is about: the sheet's (found as `run` finds it), the one named
+/// with `--batch`, or a batch folder or output folder as given.
+fn batch_of(args: &StatusArgs) -> Result<PathBuf, String> {
+    let given_sheet = args.dir.as_deref().filter(|p| p.is_file());
+    let out = || -> Result<PathBuf, String> {
+        match (&args.out, &args.dir) {
+            (Some(o), _) => Ok(o.clone()),
+            (None, Some(d)) if given_sheet.is_none() => Ok(d.clone()),
+            _ => Settings::load(args.config.as_deref())
+                .map(|s| s.output.dir)
+                .map_err(|e| e.to_string()),
+        }
+    };
+    if given_sheet.is_none() && args.batch.is_none() {
+        let dir = out()?;
+        return find_batch(&if args.sandbox {
+            dir.join(crate::batch::SANDBOX_DIR)
+        } else {
+            dir
+        });
+    }
+    let place = crate::batch::locate(&out()?, given_sheet, args.batch.as_deref(), args.sandbox)?;
+    if !place.dir.join(FILE_NAME).is_file() {
+        let mut msg = format!("no batch in {} yet", place.dir.display());
+        if let Some(sheet) = given_sheet {
+            msg.push_str(&format!(" for {}: run it first", sheet.display()));
+        }
+        if !args.sandbox {
+            let rehearsal =
+                crate::batch::locate(&out()?, given_sheet, args.batch.as_deref(), true)?;
+            if rehearsal.dir.join(FILE_NAME).is_file() {
+                msg.push_str(&format!(
+                    " (its rehearsal is in {}: add --sandbox)",
+                    rehearsal.dir.display()
+                ));
+            }
+        }
+        return Err(msg);
+    }
+    if let (Some(sheet), false) = (given_sheet, place.feedback || place.named) {
+        let current = crate::batch::Source::of(sheet)
+            .map_err(|e| format!("cannot read {}: {e}", sheet.display()))?;
+        let (owner, _) = crate::batch::recorded(&place.dir).map_err(|e| e.to_string())?;
+        if let Some(owner) = owner.filter(|o| o.path != current.path && o.sha256 != current.sha256)
+        {
+            return Err(format!(
+                "{} is not this sheet's batch: it belongs to {owner}; name this sheet's batch \
+                 with --batch NAME (as given to run)",
+                place.dir.display()
+            ));
+        }
+    }
+    Ok(place.dir)
+}
+
 /// `dir` itself when it holds a journal, else its one sub-folder that does.
 fn find_batch(dir: &Path) -> Result<PathBuf, String> {
     if dir.join(FILE_NAME).is_file() {
@@ -98,8 +158,13 @@ fn find_batch(dir: &Path) -> Result<PathBuf, String> {
     match batches.as_slice() {
         [one] => Ok(one.clone()),
         [] => Err(format!(
-            "no batch in {} (no {FILE_NAME} found); name the batch folder",
-            dir.display()
+            "no batch in {} (no {FILE_NAME} found); name the batch folder{}",
+            dir.display(),
+            if dir.join(crate::batch::SANDBOX_DIR).is_dir() {
+                ", or add --sandbox to see a rehearsal's batch"
+            } else {
+                ""
+            }
         )),
         many => Err(format!(
             "{} holds {} batches; name one: {}",

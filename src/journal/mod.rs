@@ -174,6 +174,14 @@ pub enum Change {
 /// The meta key under which the sheet's format (headers, delimiter) is kept.
 pub const SHEET_META: &str = "sheet";
 
+/// The meta key under which the batch's sheet (canonical path and content hash) is kept
+/// ([`crate::batch::Source`] as JSON).
+pub const SOURCE_META: &str = "source";
+
+/// The meta key under which the batch's API target (base URL and API id fingerprint, or the
+/// sandbox) is kept ([`crate::batch::Target`] as JSON).
+pub const TARGET_META: &str = "target";
+
 /// Everything in a journal, read at once.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -228,6 +236,28 @@ impl Journal {
             rows: store::rows(&conn, &path)?,
             sheet: store::meta(&conn, &path, SHEET_META)?,
         }))
+    }
+
+    /// Reads the batch-wide fact `key` of the journal in `batch_dir` without opening it for
+    /// writing; `None` when there is no journal or no such fact.
+    pub fn read_meta(batch_dir: &Path, key: &str) -> Result<Option<String>, JournalError> {
+        let path = batch_dir.join(FILE_NAME);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let conn = store::open_read_only(&path)?;
+        // A run killed while it created the journal leaves one without its tables.
+        let has_meta = conn
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+                [],
+                |_| Ok(()),
+            )
+            .is_ok();
+        if !has_meta {
+            return Ok(None);
+        }
+        store::meta(&conn, &path, key)
     }
 
     /// The journal file.

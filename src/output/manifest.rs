@@ -12,14 +12,39 @@ use serde::{Deserialize, Serialize};
 use crate::journal::{Row, RowState};
 use crate::progress::Counts;
 
-/// The sheet's format, kept in the journal so `failed.csv` can be written in it.
+/// The sheet's format, kept in the journal so `failed.csv` and `manifest.csv` can be written
+/// in it (the spreadsheet that wrote the sheet reads them back correctly: Excel needs the
+/// BOM to read UTF-8, and its locale's delimiter).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SheetShape {
     /// The delimiter byte (`,`, `;` or tab).
     pub delimiter: u8,
     /// The header cells as written.
     pub headers: Vec<String>,
+    /// Whether the sheet began with a UTF-8 byte order mark (absent in journals from before
+    /// it was recorded: none).
+    #[serde(default)]
+    pub bom: bool,
+    /// Whether the sheet's lines end with CRLF.
+    #[serde(default)]
+    pub crlf: bool,
 }
+
+impl SheetShape {
+    /// The shape of a sheet read as `format`.
+    pub fn of(format: &crate::sheet::SheetFormat) -> Self {
+        Self {
+            delimiter: format.delimiter,
+            headers: format.headers.clone(),
+            bom: format.bom,
+            crlf: format.crlf,
+        }
+    }
+}
+
+/// The column of `failed.csv` that says why each row failed. The planner ignores columns
+/// whose header starts with `#`, so a fixed `failed.csv` plans the same bodies.
+pub const REASON_COLUMN: &str = "#reason";
 
 /// One line of the manifest.
 #[derive(Debug, Clone, Serialize)]
@@ -213,14 +238,50 @@ pub fn defuse(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// One CSV record, defused, written with `delimiter`.
-fn record<I, S>(out: &mut dyn Write, delimiter: u8, cells: I) -> io::Result<()>
+/// The dialect the CSV reports are written in: the sheet's, or plain `,` and LF.
+#[derive(Debug, Clone, Copy)]
+struct Dialect {
+    delimiter: u8,
+    bom: bool,
+    crlf: bool,
+}
+
+impl Dialect {
+    fn of(m: &Manifest) -> Self {
+        let shape = m.sheet.as_ref();
+        Self {
+            delimiter: match shape.map_or(0, |s| s.delimiter) {
+                0 => b',',
+                d => d,
+            },
+            bom: shape.is_some_and(|s| s.bom),
+            crlf: shape.is_some_and(|s| s.crlf),
+        }
+    }
+
+    /// What the file starts with.
+    fn begin(self, out: &mut dyn Write) -> io::Result<()> {
+        if self.bom {
+            out.write_all(crate::sheet::UTF8_BOM)?;
+        }
+        Ok(())
+    }
+}
+
+/// One CSV record, defused, written in `dialect`.
+fn record<I, S>(out: &mut dyn Write, dialect: Dialect, cells: I) -> io::Result<()>
 where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
+    let terminator = if dialect.crlf {
+        csv::Terminator::CRLF
+    } else {
+        csv::Terminator::Any(b'\n')
+    };
     let mut w = csv::WriterBuilder::new()
-        .delimiter(delimiter)
+        .delimiter(dialect.delimiter)
+        .terminator(terminator)
         .flexible(true)
         .buffer_capacity(1024)
         .from_writer(out);
@@ -233,10 +294,12 @@ impl Export for Csv {
         "manifest.csv"
     }
 
-    fn begin(&self, _: &Manifest, out: &mut dyn Write) -> io::Result<()> {
+    fn begin(&self, m: &Manifest, out: &mut dyn Write) -> io::Result<()> {
+        let dialect = Dialect::of(m);
+        dialect.begin(out)?;
         record(
             out,
-            b',',
+            dialect,
             [
                 "key",
                 "name",
@@ -256,13 +319,13 @@ impl Export for Csv {
         )
     }
 
-    fn row(&self, _: &Manifest, row: &Row, _: usize, out: &mut dyn Write) -> io::Result<()> {
+    fn row(&self, m: &Manifest, row: &Row, _: usize, out: &mut dyn Write) -> io::Result<()> {
         let e = Entry::from_row(row);
         let opt = |v: Option<String>| v.unwrap_or_default();
         let num = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
         record(
             out,
-            b',',
+            Dialect::of(m),
             [
                 e.key,
                 opt(e.name),
@@ -288,11 +351,13 @@ impl Export for Csv {
 }
 
 impl FailedCsv {
-    fn delimiter(m: &Manifest) -> u8 {
-        match m.sheet.as_ref().map_or(0, |s| s.delimiter) {
-            0 => b',',
-            d => d,
-        }
+    /// Where the sheet's own `#reason` column is (a copied `failed.csv` run as a sheet of
+    /// its own has one): left out, so the new reason is the only one.
+    fn old_reason(shape: &SheetShape) -> Option<usize> {
+        shape
+            .headers
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(REASON_COLUMN))
     }
 }
 
@@ -304,17 +369,52 @@ impl Export for FailedCsv {
     fn begin(&self, m: &Manifest, out: &mut dyn Write) -> io::Result<()> {
         match &m.sheet {
             Some(shape) if !shape.headers.is_empty() => {
-                record(out, Self::delimiter(m), &shape.headers)
+                let dialect = Dialect::of(m);
+                dialect.begin(out)?;
+                let skip = Self::old_reason(shape);
+                let headers = shape
+                    .headers
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| Some(*i) != skip)
+                    .map(|(_, h)| h.as_str())
+                    .chain([REASON_COLUMN]);
+                record(out, dialect, headers)
             }
             _ => Ok(()),
         }
     }
 
     fn row(&self, m: &Manifest, row: &Row, _: usize, out: &mut dyn Write) -> io::Result<()> {
-        if matches!(row.state, RowState::Failed | RowState::Rejected) {
-            for cells in &row.records.to_vec() {
-                record(out, Self::delimiter(m), cells)?;
+        if !matches!(row.state, RowState::Failed | RowState::Rejected) {
+            return Ok(());
+        }
+        let dialect = Dialect::of(m);
+        // One line, so the file stays one row per line in any viewer.
+        let reason = Entry::from_row(row)
+            .failure_reason
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let (width, skip) = match &m.sheet {
+            Some(s) if !s.headers.is_empty() => (Some(s.headers.len()), Self::old_reason(s)),
+            _ => (None, None),
+        };
+        for cells in &row.records.to_vec() {
+            // A row fed back from failed.csv carries that file's `#reason` cell past the
+            // sheet's columns: cut to the sheet's width, so the reason column stays one.
+            let mut cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+            if let Some(w) = width {
+                cells.resize(w, "");
             }
+            let cells = cells
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| Some(*i) != skip)
+                .map(|(_, c)| c)
+                .chain([reason.as_str()]);
+            record(out, dialect, cells)?;
         }
         Ok(())
     }
@@ -467,10 +567,80 @@ mod tests {
             sheet: Some(SheetShape {
                 delimiter: b';',
                 headers: vec!["key".into(), "script".into()],
+                ..SheetShape::default()
             }),
         };
-        let rows = [row("a", RowState::Downloaded), row("b", RowState::Failed)];
-        assert_eq!(render(&FailedCsv, &m, &rows), "key;script\nb;'=1+1\n");
+        let mut failed = row("b", RowState::Failed);
+        failed.failed_reason = Some("voice\nnot found".into());
+        let rows = [row("a", RowState::Downloaded), failed];
+        assert_eq!(
+            render(&FailedCsv, &m, &rows),
+            "key;script;#reason\nb;'=1+1;voice not found\n"
+        );
+    }
+
+    #[test]
+    fn failed_csv_keeps_one_reason_column_when_fed_back_rows_come_round_again() {
+        let shape = |headers: &[&str]| SheetShape {
+            delimiter: b',',
+            headers: headers.iter().map(|h| h.to_string()).collect(),
+            ..SheetShape::default()
+        };
+        let fed_back = |cells: &[&str]| {
+            let mut r = row("b", RowState::Failed);
+            r.records =
+                crate::sheet::Records::new(&[cells.iter().map(|c| c.to_string()).collect()]);
+            r.failed_reason = Some("new".into());
+            r
+        };
+        // The batch's own failed.csv fed back: its rows carry the old reason past the
+        // sheet's columns.
+        let m = Manifest {
+            batch: "b",
+            counts: Counts::default(),
+            sheet: Some(shape(&["key", "script"])),
+        };
+        let rows = [fed_back(&["b", "x", "old"])];
+        assert_eq!(
+            render(&FailedCsv, &m, &rows),
+            "key,script,#reason\nb,x,new\n"
+        );
+        // A copied failed.csv run as a sheet of its own: its #reason column is replaced.
+        let m = Manifest {
+            sheet: Some(shape(&["key", "#Reason", "script"])),
+            ..m
+        };
+        let rows = [fed_back(&["b", "old", "x"])];
+        assert_eq!(
+            render(&FailedCsv, &m, &rows),
+            "key,script,#reason\nb,x,new\n"
+        );
+    }
+
+    #[test]
+    fn csv_reports_are_written_in_the_sheets_dialect() {
+        let m = Manifest {
+            batch: "b",
+            counts: Counts::default(),
+            sheet: Some(SheetShape {
+                delimiter: b'\t',
+                headers: vec!["key".into(), "script".into()],
+                bom: true,
+                crlf: true,
+            }),
+        };
+        let rows = [row("b", RowState::Failed)];
+        let failed = render(&FailedCsv, &m, &rows);
+        assert_eq!(failed, "\u{feff}key\tscript\t#reason\r\nb\t'=1+1\t\r\n");
+        let manifest = render(&Csv, &m, &rows);
+        assert!(
+            manifest.starts_with("\u{feff}key\tname\tstatus\t"),
+            "{manifest:?}"
+        );
+        assert_eq!(manifest.matches("\r\n").count(), 2, "{manifest:?}");
+        // Journals from before the dialect was recorded read as no BOM, LF.
+        let old: SheetShape = serde_json::from_str(r#"{"delimiter":59,"headers":["k"]}"#).unwrap();
+        assert!(!old.bom && !old.crlf);
     }
 
     #[test]

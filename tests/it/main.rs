@@ -9,3 +9,4 @@ mod plan;
 mod run;
 mod sandbox;
 mod support;
+mod truthful;

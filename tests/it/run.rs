@@ -158,7 +158,7 @@ async fn failed_jobs_land_in_failed_csv_and_retry_failed_resubmits_them() {
     assert_eq!(code(&out), 1, "{}", text(&out));
     let failed = std::fs::read_to_string(h.batch_dir("fails").join("failed.csv")).unwrap();
     let lines: Vec<&str> = failed.lines().collect();
-    assert_eq!(lines[0], "key,name,script,avatar,voice,aspect");
+    assert_eq!(lines[0], "key,name,script,avatar,voice,aspect,#reason");
     assert_eq!(lines.len(), 4, "{failed}");
     assert!(lines[1].starts_with("v001,Video 1,"), "{failed}");
     for r in manifest_rows(&h.batch_dir("fails")) {
