@@ -3,6 +3,7 @@
 //! wins over the built-in defaults. `anyhow` lives here and in `main`, nowhere deeper.
 
 mod plan;
+mod resolve;
 mod run;
 mod status;
 
@@ -56,6 +57,10 @@ enum Command {
     Run(RunArgs),
     /// Show where a batch stands, from its journal, without touching the network.
     Status(StatusArgs),
+    /// Settle rows whose creation cannot be proven (`unknown`): look for their jobs in the
+    /// account again, or record what you found (--created KEY=JOB_ID, --not-created KEY).
+    /// Exit 0 when nothing is left unknown, 8 otherwise.
+    Resolve(ResolveArgs),
     /// Start the simulated Creatify API on 127.0.0.1 (for rehearsals and tests).
     Sandbox(SandboxArgs),
 }
@@ -135,6 +140,25 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
+/// `resolve`.
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    /// The batch folder (OUT/<batch>, or OUT/sandbox/<batch> for a rehearsal).
+    pub dir: PathBuf,
+    /// The config file (default: ./pipeline.toml if present, else built-in defaults).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The API's base URL, when it differs from the one the batch recorded.
+    #[arg(long, env = "CREATIFY_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+    /// This row's job is JOB_ID (found in the account): the next run polls and downloads it.
+    #[arg(long, value_name = "KEY=JOB_ID")]
+    pub created: Vec<String>,
+    /// This row's job was not created (checked in the account): the next run sends it.
+    #[arg(long, value_name = "KEY")]
+    pub not_created: Vec<String>,
+}
+
 /// `sandbox`.
 #[derive(Debug, Args)]
 pub struct SandboxArgs {
@@ -166,6 +190,7 @@ pub fn main() -> i32 {
             Command::Plan(a) => plan::plan(a),
             Command::Run(a) => run::run(a, &cli.global).await,
             Command::Status(a) => status::status(a),
+            Command::Resolve(a) => resolve::resolve(a).await,
             Command::Sandbox(a) => crate::sandbox::run_cli(a.options, a.port)
                 .await
                 .map(|()| ExitCode::Success),

@@ -97,18 +97,7 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
     // The in-process sandbox keeps its jobs in the batch folder, so a rerun after a crash
     // meets the same jobs, as it would with the real service.
     let sandbox = if args.sandbox {
-        let mut cfg = crate::sandbox::SandboxConfig::for_tests();
-        cfg.options.time_scale = args.sandbox_time_scale;
-        cfg.options.state_dir = Some(batch_dir.join(".sandbox"));
-        let [id, key] = credentials.secrets();
-        cfg.credentials = crate::sandbox::Credentials {
-            api_id: id.to_owned(),
-            api_key: key.to_owned(),
-            from_environment: true,
-        };
-        let sb = crate::sandbox::Sandbox::start(cfg)
-            .await
-            .context("cannot start the in-process sandbox")?;
+        let sb = in_process_sandbox(&batch_dir, &credentials, args.sandbox_time_scale).await?;
         settings.api.base_url = url::Url::parse(&sb.base_url())?;
         tracing::info!(url = %sb.base_url(), "sandbox started in-process; no credits are spent");
         Some(sb)
@@ -213,7 +202,27 @@ fn claim_batch(
     check(place, &source, &target).map_err(|e| e.to_string())
 }
 
-fn sandbox_credentials(settings: &Settings) -> Credentials {
+/// The sandbox of `run --sandbox`, keeping its jobs in the batch folder.
+pub(super) async fn in_process_sandbox(
+    batch_dir: &Path,
+    credentials: &Credentials,
+    time_scale: f64,
+) -> anyhow::Result<crate::sandbox::Sandbox> {
+    let mut cfg = crate::sandbox::SandboxConfig::for_tests();
+    cfg.options.time_scale = time_scale;
+    cfg.options.state_dir = Some(batch_dir.join(".sandbox"));
+    let [id, key] = credentials.secrets();
+    cfg.credentials = crate::sandbox::Credentials {
+        api_id: id.to_owned(),
+        api_key: key.to_owned(),
+        from_environment: true,
+    };
+    crate::sandbox::Sandbox::start(cfg)
+        .await
+        .context("cannot start the in-process sandbox")
+}
+
+pub(super) fn sandbox_credentials(settings: &Settings) -> Credentials {
     Credentials::from_env(&settings.api.id_env, &settings.api.key_env).unwrap_or_else(|_| {
         Credentials::new(
             crate::sandbox::SANDBOX_API_ID,
@@ -261,7 +270,7 @@ fn journal_rows(plan: Plan) -> impl Iterator<Item = Row> {
     })
 }
 
-fn client_config(s: &Settings) -> ClientConfig {
+pub(super) fn client_config(s: &Settings) -> ClientConfig {
     ClientConfig {
         base_url: s.api.base_url.clone(),
         connect_timeout: s.api.connect_timeout,

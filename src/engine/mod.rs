@@ -17,7 +17,7 @@ mod fetch;
 mod load;
 mod poll;
 mod polled;
-mod reconcile;
+pub mod reconcile;
 pub mod reference;
 pub mod search;
 mod submit;

@@ -235,11 +235,20 @@ impl Coordinator {
 }
 
 /// One walk of the job list for `wanted` rows: (key, reference, oldest creation time).
-pub(super) async fn search(
+async fn search(
     shared: &Shared,
     wanted: Vec<(String, String, f64)>,
 ) -> Result<Vec<(Wanted, Verdict)>, ApiError> {
-    let journal = shared.journal.clone();
+    search_with(&shared.client, &shared.journal, wanted).await
+}
+
+/// [`search`] with a client and a journal of its own (for `creatify-batch resolve`).
+pub async fn search_with(
+    client: &crate::api::ApiClient,
+    journal: &Arc<Journal>,
+    wanted: Vec<(String, String, f64)>,
+) -> Result<Vec<(Wanted, Verdict)>, ApiError> {
+    let journal = journal.clone();
     let prepared = tokio::task::spawn_blocking(move || prepare(&journal, wanted))
         .await
         .map_err(|e| ApiError::Decode {
@@ -252,7 +261,7 @@ pub(super) async fn search(
         })?;
     let (wanted, known) = prepared;
     let walker = Walker::new(wanted, known);
-    let (walked, walker) = shared.client.walk_jobs(walker, MAX_PAGES).await?;
+    let (walked, walker) = client.walk_jobs(walker, MAX_PAGES).await?;
     tracing::debug!(
         pages = walked.pages,
         jobs = walked.items,

@@ -190,7 +190,10 @@ async fn ids_answered_as_pages_are_read() {
         page_size: 3,
         ..Dialect::default()
     };
-    let faults = Faults { api, ..Faults::default() };
+    let faults = Faults {
+        api,
+        ..Faults::default()
+    };
     let h = Harness::start(faults, |_| {}).await;
     let sheet = h.sheet("ids.csv", &sheet_of(8));
     let out = run_limited(&h, &sheet, &[]).await;
@@ -276,6 +279,29 @@ async fn a_new_accounts_unanswered_creation_is_unknown_then_settled_by_a_rerun()
         "one attempt per row, never re-sent: {:?}",
         h.stats().requests
     );
+    // `resolve` looks again (still unprovable: exit 8), then records what the user found.
+    let resolve = |extra: &[&str]| {
+        let out = std::process::Command::new(BIN)
+            .current_dir(h.dir.path())
+            .args(["resolve", "out/fresh"])
+            .args(extra)
+            .env("CREATIFY_API_ID", &h.id)
+            .env("CREATIFY_API_KEY", &h.key)
+            .env_remove("CREATIFY_BASE_URL")
+            .output()
+            .expect("resolve runs");
+        (code(&out), text(&out))
+    };
+    let (c, t) = tokio::task::block_in_place(|| resolve(&[]));
+    assert_eq!(c, 8, "{t}");
+    assert!(
+        t.contains("still unknown") && t.contains("--not-created v001"),
+        "{t}"
+    );
+    let (c, t) = tokio::task::block_in_place(|| resolve(&["--not-created", "v001"]));
+    assert_eq!(c, 0, "{t}");
+    let (c, t) = tokio::task::block_in_place(|| resolve(&["--not-created", "nope"]));
+    assert_eq!(c, 2, "{t}");
     let h = h.restart(Faults::default()).await;
     let out = run_limited(&h, &sheet, &[]).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
