@@ -228,11 +228,46 @@ async fn sigkill_at_random_instants_against_a_separate_sandbox_never_pays_twice(
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(25);
+    sigkills_never_pay_twice("crash", FAULTS, rows, kills, 0xc0ffee).await;
+}
+
+/// The hostile dialect (`sandbox::dialect::Dialect::hostile`): job lists and `?ids=` in DRF
+/// pages of 7, a list capped to the newest 500 jobs, names cut to 40 characters with their
+/// brackets rewritten, statuses in upper case.
+const HOSTILE: &str = r#"
+[api]
+existing_jobs = 3
+list = "drf_page"
+ids = "drf_page"
+page_size = 7
+list_cap = 500
+name_max = 40
+name = "rewrite_brackets"
+status_case = "upper"
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_at_random_instants_under_a_hostile_dialect_never_pays_twice() {
+    let rows: usize = std::env::var("CRASH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(120);
+    let kills: usize = std::env::var("CRASH_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(15);
+    let faults = format!("{HOSTILE}{FAULTS}");
+    sigkills_never_pay_twice("hostile", &faults, rows, kills, 0xbad5eed).await;
+}
+
+/// `rows` rows, `kills` SIGKILLs at seeded instants against a separate sandbox with `faults`
+/// and 429 storms, rerun to the end: exactly one job per row, every file whole.
+async fn sigkills_never_pay_twice(name: &str, faults: &str, rows: usize, kills: usize, seed: u64) {
     // A server limit of 30/s under a runner told 60/s makes 429 storms; renders take ~8 s.
     let t = Setup::new(
-        "crash",
+        name,
         rows,
-        FAULTS,
+        faults,
         &[
             "--time-scale",
             "1",
@@ -245,14 +280,14 @@ async fn sigkill_at_random_instants_against_a_separate_sandbox_never_pays_twice(
         ],
         &FAST_CONFIG.replace("requests_per_second = 200", "requests_per_second = 60"),
     );
-    let mut delays = Delays(0xc0ffee);
+    let mut delays = Delays(seed);
 
     let started = Instant::now();
     let landed = kill_repeatedly(|| t.run(&[]), kills, &mut delays, 50, 700).await;
     let last = finish(t.run(&[])).await;
     assert_eq!(code(&last), 0, "{}", text(&last));
     eprintln!(
-        "crash test: {rows} rows, {landed} SIGKILLs, {:.1} s",
+        "{name}: {rows} rows, {landed} SIGKILLs, {:.1} s",
         started.elapsed().as_secs_f64()
     );
     assert!(
@@ -275,7 +310,7 @@ async fn sigkill_at_random_instants_against_a_separate_sandbox_never_pays_twice(
         "no 429 storm happened"
     );
 
-    let batch_dir = t.out.join("crash");
+    let batch_dir = t.out.join(name);
     for r in manifest_rows(&batch_dir) {
         assert_eq!(r["status"], "downloaded", "{r}");
         assert_eq!(
