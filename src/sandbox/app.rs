@@ -87,11 +87,13 @@ impl App {
             let path = format!("/media/jobs/{}/{file}", job.id);
             self.signer.url(&self.base_url, &path, ttl, now)
         };
-        job.to_json(
+        let mut v = job.to_json(
             &snap,
             || (sign("video.mp4"), sign("thumbnail.jpg")),
             || format!("{}/preview/{}/", self.base_url, job.id),
-        )
+        );
+        super::job::output_dialect(&mut v, &snap, now, &self.faults.faults().api);
+        v
     }
 
     /// The counters and the account's figures.

@@ -9,6 +9,14 @@
 //! -ac 1 -movflags +faststart -shortest samples/media/sandbox.mp4`, and the thumbnail is its
 //! frame at 1 s (`-ss 1 -frames:v 1`).
 //!
+//! The `[api]` dialect can make job media misbehave the way some CDNs do: `media_gzip`
+//! sends them gzip-encoded whatever the request's `Accept-Encoding` says (whole, ranges
+//! ignored), `media_eof_cut` sends them without `Content-Length` as an HTTP/1.0,
+//! close-delimited body that ends cleanly at half the file.
+//!
+//! A synthetic video starts with a minimal MP4 skeleton (`ftyp`, an empty `moov`, then one
+//! `mdat` box holding the rest), so it passes the client's container checks.
+//!
 //! Job media URLs are signed (`?expires=<unix seconds>&sig=<hex>`) like a CDN's: past
 //! `expires` they answer 403, and a fresh GET of the job hands out fresh ones.
 
@@ -93,9 +101,11 @@ pub struct Signed {
 }
 
 /// The bytes of one file.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Content {
     Embedded(&'static [u8]),
+    /// Made for this answer (a gzip-encoded file).
+    Owned(Bytes),
     /// Pseudo-random bytes, the same for a given seed at every offset.
     Synthetic {
         len: u64,
@@ -107,6 +117,7 @@ impl Content {
     fn len(&self) -> u64 {
         match self {
             Self::Embedded(b) => b.len() as u64,
+            Self::Owned(b) => b.len() as u64,
             Self::Synthetic { len, .. } => *len,
         }
     }
@@ -114,7 +125,8 @@ impl Content {
     fn bytes(&self, start: u64, end: u64) -> Bytes {
         match self {
             Self::Embedded(b) => Bytes::from_static(&b[start as usize..end as usize]),
-            Self::Synthetic { seed, .. } => synthetic(*seed, start, end),
+            Self::Owned(b) => b.slice(start as usize..end as usize),
+            Self::Synthetic { len, seed } => synthetic(*seed, *len, start, end),
         }
     }
 }
@@ -157,15 +169,56 @@ pub async fn job_media(
         return not_found();
     }
     let truncate = decided.is_some_and(|d| d.0 .0 == Some(Fault::Truncate));
-    serve(content, content_type, &headers, truncate)
+    let dialect = &app.faults.faults().api;
+    let shape = Shape {
+        truncate,
+        gzip: dialect.media_gzip,
+        eof_cut: dialect.media_eof_cut,
+    };
+    if shape.gzip {
+        app.counters.fault("media_gzip");
+        let asked_identity = headers
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("identity"));
+        if asked_identity {
+            // Lets tests see that the client asked for the file as it is.
+            app.counters.fault("media_gzip_despite_identity");
+        }
+    }
+    if shape.eof_cut {
+        app.counters.fault("media_eof_cut");
+    }
+    serve(content, content_type, &headers, shape)
+}
+
+/// How an answer deviates from a plain one.
+#[derive(Debug, Clone, Copy, Default)]
+struct Shape {
+    /// Promise the whole length, send half, cut the connection.
+    truncate: bool,
+    /// Gzip-encode the file (`Content-Encoding: gzip`), whole.
+    gzip: bool,
+    /// No `Content-Length`; close the connection cleanly at half.
+    eof_cut: bool,
 }
 
 /// `GET /media/catalog/{file}`: catalogue previews (any `*.jpg` or `*.mp4` name).
 pub async fn catalog_media(Path(file): Path<String>, headers: HeaderMap) -> Response {
     if file.ends_with(".jpg") {
-        serve(Content::Embedded(THUMBNAIL), "image/jpeg", &headers, false)
+        serve(
+            Content::Embedded(THUMBNAIL),
+            "image/jpeg",
+            &headers,
+            Shape::default(),
+        )
     } else if file.ends_with(".mp4") {
-        serve(Content::Embedded(VIDEO), "video/mp4", &headers, false)
+        serve(
+            Content::Embedded(VIDEO),
+            "video/mp4",
+            &headers,
+            Shape::default(),
+        )
     } else {
         not_found()
     }
@@ -254,7 +307,11 @@ fn parse_range(header: Option<&HeaderValue>, len: u64) -> Wanted {
     }
 }
 
-fn serve(content: Content, content_type: &str, headers: &HeaderMap, truncate: bool) -> Response {
+fn serve(content: Content, content_type: &str, headers: &HeaderMap, shape: Shape) -> Response {
+    if shape.gzip || shape.eof_cut {
+        return serve_deviant(content, content_type, shape);
+    }
+    let truncate = shape.truncate;
     let len = content.len();
     let (status, start, end) = match parse_range(headers.get(header::RANGE), len) {
         Wanted::All => (StatusCode::OK, 0, len),
@@ -278,18 +335,21 @@ fn serve(content: Content, content_type: &str, headers: &HeaderMap, truncate: bo
     let body = if small && !truncate {
         Body::from(content.bytes(start, end))
     } else {
-        let chunks = stream::unfold((start, false), move |(pos, failed)| async move {
-            if pos < stop {
-                let next = (pos + CHUNK).min(stop);
-                Some((Ok(content.bytes(pos, next)), (next, false)))
-            } else if stop < end && !failed {
-                // Give hyper a moment to flush what was sent: it drops unflushed bytes
-                // (even the headers) when the body fails.
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                let cut = io::Error::new(io::ErrorKind::ConnectionAborted, "truncated");
-                Some((Err(cut), (pos, true)))
-            } else {
-                None
+        let chunks = stream::unfold((start, false), move |(pos, failed)| {
+            let content = content.clone();
+            async move {
+                if pos < stop {
+                    let next = (pos + CHUNK).min(stop);
+                    Some((Ok(content.bytes(pos, next)), (next, false)))
+                } else if stop < end && !failed {
+                    // Give hyper a moment to flush what was sent: it drops unflushed bytes
+                    // (even the headers) when the body fails.
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    let cut = io::Error::new(io::ErrorKind::ConnectionAborted, "truncated");
+                    Some((Err(cut), (pos, true)))
+                } else {
+                    None
+                }
             }
         });
         Body::from_stream(chunks)
@@ -310,11 +370,69 @@ fn serve(content: Content, content_type: &str, headers: &HeaderMap, truncate: bo
     resp
 }
 
-/// Bytes `start..end` of the synthetic file for `seed`: each aligned 8-byte word is
-/// SplitMix64 of its index, so any range is made directly, with no state and no memory.
-fn synthetic(seed: u64, start: u64, end: u64) -> Bytes {
+/// A gzip-encoded and/or close-delimited, cut answer: always the whole file (200), ranges
+/// ignored, as servers that encode on the fly do. The encoding is made in memory: these
+/// dialects are for correctness tests, not for gigabyte benchmarks.
+fn serve_deviant(content: Content, content_type: &str, shape: Shape) -> Response {
+    let content = if shape.gzip {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut pos = 0;
+        let len = content.len();
+        let mut ok = true;
+        while pos < len && ok {
+            let next = (pos + CHUNK).min(len);
+            ok = enc.write_all(&content.bytes(pos, next)).is_ok();
+            pos = next;
+        }
+        match enc.finish() {
+            Ok(gz) if ok => Content::Owned(Bytes::from(gz)),
+            _ => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        }
+    } else {
+        content
+    };
+    let len = content.len();
+    let stop = if shape.eof_cut { len / 2 } else { len };
+    let chunks = stream::unfold(0u64, move |pos| {
+        let content = content.clone();
+        async move {
+            (pos < stop).then(|| {
+                let next = (pos + CHUNK).min(stop);
+                (Ok::<_, io::Error>(content.bytes(pos, next)), next)
+            })
+        }
+    });
+    let mut resp = Response::new(Body::from_stream(chunks));
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    if shape.gzip {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    if shape.eof_cut {
+        // An HTTP/1.0 answer of unknown length is delimited by the connection's close, so
+        // hyper sends it without Content-Length and without chunking: a clean EOF at half
+        // looks exactly like the end of the file.
+        *resp.version_mut() = axum::http::Version::HTTP_10;
+    } else {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    resp
+}
+
+/// Bytes `start..end` of the synthetic file of `len` bytes for `seed`: an MP4 skeleton
+/// ([`mp4_skeleton`]), then each aligned 8-byte word is SplitMix64 of its index, so any range
+/// is made directly, with no state and no memory.
+fn synthetic(seed: u64, len: u64, start: u64, end: u64) -> Bytes {
+    let head = mp4_skeleton(len);
     let mut out = Vec::with_capacity((end - start) as usize);
     let mut pos = start;
+    while pos < end.min(head.len() as u64) {
+        out.push(head[pos as usize]);
+        pos += 1;
+    }
     while pos < end {
         let word = splitmix64(seed ^ (pos / 8).wrapping_mul(0x9E37_79B9_7F4A_7C15)).to_le_bytes();
         let from = (pos % 8) as usize;
@@ -323,6 +441,31 @@ fn synthetic(seed: u64, start: u64, end: u64) -> Bytes {
         pos += take as u64;
     }
     Bytes::from(out)
+}
+
+/// The first bytes of a synthetic video of `len` bytes: `ftyp`, an empty `moov` and the
+/// header of one `mdat` box that holds the rest (with a 64-bit size past 4 GiB). Empty when
+/// `len` is too small to hold them.
+fn mp4_skeleton(len: u64) -> Vec<u8> {
+    let mut head = Vec::with_capacity(44);
+    head.extend_from_slice(&20u32.to_be_bytes());
+    head.extend_from_slice(b"ftypisom\0\0\x02\0isom");
+    head.extend_from_slice(&8u32.to_be_bytes());
+    head.extend_from_slice(b"moov");
+    let rest = len.saturating_sub(head.len() as u64);
+    match u32::try_from(rest) {
+        Ok(size) if size >= 8 => {
+            head.extend_from_slice(&size.to_be_bytes());
+            head.extend_from_slice(b"mdat");
+        }
+        Ok(_) => return Vec::new(),
+        Err(_) => {
+            head.extend_from_slice(&1u32.to_be_bytes());
+            head.extend_from_slice(b"mdat");
+            head.extend_from_slice(&rest.to_be_bytes());
+        }
+    }
+    head
 }
 
 fn splitmix64(x: u64) -> u64 {
@@ -356,9 +499,18 @@ mod tests {
 
     #[test]
     fn synthetic_bytes_are_the_same_whatever_the_range() {
-        let whole = synthetic(3, 0, 100);
-        assert_eq!(synthetic(3, 13, 77), whole.slice(13..77));
-        assert_ne!(synthetic(4, 0, 100), whole);
+        let whole = synthetic(3, 100, 0, 100);
+        assert_eq!(synthetic(3, 100, 13, 77), whole.slice(13..77));
+        assert_ne!(synthetic(4, 100, 0, 100), whole);
+        assert_eq!(&whole[4..8], b"ftyp");
+        assert_eq!(&whole[32..36], b"mdat");
+        assert_eq!(u32::from_be_bytes(whole[28..32].try_into().unwrap()), 72);
+        let big = synthetic(1, 5 << 30, 0, 44);
+        assert_eq!(&big[28..32], &1u32.to_be_bytes());
+        assert_eq!(
+            u64::from_be_bytes(big[36..44].try_into().unwrap()),
+            (5 << 30) - 28
+        );
     }
 
     #[test]
