@@ -11,8 +11,10 @@
 //!
 //! The `[api]` dialect can make job media misbehave the way some CDNs do: `media_gzip`
 //! sends them gzip-encoded whatever the request's `Accept-Encoding` says (whole, ranges
-//! ignored), `media_eof_cut` sends them without `Content-Length` as an HTTP/1.0,
-//! close-delimited body that ends cleanly at half the file.
+//! ignored), `media_close_delimited` sends them whole without `Content-Length` as an
+//! HTTP/1.0, close-delimited body, and `media_eof_cut` does the same but ends the body
+//! cleanly at half the file. Stats count each answer so shaped under the field's name
+//! (`media_gzip_despite_identity` when the request had asked for `identity`).
 //!
 //! A synthetic video starts with a minimal MP4 skeleton (`ftyp`, an empty `moov`, then one
 //! `mdat` box holding the rest), so it passes the client's container checks.
@@ -174,6 +176,7 @@ pub async fn job_media(
         truncate,
         gzip: dialect.media_gzip,
         eof_cut: dialect.media_eof_cut,
+        close_delimited: dialect.media_eof_cut || dialect.media_close_delimited,
     };
     if shape.gzip {
         app.counters.fault("media_gzip");
@@ -188,6 +191,8 @@ pub async fn job_media(
     }
     if shape.eof_cut {
         app.counters.fault("media_eof_cut");
+    } else if shape.close_delimited {
+        app.counters.fault("media_close_delimited");
     }
     serve(content, content_type, &headers, shape)
 }
@@ -199,7 +204,9 @@ struct Shape {
     truncate: bool,
     /// Gzip-encode the file (`Content-Encoding: gzip`), whole.
     gzip: bool,
-    /// No `Content-Length`; close the connection cleanly at half.
+    /// No `Content-Length`: the connection's close ends the body.
+    close_delimited: bool,
+    /// Close-delimited, and closed cleanly at half.
     eof_cut: bool,
 }
 
@@ -308,7 +315,7 @@ fn parse_range(header: Option<&HeaderValue>, len: u64) -> Wanted {
 }
 
 fn serve(content: Content, content_type: &str, headers: &HeaderMap, shape: Shape) -> Response {
-    if shape.gzip || shape.eof_cut {
+    if shape.gzip || shape.close_delimited {
         return serve_deviant(content, content_type, shape);
     }
     let truncate = shape.truncate;
@@ -370,7 +377,7 @@ fn serve(content: Content, content_type: &str, headers: &HeaderMap, shape: Shape
     resp
 }
 
-/// A gzip-encoded and/or close-delimited, cut answer: always the whole file (200), ranges
+/// A gzip-encoded and/or close-delimited (maybe cut) answer: always the whole file (200), ranges
 /// ignored, as servers that encode on the fly do. The encoding is made in memory: these
 /// dialects are for correctness tests, not for gigabyte benchmarks.
 fn serve_deviant(content: Content, content_type: &str, shape: Shape) -> Response {
@@ -411,7 +418,7 @@ fn serve_deviant(content: Content, content_type: &str, shape: Shape) -> Response
     if shape.gzip {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
-    if shape.eof_cut {
+    if shape.close_delimited {
         // An HTTP/1.0 answer of unknown length is delimited by the connection's close, so
         // hyper sends it without Content-Length and without chunking: a clean EOF at half
         // looks exactly like the end of the file.

@@ -103,11 +103,14 @@ async fn cut_media_are_refused_then_fetched_next_run(gzip: bool, batch: &str) {
             let p = dir.join(key).join(file);
             assert!(!p.exists(), "{} saved from a cut body", p.display());
         }
+        // Refused for what it is: a file that ends early, not a transport error.
         let reason = r["failure_reason"].as_str().unwrap_or_default();
-        assert!(
-            reason.contains("cut") || reason.contains("incomplete"),
-            "{reason}"
-        );
+        let why = if gzip {
+            "the gzip-encoded body is incomplete"
+        } else {
+            "the file is cut"
+        };
+        assert!(reason.contains(why), "{reason}");
     }
     assert!(h.stats().faults.get("media_eof_cut").copied().unwrap_or(0) >= 2);
 
@@ -126,4 +129,29 @@ async fn media_without_content_length_cut_at_half_are_refused_and_fetched_next_r
 #[tokio::test(flavor = "multi_thread")]
 async fn gzip_media_cut_at_half_without_content_length_are_refused_and_fetched_next_run() {
     cut_media_are_refused_then_fetched_next_run(true, "gzcut").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn whole_media_without_content_length_are_kept_when_the_file_proves_it_is_whole() {
+    for gzip in [false, true] {
+        let h = Harness::start(
+            dialect(Dialect {
+                media_close_delimited: true,
+                media_gzip: gzip,
+                ..Dialect::default()
+            }),
+            |_| {},
+        )
+        .await;
+        let sheet = h.sheet("eof.csv", &sheet_of(2));
+        let out = h.run(&sheet, &[]).await;
+        assert_eq!(code(&out), 0, "gzip {gzip}: {}", text(&out));
+        assert_samples_on_disk(&h.batch_dir("eof"), 2, &out);
+        let stats = h.stats();
+        assert_eq!(
+            stats.faults.get("media_close_delimited").copied(),
+            Some(4),
+            "{stats:?}"
+        );
+    }
 }

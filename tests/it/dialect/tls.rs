@@ -142,5 +142,8 @@ async fn an_untrusted_ca_fails_with_a_message_that_names_ssl_cert_file() {
     let out = run(cmd).await;
     assert_ne!(code(&out), 0, "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("SSL_CERT_FILE=") && err.contains("no-such-ca.pem"), "{err}");
+    assert!(
+        err.contains("SSL_CERT_FILE=") && err.contains("no-such-ca.pem"),
+        "{err}"
+    );
 }
