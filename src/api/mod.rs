@@ -6,7 +6,7 @@ pub mod credits;
 pub mod error;
 pub mod model;
 pub mod pace;
-mod tls;
+pub mod tls;
 pub mod validate;
 
 pub use client::{ApiClient, ClientConfig, CreateOutcome, Credentials};

@@ -19,8 +19,9 @@ pub(super) fn trusting(builder: reqwest::ClientBuilder) -> reqwest::ClientBuilde
         .tls_built_in_native_certs(true)
 }
 
-/// Refuses an `SSL_CERT_FILE` or `SSL_CERT_DIR` that names nothing usable.
-pub(super) fn check_env() -> anyhow::Result<()> {
+/// Refuses an `SSL_CERT_FILE` or `SSL_CERT_DIR` that names nothing usable (`run` checks it
+/// before anything is made or sent; the client checks again when it is built).
+pub fn check_env() -> anyhow::Result<()> {
     if let Some(file) = std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty()) {
         let path = Path::new(&file);
         let pem = std::fs::read(path).map_err(|e| {

@@ -71,6 +71,10 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
         }
     };
 
+    if let Err(e) = crate::api::tls::check_env() {
+        return invalid(e);
+    }
+
     let batch = output::batch_name(&args.sheet);
     let batch_dir = settings.output.dir.join(&batch);
     std::fs::create_dir_all(&batch_dir)

@@ -136,11 +136,11 @@ async fn an_untrusted_ca_fails_with_a_message_that_names_ssl_cert_file() {
     );
     assert_eq!(h.stats().jobs_created, 0);
 
-    // A trust file that cannot be read is refused before any call, by name.
+    // A trust file that cannot be read is an invalid setting, refused by name before any call.
     let mut cmd = command(&h, &front, &sheet);
     cmd.env("SSL_CERT_FILE", h.dir.path().join("no-such-ca.pem"));
     let out = run(cmd).await;
-    assert_ne!(code(&out), 0, "{}", text(&out));
+    assert_eq!(code(&out), 2, "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("SSL_CERT_FILE=") && err.contains("no-such-ca.pem"),
