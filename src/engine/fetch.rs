@@ -205,7 +205,12 @@ async fn job_with_output(shared: &Shared, job_id: &str) -> Result<Job, FetchErro
                 "the job reads {:?} but has no output URL yet",
                 job.status.as_str()
             ),
-            Err(e) => format!("cannot read the job's URLs: {e}"),
+            // The client has retried what may heal; what is left (404, 401) will not.
+            Err(e) => {
+                return Err(FetchError::Failed(format!(
+                    "cannot read the job's URLs: {e}"
+                )))
+            }
         };
         let wait = super::backoff(cfg, asked);
         if Instant::now() + wait > deadline {

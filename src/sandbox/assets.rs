@@ -42,6 +42,9 @@ pub const VIDEO: &[u8] = include_bytes!("../../samples/media/sandbox.mp4");
 /// Its thumbnail (JPEG, 180x320).
 pub const THUMBNAIL: &[u8] = include_bytes!("../../samples/media/thumbnail.jpg");
 
+mod deviant;
+mod synthetic;
+
 const CHUNK: u64 = 64 * 1024;
 
 /// Signs and checks media URLs with a secret derived from the seed, so URLs stay valid
@@ -128,7 +131,7 @@ impl Content {
         match self {
             Self::Embedded(b) => Bytes::from_static(&b[start as usize..end as usize]),
             Self::Owned(b) => b.slice(start as usize..end as usize),
-            Self::Synthetic { len, seed } => synthetic(*seed, *len, start, end),
+            Self::Synthetic { len, seed } => synthetic::bytes(*seed, *len, start, end),
         }
     }
 }
@@ -316,7 +319,7 @@ fn parse_range(header: Option<&HeaderValue>, len: u64) -> Wanted {
 
 fn serve(content: Content, content_type: &str, headers: &HeaderMap, shape: Shape) -> Response {
     if shape.gzip || shape.close_delimited {
-        return serve_deviant(content, content_type, shape);
+        return deviant::serve(content, content_type, shape);
     }
     let truncate = shape.truncate;
     let len = content.len();
@@ -377,111 +380,6 @@ fn serve(content: Content, content_type: &str, headers: &HeaderMap, shape: Shape
     resp
 }
 
-/// A gzip-encoded and/or close-delimited (maybe cut) answer: always the whole file (200), ranges
-/// ignored, as servers that encode on the fly do. The encoding is made in memory: these
-/// dialects are for correctness tests, not for gigabyte benchmarks.
-fn serve_deviant(content: Content, content_type: &str, shape: Shape) -> Response {
-    let content = if shape.gzip {
-        use std::io::Write;
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        let mut pos = 0;
-        let len = content.len();
-        let mut ok = true;
-        while pos < len && ok {
-            let next = (pos + CHUNK).min(len);
-            ok = enc.write_all(&content.bytes(pos, next)).is_ok();
-            pos = next;
-        }
-        match enc.finish() {
-            Ok(gz) if ok => Content::Owned(Bytes::from(gz)),
-            _ => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-        }
-    } else {
-        content
-    };
-    let len = content.len();
-    let stop = if shape.eof_cut { len / 2 } else { len };
-    let chunks = stream::unfold(0u64, move |pos| {
-        let content = content.clone();
-        async move {
-            (pos < stop).then(|| {
-                let next = (pos + CHUNK).min(stop);
-                (Ok::<_, io::Error>(content.bytes(pos, next)), next)
-            })
-        }
-    });
-    let mut resp = Response::new(Body::from_stream(chunks));
-    let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(content_type) {
-        h.insert(header::CONTENT_TYPE, v);
-    }
-    if shape.gzip {
-        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-    }
-    if shape.close_delimited {
-        // An HTTP/1.0 answer of unknown length is delimited by the connection's close, so
-        // hyper sends it without Content-Length and without chunking: a clean EOF at half
-        // looks exactly like the end of the file.
-        *resp.version_mut() = axum::http::Version::HTTP_10;
-    } else {
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    }
-    resp
-}
-
-/// Bytes `start..end` of the synthetic file of `len` bytes for `seed`: an MP4 skeleton
-/// ([`mp4_skeleton`]), then each aligned 8-byte word is SplitMix64 of its index, so any range
-/// is made directly, with no state and no memory.
-fn synthetic(seed: u64, len: u64, start: u64, end: u64) -> Bytes {
-    let head = mp4_skeleton(len);
-    let mut out = Vec::with_capacity((end - start) as usize);
-    let mut pos = start;
-    while pos < end.min(head.len() as u64) {
-        out.push(head[pos as usize]);
-        pos += 1;
-    }
-    while pos < end {
-        let word = splitmix64(seed ^ (pos / 8).wrapping_mul(0x9E37_79B9_7F4A_7C15)).to_le_bytes();
-        let from = (pos % 8) as usize;
-        let take = (8 - from).min((end - pos) as usize);
-        out.extend_from_slice(&word[from..from + take]);
-        pos += take as u64;
-    }
-    Bytes::from(out)
-}
-
-/// The first bytes of a synthetic video of `len` bytes: `ftyp`, an empty `moov` and the
-/// header of one `mdat` box that holds the rest (with a 64-bit size past 4 GiB). Empty when
-/// `len` is too small to hold them.
-fn mp4_skeleton(len: u64) -> Vec<u8> {
-    let mut head = Vec::with_capacity(44);
-    head.extend_from_slice(&20u32.to_be_bytes());
-    head.extend_from_slice(b"ftypisom\0\0\x02\0isom");
-    head.extend_from_slice(&8u32.to_be_bytes());
-    head.extend_from_slice(b"moov");
-    let rest = len.saturating_sub(head.len() as u64);
-    match u32::try_from(rest) {
-        Ok(size) if size >= 8 => {
-            head.extend_from_slice(&size.to_be_bytes());
-            head.extend_from_slice(b"mdat");
-        }
-        Ok(_) => return Vec::new(),
-        Err(_) => {
-            head.extend_from_slice(&1u32.to_be_bytes());
-            head.extend_from_slice(b"mdat");
-            head.extend_from_slice(&rest.to_be_bytes());
-        }
-    }
-    head
-}
-
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -502,22 +400,6 @@ mod tests {
         assert_eq!(range("bytes=5-1", 100), Wanted::All);
         assert_eq!(range("bytes=0-1,5-6", 100), Wanted::All);
         assert_eq!(range("items=0-1", 100), Wanted::All);
-    }
-
-    #[test]
-    fn synthetic_bytes_are_the_same_whatever_the_range() {
-        let whole = synthetic(3, 100, 0, 100);
-        assert_eq!(synthetic(3, 100, 13, 77), whole.slice(13..77));
-        assert_ne!(synthetic(4, 100, 0, 100), whole);
-        assert_eq!(&whole[4..8], b"ftyp");
-        assert_eq!(&whole[32..36], b"mdat");
-        assert_eq!(u32::from_be_bytes(whole[28..32].try_into().unwrap()), 72);
-        let big = synthetic(1, 5 << 30, 0, 44);
-        assert_eq!(&big[28..32], &1u32.to_be_bytes());
-        assert_eq!(
-            u64::from_be_bytes(big[36..44].try_into().unwrap()),
-            (5 << 30) - 28
-        );
     }
 
     #[test]
