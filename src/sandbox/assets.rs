@@ -10,8 +10,8 @@
 //! frame at 1 s (`-ss 1 -frames:v 1`).
 //!
 //! The `[api]` dialect can make job media misbehave the way some CDNs do: `media_gzip`
-//! sends them gzip-encoded whatever the request's `Accept-Encoding` says (whole, ranges
-//! ignored), `media_close_delimited` sends them whole without `Content-Length` as an
+//! sends them gzip-encoded whatever the request's `Accept-Encoding` says (a `Range` is a
+//! range of the gzip bytes, as for a pre-compressed file), `media_close_delimited` sends them whole without `Content-Length` as an
 //! HTTP/1.0, close-delimited body, and `media_eof_cut` does the same but ends the body
 //! cleanly at half the file. Stats count each answer so shaped under the field's name
 //! (`media_gzip_despite_identity` when the request had asked for `identity`).
@@ -319,7 +319,7 @@ fn parse_range(header: Option<&HeaderValue>, len: u64) -> Wanted {
 
 fn serve(content: Content, content_type: &str, headers: &HeaderMap, shape: Shape) -> Response {
     if shape.gzip || shape.close_delimited {
-        return deviant::serve(content, content_type, shape);
+        return deviant::serve(content, content_type, headers, shape);
     }
     let truncate = shape.truncate;
     let len = content.len();

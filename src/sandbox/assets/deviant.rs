@@ -5,17 +5,23 @@
 use std::io;
 
 use axum::body::Body;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::stream;
 
-use super::{Content, Shape, CHUNK};
+use super::{parse_range, Content, Shape, Wanted, CHUNK};
 
-/// A gzip-encoded and/or close-delimited (maybe cut) answer: always the whole file (200), ranges
-/// ignored, as servers that encode on the fly do. The encoding is made in memory: these
+/// A gzip-encoded and/or close-delimited (maybe cut) answer. A close-delimited one is always
+/// the whole file (200, ranges ignored); a framed one honours a range of what it sends, and
+/// a `truncate` fault cuts it at half. The encoding is made in memory: these
 /// dialects are for correctness tests, not for gigabyte benchmarks.
-pub(super) fn serve(content: Content, content_type: &str, shape: Shape) -> Response {
+pub(super) fn serve(
+    content: Content,
+    content_type: &str,
+    headers: &HeaderMap,
+    shape: Shape,
+) -> Response {
     let content = if shape.gzip {
         use std::io::Write;
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -35,17 +41,53 @@ pub(super) fn serve(content: Content, content_type: &str, shape: Shape) -> Respo
         content
     };
     let len = content.len();
-    let stop = if shape.eof_cut { len / 2 } else { len };
-    let chunks = stream::unfold(0u64, move |pos| {
+    // A framed answer honours a range of the encoded bytes (they are what it sends, as for
+    // a pre-compressed file): a client that resumes a decoded file with it gets bytes of
+    // another representation.
+    let (start, end) = match (
+        shape.close_delimited,
+        parse_range(headers.get(header::RANGE), len),
+    ) {
+        (false, Wanted::Part(a, b)) => (a, b + 1),
+        (false, Wanted::Unsatisfiable) => {
+            return (
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                [(header::CONTENT_RANGE, format!("bytes */{len}"))],
+            )
+                .into_response();
+        }
+        _ => (0, len),
+    };
+    // A `truncate` fault on a framed answer: half, then the connection is cut.
+    let cut = shape.truncate && !shape.close_delimited;
+    let stop = if shape.eof_cut || cut {
+        start + (end - start) / 2
+    } else {
+        end
+    };
+    let chunks = stream::unfold((start, false), move |(pos, failed)| {
         let content = content.clone();
         async move {
-            (pos < stop).then(|| {
+            if pos < stop {
                 let next = (pos + CHUNK).min(stop);
-                (Ok::<_, io::Error>(content.bytes(pos, next)), next)
-            })
+                Some((Ok(content.bytes(pos, next)), (next, false)))
+            } else if cut && !failed {
+                // As in the plain answer: let hyper flush what was sent before failing.
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                let e = io::Error::new(io::ErrorKind::ConnectionAborted, "truncated");
+                Some((Err(e), (pos, true)))
+            } else {
+                None
+            }
         }
     });
     let mut resp = Response::new(Body::from_stream(chunks));
+    if end - start < len {
+        *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{}/{len}", end - 1)) {
+            resp.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+    }
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(content_type) {
         h.insert(header::CONTENT_TYPE, v);
@@ -59,7 +101,7 @@ pub(super) fn serve(content: Content, content_type: &str, shape: Shape) -> Respo
         // looks exactly like the end of the file.
         *resp.version_mut() = axum::http::Version::HTTP_10;
     } else {
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
     }
     resp
 }

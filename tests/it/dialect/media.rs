@@ -72,6 +72,25 @@ async fn gzip_encoded_media_are_saved_decoded_byte_for_byte() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cut_gzip_download_starts_over_and_the_file_is_whole() {
+    let mut faults = dialect(Dialect {
+        media_gzip: true,
+        ..Dialect::default()
+    });
+    faults.download.truncate = 0.5;
+    let h = Harness::start(faults, |c| c.options.seed = 3).await;
+    let sheet = h.sheet("gzcut.csv", &sheet_of(4));
+    let out = h.run(&sheet, &[]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_samples_on_disk(&h.batch_dir("gzcut"), 4, &out);
+    let stats = h.stats();
+    assert!(
+        stats.faults.get("truncate").copied().unwrap_or(0) >= 1,
+        "{stats:?}"
+    );
+}
+
 /// A sandbox that keeps its account, so a restart without the deviation finds the jobs.
 async fn persistent(faults: Faults) -> (Harness, tempfile::TempDir) {
     let state = tempfile::tempdir().expect("state dir");
