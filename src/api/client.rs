@@ -169,7 +169,8 @@ impl ApiClient {
             v.set_sensitive(true);
             auth.insert(name, v);
         }
-        let http = reqwest::Client::builder()
+        super::tls::check_env()?;
+        let http = super::tls::trusting(reqwest::Client::builder())
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             // The key travels in custom headers, which reqwest would forward to any host a
@@ -177,7 +178,7 @@ impl ApiClient {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("creatify-batch/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        let downloads = reqwest::Client::builder()
+        let downloads = super::tls::trusting(reqwest::Client::builder())
             .connect_timeout(config.connect_timeout)
             .read_timeout(config.request_timeout)
             .user_agent(concat!("creatify-batch/", env!("CARGO_PKG_VERSION")))
@@ -485,11 +486,18 @@ impl ApiClient {
         })
     }
 
-    /// Starts downloading `url` from byte `from` (a `Range` request when `from > 0`). No
-    /// credentials are sent: output URLs live on a CDN, not on the API.
+    /// Starts downloading `url` from byte `from` (a `Range` request when `from > 0`), asking
+    /// for identity encoding. No credentials are sent: output URLs live on a CDN, not on
+    /// the API.
     pub async fn download(&self, url: &Url, from: u64) -> Result<reqwest::Response, ApiError> {
         self.counts.download.fetch_add(1, Ordering::Relaxed);
-        let mut req = self.downloads.get(url.clone());
+        // The file as it is: a body encoded on the way cannot be resumed with a range of
+        // the file, and its length is not the file's. (A server that encodes anyway is
+        // decoded by the engine.)
+        let mut req = self
+            .downloads
+            .get(url.clone())
+            .header(reqwest::header::ACCEPT_ENCODING, "identity");
         if from > 0 {
             req = req.header(reqwest::header::RANGE, format!("bytes={from}-"));
         }
@@ -542,6 +550,9 @@ fn network(e: reqwest::Error) -> ApiError {
         message.push_str(": ");
         message.push_str(&s.to_string());
         source = s.source();
+    }
+    if let Some(hint) = super::tls::hint(&message) {
+        message.push_str(hint);
     }
     ApiError::Network {
         maybe_sent: !e.is_connect(),

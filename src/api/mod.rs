@@ -7,6 +7,7 @@ pub mod error;
 pub mod listing;
 pub mod model;
 pub mod pace;
+pub mod tls;
 pub mod validate;
 
 pub use client::{ApiClient, ClientConfig, CreateOutcome, Credentials};

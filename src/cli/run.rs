@@ -71,6 +71,10 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
         }
     };
 
+    if let Err(e) = crate::api::tls::check_env() {
+        return invalid(e);
+    }
+
     let place = match crate::batch::locate(
         &settings.output.dir,
         Some(&args.sheet),

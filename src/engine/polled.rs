@@ -52,11 +52,18 @@ impl Coordinator {
             let Some(r) = self.rendering.get_mut(&job.id) else {
                 continue;
             };
-            if !job.status.is_terminal() {
+            // `done` without a usable output URL yet (some APIs set it a moment later): polled
+            // on like a running job, until it has one or its deadline passes.
+            let no_output = job.status == crate::api::JobStatus::Done && job.output_url().is_none();
+            if no_output && r.status != job.status.as_str() {
+                tracing::info!(key = %r.key, "job done but without an output URL yet; polling on");
+            }
+            let finished = job.status.is_terminal() && !no_output;
+            if !finished {
                 r.looked(Some(&job), now, cfg.poll_min, cfg.poll_max);
             }
             let status = job.status.as_str().to_owned();
-            if status == r.status && !job.status.is_terminal() {
+            if status == r.status && !finished {
                 continue;
             }
             if let crate::api::JobStatus::Unknown(s) = &job.status {
@@ -78,7 +85,7 @@ impl Coordinator {
                     t.credits_used = Some(cr);
                 }
             }
-            if !job.status.is_terminal() {
+            if !finished {
                 continue;
             }
             self.rendering.remove(&job.id);

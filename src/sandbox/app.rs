@@ -87,13 +87,15 @@ impl App {
             let path = format!("/media/jobs/{}/{file}", job.id);
             self.signer.url(&self.base_url, &path, ttl, now)
         };
-        let mut json = job.to_json(
+        let mut v = job.to_json(
             &snap,
             || (sign("video.mp4"), sign("thumbnail.jpg")),
             || format!("{}/preview/{}/", self.base_url, job.id),
         );
-        json["name"] = super::listing::stored_name(job.name.as_deref(), &self.faults.faults().api);
-        json
+        let dialect = &self.faults.faults().api;
+        v["name"] = super::listing::stored_name(job.name.as_deref(), dialect);
+        super::job::output_dialect(&mut v, &snap, now, dialect);
+        v
     }
 
     /// The counters and the account's figures.

@@ -9,6 +9,16 @@
 //! -ac 1 -movflags +faststart -shortest samples/media/sandbox.mp4`, and the thumbnail is its
 //! frame at 1 s (`-ss 1 -frames:v 1`).
 //!
+//! The `[api]` dialect can make job media misbehave the way some CDNs do: `media_gzip`
+//! sends them gzip-encoded whatever the request's `Accept-Encoding` says (a `Range` is a
+//! range of the gzip bytes, as for a pre-compressed file), `media_close_delimited` sends them whole without `Content-Length` as an
+//! HTTP/1.0, close-delimited body, and `media_eof_cut` does the same but ends the body
+//! cleanly at half the file. Stats count each answer so shaped under the field's name
+//! (`media_gzip_despite_identity` when the request had asked for `identity`).
+//!
+//! A synthetic video starts with a minimal MP4 skeleton (`ftyp`, an empty `moov`, then one
+//! `mdat` box holding the rest), so it passes the client's container checks.
+//!
 //! Job media URLs are signed (`?expires=<unix seconds>&sig=<hex>`) like a CDN's: past
 //! `expires` they answer 403, and a fresh GET of the job hands out fresh ones.
 
@@ -31,6 +41,9 @@ use super::faults::Fault;
 pub const VIDEO: &[u8] = include_bytes!("../../samples/media/sandbox.mp4");
 /// Its thumbnail (JPEG, 180x320).
 pub const THUMBNAIL: &[u8] = include_bytes!("../../samples/media/thumbnail.jpg");
+
+mod deviant;
+mod synthetic;
 
 const CHUNK: u64 = 64 * 1024;
 
@@ -93,9 +106,11 @@ pub struct Signed {
 }
 
 /// The bytes of one file.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Content {
     Embedded(&'static [u8]),
+    /// Made for this answer (a gzip-encoded file).
+    Owned(Bytes),
     /// Pseudo-random bytes, the same for a given seed at every offset.
     Synthetic {
         len: u64,
@@ -107,6 +122,7 @@ impl Content {
     fn len(&self) -> u64 {
         match self {
             Self::Embedded(b) => b.len() as u64,
+            Self::Owned(b) => b.len() as u64,
             Self::Synthetic { len, .. } => *len,
         }
     }
@@ -114,7 +130,8 @@ impl Content {
     fn bytes(&self, start: u64, end: u64) -> Bytes {
         match self {
             Self::Embedded(b) => Bytes::from_static(&b[start as usize..end as usize]),
-            Self::Synthetic { seed, .. } => synthetic(*seed, start, end),
+            Self::Owned(b) => b.slice(start as usize..end as usize),
+            Self::Synthetic { len, seed } => synthetic::bytes(*seed, *len, start, end),
         }
     }
 }
@@ -157,15 +174,61 @@ pub async fn job_media(
         return not_found();
     }
     let truncate = decided.is_some_and(|d| d.0 .0 == Some(Fault::Truncate));
-    serve(content, content_type, &headers, truncate)
+    let dialect = &app.faults.faults().api;
+    let shape = Shape {
+        truncate,
+        gzip: dialect.media_gzip,
+        eof_cut: dialect.media_eof_cut,
+        close_delimited: dialect.media_eof_cut || dialect.media_close_delimited,
+    };
+    if shape.gzip {
+        app.counters.fault("media_gzip");
+        let asked_identity = headers
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("identity"));
+        if asked_identity {
+            // Lets tests see that the client asked for the file as it is.
+            app.counters.fault("media_gzip_despite_identity");
+        }
+    }
+    if shape.eof_cut {
+        app.counters.fault("media_eof_cut");
+    } else if shape.close_delimited {
+        app.counters.fault("media_close_delimited");
+    }
+    serve(content, content_type, &headers, shape)
+}
+
+/// How an answer deviates from a plain one.
+#[derive(Debug, Clone, Copy, Default)]
+struct Shape {
+    /// Promise the whole length, send half, cut the connection.
+    truncate: bool,
+    /// Gzip-encode the file (`Content-Encoding: gzip`), whole.
+    gzip: bool,
+    /// No `Content-Length`: the connection's close ends the body.
+    close_delimited: bool,
+    /// Close-delimited, and closed cleanly at half.
+    eof_cut: bool,
 }
 
 /// `GET /media/catalog/{file}`: catalogue previews (any `*.jpg` or `*.mp4` name).
 pub async fn catalog_media(Path(file): Path<String>, headers: HeaderMap) -> Response {
     if file.ends_with(".jpg") {
-        serve(Content::Embedded(THUMBNAIL), "image/jpeg", &headers, false)
+        serve(
+            Content::Embedded(THUMBNAIL),
+            "image/jpeg",
+            &headers,
+            Shape::default(),
+        )
     } else if file.ends_with(".mp4") {
-        serve(Content::Embedded(VIDEO), "video/mp4", &headers, false)
+        serve(
+            Content::Embedded(VIDEO),
+            "video/mp4",
+            &headers,
+            Shape::default(),
+        )
     } else {
         not_found()
     }
@@ -254,7 +317,11 @@ fn parse_range(header: Option<&HeaderValue>, len: u64) -> Wanted {
     }
 }
 
-fn serve(content: Content, content_type: &str, headers: &HeaderMap, truncate: bool) -> Response {
+fn serve(content: Content, content_type: &str, headers: &HeaderMap, shape: Shape) -> Response {
+    if shape.gzip || shape.close_delimited {
+        return deviant::serve(content, content_type, headers, shape);
+    }
+    let truncate = shape.truncate;
     let len = content.len();
     let (status, start, end) = match parse_range(headers.get(header::RANGE), len) {
         Wanted::All => (StatusCode::OK, 0, len),
@@ -278,18 +345,21 @@ fn serve(content: Content, content_type: &str, headers: &HeaderMap, truncate: bo
     let body = if small && !truncate {
         Body::from(content.bytes(start, end))
     } else {
-        let chunks = stream::unfold((start, false), move |(pos, failed)| async move {
-            if pos < stop {
-                let next = (pos + CHUNK).min(stop);
-                Some((Ok(content.bytes(pos, next)), (next, false)))
-            } else if stop < end && !failed {
-                // Give hyper a moment to flush what was sent: it drops unflushed bytes
-                // (even the headers) when the body fails.
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                let cut = io::Error::new(io::ErrorKind::ConnectionAborted, "truncated");
-                Some((Err(cut), (pos, true)))
-            } else {
-                None
+        let chunks = stream::unfold((start, false), move |(pos, failed)| {
+            let content = content.clone();
+            async move {
+                if pos < stop {
+                    let next = (pos + CHUNK).min(stop);
+                    Some((Ok(content.bytes(pos, next)), (next, false)))
+                } else if stop < end && !failed {
+                    // Give hyper a moment to flush what was sent: it drops unflushed bytes
+                    // (even the headers) when the body fails.
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    let cut = io::Error::new(io::ErrorKind::ConnectionAborted, "truncated");
+                    Some((Err(cut), (pos, true)))
+                } else {
+                    None
+                }
             }
         });
         Body::from_stream(chunks)
@@ -308,28 +378,6 @@ fn serve(content: Content, content_type: &str, headers: &HeaderMap, truncate: bo
         }
     }
     resp
-}
-
-/// Bytes `start..end` of the synthetic file for `seed`: each aligned 8-byte word is
-/// SplitMix64 of its index, so any range is made directly, with no state and no memory.
-fn synthetic(seed: u64, start: u64, end: u64) -> Bytes {
-    let mut out = Vec::with_capacity((end - start) as usize);
-    let mut pos = start;
-    while pos < end {
-        let word = splitmix64(seed ^ (pos / 8).wrapping_mul(0x9E37_79B9_7F4A_7C15)).to_le_bytes();
-        let from = (pos % 8) as usize;
-        let take = (8 - from).min((end - pos) as usize);
-        out.extend_from_slice(&word[from..from + take]);
-        pos += take as u64;
-    }
-    Bytes::from(out)
-}
-
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]
@@ -352,13 +400,6 @@ mod tests {
         assert_eq!(range("bytes=5-1", 100), Wanted::All);
         assert_eq!(range("bytes=0-1,5-6", 100), Wanted::All);
         assert_eq!(range("items=0-1", 100), Wanted::All);
-    }
-
-    #[test]
-    fn synthetic_bytes_are_the_same_whatever_the_range() {
-        let whole = synthetic(3, 0, 100);
-        assert_eq!(synthetic(3, 13, 77), whole.slice(13..77));
-        assert_ne!(synthetic(4, 0, 100), whole);
     }
 
     #[test]

@@ -30,6 +30,8 @@
 //! media_gzip = true            # media sent with Content-Encoding: gzip
 //! media_eof_cut = true         # media sent without Content-Length, connection closed
 //!                              # cleanly at half the file (no chunked terminator)
+//! media_close_delimited = true # media sent whole without Content-Length, ended by the
+//!                              # connection's close (HTTP/1.0 style)
 //! output_delay_seconds = 3     # a job reads `done` this long (real seconds) before
 //!                              # `output` is set
 //! empty_thumbnail = true       # `video_thumbnail` is "" on finished jobs
@@ -149,6 +151,8 @@ pub struct Dialect {
     pub media_gzip: bool,
     /// Media are sent without `Content-Length` and the connection is closed cleanly at half.
     pub media_eof_cut: bool,
+    /// Media are sent whole without `Content-Length`, ended by the connection's close.
+    pub media_close_delimited: bool,
     /// A finished job reads `done` this many real seconds before its `output` is set.
     pub output_delay_seconds: f64,
     /// `video_thumbnail` is `""` on finished jobs.
@@ -181,6 +185,7 @@ impl Default for Dialect {
             credits_status: 402,
             media_gzip: false,
             media_eof_cut: false,
+            media_close_delimited: false,
             output_delay_seconds: 0.0,
             empty_thumbnail: false,
             existing_jobs: 0,

@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::dialect::Dialect;
 use super::faults::Fate;
 use crate::api::model::{AspectRatio, ModelVersion};
 use crate::api::JobStatus;
@@ -204,6 +205,22 @@ impl JobRecord {
     }
 }
 
+/// What the `[api]` dialect does to a finished job's media fields: `output` (and the
+/// thumbnail) still null for `output_delay_seconds` after the job reads `done`, and
+/// `video_thumbnail: ""` with `empty_thumbnail`.
+pub fn output_dialect(v: &mut Value, snap: &Snapshot, now_ms: i64, dialect: &Dialect) {
+    if v["output"].is_null() {
+        return;
+    }
+    let delay_ms = (dialect.output_delay_seconds * 1000.0).ceil() as i64;
+    if snap.status == JobStatus::Done && now_ms < snap.updated_ms.saturating_add(delay_ms) {
+        v["output"] = Value::Null;
+        v["video_thumbnail"] = Value::Null;
+    } else if dialect.empty_thumbnail {
+        v["video_thumbnail"] = Value::String(String::new());
+    }
+}
+
 /// Credits as an integer when whole (as the docs type them), else as a number.
 pub fn whole_or_fraction(x: f64) -> Value {
     if x.fract() == 0.0 && x.abs() < 1e15 {
@@ -295,6 +312,29 @@ mod tests {
             statuses(&moderated, 1.0),
             ["pending", "moderating", "running", "done"]
         );
+    }
+
+    #[test]
+    fn a_delayed_output_appears_after_the_delay_and_an_empty_thumbnail_stays_empty() {
+        let j = job(Fate::Done, false);
+        let dialect = Dialect {
+            output_delay_seconds: 3.0,
+            empty_thumbnail: true,
+            ..Dialect::default()
+        };
+        let done_at = j.deadline_ms(1.0);
+        let at = |now: i64| {
+            let snap = j.snapshot(now, 1.0);
+            let mut v = j.to_json(&snap, || ("o".into(), "t".into()), || "p".into());
+            output_dialect(&mut v, &snap, now, &dialect);
+            v
+        };
+        let early = at(done_at + 1_000);
+        assert_eq!(early["status"], "done");
+        assert!(early["output"].is_null() && early["video_thumbnail"].is_null());
+        let late = at(done_at + 3_000);
+        assert_eq!(late["output"], "o");
+        assert_eq!(late["video_thumbnail"], "");
     }
 
     #[test]
