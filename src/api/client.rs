@@ -150,6 +150,8 @@ pub struct ApiClient {
     pacer: Pacer,
     /// Calls made so far.
     pub counts: Arc<CallCounts>,
+    /// Whether API calls reach the server (see [`super::reach`]).
+    pub reach: super::reach::Reach,
 }
 
 impl ApiClient {
@@ -191,6 +193,7 @@ impl ApiClient {
             pacer: Pacer::new(config.requests_per_second, config.burst),
             config,
             counts: Arc::default(),
+            reach: Default::default(),
         })
     }
 
@@ -232,7 +235,16 @@ impl ApiClient {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req.send().await.map_err(network)?;
+        let resp = match req.send().await.map_err(network) {
+            Ok(r) => r,
+            Err(e) => {
+                if e.is_unreachable() {
+                    self.reach.unreachable(&e.to_string());
+                }
+                return Err(e);
+            }
+        };
+        self.reach.answered();
         let status = resp.status();
         let headers = resp.headers().clone();
         let text = resp.text().await.map_err(network)?;

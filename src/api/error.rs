@@ -59,6 +59,18 @@ impl ApiError {
         matches!(self, Self::Throttled { detail, .. } if detail.to_lowercase().contains("concurren"))
     }
 
+    /// Whether the call found no server at all (connection refused, DNS or TLS failure):
+    /// certainly not sent, and a sign the API may be unreachable (see [`super::reach`]).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            Self::Network {
+                maybe_sent: false,
+                ..
+            }
+        )
+    }
+
     /// What the runner does about it.
     pub fn class(&self) -> ErrorClass {
         match self {

@@ -6,6 +6,7 @@ pub mod credits;
 pub mod error;
 pub mod model;
 pub mod pace;
+pub mod reach;
 pub mod validate;
 
 pub use client::{ApiClient, ClientConfig, CreateOutcome, Credentials};

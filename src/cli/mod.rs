@@ -5,6 +5,7 @@
 mod plan;
 mod run;
 mod status;
+mod summary;
 
 use std::path::PathBuf;
 
@@ -93,6 +94,11 @@ pub struct RunArgs {
     /// Submit again the rows whose jobs failed or were rejected (with a new reference).
     #[arg(long)]
     pub retry_failed: bool,
+    /// Render again, as new jobs, the rows changed in the sheet since their video was made
+    /// (`changed`), or these rows (`KEY[,KEY...]`); their previous files are kept as
+    /// `video.1.mp4`, `thumbnail.1.jpg`, `job.1.json`. Counted in the budget like any row.
+    #[arg(long, value_name = "changed|KEY[,KEY...]")]
+    pub rerender: Option<String>,
     /// Refuse to start if the batch's estimate exceeds N credits, and never spend more.
     #[arg(long, value_name = "N")]
     pub max_credits: Option<f64>,

@@ -66,6 +66,8 @@ pub struct ApiSettings {
     pub connect_timeout: Duration,
     /// Time allowed for a whole request.
     pub request_timeout: Duration,
+    /// How long every call may find no server (refused, DNS, TLS) before the run ends, exit 7.
+    pub unreachable: Duration,
 }
 
 /// `[limits]`.
@@ -133,6 +135,7 @@ impl Default for Settings {
                 key_env: "CREATIFY_API_KEY".to_owned(),
                 connect_timeout: secs(10),
                 request_timeout: secs(30),
+                unreachable: secs(30),
             },
             limits: LimitSettings {
                 requests_per_second: 5.0,

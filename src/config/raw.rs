@@ -18,6 +18,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "key_env",
             "connect_timeout_secs",
             "request_timeout_secs",
+            "unreachable_secs",
         ],
     ),
     (
@@ -62,6 +63,7 @@ pub struct RawApi {
     pub key_env: Option<String>,
     pub connect_timeout_secs: Option<f64>,
     pub request_timeout_secs: Option<f64>,
+    pub unreachable_secs: Option<f64>,
 }
 
 #[derive(Deserialize)]

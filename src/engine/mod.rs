@@ -74,6 +74,8 @@ pub struct EngineConfig {
     pub max_credits: Option<f64>,
     /// Stop submitting after this many failures (`--halt-after-failures`).
     pub halt_after: Option<HaltAfter>,
+    /// How long every API call may find no server before the run ends (exit 7).
+    pub unreachable_window: Duration,
 }
 
 /// When to stop submitting because too many rows fail.
@@ -92,7 +94,8 @@ pub struct Summary {
     pub counts: Counts,
     /// Estimated credits of the rows submitted by this run.
     pub credits_estimated: f64,
-    /// Credits the API reports for the batch's jobs.
+    /// Credits the API reports for every job the batch ever created (failed and retried
+    /// ones included), from the journal's `jobs` table.
     pub credits_used: f64,
     /// Why submitting stopped early, if it did.
     pub stopped: Option<String>,
@@ -108,7 +111,6 @@ pub struct Summary {
 
 /// Why the engine stops submitting.
 #[derive(Debug, Clone, PartialEq)]
-#[allow(dead_code)] // Unreachable and Throttled: being built (issues 10 and 11)
 enum Stop {
     Budget(String),
     Credits(String),
@@ -117,6 +119,7 @@ enum Stop {
     /// The API could not be reached for `[api] unreachable_secs` (exit 7).
     Unreachable(String),
     /// Creations were throttled for longer than `[retry] max_throttled_secs` (exit 7).
+    #[allow(dead_code)] // being built (issue 11)
     Throttled(String),
     Interrupted,
 }
@@ -205,13 +208,16 @@ pub async fn run(
             }
             _ = tokio::time::sleep_until(wake) => {}
         }
+        c.check_reachable();
         if last_report.elapsed() >= Duration::from_millis(200) {
             reporter.update(&c.counts());
             last_report = Instant::now();
         }
     }
     reporter.update(&c.counts());
-    Ok(c.outcome())
+    let (code, mut summary) = c.outcome();
+    summary.credits_used = journal.credits_total()?;
+    Ok((code, summary))
 }
 
 /// What the coordinator keeps of every row of the sheet.
@@ -384,7 +390,10 @@ impl Coordinator {
         match &self.stop {
             // Polls, listings and downloads change nothing that a rerun can't redo (a partial
             // download resumes), so only submissions in flight are waited for.
-            Some(Stop::Interrupted) | Some(Stop::Auth(_)) => self.submitting == 0,
+            // Unreachable: polls and listings would only fail too; a rerun picks them up.
+            Some(Stop::Interrupted) | Some(Stop::Auth(_)) | Some(Stop::Unreachable(_)) => {
+                self.submitting == 0
+            }
             _ => {
                 let nothing_to_send = self.stop.is_some() || self.queue.is_empty();
                 tasks_idle
@@ -395,6 +404,31 @@ impl Coordinator {
                     && self.downloading == 0
             }
         }
+    }
+
+    /// Ends the run once no API call has reached the server for `unreachable_window`: rows
+    /// would otherwise use up their attempts against an address where nothing listens.
+    fn check_reachable(&mut self) {
+        if matches!(
+            self.stop,
+            Some(Stop::Unreachable(_) | Stop::Interrupted | Stop::Auth(_))
+        ) {
+            return;
+        }
+        let client = &self.shared.client;
+        let Some((down, error)) = client.reach.down_for() else {
+            return;
+        };
+        if down < self.shared.cfg.unreachable_window {
+            return;
+        }
+        let message = format!(
+            "the API at {} could not be reached for {}s: {error}",
+            client.base_url(),
+            down.as_secs()
+        );
+        tracing::error!("{message}; nothing lost; rerun when it is reachable");
+        self.stop = Some(Stop::Unreachable(message));
     }
 
     fn failed_row(&mut self) {
