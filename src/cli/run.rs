@@ -139,32 +139,22 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
         .await?;
     let keys: Vec<String> = plan.videos.iter().map(|v| v.key.clone()).collect();
     // The plan is consumed row by row as the journal takes it, and gone before the run starts.
-    let report = engine::sync::sync(
-        &journal,
-        &batch_dir,
-        journal_rows(plan),
-        args.retry_failed,
-        &rerender,
-    )
-    .await?;
+    let mut report =
+        engine::sync::sync(&journal, journal_rows(plan), args.retry_failed, &rerender).await?;
     // The plan is gone: without this, a 100k-row run would hold the plan's peak and then
     // the engine's on top of it.
     crate::memory::release_freed();
     for (key, state) in &report.changed_after_submit {
         tracing::warn!(%key, %state, "row changed in the sheet after it was submitted; not sent again (--rerender changed, or --rerender {key}, renders the new version as a new job)");
     }
-    for (key, kept) in &report.rerendered {
-        match kept {
-            Some(k) => {
-                tracing::info!(%key, previous = %k, "rendering again as a new job (--rerender); previous files kept")
-            }
-            None => tracing::info!(%key, "rendering again as a new job (--rerender)"),
-        }
-    }
     for key in &report.rerender_in_flight {
         tracing::warn!(%key, "--rerender: this row's job is still being made; not rendered again now (rerun with --rerender once it is done)");
     }
-    let changed: Vec<String> = report
+    let to_rerender = std::mem::take(&mut report.to_rerender);
+    let rerendering: std::collections::HashSet<String> =
+        to_rerender.iter().map(|r| r.key.clone()).collect();
+    let extra: Vec<f64> = to_rerender.iter().map(|r| r.est_credits).collect();
+    let mut changed: Vec<String> = report
         .changed_after_submit
         .iter()
         .map(|(k, _)| k.clone())
@@ -176,11 +166,29 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
         );
     }
 
-    if let Some(code) = check_budget(&journal, &client, args.max_credits, global.log_format).await?
+    if let Some(code) = check_budget(
+        &journal,
+        &client,
+        args.max_credits,
+        &extra,
+        global.log_format,
+    )
+    .await?
     {
         write_reports(&journal, &batch_dir, &batch)?;
         return Ok(code);
     }
+    // Only now, with the budget checked, are the rows to render again touched; they are not
+    // `changed` any more once sent back.
+    for (key, kept) in engine::sync::rerender(&journal, &batch_dir, to_rerender).await? {
+        match kept {
+            Some(k) => {
+                tracing::info!(%key, previous = %k, "rendering again as a new job (--rerender); previous files kept")
+            }
+            None => tracing::info!(%key, "rendering again as a new job (--rerender)"),
+        }
+    }
+    changed.retain(|k| !rerendering.contains(k));
 
     let (interrupt_tx, interrupt_rx) = mpsc::unbounded_channel();
     tokio::spawn(watch_signals(interrupt_tx));
@@ -328,16 +336,18 @@ async fn check_budget(
     journal: &Journal,
     client: &ApiClient,
     max_credits: Option<f64>,
+    rerender: &[f64],
     format: LogFormat,
 ) -> anyhow::Result<Option<ExitCode>> {
-    let needed = journal.credits_in(crate::journal::RowState::Planned)?;
+    let needed =
+        journal.credits_in(crate::journal::RowState::Planned)? + rerender.iter().sum::<f64>();
     if needed == 0.0 {
         return Ok(None);
     }
     let c = summary::credits;
     if let Some(cap) = max_credits {
         if needed > cap + 1e-9 {
-            let fit = fitting(journal, cap)?;
+            let fit = fitting(journal, rerender, cap)?;
             fail(
                 format,
                 &format!(
@@ -351,7 +361,7 @@ async fn check_budget(
     }
     match client.remaining_credits().await {
         Ok(remaining) if needed > remaining => {
-            let fit = fitting(journal, remaining)?;
+            let fit = fitting(journal, rerender, remaining)?;
             fail(
                 format,
                 &format!(
@@ -377,20 +387,25 @@ async fn check_budget(
     }
 }
 
-/// How many of the rows left to submit, in sheet order, fit in `cap` credits, as a sentence.
-fn fitting(journal: &Journal, cap: f64) -> anyhow::Result<String> {
+/// How many of the rows left to submit (in sheet order, then the rows to render again) fit
+/// in `cap` credits, as a sentence.
+fn fitting(journal: &Journal, rerender: &[f64], cap: f64) -> anyhow::Result<String> {
     let (mut rows, mut fit_rows, mut fit_credits, mut needed) = (0usize, 0usize, 0.0f64, 0.0f64);
+    let mut take = |est: f64| {
+        rows += 1;
+        needed += est;
+        if fit_rows + 1 == rows && fit_credits + est <= cap + 1e-9 {
+            fit_rows += 1;
+            fit_credits += est;
+        }
+    };
     journal.for_each_row(|r| {
         if r.state == crate::journal::RowState::Planned {
-            rows += 1;
-            needed += r.est_credits;
-            if fit_rows + 1 == rows && fit_credits + r.est_credits <= cap + 1e-9 {
-                fit_rows += 1;
-                fit_credits += r.est_credits;
-            }
+            take(r.est_credits);
         }
         Ok::<_, anyhow::Error>(())
     })?;
+    rerender.iter().for_each(|e| take(*e));
     let c = summary::credits;
     Ok(format!(
         "{} of the {} left ({} credits) would fit; raise the limit to {} for all, or run a sheet with fewer rows",

@@ -59,8 +59,9 @@ pub struct SyncReport {
     pub retried: usize,
     /// Rows whose sheet body differs from what was sent, and stay so: `(key, state)`.
     pub changed_after_submit: Vec<(String, RowState)>,
-    /// Rows sent back to `planned` by `--rerender`, with where their old files went.
-    pub rerendered: Vec<(String, Option<String>)>,
+    /// Rows `--rerender` asks for, as the sheet has them now: sent back to `planned` by
+    /// [`rerender`] once the budget check has passed (until then nothing about them changes).
+    pub to_rerender: Vec<Row>,
     /// Rows `--rerender` named that are still being made: left alone this time.
     pub rerender_in_flight: Vec<String>,
     /// Rows already done in an earlier run.
@@ -78,14 +79,45 @@ struct Known {
     sheet_hash: Option<String>,
 }
 
+/// `--rerender`: sends `rows` (from [`SyncReport::to_rerender`]) back to `planned` with the
+/// sheet's body and a new generation, so each becomes a new job. Each row's files are moved
+/// aside (`video.1.mp4`, ...) before the journal forgets them, so a crash in between loses
+/// nothing (the next run downloads the old job's files again). Returns where each row's
+/// previous video went.
+pub async fn rerender(
+    journal: &Journal,
+    batch_dir: &Path,
+    rows: Vec<Row>,
+) -> Result<Vec<(String, Option<String>)>, JournalError> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let kept = crate::output::previous::keep(batch_dir, &row.key).map_err(|e| {
+            JournalError::Write {
+                path: batch_dir.to_owned(),
+                message: format!(
+                    "cannot keep {}'s previous files before rendering it again: {e}",
+                    row.key
+                ),
+            }
+        })?;
+        out.push((row.key.clone(), kept.clone()));
+        journal
+            .record(Change::Rerender {
+                row: Box::new(row),
+                kept,
+            })
+            .await?;
+    }
+    Ok(out)
+}
+
 /// Writes the sheet's rows into the journal and reports what it found. `rows` is consumed as
 /// it is written (in transactions of [`CHUNK`] rows), so the caller can build each row
 /// lazily. A crash halfway leaves some rows `planned` and others not yet known: the next
-/// run's sync adds the rest. A rerendered row's files are moved aside (`video.1.mp4`, …)
-/// before the journal forgets them, so a crash in between loses nothing.
+/// run's sync adds the rest. Rows `--rerender` asks for are only
+/// reported (see [`rerender`]).
 pub async fn sync(
     journal: &Journal,
-    batch_dir: &Path,
     rows: impl IntoIterator<Item = Row>,
     retry_failed: bool,
     rerender: &Rerender,
@@ -130,20 +162,7 @@ pub async fn sync(
                     if matches!(k.state, RowState::Submitting | RowState::Submitted) {
                         report.rerender_in_flight.push(row.key.clone());
                     } else {
-                        let kept = crate::output::previous::keep(batch_dir, &row.key).map_err(
-                            |e| JournalError::Write {
-                                path: batch_dir.to_owned(),
-                                message: format!(
-                                    "cannot keep {}'s previous files before rendering it again: {e}",
-                                    row.key
-                                ),
-                            },
-                        )?;
-                        report.rerendered.push((row.key.clone(), kept.clone()));
-                        changes.push(Change::Rerender {
-                            row: Box::new(row),
-                            kept,
-                        });
+                        report.to_rerender.push(row);
                         continue;
                     }
                 }

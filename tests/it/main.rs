@@ -8,3 +8,4 @@ mod plan;
 mod run;
 mod sandbox;
 mod support;
+mod truthful;
