@@ -216,6 +216,8 @@ pub async fn run(
     }
     reporter.update(&c.counts());
     let (code, mut summary) = c.outcome();
+    // Every job's credits, failed and retried ones too: the journal's `jobs` table knows
+    // jobs this run never saw.
     summary.credits_used = journal.credits_total()?;
     Ok((code, summary))
 }
@@ -294,9 +296,13 @@ impl Coordinator {
             }
             if let Some(cap) = self.shared.cfg.max_credits {
                 if self.committed_credits + front.est_credits > cap + 1e-9 {
+                    let c = crate::output::words::credits;
                     self.stop = Some(Stop::Budget(format!(
-                        "--max-credits {cap}: {} credits committed, the next row needs {}",
-                        self.committed_credits, front.est_credits
+                        "--max-credits {}: {} credits committed, the next row needs {}; raise the limit to let the {} left go",
+                        c(cap),
+                        c(self.committed_credits),
+                        c(front.est_credits),
+                        crate::output::words::plural(self.queue.len(), "row", "rows"),
                     )));
                     return;
                 }
