@@ -162,13 +162,30 @@ pub fn main() -> i32 {
     match result {
         Ok(code) => code.code(),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            say_error(format!("{e:#}"));
             ExitCode::RowsFailed.code()
         }
     }
 }
 
+/// Whether logs are JSON lines (`--log-format json`): errors printed before or outside the
+/// run are then JSON events too, so a cron job's log file stays all JSON.
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Prints an error for the user: `error: ...` on stderr, or a JSON error event there.
+fn say_error(message: impl std::fmt::Display) {
+    if JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
+        tracing::error!("{message}");
+    } else {
+        eprintln!("error: {message}");
+    }
+}
+
 fn init_logging(g: &Global) {
+    JSON_LOGS.store(
+        g.log_format == LogFormat::Json,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     use tracing_subscriber::EnvFilter;
     let level = match (g.quiet, g.verbose) {
         (true, _) => "warn",
@@ -192,6 +209,6 @@ fn init_logging(g: &Global) {
 
 /// Prints an error of bad input and returns exit code 2.
 fn invalid(message: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
-    eprintln!("error: {message}");
+    say_error(message);
     Ok(ExitCode::InvalidInput)
 }

@@ -18,7 +18,7 @@ use crate::output::{self, manifest};
 use crate::plan::{self, Plan};
 use crate::progress::{Bars, LogLines, Reporter, Silent};
 
-use super::{invalid, summary, Global, LogFormat, RunArgs};
+use super::{invalid, say_error, summary, Global, RunArgs};
 
 /// How often the manifest is rewritten while the run goes on.
 const MANIFEST_EVERY: Duration = Duration::from_secs(5);
@@ -166,15 +166,7 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
         );
     }
 
-    if let Some(code) = check_budget(
-        &journal,
-        &client,
-        args.max_credits,
-        &extra,
-        global.log_format,
-    )
-    .await?
-    {
+    if let Some(code) = check_budget(&journal, &client, args.max_credits, &extra).await? {
         write_reports(&journal, &batch_dir, &batch)?;
         return Ok(code);
     }
@@ -227,6 +219,8 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
         sb.shutdown().await;
     }
     let code = summary::exit_code(code, changed.len());
+    let mut summary = summary;
+    summary.counts.changed = changed.len();
     let cx = summary::Context {
         batch: &batch,
         dir: &batch_dir,
@@ -337,7 +331,6 @@ async fn check_budget(
     client: &ApiClient,
     max_credits: Option<f64>,
     rerender: &[f64],
-    format: LogFormat,
 ) -> anyhow::Result<Option<ExitCode>> {
     let needed =
         journal.credits_in(crate::journal::RowState::Planned)? + rerender.iter().sum::<f64>();
@@ -348,9 +341,7 @@ async fn check_budget(
     if let Some(cap) = max_credits {
         if needed > cap + 1e-9 {
             let fit = fitting(journal, rerender, cap)?;
-            fail(
-                format,
-                &format!(
+            say_error(format!(
                     "the rows left to submit are estimated at {} credits, over --max-credits {}; nothing was submitted. {fit}",
                     c(needed),
                     c(cap)
@@ -362,9 +353,7 @@ async fn check_budget(
     match client.remaining_credits().await {
         Ok(remaining) if needed > remaining => {
             let fit = fitting(journal, rerender, remaining)?;
-            fail(
-                format,
-                &format!(
+            say_error(format!(
                     "the rows left to submit are estimated at {} credits, but the account has {}; nothing was submitted. {fit}",
                     c(needed),
                     c(remaining)
@@ -373,11 +362,15 @@ async fn check_budget(
             Ok(Some(ExitCode::Budget))
         }
         Ok(remaining) => {
-            tracing::info!(needed, remaining, "credits check passed");
+            tracing::info!(
+                needed = %summary::credits(needed),
+                remaining = %summary::credits(remaining),
+                "credits check passed"
+            );
             Ok(None)
         }
         Err(e) if e.class() == ErrorClass::Auth => {
-            fail(format, &format!("the API refused the credentials: {e}"));
+            say_error(format!("the API refused the credentials: {e}"));
             Ok(Some(ExitCode::Auth))
         }
         Err(e) => {
@@ -414,15 +407,6 @@ fn fitting(journal: &Journal, rerender: &[f64], cap: f64) -> anyhow::Result<Stri
         c(fit_credits),
         c(needed)
     ))
-}
-
-/// An error that ends the run before it starts: `error: ...` on stderr, or a JSON event
-/// there with `--log-format json` (a cron `.jsonl` file stays all JSON).
-fn fail(format: LogFormat, message: &str) {
-    match format {
-        LogFormat::Text => eprintln!("error: {message}"),
-        LogFormat::Json => tracing::error!("{message}"),
-    }
 }
 
 async fn watch_signals(tx: mpsc::UnboundedSender<()>) {

@@ -294,6 +294,11 @@ impl Coordinator {
             if front.not_before.is_some_and(|t| t > now) {
                 return;
             }
+            // While no call reaches the server, one creation at a time probes for it: the
+            // others would only fail the same way.
+            if self.submitting > 0 && self.shared.client.reach.down_for().is_some() {
+                return;
+            }
             if let Some(cap) = self.shared.cfg.max_credits {
                 if self.committed_credits + front.est_credits > cap + 1e-9 {
                     let c = crate::output::words::credits;

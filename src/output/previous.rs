@@ -14,6 +14,14 @@ const FILES: &[(&str, &str)] = &[("video", "mp4"), ("thumbnail", "jpg"), ("job",
 pub fn keep(batch_dir: &Path, key: &str) -> io::Result<Option<String>> {
     let folder = super::folder_name(key);
     let dir = batch_dir.join(&folder);
+    // A download of the old job cut short must not be resumed into the new job's file.
+    for (stem, ext) in FILES {
+        let partial = super::partial_path(&dir.join(format!("{stem}.{ext}")));
+        match std::fs::remove_file(&partial) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
     let present: Vec<&(&str, &str)> = FILES
         .iter()
         .filter(|(stem, ext)| {
@@ -68,5 +76,8 @@ mod tests {
             std::fs::read_to_string(row.join("job.1.json")).unwrap(),
             "first"
         );
+        std::fs::write(row.join("video.mp4.partial"), "old job, cut short").unwrap();
+        assert_eq!(keep(dir.path(), "a").unwrap(), None);
+        assert!(!row.join("video.mp4.partial").exists());
     }
 }
