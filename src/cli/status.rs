@@ -65,7 +65,11 @@ pub(super) fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(ExitCode::Success);
     }
-    println!("batch {}: {} rows", batch_dir.display(), counts.total);
+    println!(
+        "batch {}: {}",
+        batch_dir.display(),
+        crate::output::words::plural(counts.total, "video", "videos")
+    );
     for state in RowState::ALL {
         let n = snapshot.rows.iter().filter(|r| r.state == state).count();
         if n > 0 {

@@ -455,8 +455,12 @@ impl Coordinator {
         };
         if over && self.stop.is_none() {
             self.stop = Some(Stop::Halt(format!(
-                "--halt-after-failures: {} rows failed in this run",
-                self.failures_this_run
+                "--halt-after-failures: {} in this run",
+                crate::output::words::plural(
+                    self.failures_this_run as usize,
+                    "row failed",
+                    "rows failed"
+                )
             )));
             tracing::warn!("too many failures: no new submissions; finishing what is in flight");
         }

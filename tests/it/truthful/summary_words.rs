@@ -17,6 +17,16 @@ async fn one_video_is_one_video_and_budgets_say_what_fits() {
         promo,\"First scene of the promo.\",ava-studio,ava-en-us,9x16\n\
         promo,\"Second scene of the promo.\",ava-studio,ava-en-us,9x16\n";
     let sheet = h.sheet("one.csv", two_scenes);
+    let plan = std::process::Command::new(BIN)
+        .current_dir(h.dir.path())
+        .args(["plan", sheet.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let plan = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        plan.contains("\n1 video, 2 scenes, ") && plan.contains("2 rows make 1 video\n"),
+        "{plan}"
+    );
     let out = h.run(&sheet, &[]).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
