@@ -2,6 +2,7 @@
 //! command, then the command's glue. Flags win over `--config` (or `./pipeline.toml`), which
 //! wins over the built-in defaults. `anyhow` lives here and in `main`, nowhere deeper.
 
+mod budget;
 mod plan;
 mod run;
 mod status;

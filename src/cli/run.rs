@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio::sync::mpsc;
 
-use crate::api::{ApiClient, ClientConfig, Credentials, ErrorClass};
+use crate::api::{ApiClient, ClientConfig, Credentials};
 use crate::config::Settings;
 use crate::engine::{self, reference::payload_hash, sync::Rerender, EngineConfig, HaltAfter};
 use crate::exit::ExitCode;
@@ -18,7 +18,7 @@ use crate::output::{self, manifest};
 use crate::plan::{self, Plan};
 use crate::progress::{Bars, LogLines, Reporter, Silent};
 
-use super::{invalid, say_error, summary, Global, RunArgs};
+use super::{budget, invalid, summary, Global, RunArgs};
 
 /// How often the manifest is rewritten while the run goes on.
 const MANIFEST_EVERY: Duration = Duration::from_secs(5);
@@ -144,15 +144,18 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
     // The plan is gone: without this, a 100k-row run would hold the plan's peak and then
     // the engine's on top of it.
     crate::memory::release_freed();
+    let to_rerender = std::mem::take(&mut report.to_rerender);
+    let rerendering: std::collections::HashSet<String> =
+        to_rerender.iter().map(|r| r.key.clone()).collect();
     for (key, state) in &report.changed_after_submit {
+        if rerendering.contains(key) {
+            continue;
+        }
         tracing::warn!(%key, %state, "row changed in the sheet after it was submitted; not sent again (--rerender changed, or --rerender {key}, renders the new version as a new job)");
     }
     for key in &report.rerender_in_flight {
         tracing::warn!(%key, "--rerender: this row's job is still being made; not rendered again now (rerun with --rerender once it is done)");
     }
-    let to_rerender = std::mem::take(&mut report.to_rerender);
-    let rerendering: std::collections::HashSet<String> =
-        to_rerender.iter().map(|r| r.key.clone()).collect();
     let extra: Vec<f64> = to_rerender.iter().map(|r| r.est_credits).collect();
     let mut changed: Vec<String> = report
         .changed_after_submit
@@ -166,7 +169,7 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
         );
     }
 
-    if let Some(code) = check_budget(&journal, &client, args.max_credits, &extra).await? {
+    if let Some(code) = budget::check(&journal, &client, args.max_credits, &extra).await? {
         write_reports(&journal, &batch_dir, &batch)?;
         return Ok(code);
     }
@@ -322,91 +325,6 @@ fn engine_config(
         halt_after,
         unreachable_window: s.api.unreachable,
     }
-}
-
-/// Refuses the run (exit 3) when what is left to send cannot fit the budget or the account's
-/// credits, saying how much of it would fit; exit 5 when the credentials are refused.
-async fn check_budget(
-    journal: &Journal,
-    client: &ApiClient,
-    max_credits: Option<f64>,
-    rerender: &[f64],
-) -> anyhow::Result<Option<ExitCode>> {
-    let needed =
-        journal.credits_in(crate::journal::RowState::Planned)? + rerender.iter().sum::<f64>();
-    if needed == 0.0 {
-        return Ok(None);
-    }
-    let c = summary::credits;
-    if let Some(cap) = max_credits {
-        if needed > cap + 1e-9 {
-            let fit = fitting(journal, rerender, cap)?;
-            say_error(format!(
-                    "the rows left to submit are estimated at {} credits, over --max-credits {}; nothing was submitted. {fit}",
-                    c(needed),
-                    c(cap)
-                ),
-            );
-            return Ok(Some(ExitCode::Budget));
-        }
-    }
-    match client.remaining_credits().await {
-        Ok(remaining) if needed > remaining => {
-            let fit = fitting(journal, rerender, remaining)?;
-            say_error(format!(
-                    "the rows left to submit are estimated at {} credits, but the account has {}; nothing was submitted. {fit}",
-                    c(needed),
-                    c(remaining)
-                ),
-            );
-            Ok(Some(ExitCode::Budget))
-        }
-        Ok(remaining) => {
-            tracing::info!(
-                needed = %summary::credits(needed),
-                remaining = %summary::credits(remaining),
-                "credits check passed"
-            );
-            Ok(None)
-        }
-        Err(e) if e.class() == ErrorClass::Auth => {
-            say_error(format!("the API refused the credentials: {e}"));
-            Ok(Some(ExitCode::Auth))
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "could not read the account's credits; going on, the API will refuse what does not fit");
-            Ok(None)
-        }
-    }
-}
-
-/// How many of the rows left to submit (in sheet order, then the rows to render again) fit
-/// in `cap` credits, as a sentence.
-fn fitting(journal: &Journal, rerender: &[f64], cap: f64) -> anyhow::Result<String> {
-    let (mut rows, mut fit_rows, mut fit_credits, mut needed) = (0usize, 0usize, 0.0f64, 0.0f64);
-    let mut take = |est: f64| {
-        rows += 1;
-        needed += est;
-        if fit_rows + 1 == rows && fit_credits + est <= cap + 1e-9 {
-            fit_rows += 1;
-            fit_credits += est;
-        }
-    };
-    journal.for_each_row(|r| {
-        if r.state == crate::journal::RowState::Planned {
-            take(r.est_credits);
-        }
-        Ok::<_, anyhow::Error>(())
-    })?;
-    rerender.iter().for_each(|e| take(*e));
-    let c = summary::credits;
-    Ok(format!(
-        "{} of the {} left ({} credits) would fit; raise the limit to {} for all, or run a sheet with fewer rows",
-        summary::plural(fit_rows, "row", "rows"),
-        rows,
-        c(fit_credits),
-        c(needed)
-    ))
 }
 
 async fn watch_signals(tx: mpsc::UnboundedSender<()>) {

@@ -162,8 +162,9 @@ pub async fn sync(
                     if matches!(k.state, RowState::Submitting | RowState::Submitted) {
                         report.rerender_in_flight.push(row.key.clone());
                     } else {
-                        report.to_rerender.push(row);
-                        continue;
+                        // Still marked `changed` below until `rerender` sends it back: a
+                        // run refused by the budget leaves the flag true.
+                        report.to_rerender.push(row.clone());
                     }
                 }
                 let want = changed.then(|| row.payload_hash.clone());

@@ -72,6 +72,23 @@ async fn a_changed_row_is_shown_everywhere_exits_6_and_rerender_makes_a_new_job(
         .await;
     assert_eq!(code(&capped), 3, "{}", text(&capped));
     assert_eq!(h.stats().jobs_created, 3);
+    // A row first seen changed by a refused rerender is still flagged, its files untouched.
+    let v3 = edited(3).replace("Hello number 3,", "Howdy number 3,");
+    std::fs::write(&sheet, &v3).unwrap();
+    let capped = h
+        .run(&sheet, &["--rerender", "v003", "--max-credits", "4"])
+        .await;
+    assert_eq!(code(&capped), 3, "{}", text(&capped));
+    assert_eq!(
+        status_json(&h, &dir)["changed"],
+        serde_json::json!(["v002", "v003"])
+    );
+    assert!(dir.join("v003/video.mp4").is_file() && !dir.join("v003/video.1.mp4").exists());
+    std::fs::write(&sheet, edited(3)).unwrap();
+    assert_eq!(
+        status_json(&h, &dir)["changed"].as_array().unwrap().len(),
+        2
+    );
 
     let first_video = std::fs::read(dir.join("v002/video.mp4")).unwrap();
     let rerun = h
