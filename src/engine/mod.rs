@@ -163,6 +163,10 @@ struct Shared {
     events: mpsc::UnboundedSender<Event>,
 }
 
+/// Calls that must have found no server within `[api] unreachable_secs` before the run ends
+/// (a GET is tried several times, so one poll round can be most of them).
+const UNREACHABLE_CALLS: u32 = 3;
+
 /// Runs the batch whose rows are already in `journal` (see [`sync`]); `keys` are the rows of
 /// the current sheet. Returns when every row has settled, or submitting stopped and nothing
 /// is left in flight, or the run was interrupted.
@@ -427,10 +431,10 @@ impl Coordinator {
             return;
         }
         let client = &self.shared.client;
-        let Some((down, error)) = client.reach.down_for() else {
+        let Some((down, calls, error)) = client.reach.down_for() else {
             return;
         };
-        if down < self.shared.cfg.unreachable_window {
+        if down < self.shared.cfg.unreachable_window || calls < UNREACHABLE_CALLS {
             return;
         }
         let message = format!(
