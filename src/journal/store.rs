@@ -858,3 +858,51 @@ pub(super) fn meta(
             source,
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A journal written before the `jobs` table and `sheet_hash` existed is brought up to
+    /// date when a run opens it, and its rows' jobs (credits included) are kept.
+    #[test]
+    fn an_older_journal_is_migrated_with_its_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.sqlite");
+        // `rows` and `meta` as they were: `sheet_hash` is only ever added by `migrate`.
+        let old_schema = SCHEMA
+            .split("CREATE TABLE IF NOT EXISTS jobs")
+            .next()
+            .unwrap();
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(old_schema).unwrap();
+            conn.execute(
+                "INSERT INTO rows (key, ord, lines, records, payload_hash, body, est_seconds,
+                    est_credits, state, job_id, credits_used, updated_at)
+                 VALUES ('a', 0, '[2]', '[]', 'h', '{}', 3, 5, 'downloaded', 'job-1', 5, 1)",
+                [],
+            )
+            .unwrap();
+        }
+        // Read-only, not migrated: the legacy columns still read.
+        let ro = open_read_only(&path).unwrap();
+        assert_eq!(credits_total(&ro, &path).unwrap(), 5.0);
+        let legacy = rows(&ro, &path).unwrap();
+        assert_eq!(legacy[0].credits_total, Some(5.0));
+        drop(ro);
+        let conn = open(&path, true).unwrap();
+        let jobs: (String, f64) = conn
+            .query_row("SELECT job_id, credits_used FROM jobs", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(jobs, ("job-1".to_owned(), 5.0));
+        let all = rows(&conn, &path).unwrap();
+        assert_eq!((all[0].credits_total, all[0].changed()), (Some(5.0), false));
+        // Opening again changes nothing.
+        drop(conn);
+        let conn = open(&path, true).unwrap();
+        assert_eq!(credits_total(&conn, &path).unwrap(), 5.0);
+    }
+}
