@@ -32,6 +32,9 @@ pub struct Counts {
     pub failed: usize,
     /// Rejected.
     pub rejected: usize,
+    /// Rows (in any state past `planned`) whose sheet body changed since their job was
+    /// created: counted besides their state.
+    pub changed: usize,
 }
 
 impl Counts {
@@ -128,6 +131,13 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
     type Writer = LogLine;
 
     fn make_writer(&'a self) -> LogLine {
+        LogLine(Vec::new())
+    }
+}
+
+impl LogWriter {
+    /// A line of its own (e.g. the JSON summary), printed whole above any bars when dropped.
+    pub fn line() -> LogLine {
         LogLine(Vec::new())
     }
 }

@@ -153,6 +153,8 @@ pub struct ApiClient {
     pacer: Pacer,
     /// Calls made so far.
     pub counts: Arc<CallCounts>,
+    /// Whether API calls reach the server (see [`super::reach`]).
+    pub reach: super::reach::Reach,
 }
 
 impl ApiClient {
@@ -195,6 +197,7 @@ impl ApiClient {
             pacer: Pacer::new(config.requests_per_second, config.burst),
             config,
             counts: Arc::default(),
+            reach: Default::default(),
         })
     }
 
@@ -254,7 +257,16 @@ impl ApiClient {
         if let Some(t) = timeout {
             req = req.timeout(t);
         }
-        let resp = req.send().await.map_err(network)?;
+        let resp = match req.send().await.map_err(network) {
+            Ok(r) => r,
+            Err(e) => {
+                if e.is_unreachable() {
+                    self.reach.unreachable(&e.to_string());
+                }
+                return Err(e);
+            }
+        };
+        self.reach.answered();
         let status = resp.status();
         if status == StatusCode::TOO_MANY_REQUESTS {
             let headers = resp.headers().clone();

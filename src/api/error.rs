@@ -59,6 +59,18 @@ impl ApiError {
         matches!(self, Self::Throttled { detail, .. } if detail.to_lowercase().contains("concurren"))
     }
 
+    /// Whether the call found no server at all (connection refused, DNS or TLS failure):
+    /// certainly not sent, and a sign the API may be unreachable (see [`super::reach`]).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            Self::Network {
+                maybe_sent: false,
+                ..
+            }
+        )
+    }
+
     /// What the runner does about it.
     pub fn class(&self) -> ErrorClass {
         match self {
@@ -137,7 +149,13 @@ fn flatten(v: &serde_json::Value, path: String, out: &mut Vec<String>) {
     }
 }
 
+/// A non-JSON body as a short excerpt for one log line: an HTML page (a proxy's or Django's
+/// error page) as its title and first words, without markup; anything else as its first
+/// 200 characters.
 fn short(body: &str) -> String {
+    if looks_like_html(body) {
+        return html_excerpt(body);
+    }
     let clean: String = body
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -148,6 +166,49 @@ fn short(body: &str) -> String {
         "(empty body)".into()
     } else {
         clean
+    }
+}
+
+fn looks_like_html(body: &str) -> bool {
+    let start: String = body.trim_start().chars().take(15).collect();
+    let start = start.to_ascii_lowercase();
+    start.starts_with("<!doctype") || start.starts_with("<html") || start.starts_with("<head")
+}
+
+/// Longest HTML excerpt, in characters.
+const HTML_EXCERPT: usize = 80;
+
+fn html_excerpt(body: &str) -> String {
+    // The text between tags, `<script>`/`<style>` contents aside.
+    let mut text = String::new();
+    let mut rest = body;
+    while let Some(open) = rest.find('<') {
+        text.push_str(&rest[..open]);
+        text.push(' ');
+        let tag_end = rest[open..].find('>').map_or(rest.len(), |e| open + e + 1);
+        let tag = rest[open..tag_end].to_ascii_lowercase();
+        rest = &rest[tag_end..];
+        for skip in ["script", "style"] {
+            if tag.starts_with(&format!("<{skip}")) {
+                let close = format!("</{skip}");
+                let at = rest.to_ascii_lowercase().find(&close).unwrap_or(rest.len());
+                rest = &rest[at..];
+            }
+        }
+        if text.len() > 4 * HTML_EXCERPT {
+            rest = "";
+            break;
+        }
+    }
+    text.push_str(rest);
+    let mut clean = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if clean.chars().count() > HTML_EXCERPT {
+        clean = clean.chars().take(HTML_EXCERPT).collect::<String>() + "…";
+    }
+    if clean.is_empty() {
+        "an HTML page".into()
+    } else {
+        format!("an HTML page: {clean}")
     }
 }
 
@@ -169,7 +230,20 @@ mod tests {
         );
         assert_eq!(
             detail_of("<html><body>Bad\nGateway</body></html>"),
-            "<html><body>Bad Gateway</body></html>"
+            "an HTML page: Bad Gateway"
+        );
+        let page = format!(
+            "<!doctype html>\n<html><head><title>Server Error</title><style>body{{x:1}}</style></head><body>{}</body></html>",
+            "<p>lorem ipsum dolor</p>".repeat(200)
+        );
+        let d = detail_of(&page);
+        assert!(
+            d.starts_with("an HTML page: Server Error lorem ipsum"),
+            "{d}"
+        );
+        assert!(
+            d.chars().count() < 110 && !d.contains('<') && !d.contains("x:1"),
+            "{d}"
         );
     }
 

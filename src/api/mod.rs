@@ -7,6 +7,7 @@ pub mod error;
 pub mod listing;
 pub mod model;
 pub mod pace;
+pub mod reach;
 pub mod tls;
 pub mod validate;
 

@@ -235,7 +235,8 @@ impl Pacer {
             s.calm_since = s.paused_until;
             replan = true;
             tracing::info!(
-                rate = s.rate,
+                // Calls per second, to two decimals: `2.8224000000000005` reads as noise.
+                rate = (s.rate * 100.0).round() / 100.0,
                 "the API refused a call at the current rate (429); slowing down"
             );
         } else if rate_limited {

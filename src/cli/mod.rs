@@ -2,10 +2,12 @@
 //! command, then the command's glue. Flags win over `--config` (or `./pipeline.toml`), which
 //! wins over the built-in defaults. `anyhow` lives here and in `main`, nowhere deeper.
 
+mod budget;
 mod plan;
 mod resolve;
 mod run;
 mod status;
+mod summary;
 
 use std::path::PathBuf;
 
@@ -106,6 +108,11 @@ pub struct RunArgs {
     /// Submit again the rows whose jobs failed or were rejected (with a new reference).
     #[arg(long)]
     pub retry_failed: bool,
+    /// Render again, as new jobs, the rows changed in the sheet since their video was made
+    /// (`changed`), or these rows (`KEY[,KEY...]`); their previous files are kept as
+    /// `video.1.mp4`, `thumbnail.1.jpg`, `job.1.json`. Counted in the budget like any row.
+    #[arg(long, value_name = "changed|KEY[,KEY...]")]
+    pub rerender: Option<String>,
     /// Refuse to start if the batch's estimate exceeds N credits, and never spend more.
     #[arg(long, value_name = "N")]
     pub max_credits: Option<f64>,
@@ -199,13 +206,30 @@ pub fn main() -> i32 {
     match result {
         Ok(code) => code.code(),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            say_error(format!("{e:#}"));
             ExitCode::RowsFailed.code()
         }
     }
 }
 
+/// Whether logs are JSON lines (`--log-format json`): errors printed before or outside the
+/// run are then JSON events too, so a cron job's log file stays all JSON.
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Prints an error for the user: `error: ...` on stderr, or a JSON error event there.
+fn say_error(message: impl std::fmt::Display) {
+    if JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
+        tracing::error!("{message}");
+    } else {
+        eprintln!("error: {message}");
+    }
+}
+
 fn init_logging(g: &Global) {
+    JSON_LOGS.store(
+        g.log_format == LogFormat::Json,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     use tracing_subscriber::EnvFilter;
     let level = match (g.quiet, g.verbose) {
         (true, _) => "warn",
@@ -229,6 +253,6 @@ fn init_logging(g: &Global) {
 
 /// Prints an error of bad input and returns exit code 2.
 fn invalid(message: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
-    eprintln!("error: {message}");
+    say_error(message);
     Ok(ExitCode::InvalidInput)
 }

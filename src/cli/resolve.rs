@@ -122,7 +122,11 @@ pub(super) async fn resolve(args: ResolveArgs) -> anyhow::Result<ExitCode> {
                         "{}: job {} carries the same reference: created twice, paid for too",
                         w.key, extra.id
                     );
-                    changes.push(Change::Note { key: w.key.clone(), error: format!("duplicate: job {} was created for this row as well as {}; it was paid for too", extra.id, job.id) });
+                    changes.push(Change::Duplicate {
+                        key: w.key.clone(),
+                        job_id: extra.id.clone(),
+                        credits_used: extra.credits_used,
+                    });
                 }
             }
             Verdict::Absent => {

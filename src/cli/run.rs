@@ -9,16 +9,16 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio::sync::mpsc;
 
-use crate::api::{ApiClient, ClientConfig, Credentials, ErrorClass};
+use crate::api::{ApiClient, ClientConfig, Credentials};
 use crate::config::Settings;
-use crate::engine::{self, reference::payload_hash, EngineConfig, HaltAfter};
+use crate::engine::{self, reference::payload_hash, sync::Rerender, EngineConfig, HaltAfter};
 use crate::exit::ExitCode;
 use crate::journal::{BatchLock, Change, Journal, LockError, Row, SHEET_META};
 use crate::output::manifest;
 use crate::plan::{self, Plan};
 use crate::progress::{Bars, LogLines, Reporter, Silent};
 
-use super::{invalid, Global, RunArgs};
+use super::{budget, invalid, summary, Global, RunArgs};
 
 /// How often the manifest is rewritten while the run goes on.
 const MANIFEST_EVERY: Duration = Duration::from_secs(5);
@@ -54,6 +54,10 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
             ));
         }
     }
+    let rerender = match args.rerender.as_deref().map(Rerender::parse).transpose() {
+        Ok(r) => r.unwrap_or_default(),
+        Err(e) => return invalid(e),
+    };
     let plan = match plan::plan_file(&args.sheet, &settings) {
         Ok(p) => p,
         Err(e) => {
@@ -62,6 +66,24 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
             return Ok(ExitCode::InvalidInput);
         }
     };
+    if let Rerender::Keys(wanted) = &rerender {
+        let known: std::collections::HashSet<&str> =
+            plan.videos.iter().map(|v| v.key.as_str()).collect();
+        let mut unknown: Vec<&str> = wanted
+            .iter()
+            .map(String::as_str)
+            .filter(|k| !known.contains(k))
+            .collect();
+        if !unknown.is_empty() {
+            unknown.sort_unstable();
+            return invalid(format!(
+                "--rerender: no row with key {} in {}; nothing was submitted (keys are the sheet's                  `key` column, or `changed` for every changed row)",
+                unknown.join(", "),
+                args.sheet.display()
+            ));
+        }
+    }
+    let sheet_rows: usize = plan.videos.iter().map(|v| v.lines.len()).sum();
     let credentials = if args.sandbox {
         sandbox_credentials(&settings)
     } else {
@@ -129,13 +151,29 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
     let retry_failed = args.retry_failed || place.feedback;
     let keys: Vec<String> = plan.videos.iter().map(|v| v.key.clone()).collect();
     // The plan is consumed row by row as the journal takes it, and gone before the run starts.
-    let report = engine::sync::sync(&journal, journal_rows(plan), retry_failed).await?;
+    let mut report =
+        engine::sync::sync(&journal, journal_rows(plan), retry_failed, &rerender).await?;
     // The plan is gone: without this, a 100k-row run would hold the plan's peak and then
     // the engine's on top of it.
     crate::memory::release_freed();
+    let to_rerender = std::mem::take(&mut report.to_rerender);
+    let rerendering: std::collections::HashSet<String> =
+        to_rerender.iter().map(|r| r.key.clone()).collect();
     for (key, state) in &report.changed_after_submit {
-        tracing::warn!(%key, %state, "row changed in the sheet after it was submitted; not sent again (give it a new key to render the new version)");
+        if rerendering.contains(key) {
+            continue;
+        }
+        tracing::warn!(%key, %state, "row changed in the sheet after it was submitted; not sent again (--rerender changed, or --rerender {key}, renders the new version as a new job)");
     }
+    for key in &report.rerender_in_flight {
+        tracing::warn!(%key, "--rerender: this row's job is still being made; not rendered again now (rerun with --rerender once it is done)");
+    }
+    let extra: Vec<f64> = to_rerender.iter().map(|r| r.est_credits).collect();
+    let mut changed: Vec<String> = report
+        .changed_after_submit
+        .iter()
+        .map(|(k, _)| k.clone())
+        .collect();
     if report.retried > 0 {
         tracing::info!(
             rows = report.retried,
@@ -143,10 +181,21 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
         );
     }
 
-    if let Some(code) = check_budget(&journal, &client, args.max_credits).await? {
+    if let Some(code) = budget::check(&journal, &client, args.max_credits, &extra).await? {
         write_reports(&journal, &batch_dir, &batch)?;
         return Ok(code);
     }
+    // Only now, with the budget checked, are the rows to render again touched; they are not
+    // `changed` any more once sent back.
+    for (key, kept) in engine::sync::rerender(&journal, &batch_dir, to_rerender).await? {
+        match kept {
+            Some(k) => {
+                tracing::info!(%key, previous = %k, "rendering again as a new job (--rerender); previous files kept")
+            }
+            None => tracing::info!(%key, "rendering again as a new job (--rerender)"),
+        }
+    }
+    changed.retain(|k| !rerendering.contains(k));
 
     let (interrupt_tx, interrupt_rx) = mpsc::unbounded_channel();
     tokio::spawn(watch_signals(interrupt_tx));
@@ -184,7 +233,17 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
     if let Some(sb) = sandbox {
         sb.shutdown().await;
     }
-    print_summary(&summary, code, started.elapsed(), &batch_dir);
+    let code = summary::exit_code(code, changed.len());
+    let mut summary = summary;
+    summary.counts.changed = changed.len();
+    let cx = summary::Context {
+        batch: &batch,
+        dir: &batch_dir,
+        sheet_rows,
+        changed: &changed,
+        wall: started.elapsed(),
+    };
+    summary::print(&summary, code, &cx, global.log_format);
     Ok(code)
 }
 
@@ -316,47 +375,7 @@ fn engine_config(
         max_delay: s.retry.max_delay,
         max_credits,
         halt_after,
-    }
-}
-
-/// Refuses the run (exit 3) when what is left to send cannot fit the budget or the account's
-/// credits; exit 5 when the credentials are refused.
-async fn check_budget(
-    journal: &Journal,
-    client: &ApiClient,
-    max_credits: Option<f64>,
-) -> anyhow::Result<Option<ExitCode>> {
-    let needed = journal.credits_in(crate::journal::RowState::Planned)?;
-    if needed == 0.0 {
-        return Ok(None);
-    }
-    if let Some(cap) = max_credits {
-        if needed > cap {
-            eprintln!(
-                "error: the rows left to submit are estimated at {needed} credits, over --max-credits {cap}; nothing was submitted"
-            );
-            return Ok(Some(ExitCode::Budget));
-        }
-    }
-    match client.remaining_credits().await {
-        Ok(remaining) if needed > remaining => {
-            eprintln!(
-                "error: the rows left to submit are estimated at {needed} credits, but the account has {remaining}; nothing was submitted"
-            );
-            Ok(Some(ExitCode::Budget))
-        }
-        Ok(remaining) => {
-            tracing::info!(needed, remaining, "credits check passed");
-            Ok(None)
-        }
-        Err(e) if e.class() == ErrorClass::Auth => {
-            eprintln!("error: the API refused the credentials: {e}");
-            Ok(Some(ExitCode::Auth))
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "could not read the account's credits; going on, the API will refuse what does not fit");
-            Ok(None)
-        }
+        unreachable_window: s.api.unreachable,
     }
 }
 
@@ -411,9 +430,11 @@ fn write_reports(journal: &Journal, batch_dir: &Path, batch: &str) -> anyhow::Re
         counts.total += n;
         counts.add_n(state, n);
     }
+    counts.changed = view.changed_count()?;
     let m = manifest::Manifest {
         batch,
         counts,
+        credits_used: view.credits_total()?,
         sheet: view
             .meta(SHEET_META)?
             .and_then(|s| serde_json::from_str(&s).ok()),
@@ -422,47 +443,4 @@ fn write_reports(journal: &Journal, batch_dir: &Path, batch: &str) -> anyhow::Re
         view.for_each_row(|row| f(&row).map_err(anyhow::Error::from))
     })
     .with_context(|| format!("cannot write the manifest in {}", batch_dir.display()))
-}
-
-fn print_summary(s: &engine::Summary, code: ExitCode, wall: Duration, dir: &Path) {
-    let c = &s.counts;
-    println!(
-        "{} rows: {} downloaded, {} failed, {} rejected, {} rendering, {} not submitted",
-        c.total,
-        c.downloaded,
-        c.failed,
-        c.rejected,
-        c.submitted + c.submitting + c.done,
-        c.planned
-    );
-    println!(
-        "credits: {} estimated for this run's submissions, {} used by the batch's jobs",
-        s.credits_estimated, s.credits_used
-    );
-    println!(
-        "{} API calls ({} creations, {} throttled) in {:.1} s; output in {}",
-        s.api_calls,
-        s.posts,
-        s.throttled,
-        wall.as_secs_f64(),
-        dir.display()
-    );
-    if let Some(why) = &s.stopped {
-        println!("stopped submitting: {why}");
-    }
-    if c.unknown > 0 {
-        println!(
-            "{} rows: created or not, unknown (the job list could not prove it); they are never sent again blindly: see `creatify-batch status`, then `creatify-batch resolve`",
-            c.unknown
-        );
-    }
-    if s.past_deadline > 0 {
-        println!(
-            "{} jobs still rendering past their deadline; run again to resume",
-            s.past_deadline
-        );
-    }
-    if code != ExitCode::Success {
-        println!("exit code {}", code.code());
-    }
 }

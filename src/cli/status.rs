@@ -27,8 +27,16 @@ pub(super) fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     };
     for r in &snapshot.rows {
         counts.add(r.state);
+        counts.changed += usize::from(r.changed());
     }
-    let credits: f64 = snapshot.rows.iter().filter_map(|r| r.credits_used).sum();
+    // Every job the batch created, failed and retried ones too (the journal's `jobs`).
+    let credits = snapshot.credits_total;
+    let changed: Vec<&str> = snapshot
+        .rows
+        .iter()
+        .filter(|r| r.changed())
+        .map(|r| r.key.as_str())
+        .collect();
     let estimated: f64 = snapshot.rows.iter().map(|r| r.est_credits).sum();
     let failures: Vec<_> = snapshot
         .rows
@@ -42,6 +50,7 @@ pub(super) fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
             "batch": batch_dir,
             "counts": counts,
             "credits_used": credits,
+            "changed": changed,
             "credits_estimated": estimated,
             "sheet": source,
             "target": target,
@@ -55,7 +64,11 @@ pub(super) fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(ExitCode::Success);
     }
-    println!("batch {}: {} rows", batch_dir.display(), counts.total);
+    println!(
+        "batch {}: {}",
+        batch_dir.display(),
+        crate::output::words::plural(counts.total, "video", "videos")
+    );
     for state in RowState::ALL {
         let n = snapshot.rows.iter().filter(|r| r.state == state).count();
         if n > 0 {
@@ -68,7 +81,19 @@ pub(super) fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     if let Some(t) = &target {
         println!("api: {t}");
     }
-    println!("credits: {credits} used, {estimated} estimated for the whole sheet");
+    if !changed.is_empty() {
+        println!(
+            "  {:<11} {} (changed in the sheet since their video was made: {}; --rerender changed renders them again)",
+            "changed",
+            changed.len(),
+            changed.join(", ")
+        );
+    }
+    println!(
+        "credits: {} used by the batch's jobs (failed and retried ones included), {} estimated for the whole sheet",
+        crate::output::words::credits(credits),
+        crate::output::words::credits(estimated)
+    );
     if !failures.is_empty() {
         println!("problems:");
         for r in failures {

@@ -260,6 +260,7 @@ fn api(ck: &mut Checker<'_>, raw: RawApi, s: &mut Settings) {
         raw.list_timeout_secs,
         &mut a.list_timeout,
     );
+    ck.secs("unreachable_secs", raw.unreachable_secs, &mut a.unreachable);
 }
 
 /// Drops unknown sections and keys from `table`, reporting each with a did-you-mean.

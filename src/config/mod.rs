@@ -68,6 +68,8 @@ pub struct ApiSettings {
     pub request_timeout: Duration,
     /// Time allowed for one page of the account's job list.
     pub list_timeout: Duration,
+    /// How long every call may find no server (refused, DNS, TLS) before the run ends, exit 7.
+    pub unreachable: Duration,
 }
 
 /// `[limits]`.
@@ -138,6 +140,7 @@ impl Default for Settings {
                 connect_timeout: secs(10),
                 request_timeout: secs(30),
                 list_timeout: secs(120),
+                unreachable: secs(30),
             },
             limits: LimitSettings {
                 requests_per_second: 5.0,

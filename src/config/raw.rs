@@ -19,6 +19,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "connect_timeout_secs",
             "request_timeout_secs",
             "list_timeout_secs",
+            "unreachable_secs",
         ],
     ),
     (
@@ -65,6 +66,7 @@ pub struct RawApi {
     pub connect_timeout_secs: Option<f64>,
     pub request_timeout_secs: Option<f64>,
     pub list_timeout_secs: Option<f64>,
+    pub unreachable_secs: Option<f64>,
 }
 
 #[derive(Deserialize)]

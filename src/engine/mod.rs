@@ -78,6 +78,8 @@ pub struct EngineConfig {
     pub max_credits: Option<f64>,
     /// Stop submitting after this many failures (`--halt-after-failures`).
     pub halt_after: Option<HaltAfter>,
+    /// How long every API call may find no server before the run ends (exit 7).
+    pub unreachable_window: Duration,
 }
 
 /// When to stop submitting because too many rows fail.
@@ -96,7 +98,8 @@ pub struct Summary {
     pub counts: Counts,
     /// Estimated credits of the rows submitted by this run.
     pub credits_estimated: f64,
-    /// Credits the API reports for the batch's jobs.
+    /// Credits the API reports for every job the batch ever created (failed and retried
+    /// ones included), from the journal's `jobs` table.
     pub credits_used: f64,
     /// Why submitting stopped early, if it did.
     pub stopped: Option<String>,
@@ -112,7 +115,6 @@ pub struct Summary {
 
 /// Why the engine stops submitting.
 #[derive(Debug, Clone, PartialEq)]
-#[allow(dead_code)] // Unreachable and Throttled: being built (issues 10 and 11)
 enum Stop {
     Budget(String),
     Credits(String),
@@ -121,6 +123,7 @@ enum Stop {
     /// The API could not be reached for `[api] unreachable_secs` (exit 7).
     Unreachable(String),
     /// Creations were throttled for longer than `[retry] max_throttled_secs` (exit 7).
+    #[allow(dead_code)] // being built (issue 11)
     Throttled(String),
     Interrupted,
 }
@@ -192,6 +195,10 @@ struct Shared {
     events: mpsc::UnboundedSender<Event>,
 }
 
+/// Calls that must have found no server within `[api] unreachable_secs` before the run ends
+/// (a GET is tried several times, so one poll round can be most of them).
+const UNREACHABLE_CALLS: u32 = 3;
+
 /// Runs the batch whose rows are already in `journal` (see [`sync`]); `keys` are the rows of
 /// the current sheet. Returns when every row has settled, or submitting stopped and nothing
 /// is left in flight, or the run was interrupted.
@@ -237,13 +244,18 @@ pub async fn run(
             }
             _ = tokio::time::sleep_until(wake) => {}
         }
+        c.check_reachable();
         if last_report.elapsed() >= Duration::from_millis(200) {
             reporter.update(&c.counts());
             last_report = Instant::now();
         }
     }
     reporter.update(&c.counts());
-    Ok(c.outcome())
+    let (code, mut summary) = c.outcome();
+    // Every job's credits, failed and retried ones too: the journal's `jobs` table knows
+    // jobs this run never saw.
+    summary.credits_used = journal.credits_total()?;
+    Ok((code, summary))
 }
 
 /// What the coordinator keeps of every row of the sheet.
@@ -317,11 +329,20 @@ impl Coordinator {
             if front.not_before.is_some_and(|t| t > now) {
                 return;
             }
+            // While no call reaches the server, one creation at a time probes for it: the
+            // others would only fail the same way.
+            if self.submitting > 0 && self.shared.client.reach.down_for().is_some() {
+                return;
+            }
             if let Some(cap) = self.shared.cfg.max_credits {
                 if self.committed_credits + front.est_credits > cap + 1e-9 {
+                    let c = crate::output::words::credits;
                     self.stop = Some(Stop::Budget(format!(
-                        "--max-credits {cap}: {} credits committed, the next row needs {}",
-                        self.committed_credits, front.est_credits
+                        "--max-credits {}: {} credits committed, the next row needs {}; raise the limit to let the {} left go",
+                        c(cap),
+                        c(self.committed_credits),
+                        c(front.est_credits),
+                        crate::output::words::plural(self.queue.len(), "row", "rows"),
                     )));
                     return;
                 }
@@ -415,7 +436,10 @@ impl Coordinator {
         match &self.stop {
             // Polls, listings and downloads change nothing that a rerun can't redo (a partial
             // download resumes), so only submissions in flight are waited for.
-            Some(Stop::Interrupted) | Some(Stop::Auth(_)) => self.submitting == 0,
+            // Unreachable: polls and listings would only fail too; a rerun picks them up.
+            Some(Stop::Interrupted) | Some(Stop::Auth(_)) | Some(Stop::Unreachable(_)) => {
+                self.submitting == 0
+            }
             _ => {
                 let nothing_to_send = self.stop.is_some() || self.queue.is_empty();
                 tasks_idle
@@ -426,6 +450,31 @@ impl Coordinator {
                     && self.downloading == 0
             }
         }
+    }
+
+    /// Ends the run once no API call has reached the server for `unreachable_window`: rows
+    /// would otherwise use up their attempts against an address where nothing listens.
+    fn check_reachable(&mut self) {
+        if matches!(
+            self.stop,
+            Some(Stop::Unreachable(_) | Stop::Interrupted | Stop::Auth(_))
+        ) {
+            return;
+        }
+        let client = &self.shared.client;
+        let Some((down, calls, error)) = client.reach.down_for() else {
+            return;
+        };
+        if down < self.shared.cfg.unreachable_window || calls < UNREACHABLE_CALLS {
+            return;
+        }
+        let message = format!(
+            "the API at {} could not be reached for {}s: {error}",
+            client.base_url(),
+            down.as_secs()
+        );
+        tracing::error!("{message}; nothing lost; rerun when it is reachable");
+        self.stop = Some(Stop::Unreachable(message));
     }
 
     fn failed_row(&mut self) {
@@ -441,8 +490,12 @@ impl Coordinator {
         };
         if over && self.stop.is_none() {
             self.stop = Some(Stop::Halt(format!(
-                "--halt-after-failures: {} rows failed in this run",
-                self.failures_this_run
+                "--halt-after-failures: {} in this run",
+                crate::output::words::plural(
+                    self.failures_this_run as usize,
+                    "row failed",
+                    "rows failed"
+                )
             )));
             tracing::warn!("too many failures: no new submissions; finishing what is in flight");
         }

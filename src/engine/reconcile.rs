@@ -112,16 +112,11 @@ impl Coordinator {
                         job_id: job.id.clone(),
                     }];
                     for extra in &more {
-                        let credits = extra
-                            .credits_used
-                            .map_or(String::new(), |c| format!(" ({c} credits)"));
-                        tracing::error!(%key, job = %extra.id, adopted = %job.id, "a second job carries this row's reference: the API created it twice, and it was paid for too{credits}");
-                        changes.push(Change::Note {
+                        tracing::error!(%key, job = %extra.id, adopted = %job.id, credits = extra.credits_used, "a second job carries this row's reference: the API created it twice, and it was paid for too");
+                        changes.push(Change::Duplicate {
                             key: key.clone(),
-                            error: format!(
-                                "duplicate: job {} was created for this row as well as {}{credits}; it was paid for too",
-                                extra.id, job.id
-                            ),
+                            job_id: extra.id.clone(),
+                            credits_used: extra.credits_used,
                         });
                     }
                     self.shared.journal.apply(changes).await?;
@@ -275,13 +270,8 @@ fn prepare(
     journal: &Arc<Journal>,
     wanted: Vec<(String, String, f64)>,
 ) -> Result<(Vec<Wanted>, HashSet<String>), JournalError> {
-    let mut known = HashSet::new();
-    journal.for_each_row(|row| {
-        if let Some(id) = row.job_id {
-            known.insert(id);
-        }
-        Ok::<_, JournalError>(())
-    })?;
+    // Every job the batch already knows (earlier generations' too) is nobody's lost creation.
+    let known: HashSet<String> = journal.job_ids()?.into_iter().collect();
     let mut out = Vec::with_capacity(wanted.len());
     for (key, reference, since) in wanted {
         let echo = journal

@@ -80,6 +80,12 @@ impl Coordinator {
                         }
                         pending.not_before = Some(Instant::now() + *retry_after);
                     }
+                    // Nothing listens there: not this row's fault, so no attempt is used up;
+                    // the run ends if the API stays out of reach (see `check_reachable`).
+                    _ if error.is_unreachable() => {
+                        tracing::debug!(%key, error = %message, "the API cannot be reached; will try again");
+                        pending.not_before = Some(Instant::now() + backoff(cfg, 3));
+                    }
                     _ => {
                         pending.refusals += 1;
                         if pending.refusals >= cfg.max_attempts {

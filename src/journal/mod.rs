@@ -109,6 +109,16 @@ pub enum Change {
         /// Why.
         error: String,
     },
+    /// A second job the API created for a row (found under its reference): paid for, never
+    /// adopted; its credits count with the row's.
+    Duplicate {
+        /// The row.
+        key: String,
+        /// The other job's id.
+        job_id: String,
+        /// What it was charged, as listed.
+        credits_used: Option<f64>,
+    },
     /// Whether the job of an unanswered creation exists cannot be proven: the row is
     /// `unknown`, never sent again blindly.
     Unresolved {
@@ -155,6 +165,22 @@ pub enum Change {
         /// The thumbnail file (absent when the job had none).
         thumbnail: Option<FileRecord>,
     },
+    /// Records the sheet's current body hash of a row that was already sent: `Some` when it
+    /// differs from what the job was made from (the row is `changed`), `None` when it agrees.
+    SheetHash {
+        /// The row.
+        key: String,
+        /// The sheet's hash, or `None`.
+        hash: Option<String>,
+    },
+    /// `--rerender`: a finished row goes back to `planned` with the sheet's current body and
+    /// the next generation (a new reference, so a new job); its old jobs stay in `jobs`.
+    Rerender {
+        /// The row as the sheet has it now.
+        row: Box<Row>,
+        /// Where its previous files were moved, for the event log.
+        kept: Option<String>,
+    },
     /// A batch-wide fact (the sheet's headers and delimiter, for `failed.csv`).
     Meta {
         /// Its name.
@@ -187,6 +213,8 @@ pub const TARGET_META: &str = "target";
 pub struct Snapshot {
     /// Every row, in sheet order.
     pub rows: Vec<Row>,
+    /// Credits of every job the batch ever created (see [`Journal::credits_total`]).
+    pub credits_total: f64,
     /// The sheet's format as JSON ([`SHEET_META`]), when recorded.
     pub sheet: Option<String>,
 }
@@ -234,6 +262,7 @@ impl Journal {
         let conn = store::open_read_only(&path)?;
         Ok(Some(Snapshot {
             rows: store::rows(&conn, &path)?,
+            credits_total: store::credits_total(&conn, &path)?,
             sheet: store::meta(&conn, &path, SHEET_META)?,
         }))
     }
@@ -324,6 +353,18 @@ impl Journal {
         store::credits_in(&conn, &self.path, state)
     }
 
+    /// The id of every job the batch ever had, earlier generations' and duplicates included.
+    pub fn job_ids(&self) -> Result<Vec<String>, JournalError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        store::job_ids(&conn, &self.path)
+    }
+
+    /// Credits of every job the batch ever created, failed and retried ones included.
+    pub fn credits_total(&self) -> Result<f64, JournalError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        store::credits_total(&conn, &self.path)
+    }
+
     /// A batch-wide fact stored with [`Change::Meta`].
     pub fn meta(&self, key: &str) -> Result<Option<String>, JournalError> {
         let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
@@ -361,6 +402,16 @@ impl View {
     /// How many rows are in each state (states without rows are left out).
     pub fn counts(&self) -> Result<Vec<(RowState, usize)>, JournalError> {
         store::counts(&self.conn, &self.path)
+    }
+
+    /// Credits of every job the batch ever created.
+    pub fn credits_total(&self) -> Result<f64, JournalError> {
+        store::credits_total(&self.conn, &self.path)
+    }
+
+    /// Rows whose sheet body changed since their job was created.
+    pub fn changed_count(&self) -> Result<usize, JournalError> {
+        store::changed_count(&self.conn, &self.path)
     }
 
     /// A batch-wide fact stored with [`Change::Meta`].

@@ -146,6 +146,14 @@ pub struct Row {
     pub submitted_at: Option<f64>,
     /// Last change (unix seconds).
     pub updated_at: f64,
+    /// The sheet's current body hash when it differs from `payload_hash` (the row changed in
+    /// the sheet after its job was created); `None` when they agree.
+    pub sheet_hash: Option<String>,
+    /// Credits of every job this row ever had (failed and retried ones too), from `jobs`.
+    pub credits_total: Option<f64>,
+    /// More jobs the API created for this row than the one it has (found by reconciliation
+    /// under the same reference): paid for too, never adopted.
+    pub duplicates: Vec<String>,
 }
 
 impl Row {
@@ -188,7 +196,17 @@ impl Row {
             thumbnail: None,
             submitted_at: None,
             updated_at: 0.0,
+            sheet_hash: None,
+            credits_total: None,
+            duplicates: Vec::new(),
         }
+    }
+
+    /// Whether the sheet now asks for something else than what its job was made from.
+    pub fn changed(&self) -> bool {
+        self.sheet_hash
+            .as_deref()
+            .is_some_and(|h| h != self.payload_hash)
     }
 }
 
@@ -224,6 +242,17 @@ CREATE TABLE IF NOT EXISTS meta (
     k TEXT PRIMARY KEY,
     v TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    key TEXT NOT NULL,
+    generation INTEGER NOT NULL,
+    reference TEXT,
+    status TEXT,
+    credits_used REAL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_key ON jobs (key);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
     at REAL NOT NULL,
@@ -247,8 +276,29 @@ pub(super) fn open(path: &Path, create: bool) -> Result<Connection, JournalError
         .map_err(err)?;
     if create {
         conn.execute_batch(SCHEMA).map_err(err)?;
+        migrate(&conn).map_err(err)?;
     }
     Ok(conn)
+}
+
+/// Brings a journal written by an older version up to this schema: the `sheet_hash` column,
+/// and a `jobs` row for every job its rows know (older journals kept only each row's last
+/// job, so credits of jobs replaced by `--retry-failed` there are lost for good).
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let has_sheet_hash: bool = conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('rows') WHERE name = 'sheet_hash'",
+        [],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    if !has_sheet_hash {
+        conn.execute_batch("ALTER TABLE rows ADD COLUMN sheet_hash TEXT")?;
+    }
+    conn.execute_batch(
+        "INSERT OR IGNORE INTO jobs (job_id, key, generation, reference, status, credits_used,
+            created_at, updated_at)
+         SELECT job_id, key, generation, reference, api_status, credits_used,
+            COALESCE(submitted_at, updated_at), updated_at FROM rows WHERE job_id IS NOT NULL",
+    )
 }
 
 pub(super) fn open_read_only(path: &Path) -> Result<Connection, JournalError> {
@@ -341,7 +391,7 @@ fn apply(tx: &Transaction, change: &Change, now: f64) -> rusqlite::Result<()> {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'planned', ?10)
                      ON CONFLICT(key) DO UPDATE SET ord = ?2, lines = ?3, records = ?4, name = ?5,
                         payload_hash = ?6, body = ?7, est_seconds = ?8, est_credits = ?9,
-                        updated_at = ?10
+                        sheet_hash = NULL, updated_at = ?10
                      WHERE rows.state = 'planned'",
                 )?
                 .execute(params![
@@ -364,7 +414,8 @@ fn apply(tx: &Transaction, change: &Change, now: f64) -> rusqlite::Result<()> {
             tx.prepare_cached(
                 "UPDATE rows SET state = 'planned', generation = generation + 1, reference = NULL,
                     job_id = NULL, ambiguous_since = NULL, api_status = NULL, job = NULL,
-                    failed_reason = NULL, last_error = NULL, submitted_at = NULL, updated_at = ?2
+                    failed_reason = NULL, last_error = NULL, submitted_at = NULL, sheet_hash = NULL,
+                    updated_at = ?2
                  WHERE key = ?1 AND state IN ('failed', 'rejected')",
             )?
             .execute(params![key, now])?;
@@ -393,7 +444,29 @@ fn apply(tx: &Transaction, change: &Change, now: f64) -> rusqlite::Result<()> {
                     last_error = NULL, submitted_at = ?3, updated_at = ?3 WHERE key = ?1",
             )?
             .execute(params![key, job_id, now])?;
+            // Every job a row ever had stays here, so its credits are never forgotten.
+            tx.prepare_cached(
+                "INSERT INTO jobs (job_id, key, generation, reference, status, created_at, updated_at)
+                 SELECT ?2, key, generation, reference, 'created', ?3, ?3 FROM rows WHERE key = ?1
+                 ON CONFLICT(job_id) DO NOTHING",
+            )?
+            .execute(params![key, job_id, now])?;
             event(tx, now, key, "submitted", Some(job_id))?;
+        }
+        Change::Duplicate {
+            key,
+            job_id,
+            credits_used,
+        } => {
+            // Counted with the row's credits: the money is spent.
+            tx.prepare_cached(
+                "INSERT INTO jobs (job_id, key, generation, reference, status, credits_used,
+                    created_at, updated_at)
+                 SELECT ?2, key, generation, reference, 'duplicate', ?3, ?4, ?4 FROM rows WHERE key = ?1
+                 ON CONFLICT(job_id) DO NOTHING",
+            )?
+            .execute(params![key, job_id, credits_used, now])?;
+            event(tx, now, key, "duplicate", Some(job_id))?;
         }
         Change::Requeue { key, error } => {
             tx.prepare_cached(
@@ -422,6 +495,49 @@ fn apply(tx: &Transaction, change: &Change, now: f64) -> rusqlite::Result<()> {
                     duration = COALESCE(?5, duration), updated_at = ?6 WHERE key = ?1",
             )?
             .execute(params![key, job, status, credits_used, duration, now])?;
+            tx.prepare_cached(
+                "UPDATE jobs SET status = ?2, credits_used = COALESCE(?3, credits_used),
+                    updated_at = ?4 WHERE job_id = (SELECT job_id FROM rows WHERE key = ?1)",
+            )?
+            .execute(params![key, status, credits_used, now])?;
+        }
+        Change::SheetHash { key, hash } => {
+            tx.prepare_cached("UPDATE rows SET sheet_hash = ?2 WHERE key = ?1")?
+                .execute(params![key, hash])?;
+        }
+        Change::Rerender { row, kept } => {
+            let lines = serde_json::to_string(&row.lines).unwrap_or_default();
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE rows SET state = 'planned', generation = generation + 1, reference = NULL,
+                        job_id = NULL, ambiguous_since = NULL, api_status = NULL, job = NULL,
+                        failed_reason = NULL, last_error = NULL, submitted_at = NULL,
+                        credits_used = NULL, duration = NULL, video_path = NULL,
+                        video_sha256 = NULL, video_bytes = NULL, thumb_path = NULL,
+                        thumb_sha256 = NULL, thumb_bytes = NULL, sheet_hash = NULL,
+                        ord = ?2, lines = ?3, records = ?4, name = ?5, payload_hash = ?6,
+                        body = ?7, est_seconds = ?8, est_credits = ?9, updated_at = ?10
+                     WHERE key = ?1 AND state IN ('done', 'downloaded', 'failed', 'rejected')",
+                )?
+                .execute(params![
+                    row.key,
+                    row.ord,
+                    lines,
+                    row.records.json(),
+                    row.name,
+                    row.payload_hash,
+                    row.body,
+                    row.est_seconds,
+                    row.est_credits,
+                    now
+                ])?;
+            if changed > 0 {
+                let detail = match kept {
+                    Some(k) => format!("rerender requested; previous files kept as {k}"),
+                    None => "rerender requested".to_owned(),
+                };
+                event(tx, now, &row.key, "planned", Some(&detail))?;
+            }
         }
         Change::Finished { key, state, reason } => {
             tx.prepare_cached("UPDATE rows SET failed_reason = ?2 WHERE key = ?1")?
@@ -469,7 +585,102 @@ const COLUMNS: &str =
     "key, ord, lines, records, name, payload_hash, body, est_seconds, est_credits,
     state, generation, reference, job_id, attempts, ambiguous_since, last_error, api_status, job,
     credits_used, duration, failed_reason, video_path, video_sha256, video_bytes, thumb_path,
-    thumb_sha256, thumb_bytes, submitted_at, updated_at";
+    thumb_sha256, thumb_bytes, submitted_at, updated_at, sheet_hash,
+    (SELECT SUM(j.credits_used) FROM jobs j WHERE j.key = rows.key) AS credits_total,
+    (SELECT group_concat(j.job_id, ' ') FROM jobs j WHERE j.key = rows.key AND j.status = 'duplicate') AS duplicates";
+
+/// The columns a journal from before the `jobs` table can give (opened read-only, so not
+/// migrated): the row's last job is all it knows.
+fn legacy(columns: &str) -> String {
+    columns
+        .replace(", sheet_hash,", ", NULL AS sheet_hash,")
+        .replace(
+            "(SELECT SUM(j.credits_used) FROM jobs j WHERE j.key = rows.key) AS credits_total",
+            "credits_used AS credits_total",
+        )
+        .replace(
+            "(SELECT group_concat(j.job_id, ' ') FROM jobs j WHERE j.key = rows.key AND j.status = 'duplicate') AS duplicates",
+            "NULL AS duplicates",
+        )
+}
+
+/// Whether the journal has this version's schema (a read-only `status` of an older one does
+/// not migrate it).
+fn current_schema(conn: &Connection) -> bool {
+    conn.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'jobs'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .is_ok_and(|n| n > 0)
+}
+
+fn columns_for(conn: &Connection, columns: &str) -> String {
+    if current_schema(conn) {
+        columns.to_owned()
+    } else {
+        legacy(columns)
+    }
+}
+
+/// The id of every job the batch ever had (the `jobs` table; each row's current job in a
+/// journal from before it).
+pub(super) fn job_ids(conn: &Connection, path: &Path) -> Result<Vec<String>, JournalError> {
+    let sql = if current_schema(conn) {
+        "SELECT job_id FROM jobs"
+    } else {
+        "SELECT job_id FROM rows WHERE job_id IS NOT NULL"
+    };
+    conn.prepare_cached(sql)
+        .and_then(|mut s| {
+            s.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(|source| JournalError::Sqlite {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+/// Credits of every job of the batch, failed and retried ones included.
+pub(super) fn credits_total(conn: &Connection, path: &Path) -> Result<f64, JournalError> {
+    let sql = if current_schema(conn) {
+        "SELECT COALESCE(SUM(credits_used), 0) FROM jobs"
+    } else {
+        "SELECT COALESCE(SUM(credits_used), 0) FROM rows"
+    };
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.query_row([], |r| r.get::<_, f64>(0)))
+        // `+ 0.0` turns SQLite's possible -0 into 0.
+        .map(|c| c + 0.0)
+        .map_err(|source| JournalError::Sqlite {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+/// Rows whose sheet body changed since their job was created.
+pub(super) fn changed_count(conn: &Connection, path: &Path) -> Result<usize, JournalError> {
+    let has_column: bool = conn
+        .query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('rows') WHERE name = 'sheet_hash'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .is_ok_and(|n| n > 0);
+    if !has_column {
+        return Ok(0);
+    }
+    conn.prepare_cached(
+        "SELECT COUNT(*) FROM rows WHERE sheet_hash IS NOT NULL AND sheet_hash != payload_hash",
+    )
+    .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
+    .map(|n| n.max(0) as usize)
+    .map_err(|source| JournalError::Sqlite {
+        path: path.to_owned(),
+        source,
+    })
+}
 
 pub(super) fn rows(conn: &Connection, path: &Path) -> Result<Vec<Row>, JournalError> {
     let mut out = Vec::new();
@@ -492,7 +703,10 @@ pub(super) fn each_row<E: From<JournalError>>(
         source,
     };
     let mut stmt = conn
-        .prepare_cached(&format!("SELECT {columns} FROM rows ORDER BY ord, key"))
+        .prepare_cached(&format!(
+            "SELECT {} FROM rows ORDER BY ord, key",
+            columns_for(conn, columns)
+        ))
         .map_err(err)?;
     let raw = stmt.query_map([], read_row).map_err(err)?;
     for r in raw {
@@ -507,7 +721,9 @@ pub(super) const LEAN: &str =
     "key, ord, lines, records, name, payload_hash, '' AS body, est_seconds, est_credits,
     state, generation, reference, job_id, attempts, ambiguous_since, last_error, api_status,
     NULL AS job, credits_used, duration, failed_reason, video_path, video_sha256, video_bytes,
-    thumb_path, thumb_sha256, thumb_bytes, submitted_at, updated_at";
+    thumb_path, thumb_sha256, thumb_bytes, submitted_at, updated_at, sheet_hash,
+    (SELECT SUM(j.credits_used) FROM jobs j WHERE j.key = rows.key) AS credits_total,
+    (SELECT group_concat(j.job_id, ' ') FROM jobs j WHERE j.key = rows.key AND j.status = 'duplicate') AS duplicates";
 
 /// One column of one row.
 pub(super) fn column(
@@ -608,7 +824,10 @@ pub(super) fn row(conn: &Connection, path: &Path, key: &str) -> Result<Option<Ro
         source,
     };
     let raw = conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM rows WHERE key = ?1"))
+        .prepare_cached(&format!(
+            "SELECT {} FROM rows WHERE key = ?1",
+            columns_for(conn, COLUMNS)
+        ))
         .map_err(err)?
         .query_row([key], read_row)
         .optional()
@@ -675,6 +894,12 @@ fn read_row(r: &rusqlite::Row) -> rusqlite::Result<RawRow> {
             thumbnail: file(r.get(24)?, r.get(25)?, r.get(26)?),
             submitted_at: r.get(27)?,
             updated_at: r.get(28)?,
+            sheet_hash: r.get(29)?,
+            credits_total: r.get(30)?,
+            duplicates: r
+                .get::<_, Option<String>>(31)?
+                .map(|d| d.split(' ').map(str::to_owned).collect())
+                .unwrap_or_default(),
         },
     })
 }
@@ -690,4 +915,52 @@ pub(super) fn meta(
             path: path.to_owned(),
             source,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A journal written before the `jobs` table and `sheet_hash` existed is brought up to
+    /// date when a run opens it, and its rows' jobs (credits included) are kept.
+    #[test]
+    fn an_older_journal_is_migrated_with_its_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.sqlite");
+        // `rows` and `meta` as they were: `sheet_hash` is only ever added by `migrate`.
+        let old_schema = SCHEMA
+            .split("CREATE TABLE IF NOT EXISTS jobs")
+            .next()
+            .unwrap();
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(old_schema).unwrap();
+            conn.execute(
+                "INSERT INTO rows (key, ord, lines, records, payload_hash, body, est_seconds,
+                    est_credits, state, job_id, credits_used, updated_at)
+                 VALUES ('a', 0, '[2]', '[]', 'h', '{}', 3, 5, 'downloaded', 'job-1', 5, 1)",
+                [],
+            )
+            .unwrap();
+        }
+        // Read-only, not migrated: the legacy columns still read.
+        let ro = open_read_only(&path).unwrap();
+        assert_eq!(credits_total(&ro, &path).unwrap(), 5.0);
+        let legacy = rows(&ro, &path).unwrap();
+        assert_eq!(legacy[0].credits_total, Some(5.0));
+        drop(ro);
+        let conn = open(&path, true).unwrap();
+        let jobs: (String, f64) = conn
+            .query_row("SELECT job_id, credits_used FROM jobs", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(jobs, ("job-1".to_owned(), 5.0));
+        let all = rows(&conn, &path).unwrap();
+        assert_eq!((all[0].credits_total, all[0].changed()), (Some(5.0), false));
+        // Opening again changes nothing.
+        drop(conn);
+        let conn = open(&path, true).unwrap();
+        assert_eq!(credits_total(&conn, &path).unwrap(), 5.0);
+    }
 }

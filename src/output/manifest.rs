@@ -55,9 +55,11 @@ pub struct Entry {
     pub name: Option<String>,
     /// Where the row stands.
     pub status: RowState,
+    /// Whether the sheet changed since its job was created (the video is the old version).
+    pub changed: bool,
     /// The job's id, once created.
     pub job_id: Option<String>,
-    /// Credits the API charged.
+    /// Credits the API charged for every job this row had (failed and retried ones too).
     pub credits_used: Option<f64>,
     /// Credits estimated by the plan.
     pub credits_estimated: f64,
@@ -75,6 +77,8 @@ pub struct Entry {
     pub thumbnail_sha256: Option<String>,
     /// Why it failed, or the last problem met.
     pub failure_reason: Option<String>,
+    /// Other jobs the API created for this row (paid for too, not used).
+    pub duplicate_jobs: Vec<String>,
     /// The sheet line where the row starts.
     pub source_line: Option<u64>,
 }
@@ -86,8 +90,9 @@ impl Entry {
             key: r.key.clone(),
             name: r.name.clone(),
             status: r.state,
+            changed: r.changed(),
             job_id: r.job_id.clone(),
-            credits_used: r.credits_used,
+            credits_used: r.credits_total.or(r.credits_used),
             credits_estimated: r.est_credits,
             duration: r.duration,
             video: r.video.as_ref().map(|f| f.path.clone()),
@@ -100,6 +105,7 @@ impl Entry {
             } else {
                 r.last_error.clone()
             },
+            duplicate_jobs: r.duplicates.clone(),
             source_line: r.lines.first().copied(),
         }
     }
@@ -111,6 +117,8 @@ pub struct Manifest<'a> {
     pub batch: &'a str,
     /// Rows by state (`total`: every row of the journal).
     pub counts: Counts,
+    /// Credits of every job the batch created (failed and retried ones included).
+    pub credits_used: f64,
     /// The sheet's format, when known.
     pub sheet: Option<SheetShape>,
 }
@@ -204,7 +212,12 @@ impl Export for Json {
     // one entry at a time.
     fn begin(&self, m: &Manifest, out: &mut dyn Write) -> io::Result<()> {
         let batch = serde_json::to_string(m.batch).map_err(io::Error::other)?;
-        write!(out, "{{\n  \"batch\": {batch},\n  \"rows\": [")
+        let credits = serde_json::to_string(&m.credits_used).map_err(io::Error::other)?;
+        write!(
+            out,
+            "{{\n  \"batch\": {batch},\n  \"credits_used\": {credits},\n  \"changed\": {},\n  \"rows\": [",
+            m.counts.changed
+        )
     }
 
     fn row(&self, _: &Manifest, row: &Row, index: usize, out: &mut dyn Write) -> io::Result<()> {
@@ -304,6 +317,7 @@ impl Export for Csv {
                 "key",
                 "name",
                 "status",
+                "changed",
                 "job_id",
                 "credits_used",
                 "credits_estimated",
@@ -315,6 +329,7 @@ impl Export for Csv {
                 "thumbnail_sha256",
                 "failure_reason",
                 "source_line",
+                "duplicate_jobs",
             ],
         )
     }
@@ -330,6 +345,7 @@ impl Export for Csv {
                 e.key,
                 opt(e.name),
                 e.status.to_string(),
+                if e.changed { "changed" } else { "" }.to_owned(),
                 opt(e.job_id),
                 num(e.credits_used),
                 e.credits_estimated.to_string(),
@@ -341,6 +357,7 @@ impl Export for Csv {
                 opt(e.thumbnail_sha256),
                 opt(e.failure_reason),
                 e.source_line.map(|l| l.to_string()).unwrap_or_default(),
+                e.duplicate_jobs.join(" "),
             ],
         )
     }
@@ -433,16 +450,28 @@ impl Export for Html {
         let c = &m.counts;
         out.write_all(b"<!doctype html><html><head><meta charset=\"utf-8\">")?;
         write!(out, "<title>{} — creatify-batch</title>", esc(m.batch))?;
-        out.write_all(b"<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}img{height:96px}.failed,.rejected{background:#fee}.downloaded{background:#efe}</style></head><body>")?;
+        out.write_all(b"<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}img{height:96px}.failed,.rejected{background:#fee}.downloaded{background:#efe}.changed{background:#ffd}</style></head><body>")?;
         write!(
             out,
-            "<h1>{}</h1><p>{} rows: {} downloaded, {} failed, {} rejected, {} still in progress.</p>",
+            "<h1>{}</h1><p>{} videos: {} downloaded, {} failed, {} rejected, {} still in progress.</p>",
             esc(m.batch),
             c.total,
             c.downloaded,
             c.failed,
             c.rejected,
             c.planned + c.submitting + c.submitted + c.done
+        )?;
+        if c.changed > 0 {
+            write!(
+                out,
+                "<p class=\"changed\">{} changed in the sheet since their video was made: the files on disk are the old version (<code>--rerender changed</code> renders them again).</p>",
+                c.changed
+            )?;
+        }
+        write!(
+            out,
+            "<p>Credits used: {} (every job of the batch, failed and retried ones included).</p>",
+            super::words::credits(m.credits_used)
         )?;
         out.write_all(b"<table><tr><th>key</th><th>name</th><th>status</th><th>thumbnail</th><th>video</th><th>credits</th><th>reason</th><th>line</th></tr>")
     }
@@ -461,13 +490,23 @@ impl Export for Html {
             .unwrap_or_default();
         write!(
             out,
-            "<tr class=\"{status}\"><td>{}</td><td>{}</td><td>{status}</td><td>{thumb}</td><td>{video}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr class=\"{status}{flag}\"><td>{}</td><td>{}</td><td>{status}{flag}</td><td>{thumb}</td><td>{video}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&e.key),
             esc(e.name.as_deref().unwrap_or("")),
             e.credits_used.map(|c| c.to_string()).unwrap_or_default(),
-            esc(e.failure_reason.as_deref().unwrap_or("")),
+            {
+                let mut why = esc(e.failure_reason.as_deref().unwrap_or(""));
+                if !e.duplicate_jobs.is_empty() {
+                    why.push_str(&format!(
+                        " (the API created this video more than once: {} also paid for)",
+                        esc(&e.duplicate_jobs.join(", "))
+                    ));
+                }
+                why
+            },
             e.source_line.map(|l| l.to_string()).unwrap_or_default(),
             status = e.status,
+            flag = if e.changed { " changed" } else { "" },
         )
     }
 
@@ -538,11 +577,14 @@ mod tests {
         #[derive(Serialize)]
         struct Doc<'a> {
             batch: &'a str,
+            credits_used: f64,
+            changed: usize,
             rows: Vec<Entry>,
         }
         let m = Manifest {
             batch: "spring \"sale\"",
             counts: Counts::default(),
+            credits_used: 0.0,
             sheet: None,
         };
         for rows in [
@@ -551,6 +593,8 @@ mod tests {
         ] {
             let doc = Doc {
                 batch: m.batch,
+                credits_used: m.credits_used,
+                changed: m.counts.changed,
                 rows: rows.iter().map(Entry::from_row).collect(),
             };
             let mut want = serde_json::to_string_pretty(&doc).unwrap();
@@ -564,6 +608,7 @@ mod tests {
         let m = Manifest {
             batch: "b",
             counts: Counts::default(),
+            credits_used: 0.0,
             sheet: Some(SheetShape {
                 delimiter: b';',
                 headers: vec!["key".into(), "script".into()],
@@ -598,6 +643,7 @@ mod tests {
         let m = Manifest {
             batch: "b",
             counts: Counts::default(),
+            credits_used: 0.0,
             sheet: Some(shape(&["key", "script"])),
         };
         let rows = [fed_back(&["b", "x", "old"])];
@@ -622,6 +668,7 @@ mod tests {
         let m = Manifest {
             batch: "b",
             counts: Counts::default(),
+            credits_used: 0.0,
             sheet: Some(SheetShape {
                 delimiter: b'\t',
                 headers: vec!["key".into(), "script".into()],
@@ -650,6 +697,7 @@ mod tests {
         let m = Manifest {
             batch: "b",
             counts: Counts::default(),
+            credits_used: 0.0,
             sheet: None,
         };
         let rows = [row("a", RowState::Done)];

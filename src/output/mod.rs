@@ -3,6 +3,8 @@
 //! crash never leaves a torn manifest or a half-written video under its final name.
 
 pub mod manifest;
+pub mod previous;
+pub mod words;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};

@@ -200,9 +200,9 @@ pub fn plan_bytes(source: &Path, bytes: &[u8], settings: &Settings) -> Result<Pl
     }
     if columns.video.is_some() {
         notes.push(format!(
-            "`video` column: {} rows make {} videos",
-            source_rows,
-            videos.len()
+            "`video` column: {} make {}",
+            crate::output::words::plural(source_rows, "row", "rows"),
+            crate::output::words::plural(videos.len(), "video", "videos")
         ));
     }
     if !columns.ignored.is_empty() {

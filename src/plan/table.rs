@@ -5,6 +5,7 @@
 use std::io::{self, Write};
 
 use super::{Plan, PlannedVideo};
+use crate::output::words::plural;
 use crate::sheet::printable;
 
 const KEY_WIDTH: usize = 24;
@@ -66,9 +67,9 @@ pub fn write_table(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
     let seconds = plan.total_seconds();
     writeln!(
         out,
-        "\n{} videos, {} scenes, est. {:.1} s ({}), est. {} credits",
-        plan.videos.len(),
-        scenes,
+        "\n{}, {}, est. {:.1} s ({}), est. {} credits",
+        plural(plan.videos.len(), "video", "videos"),
+        plural(scenes, "scene", "scenes"),
         seconds,
         clock(seconds),
         number(plan.total_credits()),

@@ -406,7 +406,8 @@ async fn a_row_changed_after_submission_is_reported_not_sent_again() {
     assert_eq!(code(&h.run(&sheet, &[]).await), 0);
     std::fs::write(&sheet, sheet_of(2).replace("Hello number 2", "Hi number 2")).unwrap();
     let again = h.run(&sheet, &[]).await;
-    assert_eq!(code(&again), 0, "{}", text(&again));
+    // Exit 6: the video on disk is not the one the sheet now asks for (issue 10).
+    assert_eq!(code(&again), 6, "{}", text(&again));
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(
         err.contains("row changed in the sheet after it was submitted") && err.contains("v002"),
