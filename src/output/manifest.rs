@@ -461,6 +461,13 @@ impl Export for Html {
             c.rejected,
             c.planned + c.submitting + c.submitted + c.done
         )?;
+        if c.unknown > 0 {
+            write!(
+                out,
+                "<p class=\"failed\">{} sent, but whether the API created the job cannot be proven: never sent again blindly (<code>creatify-batch resolve</code> settles them).</p>",
+                c.unknown
+            )?;
+        }
         if c.changed > 0 {
             write!(
                 out,

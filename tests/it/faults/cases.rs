@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use creatify_batch::sandbox::dialect::Dialect;
 use creatify_batch::sandbox::faults::{Fate, FaultPlan};
 use creatify_batch::sandbox::Faults;
 use futures_util::{stream, StreamExt};
@@ -200,7 +201,12 @@ async fn check_case(case: &Case, problems: &mut Vec<String>) -> Result<String, S
     );
 
     if case.heal {
-        let h = h.restart(Faults::default()).await;
+        // Healed: the faults go, the dialect stays.
+        let healed = Faults {
+            api: case.faults.api.clone(),
+            ..Faults::default()
+        };
+        let h = h.restart(healed).await;
         let again = run_bounded(&h, &sheet, &[]).await?;
         let stats = h.stats();
         summary.push_str(&format!("; healed: exit {}", code_of(&again)));
@@ -334,6 +340,27 @@ const STALL_WINDOW: &str = "2.5";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn create_faults_at_0_1_and_1_0() {
+    run_table(create_cases()).await;
+}
+
+/// The create and poll tables again, against the hostile dialect
+/// (`Dialect::hostile`: paginated lists and `?ids=`, a capped list, names cut and rewritten,
+/// upper-case statuses): exactly once holds there too.
+#[tokio::test(flavor = "multi_thread")]
+async fn create_and_poll_faults_under_a_hostile_dialect() {
+    let cases = create_cases()
+        .into_iter()
+        .chain(poll_cases())
+        .map(|mut c| {
+            c.faults.api = Dialect::hostile();
+            c.name = format!("hostile {}", c.name);
+            c
+        })
+        .collect();
+    run_table(cases).await;
+}
+
+fn create_cases() -> Vec<Case> {
     let mut cases = Vec::new();
     for kind in REQUEST_FAULTS {
         cases.push(Case::new("create", kind, 0.1));
@@ -364,11 +391,15 @@ async fn create_faults_at_0_1_and_1_0() {
             case.heal = false;
         }
     }
-    run_table(cases).await;
+    cases
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn poll_faults_at_0_1_and_1_0() {
+    run_table(poll_cases()).await;
+}
+
+fn poll_cases() -> Vec<Case> {
     let mut cases = Vec::new();
     for kind in REQUEST_FAULTS {
         cases.push(Case::new("poll", kind, 0.1));
@@ -382,7 +413,7 @@ async fn poll_faults_at_0_1_and_1_0() {
                 .says("job deadline reached while still rendering"),
         );
     }
-    run_table(cases).await;
+    cases
 }
 
 #[tokio::test(flavor = "multi_thread")]

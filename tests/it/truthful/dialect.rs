@@ -29,7 +29,7 @@ async fn reports_keep_the_sheets_delimiter_and_bom_and_failed_csv_plans_the_same
     assert!(manifest.starts_with(BOM), "manifest.csv has no BOM");
     let manifest = String::from_utf8(manifest[BOM.len()..].to_vec()).unwrap();
     assert!(
-        manifest.starts_with("key;name;status;job_id;"),
+        manifest.starts_with("key;name;status;changed;job_id;"),
         "{manifest}"
     );
     assert!(manifest.contains("\r\n"), "{manifest:?}");

@@ -86,7 +86,7 @@ async fn a_fixed_failed_csv_renders_into_the_original_batch() {
     assert_eq!(after, before);
     let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(
-        report.contains("5 rows: 5 downloaded, 0 failed"),
+        report.contains("5 videos: 5 downloaded, 0 failed"),
         "{report}"
     );
     // failed.csv is now empty of rows, and the batch still belongs to the original sheet.
