@@ -124,18 +124,6 @@ fn duplicates(stats: &Stats) -> Vec<String> {
         .collect()
 }
 
-/// The manifest's `key → status`.
-fn states(batch_dir: &Path) -> BTreeMap<String, String> {
-    manifest_rows(batch_dir)
-        .iter()
-        .map(|r| {
-            (
-                r["key"].as_str().unwrap_or_default().to_owned(),
-                r["status"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
 
 /// Problems with the downloaded rows' files: not what the sandbox served, or partials left.
 fn file_problems(batch_dir: &Path) -> Vec<String> {

@@ -235,6 +235,19 @@ pub fn creations_by_key(stats: &Stats) -> std::collections::BTreeMap<String, u64
     out
 }
 
+/// Each row's state (key → status), from the manifest.
+pub fn states(batch_dir: &Path) -> std::collections::BTreeMap<String, String> {
+    manifest_rows(batch_dir)
+        .iter()
+        .map(|r| {
+            (
+                r["key"].as_str().unwrap_or_default().to_owned(),
+                r["status"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
 /// The manifest's rows as JSON values.
 pub fn manifest_rows(batch_dir: &Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(batch_dir.join("manifest.json")).expect("manifest.json");

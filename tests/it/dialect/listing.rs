@@ -2,7 +2,6 @@
 //! or dropped. A creation whose answer was lost is found again, or left `unknown`; it is
 //! never sent twice.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -10,19 +9,6 @@ use creatify_batch::sandbox::dialect::{Dialect, ListOrder, ListStyle, NameMode};
 use creatify_batch::sandbox::Faults;
 
 use crate::support::*;
-
-/// The rows' states, from the manifest.
-fn states(batch_dir: &Path) -> BTreeMap<String, String> {
-    manifest_rows(batch_dir)
-        .iter()
-        .map(|r| {
-            (
-                r["key"].as_str().unwrap_or_default().to_owned(),
-                r["status"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
 
 /// Every row created at most once (exactly once when `all` is true).
 fn assert_once(h: &Harness, n: usize, all: bool, case: &str) {
