@@ -264,6 +264,8 @@ fn engine_config(
         max_delay: s.retry.max_delay,
         max_credits,
         halt_after,
+        max_throttled: s.retry.max_throttled,
+        same_error_halt: s.retry.same_error_halt,
     }
 }
 
@@ -397,6 +399,12 @@ fn print_summary(s: &engine::Summary, code: ExitCode, wall: Duration, dir: &Path
     );
     if let Some(why) = &s.stopped {
         println!("stopped submitting: {why}");
+    }
+    for (status, n) in &s.unknown_statuses {
+        println!(
+            "{n} job{} in an unknown status '{status}': this client does not know that word;              check them in your Creatify account (a rerun polls them again)",
+            if *n == 1 { "" } else { "s" }
+        );
     }
     if s.past_deadline > 0 {
         println!(

@@ -71,6 +71,14 @@ pub fn parse(text: &str, origin: &Path) -> Result<Settings, ConfigError> {
             raw.reconcile_window_secs,
             &mut r.reconcile_window,
         );
+        ck.secs(
+            "max_throttled_secs",
+            raw.max_throttled_secs,
+            &mut r.max_throttled,
+        );
+        if let Some(n) = raw.same_error_halt {
+            r.same_error_halt = n;
+        }
         if r.min_delay > r.max_delay {
             ck.problem("max_delay_secs", "must be at least min_delay_secs");
         }

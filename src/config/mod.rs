@@ -95,6 +95,12 @@ pub struct RetrySettings {
     /// How long a row whose POST had an ambiguous outcome is searched for in the account's
     /// job list before it may be submitted again.
     pub reconcile_window: Duration,
+    /// How long creations may be refused with 429s, none getting through, before the run
+    /// stops submitting (exit 7).
+    pub max_throttled: Duration,
+    /// Halt submission when the first this-many rows are refused with the same error
+    /// (0: never).
+    pub same_error_halt: u32,
 }
 
 /// `[poll]`.
@@ -146,6 +152,8 @@ impl Default for Settings {
                 max_delay: secs(30),
                 max_retry_after: secs(60),
                 reconcile_window: secs(120),
+                max_throttled: secs(900),
+                same_error_halt: 3,
             },
             poll: PollSettings {
                 min_interval: secs(2),

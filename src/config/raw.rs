@@ -37,6 +37,8 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "max_delay_secs",
             "max_retry_after_secs",
             "reconcile_window_secs",
+            "max_throttled_secs",
+            "same_error_halt",
         ],
     ),
     (
@@ -81,6 +83,8 @@ pub struct RawRetry {
     pub max_delay_secs: Option<f64>,
     pub max_retry_after_secs: Option<f64>,
     pub reconcile_window_secs: Option<f64>,
+    pub max_throttled_secs: Option<f64>,
+    pub same_error_halt: Option<u32>,
 }
 
 #[derive(Deserialize)]

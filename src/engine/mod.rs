@@ -19,9 +19,11 @@ mod poll;
 mod polled;
 mod reconcile;
 pub mod reference;
+mod same_error;
 mod submit;
 mod submitted;
 pub mod sync;
+mod unknown;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
@@ -74,6 +76,12 @@ pub struct EngineConfig {
     pub max_credits: Option<f64>,
     /// Stop submitting after this many failures (`--halt-after-failures`).
     pub halt_after: Option<HaltAfter>,
+    /// How long creations may be throttled, none getting through, before the run stops
+    /// submitting (`[retry] max_throttled_secs`, exit 7).
+    pub max_throttled: Duration,
+    /// Halt when the first this-many rows meet the same refusal (`[retry] same_error_halt`;
+    /// 0: never).
+    pub same_error_halt: u32,
 }
 
 /// When to stop submitting because too many rows fail.
@@ -104,11 +112,13 @@ pub struct Summary {
     pub posts: u64,
     /// 429 answers met.
     pub throttled: u64,
+    /// Jobs last seen in a status this client does not know, by status.
+    pub unknown_statuses: Vec<(String, usize)>,
 }
 
 /// Why the engine stops submitting.
 #[derive(Debug, Clone, PartialEq)]
-#[allow(dead_code)] // Unreachable and Throttled: being built (issues 10 and 11)
+#[allow(dead_code)] // Unreachable: being built (issue 10)
 enum Stop {
     Budget(String),
     Credits(String),
@@ -119,6 +129,15 @@ enum Stop {
     /// Creations were throttled for longer than `[retry] max_throttled_secs` (exit 7).
     Throttled(String),
     Interrupted,
+}
+
+impl Stop {
+    /// Whether creations still waiting for their slot are withdrawn, unsent: on every stop
+    /// but the budget and the account's credits, whose waiting creations were already
+    /// counted as fitting, or are refused at no cost.
+    fn withdraws_creations(&self) -> bool {
+        !matches!(self, Stop::Budget(_) | Stop::Credits(_))
+    }
 }
 
 /// Messages from tasks to the coordinator.
@@ -205,6 +224,11 @@ pub async fn run(
             }
             _ = tokio::time::sleep_until(wake) => {}
         }
+        // After a stop no new POST leaves, not even one already waiting for its slot behind
+        // a 429 pause: those come back unsent, their rows `planned`.
+        if c.stop.as_ref().is_some_and(Stop::withdraws_creations) {
+            c.shared.client.withdraw_creations();
+        }
         if last_report.elapsed() >= Duration::from_millis(200) {
             reporter.update(&c.counts());
             last_report = Instant::now();
@@ -247,6 +271,12 @@ struct Coordinator {
     committed_credits: f64,
     credits_estimated: f64,
     past_deadline: usize,
+    /// Since when creations have been throttled with none getting through.
+    throttled_since: Option<Instant>,
+    /// The streak of identical refusals at the start of the run.
+    same_error: same_error::SameError,
+    /// Jobs in a status this client does not know.
+    unknown: unknown::UnknownStatuses,
 }
 
 impl Coordinator {
@@ -277,8 +307,9 @@ impl Coordinator {
             return;
         }
         let now = Instant::now();
+        let probing = self.same_error.cap().unwrap_or(usize::MAX);
         while self.in_flight() < self.in_flight_cap
-            && self.submitting < self.shared.cfg.max_submitting.max(1)
+            && self.submitting < self.shared.cfg.max_submitting.max(1).min(probing)
         {
             let Some(front) = self.queue.front() else {
                 return;
@@ -479,6 +510,7 @@ impl Coordinator {
                 .counts
                 .throttled
                 .load(std::sync::atomic::Ordering::Relaxed),
+            unknown_statuses: self.unknown.at_end(),
         };
         let code = match &self.stop {
             Some(Stop::Auth(_)) => ExitCode::Auth,

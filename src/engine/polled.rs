@@ -52,17 +52,18 @@ impl Coordinator {
             let Some(r) = self.rendering.get_mut(&job.id) else {
                 continue;
             };
+            let unknown = match &job.status {
+                crate::api::JobStatus::Unknown(s) => Some(s.as_str()),
+                _ => None,
+            };
+            let left = r.deadline.saturating_duration_since(now);
+            self.unknown.saw(&job.id, &r.key, unknown, left);
             if !job.status.is_terminal() {
                 r.looked(Some(&job), now, cfg.poll_min, cfg.poll_max);
             }
             let status = job.status.as_str().to_owned();
             if status == r.status && !job.status.is_terminal() {
                 continue;
-            }
-            if let crate::api::JobStatus::Unknown(s) = &job.status {
-                if r.status != *s {
-                    tracing::warn!(key = %r.key, status = %s, "unknown job status; polling on until the deadline");
-                }
             }
             r.status = status.clone();
             let key = r.key.clone();
@@ -101,6 +102,7 @@ impl Coordinator {
                 self.failed_row();
             }
         }
+        self.unknown.warn_due();
         if !changes.is_empty() {
             self.shared.journal.apply(changes).await?;
         }

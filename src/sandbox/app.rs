@@ -87,11 +87,14 @@ impl App {
             let path = format!("/media/jobs/{}/{file}", job.id);
             self.signer.url(&self.base_url, &path, ttl, now)
         };
-        job.to_json(
+        let mut v = job.to_json(
             &snap,
             || (sign("video.mp4"), sign("thumbnail.jpg")),
             || format!("{}/preview/{}/", self.base_url, job.id),
-        )
+        );
+        let dialect = &self.faults.faults().api;
+        v["status"] = Value::String(super::job::status_word(&snap.status, dialect));
+        v
     }
 
     /// The counters and the account's figures.

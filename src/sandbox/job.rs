@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::dialect::{Dialect, StatusCase};
 use super::faults::Fate;
 use crate::api::model::{AspectRatio, ModelVersion};
 use crate::api::JobStatus;
@@ -201,6 +202,25 @@ impl JobRecord {
             "webhook_url": self.webhook_url,
             "model_version": self.model_version.as_str(),
         })
+    }
+}
+
+/// The word the dialect uses for `status` (`status_done`, ..., then `status_case`). Applied
+/// to every job the sandbox writes (creation answers, GETs, lists, webhooks), because a real
+/// server that says `COMPLETED` says it everywhere.
+pub fn status_word(status: &JobStatus, dialect: &Dialect) -> String {
+    let word = match status {
+        JobStatus::Pending => dialect.status_pending.as_str(),
+        JobStatus::InQueue => dialect.status_in_queue.as_str(),
+        JobStatus::Running => dialect.status_running.as_str(),
+        JobStatus::Done => dialect.status_done.as_str(),
+        JobStatus::Failed => dialect.status_failed.as_str(),
+        JobStatus::Rejected => dialect.status_rejected.as_str(),
+        JobStatus::Unknown(s) => s.as_str(),
+    };
+    match dialect.status_case {
+        StatusCase::Lower => word.to_owned(),
+        StatusCase::Upper => word.to_uppercase(),
     }
 }
 

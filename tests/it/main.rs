@@ -3,6 +3,7 @@
 mod commands;
 mod corpus;
 mod crash;
+mod dialect;
 mod faults;
 mod plan;
 mod run;
