@@ -126,6 +126,8 @@ async fn ctrl_c_under_a_day_long_retry_after_exits_at_once() {
         &h,
         &[
             ("retry", "max_retry_after_secs", "60"),
+            // Never reached here: this test is about the signal alone.
+            ("retry", "max_throttled_secs", "1000000"),
             ("limits", "requests_per_second", "2"),
             ("limits", "burst", "1"),
         ],
