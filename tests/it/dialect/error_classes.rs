@@ -91,3 +91,67 @@ async fn the_same_error_on_the_first_three_rows_halts_submission() {
     assert_eq!(code(&out), 1, "{}", text(&out));
     assert_eq!(posts(&h), n as u64, "{}", text(&out));
 }
+
+/// A client for a one-route server that answers every creation with `status` and `body`.
+async fn refusing_client(status: u16, body: &'static str) -> creatify_batch::api::ApiClient {
+    use axum::http::{header, StatusCode};
+    let app = axum::Router::new().route(
+        "/api/lipsyncs_v2/",
+        axum::routing::post(move || async move {
+            (
+                StatusCode::from_u16(status).expect("status"),
+                [(header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let config = creatify_batch::api::ClientConfig {
+        base_url: format!("http://{addr}").parse().expect("url"),
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(2),
+        requests_per_second: 1000.0,
+        burst: 100,
+        max_retry_after: Duration::from_secs(5),
+        max_attempts: 2,
+        min_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+    };
+    let creds = creatify_batch::api::Credentials::new("id", "key");
+    creatify_batch::api::ApiClient::new(config, &creds).expect("client")
+}
+
+#[tokio::test]
+async fn a_refusal_that_speaks_of_concurrent_jobs_is_the_render_cap_whatever_its_status() {
+    use creatify_batch::api::{ApiError, CreateOutcome, ErrorClass};
+    let body: creatify_batch::api::CreateLipsync = serde_json::from_str(
+        r#"{"video_inputs":[{"character":{"type":"avatar","avatar_id":"ava-studio"},
+            "voice":{"type":"text","input_text":"Hi","voice_id":"ava-en-us"}}],
+            "name":"v1 [cb-000000000000]"}"#,
+    )
+    .expect("body");
+    for status in [400, 403, 409] {
+        let client = refusing_client(
+            status,
+            r#"{"detail":"You have too many concurrent jobs running."}"#,
+        )
+        .await;
+        match client.create(&body).await {
+            CreateOutcome::NotCreated(e @ ApiError::Throttled { .. }) => {
+                assert!(e.is_render_cap(), "{status}: {e}");
+                assert_eq!(e.class(), ErrorClass::Retryable, "{status}");
+            }
+            other => panic!("{status}: not read as the render cap: {other:?}"),
+        }
+    }
+    // And credits by their words, even as a 403.
+    let client = refusing_client(403, r#"{"detail":"You do not have enough credits"}"#).await;
+    match client.create(&body).await {
+        CreateOutcome::NotCreated(e) => assert_eq!(e.class(), ErrorClass::Credits, "{e}"),
+        other => panic!("{other:?}"),
+    }
+}
