@@ -383,6 +383,38 @@ mod tests {
     }
 
     #[test]
+    fn retry_after_is_written_in_the_dialects_form() {
+        let with = |form, secs: Option<f64>| {
+            let mut resp = ApiError::throttled(2).into_response();
+            let d = Dialect {
+                retry_after: form,
+                retry_after_seconds: secs,
+                ..Dialect::default()
+            };
+            dialect_retry_after(&mut resp, &d);
+            resp.headers()
+                .get(header::RETRY_AFTER)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(with(RetryAfterForm::Seconds, None).as_deref(), Some("2"));
+        assert_eq!(
+            with(RetryAfterForm::Seconds, Some(86_400.0)).as_deref(),
+            Some("86400")
+        );
+        assert_eq!(with(RetryAfterForm::Missing, None), None);
+        let date = with(RetryAfterForm::HttpDate, None).expect("a date");
+        let at = httpdate::parse_http_date(&date).expect("an HTTP date");
+        let ahead = at
+            .duration_since(std::time::SystemTime::now())
+            .expect("in the future");
+        assert!(ahead <= std::time::Duration::from_secs(4), "{date}");
+        // Other answers are left alone.
+        let mut ok = ApiError::not_found().into_response();
+        dialect_retry_after(&mut ok, &Dialect::default());
+        assert!(ok.headers().get(header::RETRY_AFTER).is_none());
+    }
+
+    #[test]
     fn list_items_without_errors_are_padded_with_empty_objects() {
         let mut t = FieldErrors::default();
         t.add(

@@ -318,6 +318,28 @@ mod tests {
     }
 
     #[test]
+    fn the_dialect_names_every_status_and_its_case() {
+        let d = Dialect {
+            status_case: StatusCase::Upper,
+            status_done: "completed".into(),
+            status_failed: "error".into(),
+            ..Dialect::default()
+        };
+        assert_eq!(status_word(&JobStatus::Done, &d), "COMPLETED");
+        assert_eq!(status_word(&JobStatus::Failed, &d), "ERROR");
+        assert_eq!(status_word(&JobStatus::InQueue, &d), "IN_QUEUE");
+        assert_eq!(
+            status_word(&JobStatus::Unknown("moderating".into()), &d),
+            "MODERATING"
+        );
+        assert_eq!(status_word(&JobStatus::Done, &Dialect::default()), "done");
+        // Whatever the dialect says, the client reads it back as the same status.
+        for status in [JobStatus::Done, JobStatus::Failed, JobStatus::Running] {
+            assert_eq!(JobStatus::from(status_word(&status, &d).as_str()), status);
+        }
+    }
+
+    #[test]
     fn the_job_object_parses_as_the_clients_job() {
         let j = job(Fate::Failed("boom".into()), false);
         let snap = j.snapshot(j.created_ms + 60_000, 1.0);
