@@ -38,7 +38,10 @@
 //!   is a backoff that doubles with each 429 in a row, from [`BACKOFF_FIRST`] up to the
 //!   longest `Retry-After` obeyed, with jitter on its upper half; any answered call resets
 //!   it. Only the first 429 of such a row cuts the rate: the next ones say the guessed pause
-//!   was too short, not the rate too high. (A flat one-second pause against an account that
+//!   was too short, not the rate too high. When a call is answered after a row of them, the
+//!   account granted one call in all that time (at most twice its period, the guesses
+//!   doubling): the rate goes no higher than two calls in that time, and climbs back from
+//!   there when calm. (A flat one-second pause against an account that
 //!   allows one call every few seconds meets a 429 at every restart, and each one cut the
 //!   rate again, down to [`MIN_RATE`]: one call every 20 s.)
 //! - **Withdrawing creations** ([`Pacer::withdraw_creations`]): when the run stops (Ctrl-C,
@@ -102,6 +105,8 @@ struct State {
     cut_pause: Duration,
     /// 429s in a row without an answered call in between: the backoff's exponent.
     strikes: u32,
+    /// When the current row of 429s without `Retry-After` began (its first one).
+    guessing_since: Option<Instant>,
     /// Creations are turned away unsent.
     withdrawn: bool,
 }
@@ -139,6 +144,7 @@ impl Pacer {
                 answered: 0,
                 cut_pause: Duration::ZERO,
                 strikes: 0,
+                guessing_since: None,
                 withdrawn: false,
             }),
             changed: Notify::new(),
@@ -245,7 +251,15 @@ impl Pacer {
     /// A call admitted with `ticket` was answered (anything but a 429).
     pub fn answered(&self, ticket: Ticket) {
         let mut s = self.state();
+        if let (true, Some(since)) = (s.strikes >= 2, s.guessing_since) {
+            // After a row of 429s that named no pause, the account let this call through
+            // only after all of it. Its period is at least half of that (each guess doubles
+            // the last, so the row overshoots by at most 2x): go no faster than that.
+            let waited = since.elapsed().as_secs_f64().max(1e-3);
+            s.rate = s.rate.min(2.0 / waited).max(MIN_RATE);
+        }
         s.strikes = 0;
+        s.guessing_since = None;
         if ticket.epoch == s.epoch {
             s.answered += 1;
         }
@@ -267,6 +281,9 @@ impl Pacer {
         // A 429 right after a pause the API did not name proves the pause was too short,
         // not the rate too high: the backoff grows, the rate is left alone.
         let judged = given.is_some() || s.strikes == 1;
+        if given.is_none() {
+            s.guessing_since.get_or_insert(now);
+        }
         let retry_after = given.unwrap_or_else(|| self.backoff(s.strikes));
         let mut replan = false;
         let until = now + retry_after;
@@ -519,5 +536,24 @@ mod tests {
             epoch: p.state().epoch,
         };
         assert_eq!(p.throttled(t, Some(3 * MS), true), 3 * MS);
+    }
+
+    #[tokio::test]
+    async fn a_call_answered_after_a_row_of_guessed_pauses_caps_the_rate_by_that_row() {
+        let p = Pacer::new(100.0, 1);
+        let t = p.admit(Priority::Create).await.unwrap();
+        p.throttled(t, None, true);
+        let t = Ticket {
+            epoch: p.state().epoch,
+        };
+        p.throttled(t, None, true);
+        tokio::time::sleep(200 * MS).await;
+        let t = Ticket {
+            epoch: p.state().epoch,
+        };
+        p.answered(t);
+        // One call let through after about 200 ms: at most ~10 a second from now on.
+        assert!(p.rate() <= 10.0 + 1e-9, "{}", p.rate());
+        assert!(p.rate() >= 6.0, "{}", p.rate());
     }
 }

@@ -46,10 +46,10 @@ async fn retry_after_missing_or_a_date_backs_off_and_the_sample_finishes() {
         let stats = h.stats();
         assert!(stats.throttled > 0, "{case}: the limit never bit");
         let requests: u64 = stats.requests.values().flat_map(|m| m.values()).sum();
-        // Bounded refusals: a runner that backs off meets a few per token the account
-        // grants (20 and 6 were measured for 13 rows), not a wave per pause.
+        // Bounded refusals: a runner that backs off, and slows to what a row of them
+        // proved, meets a few (7 and 6 were measured for 13 rows), not a wave per pause.
         assert!(
-            stats.throttled <= 3 * SAMPLE_ROWS as u64,
+            stats.throttled <= 2 * SAMPLE_ROWS as u64,
             "{case}: {} refusals of {requests} calls: {:?}",
             stats.throttled,
             stats.requests
