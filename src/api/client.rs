@@ -19,7 +19,7 @@ use url::Url;
 use super::listing;
 use super::pace::{Pacer, Priority};
 
-use super::error::{detail_of, ApiError, ErrorClass};
+use super::error::{detail_of, speaks_of_concurrency, speaks_of_credits, ApiError, ErrorClass};
 use super::model::{CreateLipsync, Job};
 
 /// Most ids one `GET /api/lipsyncs_v2/?ids=` accepts.
@@ -194,7 +194,8 @@ impl ApiClient {
             downloads,
             base,
             auth,
-            pacer: Pacer::new(config.requests_per_second, config.burst),
+            pacer: Pacer::new(config.requests_per_second, config.burst)
+                .with_backoff_max(config.max_retry_after),
             config,
             counts: Arc::default(),
             reach: Default::default(),
@@ -212,14 +213,11 @@ impl ApiClient {
         self.base.join(path).unwrap_or_else(|_| self.base.clone())
     }
 
-    fn retry_after(&self, headers: &HeaderMap) -> Duration {
-        let secs = headers
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .unwrap_or(1.0);
-        Duration::from_secs_f64(secs).min(self.config.max_retry_after)
+    /// Withdraws every creation still waiting for its slot, and every later one: they end
+    /// [`CreateOutcome::NotCreated`] with [`ApiError::NotSent`], unsent. For a run that
+    /// stops (Ctrl-C, refused credentials, creations throttled too long).
+    pub fn withdraw_creations(&self) {
+        self.pacer.withdraw_creations();
     }
 
     /// One request, no retry: the status, and the body as text.
@@ -249,7 +247,9 @@ impl ApiClient {
         } else {
             Priority::Status
         };
-        let ticket = self.pacer.admit(priority).await;
+        let Some(ticket) = self.pacer.admit(priority).await else {
+            return Err(ApiError::NotSent);
+        };
         let mut req = self.http.request(method, url).headers(self.auth.clone());
         if let Some(b) = body {
             req = req.json(b);
@@ -268,29 +268,38 @@ impl ApiClient {
         };
         self.reach.answered();
         let status = resp.status();
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            let headers = resp.headers().clone();
-            let text = resp.text().await.map_err(network)?;
-            self.counts.throttled.fetch_add(1, Ordering::Relaxed);
-            let retry_after = self.retry_after(&headers);
-            let e = ApiError::Throttled {
-                retry_after,
-                detail: detail_of(&text),
-            };
-            // A refusal over the account's render cap says nothing about the call rate.
-            self.pacer
-                .throttled(ticket, retry_after, !e.is_render_cap());
-            return Err(e);
+        if status.is_success() {
+            // The body is the caller's to read (a job list is read as it streams).
+            self.pacer.answered(ticket);
+            return Ok(resp);
         }
-        self.pacer.answered(ticket);
-        if !status.is_success() {
-            let text = resp.text().await.map_err(network)?;
-            return Err(ApiError::Status {
-                status: status.as_u16(),
-                detail: detail_of(&text),
+        let headers = resp.headers().clone();
+        let text = resp.text().await.map_err(network)?;
+        let detail = detail_of(&text);
+        // A refusal that speaks of the account's concurrent renders is its render cap,
+        // whatever the status code (a 400, a 403, a 409): slow down, not a row's fault.
+        let render_cap = status.is_client_error()
+            && status != StatusCode::UNAUTHORIZED
+            && speaks_of_concurrency(&detail)
+            && !speaks_of_credits(&detail);
+        if status == StatusCode::TOO_MANY_REQUESTS || render_cap {
+            self.counts.throttled.fetch_add(1, Ordering::Relaxed);
+            let asked = retry_after(&headers, std::time::SystemTime::now());
+            let capped = asked.map(|d| d.min(self.config.max_retry_after));
+            // A refusal over the account's render cap says nothing about the call rate.
+            let rate_limited = !speaks_of_concurrency(&detail);
+            let retry_after = self.pacer.throttled(ticket, capped, rate_limited);
+            return Err(ApiError::Throttled {
+                retry_after,
+                asked,
+                detail,
             });
         }
-        Ok(resp)
+        self.pacer.answered(ticket);
+        Err(ApiError::Status {
+            status: status.as_u16(),
+            detail,
+        })
     }
 
     async fn get_json<T: DeserializeOwned>(&self, url: Url) -> Result<T, ApiError> {
@@ -341,6 +350,7 @@ impl ApiClient {
                     status: 500..=599, ..
                 },
             ) => CreateOutcome::Ambiguous(e),
+            Err(e @ ApiError::NotSent) => CreateOutcome::NotCreated(e),
             Err(e) => CreateOutcome::NotCreated(e),
         }
     }
@@ -553,6 +563,24 @@ fn readable_jobs(items: Vec<serde_json::Value>) -> Vec<Job> {
         .collect()
 }
 
+/// What a 429's `Retry-After` asks for: whole or fractional seconds, or an HTTP date. A date
+/// is read against the answer's own `Date` when it has one (both are the server's clock, so
+/// a skewed local clock does not matter), else against `now`. `None` when the header is
+/// missing, unreadable, or a date already past: the pacer then backs off on its own.
+pub fn retry_after(headers: &HeaderMap, now: std::time::SystemTime) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(1e9)));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    let server_now = headers
+        .get(reqwest::header::DATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| httpdate::parse_http_date(v.trim()).ok())
+        .unwrap_or(now);
+    at.duration_since(server_now).ok().filter(|d| !d.is_zero())
+}
+
 fn network(e: reqwest::Error) -> ApiError {
     // Strip the URL: it is ours and adds nothing, and it keeps messages short.
     let e = e.without_url();
@@ -569,5 +597,49 @@ fn network(e: reqwest::Error) -> ApiError {
     ApiError::Network {
         maybe_sent: !e.is_connect(),
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = httpdate::parse_http_date("Tue, 01 Dec 2026 21:00:00 GMT").unwrap();
+        let secs = Duration::from_secs;
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "5")]), now),
+            Some(secs(5))
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", " 1.5 ")]), now),
+            Some(Duration::from_millis(1500))
+        );
+        let date = "Tue, 01 Dec 2026 21:00:07 GMT";
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", date)]), now),
+            Some(secs(7))
+        );
+        // Against the server's own clock when it says what time it is.
+        let with_date = headers(&[
+            ("retry-after", date),
+            ("date", "Tue, 01 Dec 2026 21:00:05 GMT"),
+        ]);
+        assert_eq!(retry_after(&with_date, now), Some(secs(2)));
+        // Past, missing, garbage: the pacer's backoff decides.
+        let past = "Tue, 01 Dec 2026 20:59:00 GMT";
+        assert_eq!(retry_after(&headers(&[("retry-after", past)]), now), None);
+        assert_eq!(retry_after(&headers(&[]), now), None);
+        assert_eq!(retry_after(&headers(&[("retry-after", "soon")]), now), None);
+        assert_eq!(retry_after(&headers(&[("retry-after", "-3")]), now), None);
     }
 }

@@ -26,14 +26,21 @@ pub enum ApiError {
         /// The API's message (DRF `detail` or field errors, flattened).
         detail: String,
     },
-    /// 429: slow down.
+    /// 429 (or a refusal that speaks of the account's concurrent renders): slow down.
     #[error("throttled (HTTP 429), retry after {}s: {detail}", retry_after.as_secs_f64())]
     Throttled {
-        /// How long the API asked us to wait (capped).
+        /// How long every call now waits: the API's `Retry-After` (capped), or a backoff
+        /// when it gave none.
         retry_after: Duration,
+        /// What the API's `Retry-After` asked for, uncapped; `None` when it said nothing
+        /// readable.
+        asked: Option<Duration>,
         /// The API's message.
         detail: String,
     },
+    /// A creation withdrawn before it was sent (the run is stopping): certainly not created.
+    #[error("not sent: the run is stopping")]
+    NotSent,
     /// No answer: refused, reset, timed out.
     #[error("network: {message}")]
     Network {
@@ -56,7 +63,7 @@ impl ApiError {
     /// Whether this is a 429 over the account's render-concurrency cap (not over its request
     /// rate): the API's message speaks of concurrent renders.
     pub fn is_render_cap(&self) -> bool {
-        matches!(self, Self::Throttled { detail, .. } if detail.to_lowercase().contains("concurren"))
+        matches!(self, Self::Throttled { detail, .. } if speaks_of_concurrency(detail))
     }
 
     /// Whether the call found no server at all (connection refused, DNS or TLS failure):
@@ -74,7 +81,7 @@ impl ApiError {
     /// What the runner does about it.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Self::Throttled { .. } | Self::Network { .. } | Self::Decode { .. } => {
+            Self::Throttled { .. } | Self::Network { .. } | Self::Decode { .. } | Self::NotSent => {
                 ErrorClass::Retryable
             }
             Self::Status { status, detail } => classify(*status, detail),
@@ -82,9 +89,11 @@ impl ApiError {
     }
 }
 
+/// By meaning first: the API's status codes for these refusals are undocumented, and a 403
+/// that says "you do not have enough credits" is not a key problem (exit 5), nor a 400 that
+/// says so a problem of the row (every row failed).
 fn classify(status: u16, detail: &str) -> ErrorClass {
-    let lower = detail.to_lowercase();
-    if status == 402 || lower.contains("insufficient credit") || lower.contains("not enough credit")
+    if status == 402 || ((400..500).contains(&status) && status != 401 && speaks_of_credits(detail))
     {
         return ErrorClass::Credits;
     }
@@ -93,6 +102,46 @@ fn classify(status: u16, detail: &str) -> ErrorClass {
         408 | 425 | 429 | 500..=599 => ErrorClass::Retryable,
         _ => ErrorClass::Row,
     }
+}
+
+/// Whether an error message says the account is out of credits, in any of the ways APIs
+/// put it ("Insufficient credits", "You do not have enough credits", "out of credits",
+/// "credit balance too low", ...). "credit" never occurs in "credentials".
+pub fn speaks_of_credits(detail: &str) -> bool {
+    let lower = detail.to_lowercase();
+    if !lower.contains("credit") {
+        return false;
+    }
+    const SAYS_SHORT: &[&str] = &[
+        "insufficient",
+        "not enough",
+        "enough credit",
+        "out of credit",
+        "no credits",
+        "no remaining credit",
+        "credits exhausted",
+        "exhausted",
+        "ran out",
+        "run out",
+        "too low",
+        "exceed",
+        "top up",
+        "lack",
+        "remaining credits: 0",
+    ];
+    SAYS_SHORT.iter().any(|p| lower.contains(p))
+}
+
+/// Whether an error message speaks of the account's cap on jobs rendering at once
+/// ("Concurrent render limit reached", "too many concurrent jobs", "maximum number of
+/// simultaneous renders"), whatever the status code it came with.
+pub fn speaks_of_concurrency(detail: &str) -> bool {
+    let lower = detail.to_lowercase();
+    lower.contains("concurren")
+        || lower.contains("simultaneous")
+        || lower.contains("in parallel")
+        || lower.contains("at the same time")
+        || (lower.contains("already") && lower.contains("rendering"))
 }
 
 /// The message of an error body: DRF's `{"detail": ".."}`, or its field errors flattened to
@@ -264,9 +313,56 @@ mod tests {
     }
 
     #[test]
+    fn credits_are_read_by_meaning_whatever_the_status() {
+        let s = |status, detail: &str| ApiError::Status {
+            status,
+            detail: detail.into(),
+        };
+        for (status, detail) in [
+            (403, "You do not have enough credits"),
+            (
+                400,
+                "non_field_errors: You do not have enough credits to create this video.",
+            ),
+            (400, "Not enough credits."),
+            (403, "Your account is out of credits, please top up."),
+            (409, "Credit balance too low for this request"),
+            (402, "Payment required"),
+        ] {
+            assert_eq!(
+                s(status, detail).class(),
+                ErrorClass::Credits,
+                "{status} {detail}"
+            );
+        }
+        // Credentials are not credits, and a 401 is always the key.
+        assert_eq!(s(403, "Invalid credentials.").class(), ErrorClass::Auth);
+        assert_eq!(s(401, "Not enough credits").class(), ErrorClass::Auth);
+        assert_eq!(
+            s(400, "credit: This field is required.").class(),
+            ErrorClass::Row
+        );
+    }
+
+    #[test]
+    fn concurrency_is_read_by_meaning() {
+        assert!(speaks_of_concurrency(
+            "Too many concurrent jobs for your plan"
+        ));
+        assert!(speaks_of_concurrency(
+            "Maximum number of simultaneous renders reached"
+        ));
+        assert!(speaks_of_concurrency("2 videos are already rendering"));
+        assert!(!speaks_of_concurrency(
+            "video_inputs[0].voice.input_text: blank"
+        ));
+    }
+
+    #[test]
     fn a_429_over_the_render_cap_is_told_from_one_over_the_rate() {
         let t = |detail: &str| ApiError::Throttled {
             retry_after: Duration::from_secs(1),
+            asked: None,
             detail: detail.into(),
         };
         assert!(t("Concurrent render limit reached: 2 jobs are already rendering").is_render_cap());

@@ -452,16 +452,30 @@ impl JobStatus {
     }
 }
 
+/// Read ignoring case, spaces and dashes (`DONE`, `In Queue`, `in-queue`), with the words
+/// other APIs (and newer docs, which type `status` as a free string) use for the same
+/// states: a finished job is `completed`, `succeeded` or `success`, a failed one `error` or
+/// `failure`. Anything else is kept, as sent, in [`JobStatus::Unknown`].
 impl From<&str> for JobStatus {
     fn from(s: &str) -> Self {
-        match s {
+        let word: String = s
+            .trim()
+            .chars()
+            .map(|c| match c {
+                ' ' | '-' => '_',
+                c => c.to_ascii_lowercase(),
+            })
+            .collect();
+        match word.as_str() {
             "pending" => Self::Pending,
-            "in_queue" => Self::InQueue,
-            "running" => Self::Running,
-            "done" => Self::Done,
-            "failed" => Self::Failed,
+            "in_queue" | "queued" => Self::InQueue,
+            "running" | "processing" | "in_progress" => Self::Running,
+            "done" | "completed" | "complete" | "succeeded" | "success" | "successful" => {
+                Self::Done
+            }
+            "failed" | "error" | "errored" | "failure" => Self::Failed,
             "rejected" => Self::Rejected,
-            other => Self::Unknown(other.to_owned()),
+            _ => Self::Unknown(s.trim().to_owned()),
         }
     }
 }
@@ -598,6 +612,32 @@ fn lenient_progress<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::E
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statuses_are_read_ignoring_case_and_in_other_vocabularies() {
+        for (wire, want) in [
+            ("DONE", JobStatus::Done),
+            (" Done ", JobStatus::Done),
+            ("completed", JobStatus::Done),
+            ("SUCCEEDED", JobStatus::Done),
+            ("success", JobStatus::Done),
+            ("error", JobStatus::Failed),
+            ("FAILURE", JobStatus::Failed),
+            ("Failed", JobStatus::Failed),
+            ("REJECTED", JobStatus::Rejected),
+            ("IN_QUEUE", JobStatus::InQueue),
+            ("in-queue", JobStatus::InQueue),
+            ("Running", JobStatus::Running),
+            ("PENDING", JobStatus::Pending),
+        ] {
+            assert_eq!(JobStatus::from(wire), want, "{wire:?}");
+        }
+        // Kept as sent, so the user is told the API's own word.
+        assert_eq!(
+            JobStatus::from("Moderating"),
+            JobStatus::Unknown("Moderating".into())
+        );
+    }
 
     #[test]
     fn unknown_status_is_kept_not_rejected() {

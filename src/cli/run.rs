@@ -376,6 +376,8 @@ fn engine_config(
         max_credits,
         halt_after,
         unreachable_window: s.api.unreachable,
+        max_throttled: s.retry.max_throttled,
+        same_error_halt: s.retry.same_error_halt,
     }
 }
 

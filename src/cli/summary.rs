@@ -121,6 +121,13 @@ pub(super) fn text(s: &Summary, code: ExitCode, cx: &Context) -> Vec<String> {
             }
         }
     }
+    for (status, n) in &s.unknown_statuses {
+        out.push(format!(
+            "{} in a status this client does not know ('{status}'): polled until the deadline; \
+             check them in your Creatify account (a rerun polls them again)",
+            plural(*n, "job", "jobs")
+        ));
+    }
     if c.unknown > 0 {
         out.push(format!(
             "{} sent, but whether the API created {} cannot be proven (its job list could not \
@@ -175,6 +182,7 @@ pub(super) fn event(s: &Summary, code: ExitCode, cx: &Context) -> serde_json::Va
         "creations": s.posts,
         "throttled": s.throttled,
         "past_deadline": s.past_deadline,
+        "unknown_statuses": s.unknown_statuses,
         "stopped": s.stopped,
         "wall_secs": round2(cx.wall.as_secs_f64()),
     })

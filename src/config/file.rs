@@ -72,6 +72,14 @@ pub fn parse(text: &str, origin: &Path) -> Result<Settings, ConfigError> {
             &mut r.reconcile_window,
         );
         ck.secs("clock_skew_secs", raw.clock_skew_secs, &mut r.clock_skew);
+        ck.secs(
+            "max_throttled_secs",
+            raw.max_throttled_secs,
+            &mut r.max_throttled,
+        );
+        if let Some(n) = raw.same_error_halt {
+            r.same_error_halt = n;
+        }
         if r.min_delay > r.max_delay {
             ck.problem("max_delay_secs", "must be at least min_delay_secs");
         }

@@ -101,6 +101,12 @@ pub struct RetrySettings {
     pub reconcile_window: Duration,
     /// How far the API's clock may be from ours, for proving a creation absent.
     pub clock_skew: Duration,
+    /// How long creations may be refused with 429s, none getting through, before the run
+    /// stops submitting (exit 7).
+    pub max_throttled: Duration,
+    /// Halt submission when the first this-many rows are refused with the same error
+    /// (0: never).
+    pub same_error_halt: u32,
 }
 
 /// `[poll]`.
@@ -155,6 +161,8 @@ impl Default for Settings {
                 max_retry_after: secs(60),
                 reconcile_window: secs(120),
                 clock_skew: secs(300),
+                max_throttled: secs(900),
+                same_error_halt: 3,
             },
             poll: PollSettings {
                 min_interval: secs(2),

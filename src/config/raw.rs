@@ -40,6 +40,8 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "max_retry_after_secs",
             "reconcile_window_secs",
             "clock_skew_secs",
+            "max_throttled_secs",
+            "same_error_halt",
         ],
     ),
     (
@@ -87,6 +89,8 @@ pub struct RawRetry {
     pub max_retry_after_secs: Option<f64>,
     pub reconcile_window_secs: Option<f64>,
     pub clock_skew_secs: Option<f64>,
+    pub max_throttled_secs: Option<f64>,
+    pub same_error_halt: Option<u32>,
 }
 
 #[derive(Deserialize)]

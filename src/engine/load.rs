@@ -39,6 +39,9 @@ impl Coordinator {
             committed_credits: 0.0,
             credits_estimated: 0.0,
             past_deadline: 0,
+            throttled_since: None,
+            same_error: super::same_error::SameError::new(cfg.same_error_halt),
+            unknown: super::unknown::UnknownStatuses::new(cfg.job_deadline),
             shared: shared.clone(),
         };
         // One pass over the journal, without bodies and job objects (read when needed).

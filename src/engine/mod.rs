@@ -19,10 +19,12 @@ mod poll;
 mod polled;
 pub mod reconcile;
 pub mod reference;
+mod same_error;
 pub mod search;
 mod submit;
 mod submitted;
 pub mod sync;
+mod unknown;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
@@ -80,6 +82,12 @@ pub struct EngineConfig {
     pub halt_after: Option<HaltAfter>,
     /// How long every API call may find no server before the run ends (exit 7).
     pub unreachable_window: Duration,
+    /// How long creations may be throttled, none getting through, before the run stops
+    /// submitting (`[retry] max_throttled_secs`, exit 7).
+    pub max_throttled: Duration,
+    /// Halt when the first this-many rows meet the same refusal (`[retry] same_error_halt`;
+    /// 0: never).
+    pub same_error_halt: u32,
 }
 
 /// When to stop submitting because too many rows fail.
@@ -111,6 +119,8 @@ pub struct Summary {
     pub posts: u64,
     /// 429 answers met.
     pub throttled: u64,
+    /// Jobs last seen in a status this client does not know, by status.
+    pub unknown_statuses: Vec<(String, usize)>,
 }
 
 /// Why the engine stops submitting.
@@ -123,9 +133,17 @@ enum Stop {
     /// The API could not be reached for `[api] unreachable_secs` (exit 7).
     Unreachable(String),
     /// Creations were throttled for longer than `[retry] max_throttled_secs` (exit 7).
-    #[allow(dead_code)] // being built (issue 11)
     Throttled(String),
     Interrupted,
+}
+
+impl Stop {
+    /// Whether creations still waiting for their slot are withdrawn, unsent: on every stop
+    /// but the budget and the account's credits, whose waiting creations were already
+    /// counted as fitting, or are refused at no cost.
+    fn withdraws_creations(&self) -> bool {
+        !matches!(self, Stop::Budget(_) | Stop::Credits(_))
+    }
 }
 
 /// Messages from tasks to the coordinator.
@@ -245,6 +263,11 @@ pub async fn run(
             _ = tokio::time::sleep_until(wake) => {}
         }
         c.check_reachable();
+        // After a stop no new POST leaves, not even one already waiting for its slot behind
+        // a 429 pause: those come back unsent, their rows `planned`.
+        if c.stop.as_ref().is_some_and(Stop::withdraws_creations) {
+            c.shared.client.withdraw_creations();
+        }
         if last_report.elapsed() >= Duration::from_millis(200) {
             reporter.update(&c.counts());
             last_report = Instant::now();
@@ -290,6 +313,12 @@ struct Coordinator {
     committed_credits: f64,
     credits_estimated: f64,
     past_deadline: usize,
+    /// Since when creations have been throttled with none getting through.
+    throttled_since: Option<Instant>,
+    /// The streak of identical refusals at the start of the run.
+    same_error: same_error::SameError,
+    /// Jobs in a status this client does not know.
+    unknown: unknown::UnknownStatuses,
 }
 
 impl Coordinator {
@@ -320,8 +349,9 @@ impl Coordinator {
             return;
         }
         let now = Instant::now();
+        let probing = self.same_error.cap().unwrap_or(usize::MAX);
         while self.in_flight() < self.in_flight_cap
-            && self.submitting < self.shared.cfg.max_submitting.max(1)
+            && self.submitting < self.shared.cfg.max_submitting.max(1).min(probing)
         {
             let Some(front) = self.queue.front() else {
                 return;
@@ -563,6 +593,7 @@ impl Coordinator {
                 .counts
                 .throttled
                 .load(std::sync::atomic::Ordering::Relaxed),
+            unknown_statuses: self.unknown.at_end(),
         };
         let code = match &self.stop {
             Some(Stop::Auth(_)) => ExitCode::Auth,

@@ -52,6 +52,12 @@ impl Coordinator {
             let Some(r) = self.rendering.get_mut(&job.id) else {
                 continue;
             };
+            let unknown = match &job.status {
+                crate::api::JobStatus::Unknown(s) => Some(s.as_str()),
+                _ => None,
+            };
+            let left = r.deadline.saturating_duration_since(now);
+            self.unknown.saw(&job.id, &r.key, unknown, left);
             // `done` without a usable output URL yet (some APIs set it a moment later): polled
             // on like a running job, until it has one or its deadline passes.
             let no_output = job.status == crate::api::JobStatus::Done && job.output_url().is_none();
@@ -65,11 +71,6 @@ impl Coordinator {
             let status = job.status.as_str().to_owned();
             if status == r.status && !finished {
                 continue;
-            }
-            if let crate::api::JobStatus::Unknown(s) = &job.status {
-                if r.status != *s {
-                    tracing::warn!(key = %r.key, status = %s, "unknown job status; polling on until the deadline");
-                }
             }
             r.status = status.clone();
             let key = r.key.clone();
@@ -108,6 +109,7 @@ impl Coordinator {
                 self.failed_row();
             }
         }
+        self.unknown.warn_due();
         if !changes.is_empty() {
             self.shared.journal.apply(changes).await?;
         }

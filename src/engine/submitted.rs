@@ -1,5 +1,7 @@
 //! What the coordinator does with a submission's outcome: track the new job, fail the row,
-//! look for it (ambiguous), or queue it again (refused).
+//! look for it (ambiguous), or queue it again (refused). Also where two run-level stops are
+//! decided: creations throttled for longer than `[retry] max_throttled_secs` (exit 7), and
+//! the first rows all refused with the same error (see [`super::same_error`]).
 
 use tokio::time::Instant;
 
@@ -15,6 +17,8 @@ impl Coordinator {
         let cfg = &shared.cfg;
         match outcome {
             Submitted::Created { job_id } => {
+                self.throttled_since = None;
+                self.same_error.accepted();
                 tracing::debug!(%key, job = %job_id, "created");
                 self.set_state(&key, RowState::Submitted);
                 let now = Instant::now();
@@ -31,15 +35,21 @@ impl Coordinator {
                 self.next_poll = self.next_poll.min(now + cfg.poll_min);
             }
             Submitted::RowFailed { error } => {
+                self.throttled_since = None;
                 tracing::error!(%key, %error, "the API refused this row");
                 self.set_state(&key, RowState::Failed);
                 self.failed_row();
+                if let Some(message) = self.same_error.refused(&error) {
+                    tracing::error!("{message}");
+                    self.stop.get_or_insert(Stop::Halt(message));
+                }
             }
             Submitted::Ambiguous {
                 pending,
                 reference,
                 error,
             } => {
+                self.throttled_since = None;
                 tracing::warn!(%key, %error, "no certain answer to the submission; will look for it before sending again");
                 self.set_state(&key, RowState::Submitting);
                 self.unsure.insert(
@@ -59,6 +69,11 @@ impl Coordinator {
                 self.credits_estimated -= pending.est_credits;
                 let message = error.to_string();
                 match (error.class(), &error) {
+                    (_, ApiError::NotSent) => {
+                        // Withdrawn before it left (the run is stopping): nothing was sent,
+                        // so no attempt was used.
+                        tracing::debug!(%key, "creation withdrawn unsent; the row stays planned");
+                    }
                     (ErrorClass::Credits, _) => {
                         tracing::error!(error = %message, "insufficient credits: no new submissions");
                         self.stop.get_or_insert(Stop::Credits(message));
@@ -79,6 +94,7 @@ impl Coordinator {
                             }
                         }
                         pending.not_before = Some(Instant::now() + *retry_after);
+                        self.creation_throttled(&error);
                     }
                     // Nothing listens there: not this row's fault, so no attempt is used up;
                     // the run ends if the API stays out of reach (see `check_reachable`).
@@ -101,5 +117,46 @@ impl Coordinator {
                 self.queue.push_front(pending);
             }
         }
+    }
+
+    /// A creation was refused with a 429: past `[retry] max_throttled_secs` of such refusals
+    /// with none getting through (or a `Retry-After` that asks for longer than what is left
+    /// of it), stop submitting. Render-cap refusals while our own jobs render do not count:
+    /// they end as those jobs finish.
+    fn creation_throttled(&mut self, error: &ApiError) {
+        let ApiError::Throttled { asked, .. } = error else {
+            return;
+        };
+        if error.is_render_cap() && !self.rendering.is_empty() {
+            return;
+        }
+        let max = self.shared.cfg.max_throttled;
+        let now = Instant::now();
+        let spent = now.duration_since(*self.throttled_since.get_or_insert(now));
+        let asked = asked.unwrap_or_default();
+        if spent < max && spent + asked <= max {
+            return;
+        }
+        let what = if spent < max {
+            format!(
+                "the API throttles creations (HTTP 429) and asks to wait {} s, longer than \
+                 [retry] max_throttled_secs = {} s",
+                asked.as_secs(),
+                max.as_secs_f64()
+            )
+        } else {
+            format!(
+                "creations were throttled (HTTP 429) for {} s with none getting through, past \
+                 [retry] max_throttled_secs = {} s",
+                spent.as_secs(),
+                max.as_secs_f64()
+            )
+        };
+        let message = format!(
+            "{what}; no new submissions: nothing is lost (the rows not sent stay planned, \
+             jobs already created are followed to the end); rerun later"
+        );
+        tracing::error!("{message}");
+        self.stop.get_or_insert(Stop::Throttled(message));
     }
 }

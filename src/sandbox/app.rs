@@ -95,6 +95,7 @@ impl App {
         let dialect = &self.faults.faults().api;
         v["name"] = super::listing::stored_name(job.name.as_deref(), dialect);
         super::job::output_dialect(&mut v, &snap, now, dialect);
+        v["status"] = Value::String(super::job::status_word(&snap.status, dialect));
         v
     }
 

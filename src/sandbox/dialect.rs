@@ -18,15 +18,21 @@
 //! name = "rewrite_brackets"    # "keep" (default), "rewrite_brackets" ([ ] become ( )),
 //!                              # "drop" (the job's name is null), "strip" (trimmed, spaces
 //!                              # collapsed)
-//! status_case = "upper"        # "lower" (default) or "upper" (DONE, RUNNING, ...)
+//! status_case = "upper"        # "lower" (default) or "upper" (DONE, RUNNING, ...); the
+//!                              # words apply wherever a job is written (creation answers,
+//!                              # GETs, `?ids=`, the job list, webhooks)
 //! status_done = "completed"    # the word for a finished job (default "done"); also
 //! status_failed = "error"      # status_failed, status_rejected, status_running,
 //!                              # status_pending, status_in_queue
 //! retry_after = "http_date"    # 429's Retry-After: "seconds" (default), "http_date",
 //!                              # "missing"
 //! retry_after_seconds = 86400  # what every 429 asks for (default: the limiter's wait)
-//! throttle_creations = true    # every creation POST answers 429 (nothing created)
-//! credits_status = 403         # the status of an "insufficient credits" refusal (402)
+//! throttle_creations = true    # every creation POST answers 429 (nothing created;
+//!                              # Retry-After: retry_after_seconds, else 1)
+//! credits_status = 403         # the status of an "insufficient credits" refusal (402);
+//!                              # other than 402 the text is "You do not have enough
+//!                              # credits to create this video.", as a `detail`, or for
+//!                              # 400 as DRF's {"non_field_errors": [...]}
 //! media_gzip = true            # media sent with Content-Encoding: gzip
 //! media_eof_cut = true         # media sent without Content-Length, connection closed
 //!                              # cleanly at half the file (no chunked terminator)

@@ -7,6 +7,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
+use super::dialect::{Dialect, RetryAfterForm};
 use crate::api::validate::{FieldPath, Segment, Severity, Violation};
 
 /// A refusal the handlers return; each variant knows its status and body.
@@ -85,6 +86,63 @@ impl IntoResponse for ApiError {
             }
         }
     }
+}
+
+/// Rewrites a 429's `Retry-After` the way `dialect` says: the value `retry_after_seconds`
+/// asks for (else the one the sandbox computed), written as whole seconds, as an HTTP date
+/// (rounded up to the next whole second, so it is never earlier than the wait), or left out.
+pub fn dialect_retry_after(resp: &mut Response, dialect: &Dialect) {
+    if resp.status() != StatusCode::TOO_MANY_REQUESTS {
+        return;
+    }
+    let computed = resp
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    let Some(secs) = dialect.retry_after_seconds.or(computed) else {
+        return;
+    };
+    let secs = secs.max(0.0).ceil();
+    let headers = resp.headers_mut();
+    match dialect.retry_after {
+        RetryAfterForm::Seconds => {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs as u64));
+        }
+        RetryAfterForm::Missing => {
+            headers.remove(header::RETRY_AFTER);
+        }
+        RetryAfterForm::HttpDate => {
+            let now = std::time::SystemTime::now();
+            let whole = now
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() + u64::from(d.subsec_nanos() > 0));
+            let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(whole + secs as u64);
+            if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(at)) {
+                headers.insert(header::RETRY_AFTER, v);
+            }
+        }
+    }
+}
+
+/// The refusal of a creation the account cannot pay for, with the status `status` (402 by
+/// default; the dialect may pick 400 or 403). A 400 comes as DRF's `non_field_errors`, the
+/// shape a serializer's validation error takes; other codes carry a `detail`.
+pub fn insufficient_credits(status: u16, needed: f64, remaining: f64) -> ApiError {
+    if status == 402 {
+        return ApiError::detail(
+            StatusCode::PAYMENT_REQUIRED,
+            format!("Insufficient credits: this video needs {needed} credits, {remaining} remain."),
+        );
+    }
+    let text = "You do not have enough credits to create this video.";
+    if status == 400 {
+        return ApiError::Fields(json!({ "non_field_errors": [text] }));
+    }
+    ApiError::detail(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN),
+        text,
+    )
 }
 
 /// DRF's nested error tree: objects for serializers, lists padded with `{}` for list items
@@ -322,6 +380,38 @@ mod tests {
             Ok(_) => panic!("{json} parsed"),
             Err(e) => from_serde(e),
         }
+    }
+
+    #[test]
+    fn retry_after_is_written_in_the_dialects_form() {
+        let with = |form, secs: Option<f64>| {
+            let mut resp = ApiError::throttled(2).into_response();
+            let d = Dialect {
+                retry_after: form,
+                retry_after_seconds: secs,
+                ..Dialect::default()
+            };
+            dialect_retry_after(&mut resp, &d);
+            resp.headers()
+                .get(header::RETRY_AFTER)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(with(RetryAfterForm::Seconds, None).as_deref(), Some("2"));
+        assert_eq!(
+            with(RetryAfterForm::Seconds, Some(86_400.0)).as_deref(),
+            Some("86400")
+        );
+        assert_eq!(with(RetryAfterForm::Missing, None), None);
+        let date = with(RetryAfterForm::HttpDate, None).expect("a date");
+        let at = httpdate::parse_http_date(&date).expect("an HTTP date");
+        let ahead = at
+            .duration_since(std::time::SystemTime::now())
+            .expect("in the future");
+        assert!(ahead <= std::time::Duration::from_secs(4), "{date}");
+        // Other answers are left alone.
+        let mut ok = ApiError::not_found().into_response();
+        dialect_retry_after(&mut ok, &Dialect::default());
+        assert!(ok.headers().get(header::RETRY_AFTER).is_none());
     }
 
     #[test]

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::dialect::Dialect;
+use super::dialect::{Dialect, StatusCase};
 use super::faults::Fate;
 use crate::api::model::{AspectRatio, ModelVersion};
 use crate::api::JobStatus;
@@ -221,6 +221,25 @@ pub fn output_dialect(v: &mut Value, snap: &Snapshot, now_ms: i64, dialect: &Dia
     }
 }
 
+/// The word the dialect uses for `status` (`status_done`, ..., then `status_case`). Applied
+/// to every job the sandbox writes (creation answers, GETs, lists, webhooks), because a real
+/// server that says `COMPLETED` says it everywhere.
+pub fn status_word(status: &JobStatus, dialect: &Dialect) -> String {
+    let word = match status {
+        JobStatus::Pending => dialect.status_pending.as_str(),
+        JobStatus::InQueue => dialect.status_in_queue.as_str(),
+        JobStatus::Running => dialect.status_running.as_str(),
+        JobStatus::Done => dialect.status_done.as_str(),
+        JobStatus::Failed => dialect.status_failed.as_str(),
+        JobStatus::Rejected => dialect.status_rejected.as_str(),
+        JobStatus::Unknown(s) => s.as_str(),
+    };
+    match dialect.status_case {
+        StatusCase::Lower => word.to_owned(),
+        StatusCase::Upper => word.to_uppercase(),
+    }
+}
+
 /// Credits as an integer when whole (as the docs type them), else as a number.
 pub fn whole_or_fraction(x: f64) -> Value {
     if x.fract() == 0.0 && x.abs() < 1e15 {
@@ -335,6 +354,28 @@ mod tests {
         let late = at(done_at + 3_000);
         assert_eq!(late["output"], "o");
         assert_eq!(late["video_thumbnail"], "");
+    }
+
+    #[test]
+    fn the_dialect_names_every_status_and_its_case() {
+        let d = Dialect {
+            status_case: StatusCase::Upper,
+            status_done: "completed".into(),
+            status_failed: "error".into(),
+            ..Dialect::default()
+        };
+        assert_eq!(status_word(&JobStatus::Done, &d), "COMPLETED");
+        assert_eq!(status_word(&JobStatus::Failed, &d), "ERROR");
+        assert_eq!(status_word(&JobStatus::InQueue, &d), "IN_QUEUE");
+        assert_eq!(
+            status_word(&JobStatus::Unknown("moderating".into()), &d),
+            "MODERATING"
+        );
+        assert_eq!(status_word(&JobStatus::Done, &Dialect::default()), "done");
+        // Whatever the dialect says, the client reads it back as the same status.
+        for status in [JobStatus::Done, JobStatus::Failed, JobStatus::Running] {
+            assert_eq!(JobStatus::from(status_word(&status, &d).as_str()), status);
+        }
     }
 
     #[test]

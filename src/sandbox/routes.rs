@@ -76,6 +76,7 @@ async fn create_job(
     body: &[u8],
     kind: JobKind,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    throttle_creations(app)?;
     let req = parse(headers, body)?;
     let seconds = SpeakingRate::default().video_seconds(&req);
     let cost = match kind {
@@ -104,10 +105,21 @@ async fn create_job(
         moderating: app.faults.moderating(&key),
     };
     let created = app.store().create(record, app.settings.max_rendering, now);
-    let (job, durable) = created.map_err(refused)?;
+    let (job, durable) = created.map_err(|r| refused(app, r))?;
     durable_or_500(durable).await?;
     webhooks::schedule(app, &job);
     Ok((StatusCode::CREATED, Json(app.job_json(&job, now_ms()))))
+}
+
+/// The dialect's `throttle_creations`: every creation is refused with a 429 (nothing is
+/// created), before its body is read, as DRF throttles before the view runs.
+fn throttle_creations(app: &App) -> Result<(), ApiError> {
+    let dialect = &app.faults.faults().api;
+    if dialect.throttle_creations {
+        let secs = dialect.retry_after_seconds.unwrap_or(1.0).max(1.0).ceil() as u64;
+        return Err(ApiError::throttled(secs));
+    }
+    Ok(())
 }
 
 /// Parses and checks a creation body as DRF would: 415 for a non-JSON body, 400 with the
@@ -156,12 +168,11 @@ fn parse(headers: &HeaderMap, body: &[u8]) -> Result<CreateLipsync, ApiError> {
     }
 }
 
-fn refused(refusal: Refusal) -> ApiError {
+fn refused(app: &App, refusal: Refusal) -> ApiError {
     match refusal {
-        Refusal::Credits { needed, remaining } => ApiError::detail(
-            StatusCode::PAYMENT_REQUIRED,
-            format!("Insufficient credits: this video needs {needed} credits, {remaining} remain."),
-        ),
+        Refusal::Credits { needed, remaining } => {
+            errors::insufficient_credits(app.faults.faults().api.credits_status, needed, remaining)
+        }
         Refusal::Busy {
             limit,
             retry_after_ms,
@@ -198,6 +209,9 @@ async fn durable_or_500(durable: Option<Durable>) -> Result<(), ApiError> {
 }
 
 async fn render(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    if let Err(e) = throttle_creations(&app) {
+        return e.into_response();
+    }
     let now = now_ms();
     let rendered = app.store().render(
         &id,
@@ -213,7 +227,7 @@ async fn render(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response
             }
             Err(e) => Err(e),
         },
-        Err(refusal) => Err(refused(refusal)),
+        Err(refusal) => Err(refused(&app, refusal)),
     };
     result.into_response()
 }

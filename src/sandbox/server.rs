@@ -105,6 +105,9 @@ async fn handle(
         return Ok(call(router, req).await);
     }
     let key = format!("{} {}", req.method(), endpoint.pattern());
+    if endpoint.group(req.method()) == Some(super::faults::Group::Create) {
+        app.counters.creation_arrived();
+    }
     let fault = endpoint
         .group(req.method())
         .and_then(|g| app.faults.decide(g));
@@ -164,13 +167,15 @@ async fn process(
     mut req: Request<Body>,
     fault: Option<Fault>,
 ) -> Response<Body> {
-    match gate(app, endpoint, req.headers()) {
+    let mut resp = match gate(app, endpoint, req.headers()) {
         Err(refusal) => refusal.into_response(),
         Ok(()) => {
             req.extensions_mut().insert(Decided(fault));
             call(router, req).await
         }
-    }
+    };
+    super::errors::dialect_retry_after(&mut resp, &app.faults.faults().api);
+    resp
 }
 
 async fn call(router: Router, req: Request<Body>) -> Response<Body> {

@@ -30,6 +30,10 @@ pub struct Stats {
     /// Injected faults by kind (`reset`, `lost`, `status_503`, `html`, `slow`, `stall`,
     /// `truncate`, `url_expired`, `duplicate_webhook`).
     pub faults: BTreeMap<String, u64>,
+    /// Creation requests (create, preview, render) counted as they arrive, before faults,
+    /// credentials or the rate limit: read at two instants, the difference is what reached
+    /// the server in between, answered or not.
+    pub creations_arrived: u64,
     /// Webhook POSTs that got an answer.
     pub webhooks_sent: u64,
     /// Webhook POSTs that failed, plus webhooks skipped because the host was not loopback.
@@ -45,6 +49,7 @@ struct Inner {
     requests: BTreeMap<String, BTreeMap<String, u64>>,
     throttled: u64,
     faults: BTreeMap<String, u64>,
+    creations_arrived: u64,
     webhooks_sent: u64,
     webhooks_failed: u64,
 }
@@ -70,6 +75,11 @@ impl Counters {
         });
     }
 
+    /// Counts one creation request on its arrival.
+    pub fn creation_arrived(&self) {
+        self.with(|c| c.creations_arrived += 1);
+    }
+
     /// Counts one injected fault.
     pub fn fault(&self, kind: &str) {
         self.with(|c| *c.faults.entry(kind.to_owned()).or_default() += 1);
@@ -92,6 +102,7 @@ impl Counters {
             stats.requests = c.requests.clone();
             stats.throttled = c.throttled;
             stats.faults = c.faults.clone();
+            stats.creations_arrived = c.creations_arrived;
             stats.webhooks_sent = c.webhooks_sent;
             stats.webhooks_failed = c.webhooks_failed;
         });

@@ -3,7 +3,11 @@
 //! `sandbox::dialect`), one deviation at a time, and what the tool does about each. Whatever
 //! the shape: never pays twice, never sticks on paid work.
 
+mod error_classes;
 mod listing;
 mod media;
 mod output_delay;
+mod rig;
+mod statuses;
+mod throttle;
 mod tls;

@@ -124,7 +124,6 @@ fn duplicates(stats: &Stats) -> Vec<String> {
         .collect()
 }
 
-
 /// Problems with the downloaded rows' files: not what the sandbox served, or partials left.
 fn file_problems(batch_dir: &Path) -> Vec<String> {
     let mut problems = Vec::new();
