@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
+use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
 use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -461,11 +461,7 @@ impl ApiClient {
             .append_pair("limit", "100");
         let mut walked = Walked::default();
         loop {
-            self.counts.list.fetch_add(1, Ordering::Relaxed);
-            let resp = self
-                .send_stream(Method::GET, url, None, Some(self.config.list_timeout))
-                .await?;
-            let (end, v) = listing::read_page(resp, visit).await?;
+            let (end, v) = self.read_page(&url, visit).await?;
             visit = v;
             walked.pages += 1;
             walked.items += end.items;
@@ -485,6 +481,52 @@ impl ApiClient {
                     Some(n) if walked.pages < max_pages => url = n,
                     _ => return Ok((walked, visit)),
                 },
+            }
+        }
+    }
+
+    /// One page of the job list, tried up to `[retry] max_attempts` times with backoff while
+    /// the errors are retryable (a page read again from its start: the visitor skips the jobs
+    /// it saw).
+    async fn read_page<V: listing::Visit>(
+        &self,
+        url: &Url,
+        mut visit: V,
+    ) -> Result<(listing::PageEnd, V), ApiError> {
+        let mut delays = self.backoff().build();
+        loop {
+            self.counts.list.fetch_add(1, Ordering::Relaxed);
+            let error = match self
+                .send_stream(
+                    Method::GET,
+                    url.clone(),
+                    None,
+                    Some(self.config.list_timeout),
+                )
+                .await
+            {
+                Ok(resp) => match listing::read_page(resp, visit).await {
+                    (Ok(end), Some(v)) => return Ok((end, v)),
+                    (Err(e), Some(v)) => {
+                        visit = v;
+                        e
+                    }
+                    (Err(e), None) => return Err(e),
+                    (Ok(_), None) => {
+                        return Err(ApiError::Decode {
+                            status: 0,
+                            message: "the job list reader lost its place".into(),
+                        })
+                    }
+                },
+                Err(e) => e,
+            };
+            match delays.next() {
+                Some(wait) if error.class() == ErrorClass::Retryable => {
+                    tracing::debug!(%error, ?wait, "retrying a page of the job list");
+                    tokio::time::sleep(wait).await;
+                }
+                _ => return Err(error),
             }
         }
     }

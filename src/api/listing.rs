@@ -50,8 +50,13 @@ pub struct PageEnd {
     pub stopped: bool,
 }
 
-/// Reads a list answer's body, handing each job to `visit`; returns the visitor back.
-pub async fn read_page<V>(resp: reqwest::Response, visit: V) -> Result<(PageEnd, V), ApiError>
+/// Reads a list answer's body, handing each job to `visit`; returns the visitor back, also
+/// when the body failed half way (so the page can be read again: a visitor must take a job
+/// it has seen before in its stride). `None` only if the reader itself died.
+pub async fn read_page<V>(
+    resp: reqwest::Response,
+    visit: V,
+) -> (Result<PageEnd, ApiError>, Option<V>)
 where
     V: Visit,
 {
@@ -67,8 +72,13 @@ where
         )
     });
     let mut body = resp.bytes_stream();
+    let mut cut = None;
     while let Some(chunk) = body.next().await {
-        let item = chunk.map_err(|e| std::io::Error::other(e.without_url().to_string()));
+        let item = chunk.map_err(|e| {
+            let message = e.without_url().to_string();
+            cut = Some(message.clone());
+            std::io::Error::other(message)
+        });
         let failed = item.is_err();
         if tx.send(item).await.is_err() || failed {
             // The parser is done (stopped, or refused the body): read no more.
@@ -76,13 +86,26 @@ where
         }
     }
     drop(tx);
-    let (result, visit) = parser.await.map_err(|e| ApiError::Decode {
-        status,
-        message: format!("the list reader stopped: {e}"),
-    })?;
-    result
-        .map(|end| (end, visit))
-        .map_err(|message| ApiError::Decode { status, message })
+    match parser.await {
+        Ok((result, visit)) => {
+            let result = result.map_err(|message| match cut {
+                // The connection broke: a network error, retried like one.
+                Some(cut) => ApiError::Network {
+                    message: format!("the job list was cut: {cut}"),
+                    maybe_sent: true,
+                },
+                None => ApiError::Decode { status, message },
+            });
+            (result, Some(visit))
+        }
+        Err(e) => (
+            Err(ApiError::Decode {
+                status,
+                message: format!("the list reader stopped: {e}"),
+            }),
+            None,
+        ),
+    }
 }
 
 fn parse<V: Visit>(reader: ChannelReader, mut visit: V) -> (Result<PageEnd, String>, V) {

@@ -109,6 +109,12 @@ pub(super) fn text(s: &Summary, code: ExitCode, cx: &Context) -> Vec<String> {
         ExitCode::Interrupted => out.push(
             "interrupted: the journal has everything; rerun the same command to resume".into(),
         ),
+        // Throttled too long: the stop's own message says what happened and what to do.
+        ExitCode::Unreachable if s.throttled_stop => {
+            if let Some(why) = &s.stopped {
+                out.push(format!("stopped submitting: {why}"));
+            }
+        }
         ExitCode::Unreachable => out.push(format!(
             "stopped: {}; nothing lost; rerun when it is reachable",
             s.stopped
@@ -123,8 +129,8 @@ pub(super) fn text(s: &Summary, code: ExitCode, cx: &Context) -> Vec<String> {
     }
     for (status, n) in &s.unknown_statuses {
         out.push(format!(
-            "{} in a status this client does not know ('{status}'): polled until the deadline; \
-             check them in your Creatify account (a rerun polls them again)",
+            "{} in an unknown status '{status}': this client does not know that word; check \
+             them in your Creatify account (a rerun polls them again)",
             plural(*n, "job", "jobs")
         ));
     }

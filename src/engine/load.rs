@@ -34,6 +34,7 @@ impl Coordinator {
             polling: false,
             next_poll: now,
             reconciling: false,
+            list_failures: 0,
             stop: None,
             failures_this_run: 0,
             committed_credits: 0.0,

@@ -121,6 +121,8 @@ pub struct Summary {
     pub throttled: u64,
     /// Jobs last seen in a status this client does not know, by status.
     pub unknown_statuses: Vec<(String, usize)>,
+    /// Whether submitting stopped because creations were throttled too long.
+    pub throttled_stop: bool,
 }
 
 /// Why the engine stops submitting.
@@ -308,6 +310,8 @@ struct Coordinator {
     /// round.
     next_poll: Instant,
     reconciling: bool,
+    /// Walks of the job list that failed in a row (for their backoff).
+    list_failures: u32,
     stop: Option<Stop>,
     failures_this_run: u32,
     committed_credits: f64,
@@ -594,6 +598,7 @@ impl Coordinator {
                 .throttled
                 .load(std::sync::atomic::Ordering::Relaxed),
             unknown_statuses: self.unknown.at_end(),
+            throttled_stop: matches!(self.stop, Some(Stop::Throttled(_))),
         };
         let code = match &self.stop {
             Some(Stop::Auth(_)) => ExitCode::Auth,

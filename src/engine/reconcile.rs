@@ -82,19 +82,26 @@ impl Coordinator {
         let cfg = &shared.cfg;
         let now = Instant::now();
         let verdicts = match round.result {
-            Ok(v) => v,
+            Ok(v) => {
+                self.list_failures = 0;
+                v
+            }
             Err(e) if e.class() == ErrorClass::Auth => {
                 tracing::error!(error = %e, "the API refused the credentials");
                 self.stop = Some(Stop::Auth(e.to_string()));
                 return Ok(());
             }
             Err(e) => {
+                // A list that fails may come back: looked for again (growing waits, up to
+                // `[poll] max_interval_secs`) until the row's deadline, when it is `unknown`.
                 tracing::warn!(error = %e, "could not read the account's job list; will try again");
-                let why = format!("the job list could not be read ({e})");
-                let keys: Vec<String> = self.unsure.keys().cloned().collect();
-                for key in keys {
-                    self.not_proven(&key, round.ready.contains(&key), &why)
-                        .await?;
+                let failures = self.list_failures.saturating_add(1);
+                self.list_failures = failures;
+                let wait = (Duration::from_millis(500) * 2u32.saturating_pow(failures.min(10)))
+                    .min(self.shared.cfg.poll_max.max(Duration::from_secs(1)));
+                let next = Instant::now() + wait;
+                for u in self.unsure.values_mut() {
+                    u.next_look = u.next_look.max(next);
                 }
                 return Ok(());
             }
