@@ -327,11 +327,14 @@ impl ApiClient {
 
     /// `POST /api/lipsyncs_v2/`, once.
     pub async fn create(&self, body: &CreateLipsync) -> CreateOutcome {
-        self.counts.create.fetch_add(1, Ordering::Relaxed);
-        match self
+        let sent = self
             .send(Method::POST, self.url("api/lipsyncs_v2/"), Some(body))
-            .await
-        {
+            .await;
+        // Counted when it left: one withdrawn from its slot never did.
+        if !matches!(sent, Err(ApiError::NotSent)) {
+            self.counts.create.fetch_add(1, Ordering::Relaxed);
+        }
+        match sent {
             Ok((status, text)) => match serde_json::from_str::<Job>(&text) {
                 Ok(job) => CreateOutcome::Created(Box::new(job)),
                 Err(e) => CreateOutcome::Ambiguous(ApiError::Decode {

@@ -13,6 +13,7 @@ use crate::api::{ApiClient, Credentials};
 use crate::batch::Target;
 use crate::config::Settings;
 use crate::engine::reconcile::search_with;
+use crate::engine::reference::{canonical, references_in};
 use crate::engine::search::Verdict;
 use crate::exit::ExitCode;
 use crate::journal::{BatchLock, Change, Journal, LockError, RowState};
@@ -47,19 +48,55 @@ pub(super) async fn resolve(args: ResolveArgs) -> anyhow::Result<ExitCode> {
     })?;
     let is_open = |key: &str| open.iter().any(|r| r.key == key);
 
-    // Marks by hand first: they need no API.
+    // Marks by hand first. A job said to be a row's is checked with the API: it must
+    // exist, be no other row's, and carry no other row's reference.
     let mut changes = Vec::new();
+    let mut marked = std::collections::HashSet::new();
+    let mut checked = None;
     for mark in &args.created {
         let Some((key, id)) = mark.split_once('=').map(|(k, i)| (k.trim(), i.trim())) else {
             return invalid(format!("--created takes KEY=JOB_ID, got {mark:?}"));
         };
-        if !is_open(key) || id.is_empty() {
+        let Some(row) = open
+            .iter()
+            .find(|r| r.key == key)
+            .filter(|_| !id.is_empty())
+        else {
             return invalid(format!(
                 "--created {mark:?}: no unknown row {key:?} in {} (see `creatify-batch status`)",
                 dir.display()
             ));
+        };
+        if journal.job_ids()?.iter().any(|known| known == id) {
+            return invalid(format!(
+                "--created {mark:?}: job {id} already belongs to this batch (another row's, or an earlier one of this row's); look for the job whose name starts with \"{}\"",
+                row.reference.as_deref().unwrap_or("?")
+            ));
+        }
+        if checked.is_none() {
+            checked = Some(client_for(dir, &settings, args.base_url.as_deref()).await?);
+        }
+        let Some((client, _)) = &checked else {
+            anyhow::bail!("no client for the batch's API");
+        };
+        let job = match client.job(id).await {
+            Ok(job) => job,
+            Err(e) => {
+                return invalid(format!(
+                    "--created {mark:?}: the API does not show job {id} ({e}); nothing was recorded"
+                ))
+            }
+        };
+        let want = row.reference.as_deref().map(canonical).unwrap_or_default();
+        let refs = job.name.as_deref().map(references_in).unwrap_or_default();
+        if !refs.is_empty() && !refs.contains(&want) {
+            return invalid(format!(
+                "--created {mark:?}: job {id} is named {:?}, the job of another submission (this row's reference is {want}); nothing was recorded",
+                job.name.unwrap_or_default()
+            ));
         }
         println!("{key}: recorded as created, job {id}; the next run polls and downloads it");
+        marked.insert(key.to_owned());
         changes.push(Change::Submitted {
             key: key.to_owned(),
             job_id: id.to_owned(),
@@ -73,13 +110,22 @@ pub(super) async fn resolve(args: ResolveArgs) -> anyhow::Result<ExitCode> {
             ));
         }
         println!("{key}: recorded as not created; the next run sends it");
+        marked.insert(key.clone());
         changes.push(Change::Requeue {
             key: key.clone(),
             error: "marked not created by `creatify-batch resolve`".into(),
         });
     }
+    if let Some((_, Some(sb))) = checked {
+        sb.shutdown().await;
+    }
     if !changes.is_empty() {
         journal.apply(changes).await?;
+        let left = open.iter().filter(|r| !marked.contains(&r.key)).count();
+        if left > 0 {
+            println!("{left} more rows are still unknown (see `creatify-batch status`)");
+            return Ok(ExitCode::Unresolved);
+        }
         return Ok(ExitCode::Success);
     }
     if open.is_empty() {

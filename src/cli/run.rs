@@ -61,9 +61,9 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
     let plan = match plan::plan_file(&args.sheet, &settings) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("{e}");
-            eprintln!("nothing was submitted; fix the sheet and run again");
-            return Ok(ExitCode::InvalidInput);
+            return invalid(format!(
+                "{e}\nnothing was submitted; fix the sheet and run again"
+            ))
         }
     };
     if let Rerender::Keys(wanted) = &rerender {
@@ -240,6 +240,7 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
         batch: &batch,
         dir: &batch_dir,
         sheet_rows,
+        unknown_estimate: journal.credits_in(crate::journal::RowState::Unknown)?,
         changed: &changed,
         wall: started.elapsed(),
     };

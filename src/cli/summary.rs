@@ -21,6 +21,8 @@ pub(super) struct Context<'a> {
     pub dir: &'a Path,
     /// Records of the sheet (a multi-scene video takes several).
     pub sheet_rows: usize,
+    /// Estimated credits of the `unknown` rows: what they may have cost on top.
+    pub unknown_estimate: f64,
     /// Rows changed in the sheet since their job was created (not rerendered): their keys.
     pub changed: &'a [String],
     /// The run's wall time.
@@ -64,7 +66,7 @@ pub(super) fn text(s: &Summary, code: ExitCode, cx: &Context) -> Vec<String> {
         c.downloaded,
         c.failed,
         c.rejected,
-        c.submitted + c.submitting + c.done,
+        c.submitted + c.submitting,
         if c.unknown > 0 {
             format!("{} unknown, ", c.unknown)
         } else {
@@ -80,7 +82,7 @@ pub(super) fn text(s: &Summary, code: ExitCode, cx: &Context) -> Vec<String> {
         }
         out.push(format!(
             "{} in the sheet since {} made ({}): the files on disk are the old version; \
-             --rerender changed renders {} again as new {}",
+             --rerender changed renders {} again as {}",
             plural(n, "video changed", "videos changed"),
             if n == 1 {
                 "its video was"
@@ -89,7 +91,7 @@ pub(super) fn text(s: &Summary, code: ExitCode, cx: &Context) -> Vec<String> {
             },
             keys.join(", "),
             if n == 1 { "it" } else { "them" },
-            if n == 1 { "job" } else { "jobs" },
+            if n == 1 { "a new job" } else { "new jobs" },
         ));
     }
     out.push(format!(
@@ -134,17 +136,27 @@ pub(super) fn text(s: &Summary, code: ExitCode, cx: &Context) -> Vec<String> {
             plural(*n, "job", "jobs")
         ));
     }
+    if c.done > 0 {
+        out.push(format!(
+            "{} rendered but not downloaded (the download failed; see `creatify-batch status`): \
+             rerun to fetch {}",
+            plural(c.done, "video", "videos"),
+            if c.done == 1 { "it" } else { "them" }
+        ));
+    }
     if c.unknown > 0 {
         out.push(format!(
             "{} sent, but whether the API created {} cannot be proven (its job list could not \
-             show it): never sent again blindly; see `creatify-batch status`, then \
-             `creatify-batch resolve {}`",
+             show it): never sent again blindly, and up to {} more credits may have been \
+             charged for {}; see `creatify-batch status`, then `creatify-batch resolve {}`",
             plural(c.unknown, "video was", "videos were"),
             if c.unknown == 1 {
                 "its job"
             } else {
                 "their jobs"
             },
+            credits(cx.unknown_estimate),
+            if c.unknown == 1 { "it" } else { "them" },
             cx.dir.display()
         ));
     }

@@ -216,8 +216,9 @@ impl Coordinator {
             return Ok(());
         };
         let reason = format!(
-            "created or not: unknown. {why}. It is not sent again: check the account's jobs for one named \"{} …\", then run `creatify-batch resolve` (it looks again, or records what you found)",
-            u.reference
+            "created or not: unknown. {why}. It is not sent again: check the account's jobs for one named \"{} …\" (or, if the API keeps no names, one with this row's script), then run `creatify-batch resolve {}` (it looks again, or records what you found)",
+            u.reference,
+            self.shared.cfg.batch_dir.display()
         );
         tracing::error!(%key, "{reason}");
         self.committed_credits -= u.pending.est_credits;

@@ -153,6 +153,9 @@ pub struct Walker {
     echoed: Vec<Vec<Job>>,
     /// Rows that a job in the window could belong to without it being sure.
     blocked: Vec<bool>,
+    /// Rows whose request a job echoes, like other rows' too (the same script, avatar and
+    /// voice): which one's it is cannot be told.
+    twins: Vec<bool>,
     /// Jobs in the window with neither a name nor an echo to tell them by.
     untellable: u64,
 }
@@ -196,6 +199,7 @@ impl Walker {
             found: vec![Vec::new(); n],
             echoed: vec![Vec::new(); n],
             blocked: vec![false; n],
+            twins: vec![false; n],
             untellable: 0,
         }
     }
@@ -265,7 +269,7 @@ impl Walker {
             several => {
                 // The same script, avatar and voice in several rows: cannot tell which.
                 for i in several {
-                    self.blocked[*i] = true;
+                    self.twins[*i] = true;
                 }
             }
         }
@@ -298,8 +302,8 @@ impl Walker {
         self.wanted
             .into_iter()
             .zip(self.found.into_iter().zip(self.echoed))
-            .zip(self.blocked)
-            .map(|((w, (found, echoed)), blocked)| {
+            .zip(self.blocked.into_iter().zip(self.twins))
+            .map(|((w, (found, echoed)), (blocked, twins))| {
                 // A reference is certain; an echo only stands in for a name the server lost.
                 let mut found = if found.is_empty() { echoed } else { found };
                 let verdict = if !found.is_empty() {
@@ -311,6 +315,10 @@ impl Walker {
                     Verdict::Found(Box::new(first), found)
                 } else if let Some(why) = &why {
                     Verdict::Unproven(why.clone())
+                } else if twins {
+                    Verdict::Unproven(
+                        "a job without a name was created since the attempt whose request matches this row's and another row's alike (the same script, avatar and voice), so which row's it is cannot be told".into(),
+                    )
                 } else if blocked {
                     Verdict::Unproven(format!(
                         "{untellable} jobs created since the attempt have no name and no echo of their request to tell whether one is this row's"
@@ -445,6 +453,27 @@ mod tests {
                 assert_eq!(more[0].id, "late");
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_nameless_job_that_echoes_two_identical_rows_is_adopted_by_neither() {
+        let old = || vec![job("x", None, 10.0, None), job("y", None, 9.0, None)];
+        let w = vec![
+            wanted("a", R1, 1000.0, "same"),
+            wanted("b", R2, 1000.0, "same"),
+        ];
+        let v = walk(
+            w,
+            [vec![job("n", None, 1010.0, Some("same"))], old()].concat(),
+            false,
+        );
+        for (w, verdict) in &v {
+            assert!(
+                matches!(verdict, Verdict::Unproven(why) if why.contains("alike")),
+                "{}: {verdict:?}",
+                w.key
+            );
         }
     }
 

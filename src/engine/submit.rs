@@ -71,12 +71,23 @@ pub(super) async fn submit(shared: &Shared, pending: Pending) -> Result<Submitte
         .await?;
     match shared.client.create(&body).await {
         CreateOutcome::Created(job) => {
+            // The 201's job object too: what it was charged counts even if the run stops
+            // before its first poll.
             shared
                 .journal
-                .record(Change::Submitted {
-                    key,
-                    job_id: job.id.clone(),
-                })
+                .apply(vec![
+                    Change::Submitted {
+                        key: key.clone(),
+                        job_id: job.id.clone(),
+                    },
+                    Change::Seen {
+                        key,
+                        job: serde_json::to_string(&job).unwrap_or_default(),
+                        status: job.status.as_str().to_owned(),
+                        credits_used: job.credits_used,
+                        duration: job.duration,
+                    },
+                ])
                 .await?;
             Ok(Submitted::Created { job_id: job.id })
         }

@@ -157,7 +157,10 @@ pub async fn sync(
                 changes.push(Change::Plan(Box::new(row)));
             }
             Some(k) => {
-                let changed = k.payload_hash != row.payload_hash;
+                // A failed or rejected row has no video to be the old version of: edited, it is
+                // a fix for --retry-failed, not a change.
+                let changed = k.payload_hash != row.payload_hash
+                    && !matches!(k.state, RowState::Failed | RowState::Rejected);
                 if rerender.wants(&row.key, changed) {
                     if matches!(k.state, RowState::Submitting | RowState::Submitted) {
                         report.rerender_in_flight.push(row.key.clone());

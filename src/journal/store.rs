@@ -204,9 +204,13 @@ impl Row {
 
     /// Whether the sheet now asks for something else than what its job was made from.
     pub fn changed(&self) -> bool {
-        self.sheet_hash
-            .as_deref()
-            .is_some_and(|h| h != self.payload_hash)
+        // A failed or rejected row has no video to be the old version of: edited, it is a
+        // fix, sent again by --retry-failed.
+        !matches!(self.state, RowState::Failed | RowState::Rejected)
+            && self
+                .sheet_hash
+                .as_deref()
+                .is_some_and(|h| h != self.payload_hash)
     }
 }
 
@@ -672,7 +676,8 @@ pub(super) fn changed_count(conn: &Connection, path: &Path) -> Result<usize, Jou
         return Ok(0);
     }
     conn.prepare_cached(
-        "SELECT COUNT(*) FROM rows WHERE sheet_hash IS NOT NULL AND sheet_hash != payload_hash",
+        "SELECT COUNT(*) FROM rows WHERE sheet_hash IS NOT NULL AND sheet_hash != payload_hash
+            AND state NOT IN ('failed', 'rejected')",
     )
     .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
     .map(|n| n.max(0) as usize)

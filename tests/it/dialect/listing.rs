@@ -67,6 +67,35 @@ async fn a_capped_job_list_never_pays_twice() {
     let out = run_limited(&h, &sheet, &[]).await;
     assert_eq!(code(&out), 8, "{}", text(&out));
     assert_once(&h, n, true, "capped, rerun");
+    // `resolve --created` refuses another row's job: recording it would show one video as two.
+    let rows = manifest_rows(&h.batch_dir("capped"));
+    let taken = rows
+        .iter()
+        .find_map(|r| r["job_id"].as_str().filter(|_| r["status"] == "downloaded"))
+        .expect("a downloaded row");
+    let open = rows
+        .iter()
+        .find_map(|r| r["key"].as_str().filter(|_| r["status"] == "unknown"))
+        .expect("an unknown row");
+    let out = std::process::Command::new(BIN)
+        .current_dir(h.dir.path())
+        .args([
+            "resolve",
+            "out/capped",
+            "--created",
+            &format!("{open}={taken}"),
+        ])
+        .env("CREATIFY_API_ID", &h.id)
+        .env("CREATIFY_API_KEY", &h.key)
+        .env_remove("CREATIFY_BASE_URL")
+        .output()
+        .expect("resolve runs");
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(
+        text(&out).contains("already belongs to this batch"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -284,10 +313,18 @@ async fn a_new_accounts_unanswered_creation_is_unknown_then_settled_by_a_rerun()
         t.contains("still unknown") && t.contains("--not-created v001"),
         "{t}"
     );
+    // One row settled, one still unknown: exit 8 until none is.
     let (c, t) = tokio::task::block_in_place(|| resolve(&["--not-created", "v001"]));
-    assert_eq!(c, 0, "{t}");
+    assert_eq!(c, 8, "{t}");
     let (c, t) = tokio::task::block_in_place(|| resolve(&["--not-created", "nope"]));
     assert_eq!(c, 2, "{t}");
+    // A job id the API does not know is refused, nothing recorded.
+    let bogus = "v002=00000000-0000-0000-0000-000000000000";
+    let (c, t) = tokio::task::block_in_place(|| resolve(&["--created", bogus]));
+    assert_eq!(c, 2, "{t}");
+    assert!(t.contains("does not show job"), "{t}");
+    let (c, t) = tokio::task::block_in_place(|| resolve(&["--not-created", "v002"]));
+    assert_eq!(c, 0, "{t}");
     let h = h.restart(Faults::default()).await;
     let out = run_limited(&h, &sheet, &[]).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
