@@ -99,6 +99,9 @@ pub struct PlannedVideo {
     pub credits: f64,
     /// Values sent as written that look wrong (unknown open-set values, formulas).
     pub warnings: Vec<Diagnostic>,
+    /// Each scene's label, in scene order: with both a `key` and a `video` column, the
+    /// row's `key` (empty when the row has none); empty strings otherwise.
+    pub scene_labels: Vec<String>,
 }
 
 impl Plan {
@@ -132,8 +135,12 @@ pub fn plan_bytes(source: &Path, bytes: &[u8], settings: &Settings) -> Result<Pl
         }));
     }
     let sheet = sheet::read(bytes).map_err(|e| PlanError::from_sheet(source, e))?;
-    let (columns, mut errors) =
-        Columns::resolve(&sheet.format.headers, sheet.header_line, &settings.columns);
+    let (columns, mut errors) = Columns::resolve(
+        &sheet.format.headers,
+        sheet.header_line,
+        &settings.columns,
+        &settings.columns_ignore,
+    );
     errors.extend(sheet.problems);
     let source_rows = sheet.rows.len();
     let (video_defaults, scene_defaults) = split_defaults(&settings.defaults);
@@ -161,13 +168,18 @@ pub fn plan_bytes(source: &Path, bytes: &[u8], settings: &Settings) -> Result<Pl
     for raw in sheet.rows {
         let row = rows::type_row(raw, &columns, &mut errors);
         match grouper.place(&row, &mut errors) {
-            rows::Placement::Joins => {
+            rows::Placement::Joins { label } => {
                 if let Some(g) = current.as_mut() {
                     g.rows.push(members.len());
+                    g.labels.push(label);
                     members.push(row);
                 }
             }
-            rows::Placement::Starts { key, derived } => {
+            rows::Placement::Starts {
+                key,
+                derived,
+                label,
+            } => {
                 if let Some(g) = current.take() {
                     finish(g, &mut members, &mut errors);
                 }
@@ -175,10 +187,25 @@ pub fn plan_bytes(source: &Path, bytes: &[u8], settings: &Settings) -> Result<Pl
                     key,
                     derived,
                     rows: vec![0],
+                    labels: vec![label],
                 });
                 members.push(row);
             }
-            rows::Placement::Skipped => {}
+            // Its placement failed (reported); its own problems are still looked for. The
+            // plan fails, so this video is never submitted.
+            rows::Placement::Alone => {
+                if let Some(g) = current.take() {
+                    finish(g, &mut members, &mut errors);
+                }
+                let alone = rows::Group {
+                    key: String::new(),
+                    derived: false,
+                    rows: vec![0],
+                    labels: vec![String::new()],
+                };
+                members.push(row);
+                finish(alone, &mut members, &mut errors);
+            }
         }
     }
     if let Some(g) = current.take() {
