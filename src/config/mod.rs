@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use defaults::{check_columns, check_defaults, split_defaults};
+pub use defaults::{check_columns, check_defaults, check_ignore, split_defaults};
 pub use error::{ConfigError, ConfigProblem};
 
 use crate::api::credits::SpeakingRate;

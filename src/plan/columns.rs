@@ -2,7 +2,7 @@
 //!
 //! A header is trimmed, lower-cased and its inner spaces become `_` (`Caption Style` reads
 //! as `caption_style`), then looked up in this order: ignored columns (`#...`, `notes`,
-//! `note`, `comment`, `comments`), the config's `[columns]` aliases, the built-in
+//! `note`, `comment`, `comments`, the config's `[columns] ignore`), the config's `[columns]` aliases, the built-in
 //! [`ALIASES`], and finally the dotted request-field paths of [`fields`]. Anything else is
 //! an error with the closest known name.
 
@@ -318,12 +318,26 @@ mod tests {
     }
 
     #[test]
+    fn ignored_headers_match_like_headers_and_typos_remember_their_field() {
+        let headers: Vec<String> = ["STATUS", "approved  by", "scirpt", "kye"]
+            .iter()
+            .map(|h| h.to_string())
+            .collect();
+        let ignore = ["Status".to_owned(), "Approved by".to_owned()];
+        let (c, p) = Columns::resolve(&headers, 1, &BTreeMap::new(), &ignore);
+        assert_eq!(c.ignored, ["STATUS", "approved  by"]);
+        assert_eq!(p.len(), 2, "{p:?}");
+        // "kye" means `key`, not a field: nothing to stand in for.
+        assert_eq!(c.meant, [(2, "voice.input_text")]);
+    }
+
+    #[test]
     fn unknown_group_and_duplicate_headers_are_reported() {
         let (_, p) = resolve(&["scirpt", "caption_setting", "script", "voice.input_text"]);
         assert_eq!(
             p,
             [
-                r#"line 1, column scirpt: unknown column "scirpt" (did you mean "script"?)"#,
+                r#"line 1, column scirpt: unknown column "scirpt" (did you mean "script"?); if the sheet keeps this column for your team, add it to [columns] ignore in pipeline.toml, or map it with [columns]"#,
                 r#"line 1, column caption_setting: "caption_setting" is a group of fields; name one of its fields, e.g. caption_setting.style"#,
                 r#"line 1, column voice.input_text: sets voice.input_text like column "script" (column 3) already does; keep one"#,
             ]

@@ -6,7 +6,8 @@
 //! multi-scene video's rows, `build` turns a group into a body (defaults, then cells),
 //! deserializes it into the API model and checks it with the API's rules, and [`table`]
 //! prints the result. Every problem in every row is collected before giving up, so a user
-//! fixes a sheet in one go.
+//! fixes a sheet in one go: a row whose key is refused is still built on its own for its
+//! other problems, and a video whose rows disagree is still checked with the API's rules.
 //!
 //! # The sheet
 //! - **Headers** name request fields by dotted path below the scene or the video
@@ -14,8 +15,11 @@
 //!   `background_music.url`; the full list is [`fields::all`]), or a built-in alias
 //!   ([`columns::ALIASES`]), or a `[columns]` alias. Headers are trimmed and match in any
 //!   case, with spaces read as `_` (`Caption Style`). Columns headed `#...`, `notes`,
-//!   `note`, `comment` or `comments` are ignored. Anything else is an error with a
-//!   did-you-mean; a blank header is fine as long as its cells are blank.
+//!   `note`, `comment` or `comments`, or listed in `[columns] ignore`, are ignored. Anything
+//!   else is an error with a did-you-mean and the fix; a blank header is fine as long as its
+//!   cells are blank. A misspelt header is one error: a value missing on a row because its
+//!   cell sits under that header is not reported again (see `build::meant`).
+//! - **Aspect ratios** may be written `16:9`, `9:16`, `1:1` (spaces allowed).
 //! - **Cells**: an empty cell means "use `[defaults]`". Values are read by the field's
 //!   type: numbers (`0.5`, `0,5`, `50%`), whole numbers, booleans (`true/false`, `yes/no`,
 //!   `y/n`, `1/0`), closed sets (any case, written canonically; anything else is an error
@@ -30,8 +34,9 @@
 //!   error naming both lines; so are keys whose output folders would meet on a disk that
 //!   ignores case. A key is visible text on one line, at most 255 characters (see `rows`).
 //! - **Multi-scene videos**: consecutive rows with the same `video` value are the scenes of
-//!   one video, in order, and that value is its key (a `key` cell on those rows must be
-//!   empty or equal). Video-level fields (`aspect_ratio`, `model_version`, `name`,
+//!   one video, in order, and that value is its key; a `key` cell on those rows is the
+//!   scene's label ([`PlannedVideo::scene_labels`]), distinct within the video. Video-level
+//!   fields (`aspect_ratio`, `model_version`, `name`,
 //!   `webhook_url`, `background_music.*`, `cta_end.*`) may be left empty after the first
 //!   row; values given must agree. A `video` value that reappears later is an error. Rows
 //!   with an empty `video` cell are single-scene videos.

@@ -247,4 +247,24 @@ fn one_kind_of_error_never_hides_another() {
     let out = plan_command(csv, None);
     assert_eq!(code(&out), 2);
     assert_eq!(error_lines(&out), want);
+
+    // Without a key column: a disagreement does not hide the API's rules in that video.
+    let csv = "video,script,avatar,aspect,voice_volume\n\
+               v,One,ava-studio,9x16,\n\
+               v,Two,ava-studio,16x9,1.5\n";
+    assert_eq!(
+        problems(csv.as_bytes()),
+        [
+            r#"line 3, column aspect: "16x9" differs from "9x16" on line 2; the rows of video "v" must agree on video-level fields (or leave them empty after the first)"#,
+            "line 3, column voice_volume: must be between 0 and 1, got 1.5",
+        ]
+    );
+    // A duplicate key does not hide the row's own problems.
+    assert_eq!(
+        problems(b"key,script,avatar\na,Hi,ava-studio\na,Yo,\n"),
+        [
+            r#"line 3, column key: duplicate key "a": also on line 2; keys must be unique"#,
+            "line 3, column avatar: every scene needs an avatar",
+        ]
+    );
 }
