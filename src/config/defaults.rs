@@ -116,6 +116,59 @@ pub fn check_columns(columns: &BTreeMap<String, String>) -> Vec<ConfigProblem> {
     problems
 }
 
+/// Checks `[columns] ignore` (`value`): a list of header names, none blank, none also
+/// mapped in `columns` (the rest of `[columns]`). The key `ignore` itself is never a
+/// header mapping; a header named "Ignore" is mapped as `"Ignore" = ...`.
+pub fn check_ignore(
+    value: &toml::Value,
+    columns: &toml::Table,
+    problems: &mut Vec<ConfigProblem>,
+) -> Vec<String> {
+    let bad = |got: &str| {
+        ConfigProblem::new(
+            "columns",
+            "ignore",
+            format!(
+                "must be a list of header names, like ignore = [\"Status\", \"Approved by\"], \
+                 got {got} (to map a header named \"Ignore\", write \"Ignore\" = \"...\")"
+            ),
+        )
+    };
+    let Some(list) = value.as_array() else {
+        problems.push(bad(value.type_str()));
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for item in list {
+        let Some(h) = item.as_str() else {
+            problems.push(bad(&format!("a list holding {}", item.type_str())));
+            continue;
+        };
+        let name = normalize(h);
+        if name.is_empty() {
+            problems.push(ConfigProblem::new(
+                "columns",
+                "ignore",
+                "a header to ignore may not be blank",
+            ));
+            continue;
+        }
+        if let Some(mapped) = columns
+            .keys()
+            .find(|k| *k != "ignore" && normalize(k) == name)
+        {
+            problems.push(ConfigProblem::new(
+                "columns",
+                "ignore",
+                format!("{h:?} is both ignored and mapped by {mapped:?} in [columns]; keep one"),
+            ));
+            continue;
+        }
+        out.push(h.to_owned());
+    }
+    out
+}
+
 /// `[defaults]` split into (video-level, scene-level) objects.
 pub fn split_defaults(defaults: &Map<String, Value>) -> (Map<String, Value>, Map<String, Value>) {
     let mut video = Map::new();

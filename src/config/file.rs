@@ -163,6 +163,10 @@ pub fn parse(text: &str, origin: &Path) -> Result<Settings, ConfigError> {
             Some(t) => {
                 let mut columns = std::collections::BTreeMap::new();
                 for (header, to) in t {
+                    if header == "ignore" {
+                        s.columns_ignore = defaults::check_ignore(to, t, &mut problems);
+                        continue;
+                    }
                     match to.as_str() {
                         Some(to) => {
                             columns.insert(header.clone(), to.to_owned());

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use defaults::{check_columns, check_defaults, split_defaults};
+pub use defaults::{check_columns, check_defaults, check_ignore, split_defaults};
 pub use error::{ConfigError, ConfigProblem};
 
 use crate::api::credits::SpeakingRate;
@@ -51,6 +51,9 @@ pub struct Settings {
     /// `[columns]`: extra header aliases, header → dotted field path (or `key`, `video`, or
     /// a built-in alias).
     pub columns: BTreeMap<String, String>,
+    /// `[columns] ignore`: headers of columns a team keeps for itself (`Status`, `Approved
+    /// by`), left out of the plan; matched like headers (any case, spaces as `_`).
+    pub columns_ignore: Vec<String>,
 }
 
 /// `[api]`.
@@ -178,6 +181,7 @@ impl Default for Settings {
             estimate: SpeakingRate::default(),
             defaults: serde_json::Map::new(),
             columns: BTreeMap::new(),
+            columns_ignore: Vec::new(),
         }
     }
 }

@@ -82,7 +82,8 @@ pub fn video(
         line0,
         &mut errors,
     );
-    check_required(cx, &body, Level::Video, line0, &mut errors);
+    let meant_by_any = |p: &str| members.iter().any(|r| meant(cx, r, p));
+    check_required(cx, &body, Level::Video, line0, &meant_by_any, &mut errors);
 
     let mut scenes = Vec::with_capacity(members.len());
     for row in &members {
@@ -97,7 +98,8 @@ pub fn video(
             })
             .collect();
         infer_backgrounds(cx, &mut scene, Level::Scene, &given, row.line, &mut errors);
-        check_required(cx, &scene, Level::Scene, row.line, &mut errors);
+        let meant_here = |p: &str| meant(cx, row, p);
+        check_required(cx, &scene, Level::Scene, row.line, &meant_here, &mut errors);
         scenes.push(Value::Object(scene));
     }
     body.insert("video_inputs".into(), Value::Array(scenes));
@@ -118,15 +120,16 @@ pub fn video(
             .is_some_and(|c| refused.contains(&(d.line, c)))
     };
     errors.retain(|d| !follows_refusal(d));
-    if !errors.is_empty() {
-        errors.append(&mut warnings);
-        return Err(errors);
-    }
 
+    // Problems found so far do not hide the API's rules: a body that still deserializes is
+    // checked too, so that a sheet is fixed in one pass.
     let body: CreateLipsync = match serde_path_to_error::deserialize(Value::Object(body)) {
         Ok(b) => b,
-        // The refused cell is why the body is incomplete.
-        Err(_) if !refused.is_empty() => return Err(warnings),
+        // What was reported (or the refused cell) is why the body is incomplete.
+        Err(_) if !errors.is_empty() || !refused.is_empty() => {
+            errors.append(&mut warnings);
+            return Err(errors);
+        }
         Err(e) => {
             return Err(vec![Diagnostic::line(
                 line0,
@@ -135,6 +138,14 @@ pub fn video(
         }
     };
     for v in validate(&body) {
+        let field = v.path.field();
+        let is_meant = match v.path.scene().and_then(|i| members.get(i)) {
+            Some(row) => meant(cx, row, &field),
+            None => meant_by_any(&field),
+        };
+        if is_meant && matches!(v.severity, Severity::Error) {
+            continue;
+        }
         let d = locate(cx, &members, &v.path, v.message);
         match v.severity {
             Severity::Error if follows_refusal(&d) => {}
@@ -173,6 +184,7 @@ pub fn video(
         seconds,
         body,
         warnings,
+        scene_labels: group.labels,
     })
 }
 
@@ -267,12 +279,32 @@ fn infer_backgrounds(
     }
 }
 
+/// What fills an object the API requires: a header meant for one of these fields (see
+/// [`meant`]) explains the object's absence.
+const FILLS: &[(&str, &str)] = &[
+    ("character", "character.avatar_id"),
+    ("voice", "voice.input_text"),
+    ("voice", "voice.type"),
+];
+
+/// Whether `field` is missing on `row` because of an unknown header whose did-you-mean
+/// names it, the row having a cell in that column: the header's error is the one to fix,
+/// so that a misspelt header is one error, not one per row. A row with nothing in the
+/// column still has its own problem, and it is still reported.
+fn meant(cx: &Context<'_>, row: &TypedRow, field: &str) -> bool {
+    cx.columns.meant.iter().any(|&(c, p)| {
+        row.cells.get(c).is_some_and(|s| !s.trim().is_empty())
+            && (p == field || FILLS.iter().any(|(g, f)| *g == field && *f == p))
+    })
+}
+
 /// Objects that exist (some field set) must have their required fields.
 fn check_required(
     cx: &Context<'_>,
     obj: &Map<String, Value>,
     level: Level,
     line: u64,
+    meant: &dyn Fn(&str) -> bool,
     errors: &mut Vec<Diagnostic>,
 ) {
     for f in fields::all()
@@ -286,7 +318,7 @@ fn check_required(
         if f.path.ends_with(".type") && BACKGROUND_OBJECTS.iter().any(|(_, p)| *p == parent) {
             continue;
         }
-        if get(obj, parent).is_none() || get(obj, &f.path).is_some() {
+        if get(obj, parent).is_none() || get(obj, &f.path).is_some() || meant(&f.path) {
             continue;
         }
         let set_fields: Vec<String> = match get(obj, parent) {

@@ -2,7 +2,7 @@
 //!
 //! A header is trimmed, lower-cased and its inner spaces become `_` (`Caption Style` reads
 //! as `caption_style`), then looked up in this order: ignored columns (`#...`, `notes`,
-//! `note`, `comment`, `comments`), the config's `[columns]` aliases, the built-in
+//! `note`, `comment`, `comments`, the config's `[columns] ignore`), the config's `[columns]` aliases, the built-in
 //! [`ALIASES`], and finally the dotted request-field paths of [`fields`]. Anything else is
 //! an error with the closest known name.
 
@@ -120,11 +120,24 @@ fn unknown(name: &str, candidates: &[&str]) -> String {
         Some(s) => msg.push_str(&format!(" (did you mean {s:?}?)")),
         None => msg.push_str(
             "; name a request field by its dotted path (voice.input_text) or a built-in \
-             alias (script, avatar, voice, ...), add it to [columns], or start the header \
-             with # to ignore the column",
+             alias (script, avatar, voice, ...); if the sheet keeps this column for your \
+             team, add it to [columns] ignore in pipeline.toml, or map it with [columns]",
         ),
     }
     msg
+}
+
+/// The field an unknown header's did-you-mean names, if it names one.
+fn meant_path(name: &str, user: &HashMap<String, &str>) -> Option<&'static str> {
+    let mut candidates: Vec<&str> = user.keys().map(String::as_str).collect();
+    candidates.extend(ALIASES.iter().map(|(a, _)| *a));
+    candidates.extend(fields::all().iter().map(|f| f.path.as_str()));
+    let s = suggest(name, &candidates)?;
+    let to = user.get(s).map_or_else(|| s.to_owned(), |to| normalize(to));
+    match builtin_target(&to) {
+        Ok(Target::Field(f)) => Some(f.path.as_str()),
+        _ => None,
+    }
 }
 
 /// One column of the sheet.
@@ -145,8 +158,12 @@ pub struct Columns {
     pub key: Option<usize>,
     /// The `video` column.
     pub video: Option<usize>,
-    /// Headers left out on purpose (comment columns).
+    /// Headers left out on purpose (comment columns, `[columns] ignore`).
     pub ignored: Vec<String>,
+    /// Unknown headers (already reported) and the field their did-you-mean names: a value
+    /// missing from that field on a row that has a cell in the column is the same mistake,
+    /// not another one per row.
+    pub meant: Vec<(usize, &'static str)>,
     by_path: HashMap<&'static str, usize>,
 }
 
@@ -155,22 +172,26 @@ impl Columns {
     /// the columns they concern are ignored so that the rows can still be checked.
     ///
     /// `aliases` are the config's `[columns]` (already checked when the config loaded; an
-    /// alias that does not resolve is reported here as well).
+    /// alias that does not resolve is reported here as well); `ignore` is `[columns]
+    /// ignore`, headers a team keeps for itself, matched like headers.
     pub fn resolve(
         headers: &[String],
         line: u64,
         aliases: &BTreeMap<String, String>,
+        ignore: &[String],
     ) -> (Columns, Vec<Diagnostic>) {
         let user: HashMap<String, &str> = aliases
             .iter()
             .map(|(k, v)| (normalize(k), v.as_str()))
             .collect();
+        let ignore: Vec<String> = ignore.iter().map(|h| normalize(h)).collect();
         let mut problems = Vec::new();
         let mut cols = Columns {
             list: Vec::with_capacity(headers.len()),
             key: None,
             video: None,
             ignored: Vec::new(),
+            meant: Vec::new(),
             by_path: HashMap::new(),
         };
         let mut seen: HashMap<String, usize> = HashMap::new();
@@ -179,7 +200,10 @@ impl Columns {
             let name = normalize(&header);
             let target = if name.is_empty() {
                 Target::Unnamed
-            } else if name.starts_with('#') || IGNORED.contains(&name.as_str()) {
+            } else if name.starts_with('#')
+                || IGNORED.contains(&name.as_str())
+                || ignore.contains(&name)
+            {
                 cols.ignored.push(header.clone());
                 Target::Ignored
             } else {
@@ -194,7 +218,20 @@ impl Columns {
                 };
                 match resolved {
                     Ok(t) => t,
-                    Err(msg) => {
+                    Err(mut msg) => {
+                        let fixable = !user.contains_key(&name)
+                            && !fields::is_group(&name)
+                            && !name.contains([',', ';', '\t']);
+                        if let Some(p) = meant_path(&name, &user).filter(|_| fixable) {
+                            cols.meant.push((i, p));
+                        }
+                        // Without a did-you-mean, `unknown` already names the fixes.
+                        if fixable && msg.contains("(did you mean") {
+                            msg.push_str(
+                                "; if the sheet keeps this column for your team, add it to \
+                                 [columns] ignore in pipeline.toml, or map it with [columns]",
+                            );
+                        }
                         problems.push(Diagnostic::cell(line, &header, Some(&header), msg));
                         Target::Ignored
                     }
@@ -254,7 +291,7 @@ mod tests {
         let mut aliases = BTreeMap::new();
         aliases.insert("Skript".to_owned(), "script".to_owned());
         aliases.insert("Ad ID".to_owned(), "key".to_owned());
-        let (c, p) = Columns::resolve(&headers, 1, &aliases);
+        let (c, p) = Columns::resolve(&headers, 1, &aliases, &[]);
         (c, p.into_iter().map(|d| d.to_string()).collect())
     }
 
@@ -281,12 +318,26 @@ mod tests {
     }
 
     #[test]
+    fn ignored_headers_match_like_headers_and_typos_remember_their_field() {
+        let headers: Vec<String> = ["STATUS", "approved  by", "scirpt", "kye"]
+            .iter()
+            .map(|h| h.to_string())
+            .collect();
+        let ignore = ["Status".to_owned(), "Approved by".to_owned()];
+        let (c, p) = Columns::resolve(&headers, 1, &BTreeMap::new(), &ignore);
+        assert_eq!(c.ignored, ["STATUS", "approved  by"]);
+        assert_eq!(p.len(), 2, "{p:?}");
+        // "kye" means `key`, not a field: nothing to stand in for.
+        assert_eq!(c.meant, [(2, "voice.input_text")]);
+    }
+
+    #[test]
     fn unknown_group_and_duplicate_headers_are_reported() {
         let (_, p) = resolve(&["scirpt", "caption_setting", "script", "voice.input_text"]);
         assert_eq!(
             p,
             [
-                r#"line 1, column scirpt: unknown column "scirpt" (did you mean "script"?)"#,
+                r#"line 1, column scirpt: unknown column "scirpt" (did you mean "script"?); if the sheet keeps this column for your team, add it to [columns] ignore in pipeline.toml, or map it with [columns]"#,
                 r#"line 1, column caption_setting: "caption_setting" is a group of fields; name one of its fields, e.g. caption_setting.style"#,
                 r#"line 1, column voice.input_text: sets voice.input_text like column "script" (column 3) already does; keep one"#,
             ]

@@ -6,7 +6,8 @@
 //! multi-scene video's rows, `build` turns a group into a body (defaults, then cells),
 //! deserializes it into the API model and checks it with the API's rules, and [`table`]
 //! prints the result. Every problem in every row is collected before giving up, so a user
-//! fixes a sheet in one go.
+//! fixes a sheet in one go: a row whose key is refused is still built on its own for its
+//! other problems, and a video whose rows disagree is still checked with the API's rules.
 //!
 //! # The sheet
 //! - **Headers** name request fields by dotted path below the scene or the video
@@ -14,8 +15,11 @@
 //!   `background_music.url`; the full list is [`fields::all`]), or a built-in alias
 //!   ([`columns::ALIASES`]), or a `[columns]` alias. Headers are trimmed and match in any
 //!   case, with spaces read as `_` (`Caption Style`). Columns headed `#...`, `notes`,
-//!   `note`, `comment` or `comments` are ignored. Anything else is an error with a
-//!   did-you-mean; a blank header is fine as long as its cells are blank.
+//!   `note`, `comment` or `comments`, or listed in `[columns] ignore`, are ignored. Anything
+//!   else is an error with a did-you-mean and the fix; a blank header is fine as long as its
+//!   cells are blank. A misspelt header is one error: a value missing on a row because its
+//!   cell sits under that header is not reported again (see `build::meant`).
+//! - **Aspect ratios** may be written `16:9`, `9:16`, `1:1` (spaces allowed).
 //! - **Cells**: an empty cell means "use `[defaults]`". Values are read by the field's
 //!   type: numbers (`0.5`, `0,5`, `50%`), whole numbers, booleans (`true/false`, `yes/no`,
 //!   `y/n`, `1/0`), closed sets (any case, written canonically; anything else is an error
@@ -30,8 +34,9 @@
 //!   error naming both lines; so are keys whose output folders would meet on a disk that
 //!   ignores case. A key is visible text on one line, at most 255 characters (see `rows`).
 //! - **Multi-scene videos**: consecutive rows with the same `video` value are the scenes of
-//!   one video, in order, and that value is its key (a `key` cell on those rows must be
-//!   empty or equal). Video-level fields (`aspect_ratio`, `model_version`, `name`,
+//!   one video, in order, and that value is its key; a `key` cell on those rows is the
+//!   scene's label ([`PlannedVideo::scene_labels`]), distinct within the video. Video-level
+//!   fields (`aspect_ratio`, `model_version`, `name`,
 //!   `webhook_url`, `background_music.*`, `cta_end.*`) may be left empty after the first
 //!   row; values given must agree. A `video` value that reappears later is an error. Rows
 //!   with an empty `video` cell are single-scene videos.
@@ -99,6 +104,9 @@ pub struct PlannedVideo {
     pub credits: f64,
     /// Values sent as written that look wrong (unknown open-set values, formulas).
     pub warnings: Vec<Diagnostic>,
+    /// Each scene's label, in scene order: with both a `key` and a `video` column, the
+    /// row's `key` (empty when the row has none); empty strings otherwise.
+    pub scene_labels: Vec<String>,
 }
 
 impl Plan {
@@ -132,8 +140,12 @@ pub fn plan_bytes(source: &Path, bytes: &[u8], settings: &Settings) -> Result<Pl
         }));
     }
     let sheet = sheet::read(bytes).map_err(|e| PlanError::from_sheet(source, e))?;
-    let (columns, mut errors) =
-        Columns::resolve(&sheet.format.headers, sheet.header_line, &settings.columns);
+    let (columns, mut errors) = Columns::resolve(
+        &sheet.format.headers,
+        sheet.header_line,
+        &settings.columns,
+        &settings.columns_ignore,
+    );
     errors.extend(sheet.problems);
     let source_rows = sheet.rows.len();
     let (video_defaults, scene_defaults) = split_defaults(&settings.defaults);
@@ -161,13 +173,18 @@ pub fn plan_bytes(source: &Path, bytes: &[u8], settings: &Settings) -> Result<Pl
     for raw in sheet.rows {
         let row = rows::type_row(raw, &columns, &mut errors);
         match grouper.place(&row, &mut errors) {
-            rows::Placement::Joins => {
+            rows::Placement::Joins { label } => {
                 if let Some(g) = current.as_mut() {
                     g.rows.push(members.len());
+                    g.labels.push(label);
                     members.push(row);
                 }
             }
-            rows::Placement::Starts { key, derived } => {
+            rows::Placement::Starts {
+                key,
+                derived,
+                label,
+            } => {
                 if let Some(g) = current.take() {
                     finish(g, &mut members, &mut errors);
                 }
@@ -175,10 +192,25 @@ pub fn plan_bytes(source: &Path, bytes: &[u8], settings: &Settings) -> Result<Pl
                     key,
                     derived,
                     rows: vec![0],
+                    labels: vec![label],
                 });
                 members.push(row);
             }
-            rows::Placement::Skipped => {}
+            // Its placement failed (reported); its own problems are still looked for. The
+            // plan fails, so this video is never submitted.
+            rows::Placement::Alone => {
+                if let Some(g) = current.take() {
+                    finish(g, &mut members, &mut errors);
+                }
+                let alone = rows::Group {
+                    key: String::new(),
+                    derived: false,
+                    rows: vec![0],
+                    labels: vec![String::new()],
+                };
+                members.push(row);
+                finish(alone, &mut members, &mut errors);
+            }
         }
     }
     if let Some(g) = current.take() {

@@ -112,26 +112,36 @@ pub struct Group {
     pub derived: bool,
     /// Indexes into the typed rows it is built from.
     pub rows: Vec<usize>,
+    /// Each scene's label: its row's `key` when the video comes from a `video` value, else
+    /// empty.
+    pub labels: Vec<String>,
 }
 
 /// Where a row goes, as [`Grouper::place`] decides.
 pub enum Placement {
     /// Another scene of the current group.
-    Joins,
+    Joins {
+        /// The scene's label (see [`Group::labels`]).
+        label: String,
+    },
     /// The first row of a new group; the current group, if any, is complete.
     Starts {
         /// The new video's key.
         key: String,
         /// Whether the key was derived from the row's content.
         derived: bool,
+        /// The scene's label (see [`Group::labels`]).
+        label: String,
     },
-    /// Part of no video (its problem was reported).
-    Skipped,
+    /// Part of no video (its problem was reported), but still built on its own, so that
+    /// its other problems are reported in the same pass.
+    Alone,
 }
 
 /// Groups rows into videos as they come and gives each its key, so a video can be built
 /// (and its typed cells freed) as soon as its last row is read. Remembers every key and its
-/// folder (for duplicates and collisions) and the open video value, nothing else.
+/// folder (for duplicates and collisions), the open video value and its scene labels,
+/// nothing else.
 pub struct Grouper<'a> {
     columns: &'a Columns,
     /// Lower-cased output folder → the row that has it. One map serves both checks: equal
@@ -140,6 +150,8 @@ pub struct Grouper<'a> {
     folders: HashMap<Box<str>, Taken>,
     /// The video value of the current group, if it came from a `video` cell.
     open: Option<String>,
+    /// The scene labels of the open video and their lines.
+    labels: HashMap<String, u64>,
 }
 
 impl<'a> Grouper<'a> {
@@ -149,10 +161,15 @@ impl<'a> Grouper<'a> {
             columns,
             folders: HashMap::with_capacity(rows),
             open: None,
+            labels: HashMap::new(),
         }
     }
 
     /// Places the next row, adding problems to `errors`.
+    ///
+    /// When a sheet has both a `key` and a `video` column, a row with a `video` value
+    /// belongs to that video (its key) and its `key` is the scene's label: distinct within
+    /// the video, and a key's rules apply to it (it will be shown as the scene's name).
     pub fn place(&mut self, row: &TypedRow, errors: &mut Vec<Diagnostic>) -> Placement {
         let columns = self.columns;
         let header = |c: Option<usize>| c.map_or("", |c| columns.list[c].header.as_str());
@@ -160,46 +177,99 @@ impl<'a> Grouper<'a> {
         let key_cell = cell(columns.key);
         let video_cell = cell(columns.video);
         if !video_cell.is_empty() {
-            if !key_cell.is_empty() && key_cell != video_cell {
-                errors.push(Diagnostic::cell(
-                    row.line,
-                    header(columns.key),
-                    Some(key_cell),
-                    format!(
-                        "key {} differs from video {}: a row with a video value takes it as \
-                         its key; leave the key empty or make them equal",
-                        quoted(key_cell),
-                        quoted(video_cell)
-                    ),
-                ));
-                return Placement::Skipped;
+            let joins = self.open.as_deref() == Some(video_cell);
+            if !joins {
+                self.open = None;
+                self.labels.clear();
             }
-            if self.open.as_deref() == Some(video_cell) {
-                return Placement::Joins;
+            let label = self.label(row, key_cell, video_cell, errors);
+            if joins {
+                return Placement::Joins { label };
             }
+            let placed = self.start(row, video_cell.to_owned(), false, true, errors);
+            return match placed {
+                Some((key, derived)) => Placement::Starts {
+                    key,
+                    derived,
+                    label,
+                },
+                None => Placement::Alone,
+            };
         }
         self.open = None;
-        let (key, derived) = if !video_cell.is_empty() {
-            (video_cell.to_owned(), false)
-        } else if !key_cell.is_empty() {
+        self.labels.clear();
+        let (key, derived) = if !key_cell.is_empty() {
             (key_cell.to_owned(), false)
         } else if let Some(c) = columns.key {
             errors.push(Diagnostic::cell(
                 row.line,
-                &columns.list[c].header,
+                header(Some(c)),
                 None,
                 "is empty: with a key column, every row needs a key (its identity for \
                  folders and resuming)",
             ));
-            return Placement::Skipped;
+            return Placement::Alone;
         } else {
             (derived_key(row), true)
         };
-        let key_column = if video_cell.is_empty() {
-            columns.key
-        } else {
-            columns.video
+        match self.start(row, key, derived, false, errors) {
+            Some((key, derived)) => Placement::Starts {
+                key,
+                derived,
+                label: String::new(),
+            },
+            None => Placement::Alone,
+        }
+    }
+
+    /// The scene label of a row of video `video`, checked: empty when there is none.
+    fn label(
+        &mut self,
+        row: &TypedRow,
+        key_cell: &str,
+        video: &str,
+        errors: &mut Vec<Diagnostic>,
+    ) -> String {
+        let Some(c) = self.columns.key.filter(|_| !key_cell.is_empty()) else {
+            return String::new();
         };
+        let header = self.columns.list[c].header.as_str();
+        if let Some(problem) = key_problem(key_cell) {
+            errors.push(Diagnostic::cell(row.line, header, Some(key_cell), problem));
+            return String::new();
+        }
+        if let Some(&first) = self.labels.get(key_cell) {
+            errors.push(Diagnostic::cell(
+                row.line,
+                header,
+                Some(key_cell),
+                format!(
+                    "scene label {} is also on line {first}, in the same video {}: with a \
+                     video column, the key names the scene within its video; make the \
+                     labels differ",
+                    quoted(key_cell),
+                    quoted(video)
+                ),
+            ));
+        } else {
+            self.labels.insert(key_cell.to_owned(), row.line);
+        }
+        key_cell.to_owned()
+    }
+
+    /// Takes `key`'s output folder for a new video; None (the problem reported) when the
+    /// key is unusable or taken.
+    fn start(
+        &mut self,
+        row: &TypedRow,
+        key: String,
+        derived: bool,
+        video: bool,
+        errors: &mut Vec<Diagnostic>,
+    ) -> Option<(String, bool)> {
+        let columns = self.columns;
+        let header = |c: Option<usize>| c.map_or("", |c| columns.list[c].header.as_str());
+        let key_column = if video { columns.video } else { columns.key };
         if let Some(problem) = key_problem(&key) {
             errors.push(Diagnostic::cell(
                 row.line,
@@ -207,22 +277,15 @@ impl<'a> Grouper<'a> {
                 Some(&key),
                 problem,
             ));
-            return Placement::Skipped;
+            return None;
         }
         let folder = output::folder_name(&key);
         let lower = folder.to_lowercase();
         if let Some(taken) = self.folders.get(lower.as_str()) {
             let (other, line) = (taken.key(&lower), taken.line);
             if other == key {
-                errors.push(duplicate(
-                    row,
-                    &key,
-                    line,
-                    derived,
-                    !video_cell.is_empty(),
-                    columns,
-                ));
-                return Placement::Skipped;
+                errors.push(duplicate(row, &key, line, derived, video, columns));
+                return None;
             }
             let why = if other.to_lowercase() == key.to_lowercase() {
                 "folders on macOS and Windows do not tell upper from lower case; make the keys \
@@ -241,17 +304,17 @@ impl<'a> Grouper<'a> {
                     quoted(other)
                 ),
             ));
-            return Placement::Skipped;
+            return None;
         }
         let taken = Taken {
             line: row.line,
             key: (key != lower).then(|| key.as_str().into()),
         };
         self.folders.insert(lower.into_boxed_str(), taken);
-        if !video_cell.is_empty() {
+        if video {
             self.open = Some(key.clone());
         }
-        Placement::Starts { key, derived }
+        Some((key, derived))
     }
 }
 

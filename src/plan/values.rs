@@ -8,6 +8,7 @@
 use serde_json::{Number, Value};
 
 use super::fields::Kind;
+use crate::api::model::AspectRatio;
 use crate::api::validate::did_you_mean;
 use crate::sheet::shorten;
 
@@ -134,6 +135,18 @@ pub fn canonical_enum(value: &str, all: &'static [&'static str]) -> Result<&'sta
     if let Some(exact) = all.iter().find(|c| c.eq_ignore_ascii_case(value)) {
         return Ok(exact);
     }
+    // `16:9`, `9:16`, `1:1` (spaces allowed) are how people write aspect ratios and can
+    // mean nothing else. `16/9` or `16*9` stay errors with a did-you-mean: less common,
+    // and `/` reads as a fraction as easily.
+    if all == AspectRatio::ALL {
+        let spaced: String = value.split_whitespace().collect();
+        if let Some((w, h)) = spaced.split_once(':') {
+            let written = format!("{w}x{h}");
+            if let Some(ratio) = all.iter().find(|c| **c == written) {
+                return Ok(ratio);
+            }
+        }
+    }
     let mut msg = format!("unknown value {}", quoted(value));
     // "9:16" and "16/9" are how people write aspect ratios; the API wants "9x16".
     let respelled = value.replace([':', '/', '*', '×'], "x");
@@ -191,7 +204,7 @@ fn parse_integer(cell: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::model::{AspectRatio, ModelVersion};
+    use crate::api::model::ModelVersion;
     use serde_json::json;
 
     #[test]
@@ -217,10 +230,16 @@ mod tests {
         let m = Kind::Enum(ModelVersion::ALL);
         assert_eq!(from_cell(m, "Aurora_V1"), Ok(json!("aurora_v1")));
         let a = Kind::Enum(AspectRatio::ALL);
+        assert_eq!(from_cell(a, "9:16"), Ok(json!("9x16")));
+        assert_eq!(from_cell(a, "16 : 9"), Ok(json!("16x9")));
         assert_eq!(
-            from_cell(a, "9:16"),
+            from_cell(a, "4:3"),
+            Err(r#"unknown value "4:3"; expected one of 9x16, 16x9, 1x1"#.into())
+        );
+        assert_eq!(
+            from_cell(a, "9/16"),
             Err(
-                r#"unknown value "9:16" (did you mean "9x16"?); expected one of 9x16, 16x9, 1x1"#
+                r#"unknown value "9/16" (did you mean "9x16"?); expected one of 9x16, 16x9, 1x1"#
                     .into()
             )
         );

@@ -1,6 +1,7 @@
 //! Planning: the samples (snapshotted bodies and table), malformed sheets, the sheet rules,
 //! and properties over generated sheets.
 
+mod friendly;
 mod props;
 mod rules;
 mod sheets;
