@@ -150,9 +150,24 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
     // Fed back, the fixed rows of failed.csv are the ones to send again.
     let retry_failed = args.retry_failed || place.feedback;
     let keys: Vec<String> = plan.videos.iter().map(|v| v.key.clone()).collect();
+    // Fed back, a row keeps its place and its lines in the batch's own sheet: failed.csv's
+    // line numbers would point into the wrong file.
+    let mut places = std::collections::HashMap::new();
+    if place.feedback {
+        journal.for_each_row(|r| {
+            places.insert(r.key, (r.ord, r.lines));
+            Ok::<_, crate::journal::JournalError>(())
+        })?;
+    }
+    let rows = journal_rows(plan).map(move |mut row| {
+        if let Some((ord, lines)) = places.remove(&row.key) {
+            row.ord = ord;
+            row.lines = lines;
+        }
+        row
+    });
     // The plan is consumed row by row as the journal takes it, and gone before the run starts.
-    let mut report =
-        engine::sync::sync(&journal, journal_rows(plan), retry_failed, &rerender).await?;
+    let mut report = engine::sync::sync(&journal, rows, retry_failed, &rerender).await?;
     // The plan is gone: without this, a 100k-row run would hold the plan's peak and then
     // the engine's on top of it.
     crate::memory::release_freed();

@@ -68,6 +68,19 @@ async fn a_fixed_failed_csv_renders_into_the_original_batch() {
     for r in &rows {
         assert_eq!(r["status"], "downloaded", "{r}");
     }
+    // Each row keeps its place and its line in the original sheet (v004 is line 5 there,
+    // line 2 of failed.csv), in sheet order.
+    let lines: Vec<(String, u64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["key"].as_str().unwrap_or_default().to_owned(),
+                r["source_line"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let want: Vec<(String, u64)> = (1..=5).map(|i| (format!("v{i:03}"), i + 1)).collect();
+    assert_eq!(lines, want);
     // The fixed rows got a job each; the others were not touched.
     let per_row = creations_by_key(&h.stats());
     assert_eq!(per_row.len(), 5, "{per_row:?}");
