@@ -94,25 +94,7 @@ async fn run_bounded(h: &Harness, sheet: &Path, extra: &[&str]) -> Result<Output
 
 /// Runs `cmd` (stdout and stderr piped), killing it after [`RUN_LIMIT`].
 async fn run_command_bounded(mut cmd: std::process::Command) -> Result<Output, String> {
-    let child = cmd.spawn().expect("binary starts");
-    let pid = child.id();
-    let mut waiting = tokio::task::spawn_blocking(move || child.wait_with_output());
-    match tokio::time::timeout(RUN_LIMIT, &mut waiting).await {
-        Ok(out) => Ok(out.expect("join").expect("wait")),
-        Err(_) => {
-            // SAFETY: kill(2) on our own child, which has not been reaped (we still wait).
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-            let out = waiting.await.expect("join").expect("wait");
-            let all = text(&out);
-            let tail: String = all
-                .chars()
-                .skip(all.chars().count().saturating_sub(3000))
-                .collect();
-            Err(format!(
-                "hung: still running after {RUN_LIMIT:?}, killed; output ends:\n{tail}"
-            ))
-        }
-    }
+    wait_bounded(cmd.spawn().expect("binary starts"), RUN_LIMIT).await
 }
 
 /// Rows created more than once, as "key ×n".

@@ -2,7 +2,8 @@
 //! sheet and a fast config, and the real binary run against them.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
 
 use creatify_batch::sandbox::{Credentials, Faults, Sandbox, SandboxConfig, Stats};
 
@@ -270,4 +271,26 @@ pub fn files_below(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// Waits for `child`, killing it after `limit`: a hang is an error, with the output's end.
+pub async fn wait_bounded(child: Child, limit: Duration) -> Result<Output, String> {
+    let pid = child.id();
+    let mut waiting = tokio::task::spawn_blocking(move || child.wait_with_output());
+    match tokio::time::timeout(limit, &mut waiting).await {
+        Ok(out) => Ok(out.expect("join").expect("wait")),
+        Err(_) => {
+            // SAFETY: kill(2) on our own child, which has not been reaped (we still wait).
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            let out = waiting.await.expect("join").expect("wait");
+            let all = text(&out);
+            let tail: String = all
+                .chars()
+                .skip(all.chars().count().saturating_sub(3000))
+                .collect();
+            Err(format!(
+                "hung: still running after {limit:?}, killed; output ends:\n{tail}"
+            ))
+        }
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use creatify_batch::sandbox::dialect::Dialect;
@@ -50,28 +50,6 @@ pub fn sample_sheet(h: &Harness) -> PathBuf {
 
 /// Rows in the sample sheet.
 pub const SAMPLE_ROWS: usize = 13;
-
-/// Waits for `child`, killing it after `limit`: a hang is an error, with the output's end.
-pub async fn wait_bounded(child: Child, limit: Duration) -> Result<Output, String> {
-    let pid = child.id();
-    let mut waiting = tokio::task::spawn_blocking(move || child.wait_with_output());
-    match tokio::time::timeout(limit, &mut waiting).await {
-        Ok(out) => Ok(out.expect("join").expect("wait")),
-        Err(_) => {
-            // SAFETY: kill(2) on our own child, which has not been reaped (we still wait).
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-            let out = waiting.await.expect("join").expect("wait");
-            let all = text(&out);
-            let tail: String = all
-                .chars()
-                .skip(all.chars().count().saturating_sub(3000))
-                .collect();
-            Err(format!(
-                "hung: still running after {limit:?}, killed; output ends:\n{tail}"
-            ))
-        }
-    }
-}
 
 /// Runs `run` on `sheet` to its end, for at most `limit`.
 pub async fn run_bounded(h: &Harness, sheet: &Path, limit: Duration) -> Result<Output, String> {
