@@ -345,24 +345,7 @@ fn serve(content: Content, content_type: &str, headers: &HeaderMap, shape: Shape
     let body = if small && !truncate {
         Body::from(content.bytes(start, end))
     } else {
-        let chunks = stream::unfold((start, false), move |(pos, failed)| {
-            let content = content.clone();
-            async move {
-                if pos < stop {
-                    let next = (pos + CHUNK).min(stop);
-                    Some((Ok(content.bytes(pos, next)), (next, false)))
-                } else if stop < end && !failed {
-                    // Give hyper a moment to flush what was sent: it drops unflushed bytes
-                    // (even the headers) when the body fails.
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    let cut = io::Error::new(io::ErrorKind::ConnectionAborted, "truncated");
-                    Some((Err(cut), (pos, true)))
-                } else {
-                    None
-                }
-            }
-        });
-        Body::from_stream(chunks)
+        streamed(content, start, stop, stop < end)
     };
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
@@ -378,6 +361,29 @@ fn serve(content: Content, content_type: &str, headers: &HeaderMap, shape: Shape
         }
     }
     resp
+}
+
+/// `content`'s bytes `start..stop` in chunks; with `cut`, the connection then fails instead
+/// of ending (a truncated download).
+fn streamed(content: Content, start: u64, stop: u64, cut: bool) -> Body {
+    let chunks = stream::unfold((start, false), move |(pos, failed)| {
+        let content = content.clone();
+        async move {
+            if pos < stop {
+                let next = (pos + CHUNK).min(stop);
+                Some((Ok(content.bytes(pos, next)), (next, false)))
+            } else if cut && !failed {
+                // Give hyper a moment to flush what was sent: it drops unflushed bytes (even
+                // the headers) when the body fails.
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                let e = io::Error::new(io::ErrorKind::ConnectionAborted, "truncated");
+                Some((Err(e), (pos, true)))
+            } else {
+                None
+            }
+        }
+    });
+    Body::from_stream(chunks)
 }
 
 #[cfg(test)]

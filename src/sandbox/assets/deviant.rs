@@ -2,13 +2,9 @@
 //! close-delimited (no `Content-Length`, the connection's close ends the body), maybe cut
 //! cleanly at half.
 
-use std::io;
-
-use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures_util::stream;
 
 use super::{parse_range, Content, Shape, Wanted, CHUNK};
 
@@ -65,23 +61,7 @@ pub(super) fn serve(
     } else {
         end
     };
-    let chunks = stream::unfold((start, false), move |(pos, failed)| {
-        let content = content.clone();
-        async move {
-            if pos < stop {
-                let next = (pos + CHUNK).min(stop);
-                Some((Ok(content.bytes(pos, next)), (next, false)))
-            } else if cut && !failed {
-                // As in the plain answer: let hyper flush what was sent before failing.
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                let e = io::Error::new(io::ErrorKind::ConnectionAborted, "truncated");
-                Some((Err(e), (pos, true)))
-            } else {
-                None
-            }
-        }
-    });
-    let mut resp = Response::new(Body::from_stream(chunks));
+    let mut resp = Response::new(super::streamed(content, start, stop, cut));
     if end - start < len {
         *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
         if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{}/{len}", end - 1)) {
