@@ -416,17 +416,29 @@ impl ApiClient {
         Ok(jobs)
     }
 
-    /// `link` when it points at the API itself (a `next` link elsewhere would carry the
-    /// credentials to another host).
+    /// Where a `next` link leads, always on the API's own host: the credentials never go
+    /// anywhere else. A link naming another host (a server behind a proxy builds its links
+    /// from its own address) is read for its path from `api/` on and its query, put on the
+    /// base URL.
     fn same_origin(&self, link: &str) -> Option<Url> {
         let url = self.base.join(link).ok()?;
         let same = url.scheme() == self.base.scheme()
             && url.host_str() == self.base.host_str()
             && url.port_or_known_default() == self.base.port_or_known_default();
-        if !same {
-            tracing::warn!("the API's next-page link points at another host; not followed");
+        if same {
+            return Some(url);
         }
-        same.then_some(url)
+        let path = url.path();
+        let Some(at) = path.find("api/") else {
+            tracing::warn!(
+                "the API's next-page link points elsewhere and names no API path; not followed"
+            );
+            return None;
+        };
+        let mut rebased = self.base.join(&path[at..]).ok()?;
+        rebased.set_query(url.query());
+        tracing::debug!("next-page link on another host; following it on the API's own");
+        Some(rebased)
     }
 
     /// `GET /api/lipsyncs_v2/{id}/`, retried.

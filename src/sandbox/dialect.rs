@@ -42,6 +42,8 @@
 //!                              # `output` is set
 //! empty_thumbnail = true       # `video_thumbnail` is "" on finished jobs
 //! existing_jobs = 20000        # the account already holds this many older jobs
+//! link_base = "http://api-internal.invalid:8000" # page links built on this address (a
+//!                              # server behind a proxy), not the one the client called
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -165,6 +167,8 @@ pub struct Dialect {
     pub empty_thumbnail: bool,
     /// Older jobs the account already holds when the sandbox starts.
     pub existing_jobs: usize,
+    /// The address page links are built on (default: the sandbox's own).
+    pub link_base: Option<String>,
 }
 
 impl Default for Dialect {
@@ -195,6 +199,7 @@ impl Default for Dialect {
             output_delay_seconds: 0.0,
             empty_thumbnail: false,
             existing_jobs: 0,
+            link_base: None,
         }
     }
 }

@@ -95,9 +95,10 @@ pub async fn list(app: &Arc<App>, q: &ListQuery, ids: &[&str]) -> Listed {
                 query.push(format!("offset={from}"));
             }
         }
+        let base = d.link_base.as_deref().unwrap_or(&app.base_url);
         json!(format!(
             "{}/api/lipsyncs_v2/?{}",
-            app.base_url,
+            base.trim_end_matches('/'),
             query.join("&")
         ))
     };

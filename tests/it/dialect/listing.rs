@@ -165,14 +165,18 @@ async fn names_cut_rewritten_stripped_or_dropped_never_pay_twice() {
 async fn paginated_job_lists_are_followed_and_prove_absence() {
     // Lost answers are found on whichever page they are; resets (nothing created) are proven
     // absent by reading back past the attempt, then sent again: every row exactly once.
-    for (case, list) in [
-        ("drf pages", ListStyle::DrfPage),
-        ("limit/offset", ListStyle::LimitOffset),
+    // A server behind a proxy builds its links on its own address: followed on the API's.
+    let behind = Some("http://api-internal.invalid:8000".to_owned());
+    for (case, list, link_base) in [
+        ("drf pages", ListStyle::DrfPage, None),
+        ("limit/offset", ListStyle::LimitOffset, None),
+        ("drf pages linking another host", ListStyle::DrfPage, behind),
     ] {
         let mut faults = lost(Dialect {
             list,
             page_size: 2,
             existing_jobs: 7,
+            link_base,
             ..Dialect::default()
         });
         faults.create.lost = 0.5;
