@@ -29,12 +29,17 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn bench(rows: usize, settings: &Settings) -> anyhow::Result<()> {
-    let avatars = ["ava-studio", "marco-street", "june-kitchen", "sam-office"];
+    let avatars = [
+        "edb9719c-42af-5c7f-83d5-b7de95567b5e",
+        "59a2f478-35aa-54dd-811f-d70078d765aa",
+        "8e3e386c-c4cd-5641-b56b-e266ae745440",
+        "bf43f4a8-3cf6-52d3-9e4e-f9716bdbc8aa",
+    ];
     let mut csv =
         String::from("key,name,script,avatar,voice,aspect,model,caption_style,background\n");
     for i in 0..rows {
         csv.push_str(&format!(
-            "k{i},Video {i},\"Hello number {i}, this is a short script, about ten words long.\",{},ava-en-us,9x16,aurora_v1_fast,normal-black,https://cdn.example.com/bg/{i}.jpg\n",
+            "k{i},Video {i},\"Hello number {i}, this is a short script, about ten words long.\",{},52825997-e2f1-5148-a3f3-620a6cb2bacf,9x16,aurora_v1_fast,normal-black,https://cdn.example.com/bg/{i}.jpg\n",
             avatars[i % avatars.len()]
         ));
     }

@@ -74,7 +74,7 @@ pub fn sheet(rows: usize, duration: impl Fn(usize) -> Option<f64>) -> String {
         let d = duration(i).map(|d| format!("{d:.1}")).unwrap_or_default();
         let _ = writeln!(
             s,
-            "v{i:06},Video {i},\"Hello number {i}, this is a short script.\",ava-studio,ava-en-us,9x16,{d}"
+            "v{i:06},Video {i},\"Hello number {i}, this is a short script.\",edb9719c-42af-5c7f-83d5-b7de95567b5e,52825997-e2f1-5148-a3f3-620a6cb2bacf,9x16,{d}"
         );
     }
     s

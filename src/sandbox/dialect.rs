@@ -44,6 +44,8 @@
 //! existing_jobs = 20000        # the account already holds this many older jobs
 //! link_base = "http://api-internal.invalid:8000" # page links built on this address (a
 //!                              # server behind a proxy), not the one the client called
+//! catalog = "drf_page"         # `GET /api/personas/` and `/api/voices/` answer in DRF
+//!                              # pages of `page_size` (default "array", as documented)
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -169,6 +171,8 @@ pub struct Dialect {
     pub existing_jobs: usize,
     /// The address page links are built on (default: the sandbox's own).
     pub link_base: Option<String>,
+    /// Shape of the plain persona and voice lists.
+    pub catalog: ListStyle,
 }
 
 impl Default for Dialect {
@@ -200,6 +204,7 @@ impl Default for Dialect {
             empty_thumbnail: false,
             existing_jobs: 0,
             link_base: None,
+            catalog: ListStyle::Array,
         }
     }
 }

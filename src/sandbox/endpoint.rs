@@ -21,8 +21,14 @@ pub enum Endpoint {
     Credits,
     /// `/api/personas/`.
     Personas,
+    /// `/api/personas/paginated/`.
+    PersonasPaginated,
+    /// `/api/personas/{id}/`.
+    Persona,
     /// `/api/voices/`.
     Voices,
+    /// `/api/voices/paginated/`.
+    VoicesPaginated,
     /// `/media/jobs/{id}/{file}`.
     JobMedia,
     /// `/media/catalog/{file}`.
@@ -46,7 +52,10 @@ impl Endpoint {
             ["api", "lipsyncs_v2", id, "render", ""] if !id.is_empty() => Self::Render,
             ["api", "remaining_credits", ""] => Self::Credits,
             ["api", "personas", ""] => Self::Personas,
+            ["api", "personas", "paginated", ""] => Self::PersonasPaginated,
+            ["api", "personas", id, ""] if !id.is_empty() => Self::Persona,
             ["api", "voices", ""] => Self::Voices,
+            ["api", "voices", "paginated", ""] => Self::VoicesPaginated,
             ["media", "jobs", _, _] => Self::JobMedia,
             ["media", "catalog", _] => Self::CatalogMedia,
             ["preview", _, ""] => Self::PreviewPage,
@@ -64,7 +73,10 @@ impl Endpoint {
             Self::Render => "/api/lipsyncs_v2/{id}/render/",
             Self::Credits => "/api/remaining_credits/",
             Self::Personas => "/api/personas/",
+            Self::PersonasPaginated => "/api/personas/paginated/",
+            Self::Persona => "/api/personas/{id}/",
             Self::Voices => "/api/voices/",
+            Self::VoicesPaginated => "/api/voices/paginated/",
             Self::JobMedia => "/media/jobs/{id}/{file}",
             Self::CatalogMedia => "/media/catalog/{file}",
             Self::PreviewPage => "/preview/{id}/",
@@ -83,7 +95,10 @@ impl Endpoint {
                 | Self::Render
                 | Self::Credits
                 | Self::Personas
+                | Self::PersonasPaginated
+                | Self::Persona
                 | Self::Voices
+                | Self::VoicesPaginated
         )
     }
 
@@ -93,7 +108,12 @@ impl Endpoint {
             Self::Lipsyncs if method == Method::POST => Some(Group::Create),
             Self::Preview | Self::Render => Some(Group::Create),
             Self::Lipsyncs | Self::Lipsync => Some(Group::Poll),
-            Self::Credits | Self::Personas | Self::Voices => Some(Group::Account),
+            Self::Credits
+            | Self::Personas
+            | Self::PersonasPaginated
+            | Self::Persona
+            | Self::Voices
+            | Self::VoicesPaginated => Some(Group::Account),
             Self::JobMedia | Self::CatalogMedia => Some(Group::Download),
             Self::PreviewPage | Self::Stats | Self::Other => None,
         }
@@ -116,6 +136,11 @@ mod tests {
         assert_eq!(Endpoint::of("/api/lipsyncs_v2"), Endpoint::Other);
         assert_eq!(Endpoint::of("/api/lipsyncs_v2//"), Endpoint::Other);
         assert_eq!(Endpoint::of("/media/jobs/x/video.mp4"), Endpoint::JobMedia);
+        assert_eq!(
+            Endpoint::of("/api/personas/paginated/"),
+            Endpoint::PersonasPaginated
+        );
+        assert_eq!(Endpoint::of("/api/personas/abc/"), Endpoint::Persona);
         assert_eq!(Endpoint::Lipsyncs.group(&Method::GET), Some(Group::Poll));
     }
 }

@@ -28,8 +28,11 @@
 //! | `POST /api/lipsyncs_v2/preview/` | 201 preview job (1 credit / 30 s) |
 //! | `POST /api/lipsyncs_v2/{id}/render/` | 200 job, rendering again (4 credits / 30 s) |
 //! | `GET /api/remaining_credits/` | `{"remaining_credits": N}` |
-//! | `GET /api/personas/` | filters `gender`, `age_range`, `location`, `style` |
+//! | `GET /api/personas/` | filters `gender`, `age_range`, `location`, `style` (comma-separated choices) |
+//! | `GET /api/personas/paginated/` | `{count,next,previous,results}`, `page`/`page_size` |
+//! | `GET /api/personas/{id}/` | one persona, or one of the account's custom avatars |
 //! | `GET /api/voices/` | voices with accents |
+//! | `GET /api/voices/paginated/` | `{count,next,previous,results}` |
 //! | `GET /__sandbox/stats` | [`Stats`]; no credentials, no faults, not counted |
 //!
 //! Media (`/media/...`) and preview pages need no credentials, like a CDN.
@@ -58,25 +61,25 @@
 //!   allowed."}`.
 //!
 //! # Catalogue
+//! 32 public personas (UUID ids; "Ava" has two looks, so the name alone is ambiguous; one
+//! persona is `is_active: false`), two custom avatars of the account that the list does not
+//! show (`GET /api/personas/{id}/` finds them; "Pip (mascot)" is still `processing` and a
+//! creation naming it is a 400), and 22 voices with 33 accents (`gender` `male`, `female`,
+//! `non_binary`; accents such as American, British, Australian, Spanish, German, Japanese).
+//! The data and the UUIDs are in `src/sandbox/catalog/data.rs`; `creatify-batch avatars
+//! --sandbox` and `voices --sandbox` print them. A few, as the samples use them:
+//!
 //! | persona (`avatar_id`) | name | gender | age_range | location | style |
 //! |---|---|---|---|---|---|
-//! | `ava-studio` | Ava | f | adult | indoor | presenter |
-//! | `marco-street` | Marco | m | adult | outdoor | selfie |
-//! | `june-kitchen` | June | f | senior | indoor | other |
-//! | `sam-office` | Sam | nb | adult | indoor | presenter |
-//! | `theo-park` | Theo | m | teen | outdoor | selfie |
-//! | `nova-castle` | Nova | f | adult | fantasy | other |
-//! | `rosa-market` | Rosa | f | senior | outdoor | selfie |
+//! | `edb9719c-42af-5c7f-83d5-b7de95567b5e` | Ava | f | adult | indoor | presenter |
+//! | `59a2f478-35aa-54dd-811f-d70078d765aa` | Marco | m | adult | outdoor | selfie |
+//! | `bf43f4a8-3cf6-52d3-9e4e-f9716bdbc8aa` | Sam | nb | adult | indoor | presenter |
 //!
-//! | voice (its own id is **not** a valid `voice_id`) | gender | accent ids for `voice_id` |
+//! | voice | accent | accent id (`voice.voice_id`) |
 //! |---|---|---|
-//! | Ava (`voice-ava`) | f | `ava-en-us`, `ava-en-gb` |
-//! | Marco (`voice-marco`) | m | `marco-en-us`, `marco-es-es` |
-//! | June (`voice-june`) | f | `june-en-au` |
-//! | Sam (`voice-sam`) | nb | `sam-en-us` |
-//! | Theo (`voice-theo`) | m | `theo-en-gb` |
-//! | Lina (`voice-lina`) | f | `lina-de-de`, `lina-fr-fr` |
-//! | Haru (`voice-haru`) | m | `haru-ja-jp` |
+//! | Ava | American | `52825997-e2f1-5148-a3f3-620a6cb2bacf` |
+//! | Ava | British | `540e3a23-0fee-5f7c-9ea9-84f80a0fe3c7` |
+//! | Marco | Spanish | `5fb80448-886f-590f-b323-8c40dbd48417` |
 //!
 //! # Fault file (`--faults FILE`)
 //! TOML, unknown keys refused. Rates are probabilities; within one endpoint table at most
@@ -121,7 +124,7 @@
 
 mod app;
 mod assets;
-mod catalog;
+pub mod catalog;
 pub mod dialect;
 mod endpoint;
 mod errors;
@@ -148,7 +151,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use catalog::{Persona, Voice, PERSONAS, VOICES};
+pub use catalog::{Custom, Persona, Voice, CUSTOM, PERSONAS, VOICES};
 pub use faults::Faults;
 pub use stats::Stats;
 

@@ -37,7 +37,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/lipsyncs_v2/{id}/render/", post(render))
         .route("/api/remaining_credits/", get(remaining_credits))
         .route("/api/personas/", get(personas))
+        .route("/api/personas/paginated/", get(personas_paginated))
+        .route("/api/personas/{id}/", get(persona))
         .route("/api/voices/", get(voices))
+        .route("/api/voices/paginated/", get(voices_paginated))
         .route("/media/jobs/{id}/{file}", get(assets::job_media))
         .route("/media/catalog/{file}", get(assets::catalog_media))
         .route("/preview/{id}/", get(assets::preview_page))
@@ -149,9 +152,14 @@ fn parse(headers: &HeaderMap, body: &[u8]) -> Result<CreateLipsync, ApiError> {
     for (i, scene) in req.video_inputs.iter().enumerate() {
         let at = FieldPath::dotted("video_inputs").index(i);
         if let Some(c) = &scene.character {
+            let path = at.key("character").key("avatar_id");
             if !c.avatar_id.trim().is_empty() && !catalog::is_avatar(&c.avatar_id) {
-                let path = at.key("character").key("avatar_id");
                 problems.add(&path, catalog::unknown_id(&c.avatar_id));
+            } else if catalog::is_unready_avatar(&c.avatar_id) {
+                problems.add(
+                    &path,
+                    "This avatar is still being created and cannot be used yet.".into(),
+                );
             }
         }
         if let Some(id) = scene.voice.as_ref().and_then(|v| v.voice_id.as_ref()) {
@@ -267,18 +275,46 @@ async fn remaining_credits(State(app): State<Arc<App>>) -> Json<Value> {
     Json(json!({ "remaining_credits": whole_or_fraction(credits) }))
 }
 
-async fn personas(
-    State(app): State<Arc<App>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    match catalog::personas(&app.base_url, &q) {
+fn answer(result: Result<Value, ApiError>) -> Response {
+    match result {
         Ok(list) => Json(list).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-async fn voices(State(app): State<Arc<App>>) -> Json<Value> {
-    Json(catalog::voices(&app.base_url))
+async fn personas(
+    State(app): State<Arc<App>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let d = &app.faults.faults().api;
+    answer(catalog::personas(&app.base_url, &q, d.catalog, d.page_size))
+}
+
+async fn personas_paginated(
+    State(app): State<Arc<App>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    answer(catalog::personas_paginated(&app.base_url, &q))
+}
+
+async fn persona(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    match catalog::persona_by_id(&app.base_url, &id) {
+        Some(p) => Json(p).into_response(),
+        None => ApiError::detail(StatusCode::NOT_FOUND, "No Persona matches the given query.")
+            .into_response(),
+    }
+}
+
+async fn voices(State(app): State<Arc<App>>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let d = &app.faults.faults().api;
+    answer(catalog::voices(&app.base_url, &q, d.catalog, d.page_size))
+}
+
+async fn voices_paginated(
+    State(app): State<Arc<App>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    answer(catalog::voices_paginated(&app.base_url, &q))
 }
 
 async fn stats(State(app): State<Arc<App>>) -> Response {

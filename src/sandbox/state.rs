@@ -101,7 +101,7 @@ impl Store {
                 aspect_ratio: AspectRatio::Portrait,
                 webhook_url: None,
                 video_inputs: serde_json::json!([{
-                    "character": {"type": "avatar", "avatar_id": "ava-studio"},
+                    "character": {"type": "avatar", "avatar_id": "edb9719c-42af-5c7f-83d5-b7de95567b5e"},
                     "voice": {"type": "text", "input_text": format!("An earlier script, number {i}.")},
                 }]),
                 seconds: 3.0,

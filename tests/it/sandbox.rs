@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use creatify_batch::api::Job;
 use creatify_batch::sandbox::{
-    Faults, Sandbox, SandboxConfig, Stats, SANDBOX_API_ID, SANDBOX_API_KEY,
+    Faults, Sandbox, SandboxConfig, Stats, CUSTOM, PERSONAS, SANDBOX_API_ID, SANDBOX_API_KEY,
+    VOICES,
 };
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
@@ -114,8 +115,8 @@ pub fn video(name: &str, text: &str) -> Value {
     json!({
         "name": name,
         "video_inputs": [{
-            "character": {"type": "avatar", "avatar_id": "ava-studio"},
-            "voice": {"type": "text", "input_text": text, "voice_id": "ava-en-us"},
+            "character": {"type": "avatar", "avatar_id": "edb9719c-42af-5c7f-83d5-b7de95567b5e"},
+            "voice": {"type": "text", "input_text": text, "voice_id": "52825997-e2f1-5148-a3f3-620a6cb2bacf"},
         }],
     })
 }
@@ -203,16 +204,49 @@ async fn catalogue_lists_personas_with_filters_and_voices_with_accents() {
     let sb = start(|_| {}).await;
     let api = Api::new(&sb);
     let all: Vec<Value> = api.get("/api/personas/").await.json().await.unwrap();
-    assert_eq!(all.len(), 7);
-    assert!(all.iter().all(|p| p["is_active"] == true));
-    let some: Vec<Value> = api
-        .get("/api/personas/?gender=m&style=selfie")
+    assert_eq!(all.len(), PERSONAS.len());
+    assert!(all.len() >= 30);
+    assert_eq!(all.iter().filter(|p| p["is_active"] == false).count(), 1);
+    // The account's own avatars are not listed, but found by id.
+    assert!(all.iter().all(|p| p["id"] != CUSTOM[0].persona.id));
+    let own: Value = api
+        .get(&format!("/api/personas/{}/", CUSTOM[1].persona.id))
         .await
         .json()
         .await
         .unwrap();
+    assert_eq!(own["status"], "processing");
+    let some: Vec<Value> = api
+        .get("/api/personas/?gender=m,nb&style=selfie")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let expected: Vec<&str> = PERSONAS
+        .iter()
+        .filter(|p| (p.gender == "m" || p.gender == "nb") && p.style == "selfie")
+        .map(|p| p.id)
+        .collect();
     let ids: Vec<&str> = some.iter().map(|p| p["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["marco-street", "theo-park"]);
+    assert_eq!(ids, expected);
+    assert!(ids.len() >= 3);
+    let page: Value = api
+        .get("/api/personas/paginated/?page=2&page_size=10")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["count"], PERSONAS.len());
+    assert_eq!(page["results"][0]["id"], PERSONAS[10].id);
+    assert!(page["results"][0]["suitable_industries"].is_array());
+    let voice_page: Value = api
+        .get("/api/voices/paginated/?page_size=5")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(voice_page["count"], VOICES.len());
+    assert!(voice_page["next"].as_str().unwrap().contains("page=2"));
     let bad = api.get("/api/personas/?age_range=ancient").await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     assert_eq!(
@@ -220,8 +254,14 @@ async fn catalogue_lists_personas_with_filters_and_voices_with_accents() {
         json!({"age_range": ["Select a valid choice. ancient is not one of the available choices."]})
     );
     let voices: Vec<Value> = api.get("/api/voices/").await.json().await.unwrap();
+    assert!(voices.len() >= 20);
+    assert!(voices.iter().all(|v| v.get("id").is_none()
+        && ["male", "female", "non_binary"].contains(&v["gender"].as_str().unwrap())));
     let ava = voices.iter().find(|v| v["name"] == "Ava").unwrap();
-    assert_eq!(ava["accents"][0]["id"], "ava-en-us");
+    assert_eq!(
+        ava["accents"][0]["id"],
+        "52825997-e2f1-5148-a3f3-620a6cb2bacf"
+    );
     let preview = ava["accents"][0]["preview_url"].as_str().unwrap();
     assert_eq!(api.get(preview).await.status(), StatusCode::OK);
 }
@@ -245,9 +285,14 @@ async fn bad_bodies_get_drf_field_errors_at_their_path() {
             json!({"video_inputs":[{"character":{"avatar_id":["Invalid pk \"nobody\" - object does not exist."]}}]}),
         ),
         (
-            // A voice's own id is not an accent id.
-            with(&|b| b["video_inputs"][0]["voice"]["voice_id"] = json!("voice-ava")),
-            json!({"video_inputs":[{"voice":{"voice_id":["Invalid pk \"voice-ava\" - object does not exist."]}}]}),
+            // An avatar id is not an accent id.
+            with(&|b| b["video_inputs"][0]["voice"]["voice_id"] = json!(PERSONAS[0].id)),
+            json!({"video_inputs":[{"voice":{"voice_id":[format!("Invalid pk \"{}\" - object does not exist.", PERSONAS[0].id)]}}]}),
+        ),
+        (
+            // The account's own avatar, still being made.
+            with(&|b| b["video_inputs"][0]["character"]["avatar_id"] = json!(CUSTOM[1].persona.id)),
+            json!({"video_inputs":[{"character":{"avatar_id":["This avatar is still being created and cannot be used yet."]}}]}),
         ),
         (
             with(&|b| b["aspect_ratio"] = json!("9:16")),

@@ -204,7 +204,7 @@ pub fn sheet_of(n: usize) -> String {
     let mut s = String::from("key,name,script,avatar,voice,aspect\n");
     for i in 1..=n {
         s.push_str(&format!(
-            "v{i:03},Video {i},\"Hello number {i}, this is a short script.\",ava-studio,ava-en-us,9x16\n"
+            "v{i:03},Video {i},\"Hello number {i}, this is a short script.\",edb9719c-42af-5c7f-83d5-b7de95567b5e,52825997-e2f1-5148-a3f3-620a6cb2bacf,9x16\n"
         ));
     }
     s

@@ -44,7 +44,12 @@ fn valid(column: usize) -> BoxedStrategy<String> {
         0 => Just(String::new()).boxed(),
         // Letters, accents, CJK, the delimiters, quotes, line breaks, formula starts.
         1 => "[A-Za-zÀ-ÿ日本語][ -~À-ÿ日本語,;\t\"\r\n=+@'-]{0,40}".boxed(),
-        2 => pick(&["ava-studio", "marco-street", "june-kitchen"]).boxed(),
+        2 => pick(&[
+            "edb9719c-42af-5c7f-83d5-b7de95567b5e",
+            "59a2f478-35aa-54dd-811f-d70078d765aa",
+            "8e3e386c-c4cd-5641-b56b-e266ae745440",
+        ])
+        .boxed(),
         3 => pick(&["", "0.5", "0", "1", "50%", "0,25"]).boxed(),
         4 => pick(&["", "standard", "Aurora_V1", "aurora_v1_fast"]).boxed(),
         _ => pick(&[

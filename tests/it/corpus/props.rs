@@ -241,7 +241,7 @@ fn csv_bytes() -> impl Strategy<Value = Vec<u8>> {
             "'=",
             "=HYPERLINK(\"x\")",
             "Ã©",
-            "ava-studio",
+            "edb9719c-42af-5c7f-83d5-b7de95567b5e",
             "Hi there",
             "aurora_v1",
             "1.5",

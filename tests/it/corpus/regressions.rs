@@ -28,7 +28,11 @@ fn errors(csv: Vec<u8>) -> Vec<String> {
 #[test]
 fn a_megabyte_header_is_refused_without_a_did_you_mean_search() {
     // Comparing a 4 MiB header with every field name took about 35 s.
-    let csv = format!("key,{},avatar\na,Hi,ava-studio\n", "h".repeat(4 << 20)).into_bytes();
+    let csv = format!(
+        "key,{},avatar\na,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e\n",
+        "h".repeat(4 << 20)
+    )
+    .into_bytes();
     let e = within(LIMIT, "planning a 4 MiB header", move || errors(csv));
     assert!(
         e[0].contains("unknown column \"hhhh") && !e[0].contains("did you mean"),
@@ -116,14 +120,18 @@ fn row_folders_never_take_the_batch_files_or_a_device_name() {
 fn a_refused_cell_is_not_reported_again_as_missing() {
     // A duration that is not a number is the one problem of a silent scene, not two.
     let e = errors(
-        b"key,script,avatar,voice.type,voice.duration\na,,ava-studio,silence,abc\n".to_vec(),
+        b"key,script,avatar,voice.type,voice.duration\na,,edb9719c-42af-5c7f-83d5-b7de95567b5e,silence,abc\n".to_vec(),
     );
     assert_eq!(
         e,
         [r#"line 2, column voice.duration: "abc" is not a number"#]
     );
     // Nor is a script too long to read also a scene without a voice.
-    let csv = format!("key,script,avatar\na,{},ava-studio\n", "w".repeat(20_000)).into_bytes();
+    let csv = format!(
+        "key,script,avatar\na,{},edb9719c-42af-5c7f-83d5-b7de95567b5e\n",
+        "w".repeat(20_000)
+    )
+    .into_bytes();
     let e = errors(csv);
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(
@@ -137,7 +145,7 @@ fn a_quote_before_formula_text_is_read_the_way_failed_csv_writes_it() {
     // failed.csv writes `'=x` for `=x`; a hand-typed `'=x` reads as `=x` too (the price of
     // the round trip), and a `'` before anything else stays.
     let csv =
-        b"key,script,avatar\na,'=1+1,ava-studio\nb,'tis the season,ava-studio\nc,''-5,ava-studio\n";
+        b"key,script,avatar\na,'=1+1,edb9719c-42af-5c7f-83d5-b7de95567b5e\nb,'tis the season,edb9719c-42af-5c7f-83d5-b7de95567b5e\nc,''-5,edb9719c-42af-5c7f-83d5-b7de95567b5e\n";
     let plan = plan_bytes(Path::new("r.csv"), csv, &Settings::default()).unwrap();
     let scripts: Vec<&str> = plan
         .videos
@@ -158,7 +166,7 @@ fn a_quote_before_formula_text_is_read_the_way_failed_csv_writes_it() {
 #[test]
 fn text_from_a_sheet_never_reaches_the_terminal_raw() {
     // A header's text is printed as the column of its errors; a name, in the plan's table.
-    let csv = b"key,\x1b[2J\x1b[31mscript,avatar\na,Hi,ava-studio\n";
+    let csv = b"key,\x1b[2J\x1b[31mscript,avatar\na,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e\n";
     let shown = match plan_bytes(Path::new("r.csv"), csv, &Settings::default()) {
         Err(e) => e.to_string(),
         Ok(_) => panic!("planned"),
@@ -167,7 +175,7 @@ fn text_from_a_sheet_never_reaches_the_terminal_raw() {
         shown.contains("column \\u{1b}[2J\\u{1b}[31mscript"),
         "{shown}"
     );
-    let csv = "key,script,avatar,name\na,Hi,ava-studio,Sale \u{202e}3202 ends\tsoon\n";
+    let csv = "key,script,avatar,name\na,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e,Sale \u{202e}3202 ends\tsoon\n";
     let plan = plan_bytes(Path::new("r.csv"), csv.as_bytes(), &Settings::default()).unwrap();
     let table = creatify_batch::plan::render_table(&plan);
     assert!(table.contains("Sale \\u{202e}3202 ends\\tsoon"), "{table}");

@@ -54,7 +54,7 @@ fn ghost_sheet(n: usize) -> String {
     let mut s = String::from("key,name,script,avatar,voice,aspect\n");
     for i in 1..=n {
         s.push_str(&format!(
-            "g{i:02},Ghost {i},\"Hello number {i}, this is a short script.\",ghost-{i},ava-en-us,9x16\n"
+            "g{i:02},Ghost {i},\"Hello number {i}, this is a short script.\",ghost-{i},52825997-e2f1-5148-a3f3-620a6cb2bacf,9x16\n"
         ));
     }
     s
@@ -130,8 +130,8 @@ async fn refusing_client(status: u16, body: &'static str) -> creatify_batch::api
 async fn a_refusal_that_speaks_of_concurrent_jobs_is_the_render_cap_whatever_its_status() {
     use creatify_batch::api::{ApiError, CreateOutcome, ErrorClass};
     let body: creatify_batch::api::CreateLipsync = serde_json::from_str(
-        r#"{"video_inputs":[{"character":{"type":"avatar","avatar_id":"ava-studio"},
-            "voice":{"type":"text","input_text":"Hi","voice_id":"ava-en-us"}}],
+        r#"{"video_inputs":[{"character":{"type":"avatar","avatar_id":"edb9719c-42af-5c7f-83d5-b7de95567b5e"},
+            "voice":{"type":"text","input_text":"Hi","voice_id":"52825997-e2f1-5148-a3f3-620a6cb2bacf"}}],
             "name":"v1 [cb-000000000000]"}"#,
     )
     .expect("body");

@@ -106,7 +106,7 @@ async fn names_cut_rewritten_stripped_or_dropped_never_pay_twice() {
     let mut csv = String::from("key,name,script,avatar,voice\n");
     for i in 1..=6 {
         csv.push_str(&format!(
-            "v{i:03},\"{}\",\"Script number {i}.\",ava-studio,ava-en-us\n",
+            "v{i:03},\"{}\",\"Script number {i}.\",edb9719c-42af-5c7f-83d5-b7de95567b5e,52825997-e2f1-5148-a3f3-620a6cb2bacf\n",
             long(i)
         ));
     }

@@ -213,8 +213,8 @@ async fn html_or_a_non_list_instead_of_json_on_a_poll_is_retried_then_reported()
 
 fn body() -> CreateLipsync {
     serde_json::from_str(
-        r#"{"video_inputs":[{"character":{"type":"avatar","avatar_id":"ava-studio"},
-            "voice":{"type":"text","input_text":"Hi","voice_id":"ava-en-us"}}],
+        r#"{"video_inputs":[{"character":{"type":"avatar","avatar_id":"edb9719c-42af-5c7f-83d5-b7de95567b5e"},
+            "voice":{"type":"text","input_text":"Hi","voice_id":"52825997-e2f1-5148-a3f3-620a6cb2bacf"}}],
             "name":"v1 [cb-000000000000]"}"#,
     )
     .unwrap()

@@ -53,7 +53,9 @@ fn a_misspelt_header_is_one_error_not_one_per_row() {
         // Row 100 has nothing under the misspelt header: its missing script is its own
         // problem, not the header's, and is still reported.
         let script = if i == 100 { "" } else { "Hello there" };
-        csv.push_str(&format!("row-{i},{script},ava-studio\n"));
+        csv.push_str(&format!(
+            "row-{i},{script},edb9719c-42af-5c7f-83d5-b7de95567b5e\n"
+        ));
     }
     let header = r#"line 1, column scirpt: unknown column "scirpt" (did you mean "script"?); if the sheet keeps this column for your team, add it to [columns] ignore in pipeline.toml, or map it with [columns]"#;
     let row = "line 102: voice: every scene needs a voice (a script or silence) (no column sets it; add one, or set it in [defaults])";
@@ -67,7 +69,9 @@ fn a_misspelt_header_is_one_error_not_one_per_row() {
     // The same for a misspelt avatar column and a misspelt required field of an object.
     let mut csv = String::from("script,avatr,music,music_volme\n");
     for i in 0..50 {
-        csv.push_str(&format!("Line {i},ava-studio,,0.5\n"));
+        csv.push_str(&format!(
+            "Line {i},edb9719c-42af-5c7f-83d5-b7de95567b5e,,0.5\n"
+        ));
     }
     let p = problems(csv.as_bytes());
     assert_eq!(p.len(), 2, "{p:#?}");
@@ -79,10 +83,10 @@ fn a_misspelt_header_is_one_error_not_one_per_row() {
 #[test]
 fn colon_aspect_ratios_are_read_as_the_api_writes_them() {
     let csv = "key,script,avatar,aspect_ratio\n\
-               a,Hi,ava-studio,16:9\n\
-               b,Hi,ava-studio,9:16\n\
-               c,Hi,ava-studio,1:1\n\
-               d,Hi,ava-studio, 16 : 9 \n";
+               a,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e,16:9\n\
+               b,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e,9:16\n\
+               c,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e,1:1\n\
+               d,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e, 16 : 9 \n";
     let p = plan(csv.as_bytes()).unwrap();
     let aspects: Vec<AspectRatio> = p.videos.iter().map(|v| v.body.aspect()).collect();
     assert_eq!(
@@ -97,10 +101,10 @@ fn colon_aspect_ratios_are_read_as_the_api_writes_them() {
     let out = plan_command(csv, None);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
     // A scene's 16:9 and its video's 16x9 agree.
-    let csv = "video,script,avatar,aspect\nv,One,ava-studio,16x9\nv,Two,ava-studio,16:9\n";
+    let csv = "video,script,avatar,aspect\nv,One,edb9719c-42af-5c7f-83d5-b7de95567b5e,16x9\nv,Two,edb9719c-42af-5c7f-83d5-b7de95567b5e,16:9\n";
     assert_eq!(plan(csv.as_bytes()).unwrap().videos.len(), 1);
     // Anything else is still an error, with a did-you-mean where one fits.
-    let p = problems(b"key,script,avatar,aspect\na,Hi,ava-studio,4:3\nb,Hi,ava-studio,16/9\nc,Hi,ava-studio,16:9:1\n");
+    let p = problems(b"key,script,avatar,aspect\na,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e,4:3\nb,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e,16/9\nc,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e,16:9:1\n");
     assert_eq!(
         p,
         [
@@ -111,7 +115,11 @@ fn colon_aspect_ratios_are_read_as_the_api_writes_them() {
     );
     // In [defaults] too.
     let s = settings("[defaults]\naspect_ratio = \"9:16\"\n");
-    let p = plan_with(b"script,avatar\nHi,ava-studio\n", &s).unwrap();
+    let p = plan_with(
+        b"script,avatar\nHi,edb9719c-42af-5c7f-83d5-b7de95567b5e\n",
+        &s,
+    )
+    .unwrap();
     assert_eq!(p.videos[0].body.aspect(), AspectRatio::Portrait);
 }
 
@@ -120,7 +128,7 @@ const IGNORE: &str = "[columns]\nignore = [\"Status\", \"Approved by\", \"Intern
 #[test]
 fn columns_ignore_leaves_a_teams_columns_out_and_unknown_headers_stay_errors() {
     let csv = "key,script,avatar,STATUS,approved  by, Internal Notes \n\
-               a,Hi,ava-studio,done,Kim,call back\n";
+               a,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e,done,Kim,call back\n";
     let p = plan_with(csv.as_bytes(), &settings(IGNORE)).unwrap();
     assert_eq!(p.videos.len(), 1);
     assert!(
@@ -143,7 +151,7 @@ fn columns_ignore_leaves_a_teams_columns_out_and_unknown_headers_stay_errors() {
         );
     }
     // A typo of an ignored column is not silently dropped.
-    let csv = "key,script,avatar,Stauts\na,Hi,ava-studio,done\n";
+    let csv = "key,script,avatar,Stauts\na,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e,done\n";
     let out = plan_command(csv, Some(IGNORE));
     assert_eq!(code(&out), 2);
     let lines = error_lines(&out);
@@ -170,11 +178,15 @@ fn columns_ignore_is_a_list_of_headers_never_a_mapping() {
     );
     // A header named "Ignore" is still mapped, by its own spelling.
     let s = settings("[columns]\n\"Ignore\" = \"script\"\nignore = [\"Status\"]\n");
-    let p = plan_with(b"ignore,avatar,status\nHi,ava-studio,x\n", &s).unwrap();
+    let p = plan_with(
+        b"ignore,avatar,status\nHi,edb9719c-42af-5c7f-83d5-b7de95567b5e,x\n",
+        &s,
+    )
+    .unwrap();
     assert_eq!(p.videos[0].body.video_inputs.len(), 1);
     // Through the binary: a config error, exit 2.
     let out = plan_command(
-        "script,avatar\nHi,ava-studio\n",
+        "script,avatar\nHi,edb9719c-42af-5c7f-83d5-b7de95567b5e\n",
         Some("[columns]\nignore = 1\n"),
     );
     assert_eq!(code(&out), 2);
@@ -184,10 +196,10 @@ fn columns_ignore_is_a_list_of_headers_never_a_mapping() {
 #[test]
 fn key_beside_video_labels_the_scenes() {
     let csv = "key,video,script,avatar\n\
-               1,launch,One,ava-studio\n\
-               2,launch,Two,ava-studio\n\
-               3,,Solo,ava-studio\n\
-               4,outro,Bye,ava-studio\n";
+               1,launch,One,edb9719c-42af-5c7f-83d5-b7de95567b5e\n\
+               2,launch,Two,edb9719c-42af-5c7f-83d5-b7de95567b5e\n\
+               3,,Solo,edb9719c-42af-5c7f-83d5-b7de95567b5e\n\
+               4,outro,Bye,edb9719c-42af-5c7f-83d5-b7de95567b5e\n";
     let p = plan(csv.as_bytes()).unwrap();
     let got: Vec<(&str, Vec<&str>)> = p
         .videos
@@ -212,9 +224,9 @@ fn key_beside_video_labels_the_scenes() {
     // A label repeated within a video names both lines; the same label in another video
     // is fine.
     let csv = "key,video,script,avatar\n\
-               1,launch,One,ava-studio\n\
-               1,launch,Two,ava-studio\n\
-               1,outro,Bye,ava-studio\n";
+               1,launch,One,edb9719c-42af-5c7f-83d5-b7de95567b5e\n\
+               1,launch,Two,edb9719c-42af-5c7f-83d5-b7de95567b5e\n\
+               1,outro,Bye,edb9719c-42af-5c7f-83d5-b7de95567b5e\n";
     assert_eq!(
         problems(csv.as_bytes()),
         [
@@ -229,11 +241,11 @@ fn one_kind_of_error_never_hides_another() {
     // disagrees, a scene over the volume limit in that same video, a cell that cannot be
     // read, and a duplicate video whose row also lacks an avatar.
     let csv = "key,video,script,avatar,aspect,voice_volume\n\
-               1,launch,One,ava-studio,9x16,\n\
-               2,launch,Two,ava-studio,16x9,1.5\n\
-               2,launch,Three,ava-studio,,\n\
-               4,outro,Bye,ava-studio,,loud\n\
-               5,promo,Hey,ava-studio,,\n\
+               1,launch,One,edb9719c-42af-5c7f-83d5-b7de95567b5e,9x16,\n\
+               2,launch,Two,edb9719c-42af-5c7f-83d5-b7de95567b5e,16x9,1.5\n\
+               2,launch,Three,edb9719c-42af-5c7f-83d5-b7de95567b5e,,\n\
+               4,outro,Bye,edb9719c-42af-5c7f-83d5-b7de95567b5e,,loud\n\
+               5,promo,Hey,edb9719c-42af-5c7f-83d5-b7de95567b5e,,\n\
                6,launch,Again,,,\n";
     let want = [
         r#"line 3, column aspect: "16x9" differs from "9x16" on line 2; the rows of video "launch" must agree on video-level fields (or leave them empty after the first)"#,
@@ -250,8 +262,8 @@ fn one_kind_of_error_never_hides_another() {
 
     // Without a key column: a disagreement does not hide the API's rules in that video.
     let csv = "video,script,avatar,aspect,voice_volume\n\
-               v,One,ava-studio,9x16,\n\
-               v,Two,ava-studio,16x9,1.5\n";
+               v,One,edb9719c-42af-5c7f-83d5-b7de95567b5e,9x16,\n\
+               v,Two,edb9719c-42af-5c7f-83d5-b7de95567b5e,16x9,1.5\n";
     assert_eq!(
         problems(csv.as_bytes()),
         [
@@ -261,7 +273,7 @@ fn one_kind_of_error_never_hides_another() {
     );
     // A duplicate key does not hide the row's own problems.
     assert_eq!(
-        problems(b"key,script,avatar\na,Hi,ava-studio\na,Yo,\n"),
+        problems(b"key,script,avatar\na,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e\na,Yo,\n"),
         [
             r#"line 3, column key: duplicate key "a": also on line 2; keys must be unique"#,
             "line 3, column avatar: every scene needs an avatar",

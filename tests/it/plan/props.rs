@@ -9,8 +9,18 @@ use creatify_batch::api::model::{AspectRatio, ModelVersion, CAPTION_STYLES};
 use creatify_batch::api::CreateLipsync;
 use creatify_batch::config::Settings;
 
-const AVATARS: &[&str] = &["ava-studio", "marco-street", "june-kitchen", "sam-office"];
-const VOICES: &[&str] = &["ava-en-us", "marco-es-es", "lina-de-de", "haru-ja-jp"];
+const AVATARS: &[&str] = &[
+    "edb9719c-42af-5c7f-83d5-b7de95567b5e",
+    "59a2f478-35aa-54dd-811f-d70078d765aa",
+    "8e3e386c-c4cd-5641-b56b-e266ae745440",
+    "bf43f4a8-3cf6-52d3-9e4e-f9716bdbc8aa",
+];
+const VOICES: &[&str] = &[
+    "52825997-e2f1-5148-a3f3-620a6cb2bacf",
+    "5fb80448-886f-590f-b323-8c40dbd48417",
+    "c26f58fe-97ec-52b5-bc98-68d787ae7b3d",
+    "d58b7892-f736-5092-8ab0-007020e8f6e8",
+];
 
 /// One scene's cells (None = empty cell).
 #[derive(Debug, Clone)]

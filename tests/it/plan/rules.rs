@@ -13,7 +13,8 @@ fn settings(toml: &str) -> Settings {
 #[test]
 fn unknown_header_and_bad_enum_come_with_did_you_mean() {
     // The missing script is the misspelt header's doing: one error, not one more per row.
-    let err = problems(b"key,scirpt,avatar,aspect\na,Hi,ava-studio,16/9\n");
+    let err =
+        problems(b"key,scirpt,avatar,aspect\na,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e,16/9\n");
     assert_eq!(
         err,
         [
@@ -26,8 +27,8 @@ fn unknown_header_and_bad_enum_come_with_did_you_mean() {
 #[test]
 fn every_problem_of_every_row_is_reported_at_once() {
     let csv = "key,script,avatar,model,caption_style,voice_volume,background\n\
-               a,,ava-studio,standard,normal-black,0.5,https://cdn.example.com/a.jpg\n\
-               b,Hi,ava-studio,turbo,normal-blak,1.5,ftp://cdn.example.com/b.jpg\n\
+               a,,edb9719c-42af-5c7f-83d5-b7de95567b5e,standard,normal-black,0.5,https://cdn.example.com/a.jpg\n\
+               b,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e,turbo,normal-blak,1.5,ftp://cdn.example.com/b.jpg\n\
                c,Hi,,standard,,x,https://cdn.example.com/c.jpg\n";
     // A cell that cannot be read does not hide the row's other problems.
     assert_eq!(
@@ -44,8 +45,8 @@ fn every_problem_of_every_row_is_reported_at_once() {
     );
     // Rows with only rule violations (not typing errors) are all reported too.
     let csv = "key,script,avatar,caption_style,voice_volume,background\n\
-               a,,ava-studio,normal-black,0.5,https://cdn.example.com/a.jpg\n\
-               b,Hi,ava-studio,normal-blak,1.5,ftp://cdn.example.com/b.jpg\n\
+               a,,edb9719c-42af-5c7f-83d5-b7de95567b5e,normal-black,0.5,https://cdn.example.com/a.jpg\n\
+               b,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e,normal-blak,1.5,ftp://cdn.example.com/b.jpg\n\
                c,Hi,,,0.2,https://cdn.example.com/c.jpg\n";
     let err = problems(csv.as_bytes());
     assert_eq!(
@@ -62,12 +63,12 @@ fn every_problem_of_every_row_is_reported_at_once() {
 
 #[test]
 fn duplicate_keys_name_both_lines() {
-    let err = problems(b"key,script,avatar\na,Hi,ava-studio\nb,Yo,ava-studio\na,Hey,ava-studio\n");
+    let err = problems(b"key,script,avatar\na,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e\nb,Yo,edb9719c-42af-5c7f-83d5-b7de95567b5e\na,Hey,edb9719c-42af-5c7f-83d5-b7de95567b5e\n");
     assert_eq!(
         err,
         [r#"line 4, column key: duplicate key "a": also on line 2; keys must be unique"#]
     );
-    let err = problems(b"key,script,avatar\na,Hi,ava-studio\n,Yo,ava-studio\n");
+    let err = problems(b"key,script,avatar\na,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e\n,Yo,edb9719c-42af-5c7f-83d5-b7de95567b5e\n");
     assert!(
         err[0].starts_with("line 3, column key: is empty"),
         "{err:?}"
@@ -76,7 +77,7 @@ fn duplicate_keys_name_both_lines() {
 
 #[test]
 fn derived_keys_are_stable_and_ignore_column_order_and_aliases() {
-    let a = plan(b"script,avatar\nHi,ava-studio\nYo,ava-studio\n").unwrap();
+    let a = plan(b"script,avatar\nHi,edb9719c-42af-5c7f-83d5-b7de95567b5e\nYo,edb9719c-42af-5c7f-83d5-b7de95567b5e\n").unwrap();
     let b = plan(b"character.avatar_id,voice.input_text,notes\nava-studio,Hi,x\nava-studio,Yo,y\n")
         .unwrap();
     let keys =
@@ -92,7 +93,7 @@ fn derived_keys_are_stable_and_ignore_column_order_and_aliases() {
         "{:?}",
         a.notes
     );
-    let err = problems(b"script,avatar\nHi,ava-studio\nYo,ava-studio\nHi,ava-studio\n");
+    let err = problems(b"script,avatar\nHi,edb9719c-42af-5c7f-83d5-b7de95567b5e\nYo,edb9719c-42af-5c7f-83d5-b7de95567b5e\nHi,edb9719c-42af-5c7f-83d5-b7de95567b5e\n");
     assert!(
         err[0].starts_with("line 4: has the same content as line 2"),
         "{err:?}"
@@ -102,11 +103,11 @@ fn derived_keys_are_stable_and_ignore_column_order_and_aliases() {
 #[test]
 fn consecutive_rows_of_a_video_become_its_scenes() {
     let csv = "video,script,avatar,aspect,music\n\
-               launch,One,ava-studio,16x9,https://cdn.example.com/m.mp3\n\
-               launch,Two,sam-office,,\n\
-               solo,Three,ava-studio,1x1,\n\
-               launch2,Four,ava-studio,16x9,\n\
-               launch2,Five,ava-studio,16x9,\n";
+               launch,One,edb9719c-42af-5c7f-83d5-b7de95567b5e,16x9,https://cdn.example.com/m.mp3\n\
+               launch,Two,bf43f4a8-3cf6-52d3-9e4e-f9716bdbc8aa,,\n\
+               solo,Three,edb9719c-42af-5c7f-83d5-b7de95567b5e,1x1,\n\
+               launch2,Four,edb9719c-42af-5c7f-83d5-b7de95567b5e,16x9,\n\
+               launch2,Five,edb9719c-42af-5c7f-83d5-b7de95567b5e,16x9,\n";
     let p = plan(csv.as_bytes()).unwrap();
     let shape: Vec<(&str, usize, Vec<u64>)> = p
         .videos
@@ -131,10 +132,10 @@ fn consecutive_rows_of_a_video_become_its_scenes() {
 #[test]
 fn video_level_fields_must_agree_and_videos_be_consecutive() {
     let csv = "video,script,avatar,aspect\n\
-               launch,One,ava-studio,16x9\n\
-               launch,Two,ava-studio,9x16\n\
-               other,Three,ava-studio,\n\
-               launch,Four,ava-studio,\n";
+               launch,One,edb9719c-42af-5c7f-83d5-b7de95567b5e,16x9\n\
+               launch,Two,edb9719c-42af-5c7f-83d5-b7de95567b5e,9x16\n\
+               other,Three,edb9719c-42af-5c7f-83d5-b7de95567b5e,\n\
+               launch,Four,edb9719c-42af-5c7f-83d5-b7de95567b5e,\n";
     assert_eq!(
         problems(csv.as_bytes()),
         [
@@ -148,11 +149,11 @@ fn video_level_fields_must_agree_and_videos_be_consecutive() {
 fn defaults_apply_under_cells_and_empty_cells_keep_them() {
     let s = settings(
         "[defaults]\naspect_ratio = \"1x1\"\nmodel_version = \"aurora_v1\"\n\
-         [defaults.voice]\nvolume = 0.3\nvoice_id = \"ava-en-us\"\n\
+         [defaults.voice]\nvolume = 0.3\nvoice_id = \"52825997-e2f1-5148-a3f3-620a6cb2bacf\"\n\
          [defaults.caption_setting]\nstyle = \"normal-black\"\n",
     );
     let csv =
-        "key,script,avatar,aspect,voice_volume\na,Hi,ava-studio,,\nb,Yo,ava-studio,16x9,0.9\n";
+        "key,script,avatar,aspect,voice_volume\na,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e,,\nb,Yo,edb9719c-42af-5c7f-83d5-b7de95567b5e,16x9,0.9\n";
     let p = plan_with(csv.as_bytes(), &s).unwrap();
     let json: Vec<String> = p
         .videos
@@ -162,8 +163,8 @@ fn defaults_apply_under_cells_and_empty_cells_keep_them() {
     assert_eq!(
         json,
         [
-            r#"{"video_inputs":[{"character":{"type":"avatar","avatar_id":"ava-studio"},"voice":{"type":"text","input_text":"Hi","voice_id":"ava-en-us","volume":0.3},"caption_setting":{"style":"normal-black"}}],"aspect_ratio":"1x1","model_version":"aurora_v1"}"#,
-            r#"{"video_inputs":[{"character":{"type":"avatar","avatar_id":"ava-studio"},"voice":{"type":"text","input_text":"Yo","voice_id":"ava-en-us","volume":0.9},"caption_setting":{"style":"normal-black"}}],"aspect_ratio":"16x9","model_version":"aurora_v1"}"#,
+            r#"{"video_inputs":[{"character":{"type":"avatar","avatar_id":"edb9719c-42af-5c7f-83d5-b7de95567b5e"},"voice":{"type":"text","input_text":"Hi","voice_id":"52825997-e2f1-5148-a3f3-620a6cb2bacf","volume":0.3},"caption_setting":{"style":"normal-black"}}],"aspect_ratio":"1x1","model_version":"aurora_v1"}"#,
+            r#"{"video_inputs":[{"character":{"type":"avatar","avatar_id":"edb9719c-42af-5c7f-83d5-b7de95567b5e"},"voice":{"type":"text","input_text":"Yo","voice_id":"52825997-e2f1-5148-a3f3-620a6cb2bacf","volume":0.9},"caption_setting":{"style":"normal-black"}}],"aspect_ratio":"16x9","model_version":"aurora_v1"}"#,
         ]
     );
 }
@@ -171,7 +172,10 @@ fn defaults_apply_under_cells_and_empty_cells_keep_them() {
 #[test]
 fn a_broken_default_is_reported_without_a_column() {
     let s = settings("[defaults.voice]\nvolume = 2.0\n");
-    let err = match plan_with(b"key,script,avatar\na,Hi,ava-studio\n", &s) {
+    let err = match plan_with(
+        b"key,script,avatar\na,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e\n",
+        &s,
+    ) {
         Err(e) => e.to_string(),
         Ok(_) => panic!("planned"),
     };
@@ -184,16 +188,20 @@ fn a_broken_default_is_reported_without_a_column() {
 #[test]
 fn config_columns_add_aliases() {
     let s = settings("[columns]\n\"Skript\" = \"script\"\n\"Ad ID\" = \"key\"\n");
-    let p = plan_with("Ad ID,Skript,Avatar\nx1,Hallo,ava-studio\n".as_bytes(), &s).unwrap();
+    let p = plan_with(
+        "Ad ID,Skript,Avatar\nx1,Hallo,edb9719c-42af-5c7f-83d5-b7de95567b5e\n".as_bytes(),
+        &s,
+    )
+    .unwrap();
     assert_eq!(p.videos[0].key, "x1");
 }
 
 #[test]
 fn background_type_follows_the_url_unless_given() {
     let csv = "key,script,avatar,background,background.type\n\
-               a,Hi,ava-studio,https://cdn.example.com/loop.MP4?v=2,\n\
-               b,Hi,ava-studio,https://cdn.example.com/still.webp,\n\
-               c,Hi,ava-studio,https://cdn.example.com/render,video\n";
+               a,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e,https://cdn.example.com/loop.MP4?v=2,\n\
+               b,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e,https://cdn.example.com/still.webp,\n\
+               c,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e,https://cdn.example.com/render,video\n";
     let p = plan(csv.as_bytes()).unwrap();
     let kinds: Vec<String> = p
         .videos
@@ -209,19 +217,19 @@ fn background_type_follows_the_url_unless_given() {
         .collect();
     assert_eq!(kinds, ["video", "image", "video"]);
     let err =
-        problems(b"key,script,avatar,background\na,Hi,ava-studio,https://cdn.example.com/render\n");
+        problems(b"key,script,avatar,background\na,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e,https://cdn.example.com/render\n");
     assert!(err[0].starts_with(r#"line 2, column background: cannot tell from "https://cdn.example.com/render" whether it is an image or a video"#), "{err:?}");
 }
 
 #[test]
 fn typed_cells_booleans_numbers_and_enums() {
     let csv = "key,script,avatar,character.hidden,caption_setting.font_size,model,transition_in,voice.duration\n\
-               a,Hi,ava-studio,YES,70,Aurora_V1_Fast,FADE,12.5\n";
+               a,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e,YES,70,Aurora_V1_Fast,FADE,12.5\n";
     let p = plan(csv.as_bytes()).unwrap();
     let json = serde_json::to_string(&p.videos[0].body).unwrap();
     assert_eq!(
         json,
-        r#"{"video_inputs":[{"character":{"type":"avatar","avatar_id":"ava-studio","hidden":true},"voice":{"type":"text","input_text":"Hi","duration":12.5},"caption_setting":{"font_size":70},"transition_effect":{"transition_in":"fade"}}],"model_version":"aurora_v1_fast"}"#
+        r#"{"video_inputs":[{"character":{"type":"avatar","avatar_id":"edb9719c-42af-5c7f-83d5-b7de95567b5e","hidden":true},"voice":{"type":"text","input_text":"Hi","duration":12.5},"caption_setting":{"font_size":70},"transition_effect":{"transition_in":"fade"}}],"model_version":"aurora_v1_fast"}"#
     );
     // voice.duration wins over the word count: 12.5 s on aurora_v1_fast = 13 started seconds.
     assert_eq!((p.videos[0].seconds, p.videos[0].credits), (12.5, 6.5));
@@ -232,7 +240,7 @@ fn estimates_follow_the_speaking_rate_and_price_rules() {
     // 10 words at 2.5 w/s + 0.5 s allowance per scene, two scenes: 2 × 4.5 = 9 s.
     let script = "one two three four five six seven eight nine ten";
     let csv = format!(
-        "video,script,avatar,model\nv,{script},ava-studio,aurora_v1\nv,{script},ava-studio,\n"
+        "video,script,avatar,model\nv,{script},edb9719c-42af-5c7f-83d5-b7de95567b5e,aurora_v1\nv,{script},edb9719c-42af-5c7f-83d5-b7de95567b5e,\n"
     );
     let p = plan(csv.as_bytes()).unwrap();
     assert_eq!((p.videos[0].seconds, p.videos[0].credits), (9.0, 9.0));
@@ -250,12 +258,14 @@ fn estimates_follow_the_speaking_rate_and_price_rules() {
 #[test]
 fn a_silent_scene_needs_only_a_duration() {
     let csv = "video,script,avatar,voice.type,voice.duration\n\
-               v,Hello there,ava-studio,,\n\
-               v,,ava-studio,silence,1.5\n";
+               v,Hello there,edb9719c-42af-5c7f-83d5-b7de95567b5e,,\n\
+               v,,edb9719c-42af-5c7f-83d5-b7de95567b5e,silence,1.5\n";
     let p = plan(csv.as_bytes()).unwrap();
     // 2 words / 2.5 + 0.5 = 1.3 s, then the silent 1.5 s.
     assert_eq!(p.videos[0].seconds, 2.8);
-    let err = problems(b"key,script,avatar,voice.type\na,,ava-studio,silence\n");
+    let err = problems(
+        b"key,script,avatar,voice.type\na,,edb9719c-42af-5c7f-83d5-b7de95567b5e,silence\n",
+    );
     assert_eq!(
         err,
         ["line 2: voice.duration: a silent scene needs a duration in seconds (no column sets it; add one, or set it in [defaults])"]
@@ -265,7 +275,7 @@ fn a_silent_scene_needs_only_a_duration() {
 #[test]
 fn a_default_background_gets_its_type_and_a_cell_url_replaces_it() {
     let s = settings("[defaults.background]\nurl = \"https://cdn.example.com/loop.mp4\"\n");
-    let csv = "key,script,avatar,background\na,Hi,ava-studio,\nb,Hi,ava-studio,https://cdn.example.com/x.png\n";
+    let csv = "key,script,avatar,background\na,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e,\nb,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e,https://cdn.example.com/x.png\n";
     let p = plan_with(csv.as_bytes(), &s).unwrap();
     let bg: Vec<(String, String)> = p
         .videos

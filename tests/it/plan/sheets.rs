@@ -18,10 +18,10 @@ fn lines(csv: &[u8]) -> Vec<Vec<u64>> {
 #[test]
 fn bom_crlf_and_multiline_cells_keep_line_numbers_right() {
     let csv = "\u{feff}key,script,avatar\r\n\
-               a,\"one\r\ntwo\r\nthree\",ava-studio\r\n\
+               a,\"one\r\ntwo\r\nthree\",edb9719c-42af-5c7f-83d5-b7de95567b5e\r\n\
                \r\n\
-               b,\"four, five\",ava-studio\r\n\
-               c,six,ava-studio\r\n";
+               b,\"four, five\",edb9719c-42af-5c7f-83d5-b7de95567b5e\r\n\
+               c,six,edb9719c-42af-5c7f-83d5-b7de95567b5e\r\n";
     let p = plan(csv.as_bytes()).unwrap();
     assert!(p.format.bom && p.format.crlf);
     assert_eq!(lines(csv.as_bytes()), [[2], [6], [7]]);
@@ -36,15 +36,15 @@ fn bom_crlf_and_multiline_cells_keep_line_numbers_right() {
     );
     assert_eq!(
         p.videos[1].records.to_vec()[0],
-        ["b", "four, five", "ava-studio"]
+        ["b", "four, five", "edb9719c-42af-5c7f-83d5-b7de95567b5e"]
     );
 }
 
 #[test]
 fn a_problem_after_a_multiline_cell_names_its_own_line() {
     let csv = "key,script,avatar\n\
-               a,\"line one\nline two\",ava-studio\n\
-               b,,ava-studio\n";
+               a,\"line one\nline two\",edb9719c-42af-5c7f-83d5-b7de95567b5e\n\
+               b,,edb9719c-42af-5c7f-83d5-b7de95567b5e\n";
     assert_eq!(
         problems(csv.as_bytes()),
         ["line 4, column script: every scene needs a voice (a script or silence)"]
@@ -53,7 +53,7 @@ fn a_problem_after_a_multiline_cell_names_its_own_line() {
 
 #[test]
 fn semicolon_tab_and_sep_line_sheets_are_detected() {
-    let semi = "key;script;avatar;voice.volume\na;Hola, ¿qué tal?;ava-studio;0,5\n";
+    let semi = "key;script;avatar;voice.volume\na;Hola, ¿qué tal?;edb9719c-42af-5c7f-83d5-b7de95567b5e;0,5\n";
     let p = plan(semi.as_bytes()).unwrap();
     assert_eq!(p.format.delimiter, b';');
     assert_eq!(
@@ -68,13 +68,13 @@ fn semicolon_tab_and_sep_line_sheets_are_detected() {
     let tab = "key\tscript\tavatar\na\tHi, there\tava-studio\n";
     assert_eq!(plan(tab.as_bytes()).unwrap().format.delimiter, b'\t');
 
-    let sep = "sep=;\r\nkey;script;avatar\r\na;Hi;ava-studio\r\nb;;ava-studio\r\n";
+    let sep = "sep=;\r\nkey;script;avatar\r\na;Hi;edb9719c-42af-5c7f-83d5-b7de95567b5e\r\nb;;edb9719c-42af-5c7f-83d5-b7de95567b5e\r\n";
     let err = problems(sep.as_bytes());
     assert_eq!(
         err,
         ["line 4, column script: every scene needs a voice (a script or silence)"]
     );
-    let ok = "sep=;\nkey;script;avatar\na;Hi;ava-studio\n";
+    let ok = "sep=;\nkey;script;avatar\na;Hi;edb9719c-42af-5c7f-83d5-b7de95567b5e\n";
     let p = plan(ok.as_bytes()).unwrap();
     assert!(p.format.sep_line);
     assert_eq!(p.videos[0].lines, [3]);
@@ -82,7 +82,7 @@ fn semicolon_tab_and_sep_line_sheets_are_detected() {
 
 #[test]
 fn stray_spaces_in_headers_and_trailing_empty_rows_are_fine() {
-    let csv = " Key , Script ,AVATAR \na,Hi,ava-studio\n,,\n , ,\n\n";
+    let csv = " Key , Script ,AVATAR \na,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e\n,,\n , ,\n\n";
     let p = plan(csv.as_bytes()).unwrap();
     assert_eq!(p.videos.len(), 1);
     assert_eq!(p.format.headers, [" Key ", " Script ", "AVATAR "]);
@@ -95,7 +95,7 @@ fn stray_spaces_in_headers_and_trailing_empty_rows_are_fine() {
 
 #[test]
 fn windows_1252_is_an_error_with_its_line_and_the_fix() {
-    let csv = b"key,script,avatar\na,Hello,ava-studio\nb,Caf\xe9 cr\xe8me,ava-studio\n";
+    let csv = b"key,script,avatar\na,Hello,edb9719c-42af-5c7f-83d5-b7de95567b5e\nb,Caf\xe9 cr\xe8me,edb9719c-42af-5c7f-83d5-b7de95567b5e\n";
     match plan(csv) {
         Err(PlanError::NotUtf8 { line, hint, .. }) => {
             assert_eq!(line, 3);
@@ -122,14 +122,14 @@ fn utf16_is_an_error_that_says_so() {
 
 #[test]
 fn nul_bytes_are_an_error_with_their_line() {
-    let err = problems(b"key,script,avatar\na,Hi,ava-studio\nb,H\0i,ava-studio\n");
+    let err = problems(b"key,script,avatar\na,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e\nb,H\0i,edb9719c-42af-5c7f-83d5-b7de95567b5e\n");
     assert_eq!(err.len(), 1);
     assert!(err[0].starts_with("line 3: NUL byte"), "{err:?}");
 }
 
 #[test]
 fn ragged_rows_name_the_line_and_the_counts() {
-    let err = problems(b"key,script,avatar\na,Hi,ava-studio\nb,Hi, there,ava-studio\nc,Hi\n");
+    let err = problems(b"key,script,avatar\na,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e\nb,Hi, there,edb9719c-42af-5c7f-83d5-b7de95567b5e\nc,Hi\n");
     assert_eq!(
         err,
         [
@@ -141,7 +141,7 @@ fn ragged_rows_name_the_line_and_the_counts() {
 
 #[test]
 fn an_unclosed_quote_names_the_line_where_it_opened() {
-    let err = problems(b"key,script,avatar\na,Hi,ava-studio\nb,\"Hi,ava-studio\nc,Hi,ava-studio\n");
+    let err = problems(b"key,script,avatar\na,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e\nb,\"Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e\nc,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e\n");
     assert_eq!(err.len(), 1);
     assert!(
         err[0].starts_with("line 3: a quoted cell opens here and is never closed"),
@@ -170,7 +170,7 @@ fn empty_blank_and_header_only_files_are_clear_errors() {
 
 #[test]
 fn formula_looking_cells_are_plain_text() {
-    let csv = "key,script,avatar,name\na,=HYPERLINK(\"x\"),ava-studio,+1 @me -x\n";
+    let csv = "key,script,avatar,name\na,=HYPERLINK(\"x\"),edb9719c-42af-5c7f-83d5-b7de95567b5e,+1 @me -x\n";
     let p = plan(csv.as_bytes()).unwrap();
     let body = &p.videos[0].body;
     assert_eq!(body.name.as_deref(), Some("+1 @me -x"));
@@ -182,7 +182,7 @@ fn formula_looking_cells_are_plain_text() {
 
 #[test]
 fn a_value_in_a_column_without_header_is_an_error() {
-    let err = problems(b"key,script,avatar,\na,Hi,ava-studio,\nb,Hi,ava-studio,oops\n");
+    let err = problems(b"key,script,avatar,\na,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e,\nb,Hi,edb9719c-42af-5c7f-83d5-b7de95567b5e,oops\n");
     assert_eq!(
         err,
         ["line 3, column #4: \"oops\" is in a column without a header; name the column or clear it"]

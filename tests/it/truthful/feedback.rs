@@ -11,7 +11,7 @@ pub(super) fn sheet_with_two_bad_rows() -> String {
         .lines()
         .map(|l| {
             if l.starts_with("v004") || l.starts_with("v005") {
-                l.replace("ava-studio", "ava-nobody")
+                l.replace("edb9719c-42af-5c7f-83d5-b7de95567b5e", "ava-nobody")
             } else {
                 l.to_owned()
             }
@@ -51,7 +51,11 @@ async fn a_fixed_failed_csv_renders_into_the_original_batch() {
     assert_eq!(before.len(), 3);
 
     // The user fixes the avatar in failed.csv and feeds it back, as the README says.
-    std::fs::write(&failed_csv, failed.replace("ava-nobody", "ava-studio")).unwrap();
+    std::fs::write(
+        &failed_csv,
+        failed.replace("ava-nobody", "edb9719c-42af-5c7f-83d5-b7de95567b5e"),
+    )
+    .unwrap();
     let fixed = h.run(&failed_csv, &[]).await;
     assert_eq!(code(&fixed), 0, "{}", text(&fixed));
     assert!(

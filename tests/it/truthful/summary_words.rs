@@ -14,8 +14,8 @@ async fn one_video_is_one_video_and_budgets_say_what_fits() {
     let h = Harness::start(Faults::default(), |_| {}).await;
     // Two records make one two-scene video.
     let two_scenes = "video,script,avatar,voice,aspect\n\
-        promo,\"First scene of the promo.\",ava-studio,ava-en-us,9x16\n\
-        promo,\"Second scene of the promo.\",ava-studio,ava-en-us,9x16\n";
+        promo,\"First scene of the promo.\",edb9719c-42af-5c7f-83d5-b7de95567b5e,52825997-e2f1-5148-a3f3-620a6cb2bacf,9x16\n\
+        promo,\"Second scene of the promo.\",edb9719c-42af-5c7f-83d5-b7de95567b5e,52825997-e2f1-5148-a3f3-620a6cb2bacf,9x16\n";
     let sheet = h.sheet("one.csv", two_scenes);
     let plan = std::process::Command::new(BIN)
         .current_dir(h.dir.path())
