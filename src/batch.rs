@@ -178,7 +178,7 @@ pub fn locate(
 }
 
 /// The batch folder `sheet` sits in, if it sits in one.
-fn enclosing_batch(sheet: &Path) -> Option<PathBuf> {
+pub(crate) fn enclosing_batch(sheet: &Path) -> Option<PathBuf> {
     let parent = match sheet.parent() {
         Some(p) if p.as_os_str().is_empty() => Path::new("."),
         Some(p) => p,

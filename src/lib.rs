@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod batch;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod engine;

@@ -207,7 +207,7 @@ impl ApiClient {
         &self.base
     }
 
-    fn url(&self, path: &str) -> Url {
+    pub(super) fn url(&self, path: &str) -> Url {
         // `path` is one of our constants ("api/lipsyncs_v2/"), so joining cannot fail on a
         // valid base; fall back to the base rather than panic.
         self.base.join(path).unwrap_or_else(|_| self.base.clone())
@@ -302,7 +302,7 @@ impl ApiClient {
         })
     }
 
-    async fn get_json<T: DeserializeOwned>(&self, url: Url) -> Result<T, ApiError> {
+    pub(super) async fn get_json<T: DeserializeOwned>(&self, url: Url) -> Result<T, ApiError> {
         let attempt = || async {
             let (status, text) = self.send(Method::GET, url.clone(), None).await?;
             serde_json::from_str(&text).map_err(|e| ApiError::Decode {
@@ -420,7 +420,7 @@ impl ApiClient {
     /// anywhere else. A link naming another host (a server behind a proxy builds its links
     /// from its own address) is read for its path from `api/` on and its query, put on the
     /// base URL.
-    fn same_origin(&self, link: &str) -> Option<Url> {
+    pub(super) fn same_origin(&self, link: &str) -> Option<Url> {
         let url = self.base.join(link).ok()?;
         let same = url.scheme() == self.base.scheme()
             && url.host_str() == self.base.host_str()

@@ -1,6 +1,7 @@
 //! Creatify's API: the request and job types, the rules a request must follow, the price
 //! rules, the error classes and the HTTP client.
 
+pub mod catalogue;
 pub mod client;
 pub mod credits;
 pub mod error;

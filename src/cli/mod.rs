@@ -2,7 +2,10 @@
 //! command, then the command's glue. Flags win over `--config` (or `./pipeline.toml`), which
 //! wins over the built-in defaults. `anyhow` lives here and in `main`, nowhere deeper.
 
+mod account;
 mod budget;
+mod catalog;
+mod init;
 mod plan;
 mod resolve;
 mod run;
@@ -52,7 +55,9 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Read and validate a sheet, print each video's request summary and credit estimate.
-    /// Nothing touches the network. Exit 0 when every row is valid, 2 otherwise.
+    /// Avatar and voice ids are checked against the account's catalogue when one is cached
+    /// or credentials are set (--offline: never fetch). Nothing is created. Exit 0 when
+    /// every row is valid, 2 otherwise.
     Plan(PlanArgs),
     /// Submit, poll and download a whole batch, exactly once; rerun to resume.
     #[command(after_help = EXIT_CODES_HELP)]
@@ -63,8 +68,101 @@ enum Command {
     /// account again, or record what you found (--created KEY=JOB_ID, --not-created KEY).
     /// Exit 0 when nothing is left unknown, 8 otherwise.
     Resolve(ResolveArgs),
+    /// List the account's avatars (GET /api/personas/): the ids a sheet's avatar column
+    /// takes. Cached per account; --refresh fetches again.
+    Avatars(AvatarsArgs),
+    /// List the account's voices, one row per accent (GET /api/voices/): the ids a sheet's
+    /// voice column takes. Cached per account; --refresh fetches again.
+    Voices(VoicesArgs),
+    /// Start a project in DIR (default: here): a commented pipeline.toml and a starter
+    /// batch.csv with real ids from the account's catalogue (or the sandbox's). Never
+    /// overwrites a file.
+    Init(InitArgs),
     /// Start the simulated Creatify API on 127.0.0.1 (for rehearsals and tests).
     Sandbox(SandboxArgs),
+}
+
+/// Which API a catalogue is read from.
+#[derive(Debug, Args)]
+pub struct AccountArgs {
+    /// The config file (default: ./pipeline.toml if present, else built-in defaults).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The sandbox's catalogue (no account needed).
+    #[arg(long, conflicts_with = "base_url")]
+    pub sandbox: bool,
+    /// The API's base URL (overrides [api] base_url).
+    #[arg(long, env = "CREATIFY_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Fetch the catalogue again even if the cached one is fresh.
+    #[arg(long)]
+    pub refresh: bool,
+}
+
+/// `avatars`.
+#[derive(Debug, Args)]
+pub struct AvatarsArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub account: AccountArgs,
+    /// Only these ages: child, teen, adult, senior; comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "AGE[,AGE...]")]
+    pub age: Vec<String>,
+    /// Only these styles: selfie, presenter, other; comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "STYLE[,STYLE...]")]
+    pub style: Vec<String>,
+    /// Only these locations: outdoor, fantasy, indoor, other; comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "LOC[,LOC...]")]
+    pub location: Vec<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub list: ListArgs,
+}
+
+/// `voices`.
+#[derive(Debug, Args)]
+pub struct VoicesArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub account: AccountArgs,
+    /// Only accents whose accent or voice name contains one of these texts (any case), e.g.
+    /// `british` or `spanish,german`.
+    #[arg(long, value_delimiter = ',', value_name = "TEXT[,TEXT...]")]
+    pub accent: Vec<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub list: ListArgs,
+}
+
+/// What `avatars` and `voices` share: the gender and name filters, and the output format.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only these genders: m, f, nb (or male, female, non-binary); comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "G[,G...]")]
+    pub gender: Vec<String>,
+    /// Only entries whose name (the person's, or the voice's) contains this text (any case).
+    #[arg(long, value_name = "TEXT")]
+    pub name: Option<String>,
+    /// Print CSV (to paste into a sheet).
+    #[arg(long, conflicts_with = "json")]
+    pub csv: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The folder to start in (created if missing).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Take the starter sheet's ids from the sandbox even when credentials are set.
+    #[arg(long, conflicts_with = "base_url")]
+    pub sandbox: bool,
+    /// The API's base URL, for the account's ids (overrides [api] base_url).
+    #[arg(long, env = "CREATIFY_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
 }
 
 /// `plan`.
@@ -81,6 +179,18 @@ pub struct PlanArgs {
     /// The batch's name, as given to `run --batch` (it is part of each job's reference).
     #[arg(long, value_name = "NAME")]
     pub batch: Option<String>,
+    /// Check ids against the sandbox's catalogue (as `run --sandbox` will).
+    #[arg(long, conflicts_with = "base_url")]
+    pub sandbox: bool,
+    /// The API's base URL (overrides [api] base_url), for the catalogue.
+    #[arg(long, env = "CREATIFY_BASE_URL", value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Never fetch the catalogue: check ids against the cached one only, if any.
+    #[arg(long, conflicts_with = "refresh")]
+    pub offline: bool,
+    /// Fetch the catalogue again even if the cached one is fresh.
+    #[arg(long)]
+    pub refresh: bool,
 }
 
 /// `run`.
@@ -122,6 +232,10 @@ pub struct RunArgs {
     /// With --sandbox: how many times faster than real time the sandbox renders.
     #[arg(long, value_name = "N", default_value_t = 60.0, requires = "sandbox")]
     pub sandbox_time_scale: f64,
+    /// Fetch the avatar and voice catalogue again before checking the sheet's ids, even if
+    /// the cached one is fresh.
+    #[arg(long)]
+    pub refresh: bool,
 }
 
 /// `status`.
@@ -194,7 +308,10 @@ pub fn main() -> i32 {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Plan(a) => plan::plan(a),
+            Command::Plan(a) => plan::plan(a).await,
+            Command::Avatars(a) => catalog::avatars(a).await,
+            Command::Voices(a) => catalog::voices(a).await,
+            Command::Init(a) => init::init(a).await,
             Command::Run(a) => run::run(a, &cli.global).await,
             Command::Status(a) => status::status(a),
             Command::Resolve(a) => resolve::resolve(a).await,

@@ -5,17 +5,69 @@ use crate::engine::reference::{payload_hash, reference, stamped_body};
 use crate::exit::ExitCode;
 use crate::plan;
 
+use super::account::{apply_base_url, Account};
 use super::{invalid, PlanArgs};
+use crate::catalog::check::IdCheck;
+use crate::catalog::obtain::Mode;
+use crate::catalog::Catalog;
 
-pub(super) fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
-    let settings = match Settings::load(args.config.as_deref()) {
+/// The plan of `sheet`, its ids checked against `catalog` when there is one; on failure,
+/// the error and the avatar values worth asking the API about.
+pub(super) fn plan_with(
+    sheet: &std::path::Path,
+    settings: &Settings,
+    catalog: Option<&Catalog>,
+) -> Result<plan::Plan, (plan::PlanError, Vec<String>)> {
+    let Some(catalog) = catalog else {
+        return plan::plan_file(sheet, settings).map_err(|e| (e, Vec::new()));
+    };
+    let mut ids = IdCheck::new(catalog, &settings.catalog.known_ids);
+    plan::plan_file_checked(sheet, settings, Some(&mut ids)).map_err(|e| (e, ids.unlisted))
+}
+
+pub(super) async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    let mut settings = match Settings::load(args.config.as_deref()) {
         Ok(s) => s,
         Err(e) => return invalid(e),
     };
-    let plan = match plan::plan_file(&args.sheet, &settings) {
-        Ok(p) => p,
-        Err(e) => {
+    if let Err(e) = apply_base_url(&mut settings, args.base_url.as_deref()) {
+        return invalid(e);
+    }
+    let account = Account::open(&settings, args.sandbox).await?;
+    let mode = Mode {
+        refresh: args.refresh,
+        offline: args.offline,
+    };
+    // The catalogue when there is one to be had; the plan says when ids go unchecked.
+    let (mut catalog, checked) = match account.catalogue(&settings, mode).await {
+        Ok((c, origin)) => (
+            Some(c),
+            format!(
+                "avatar and voice ids checked against the catalogue ({})",
+                origin.words()
+            ),
+        ),
+        Err(e) if args.offline => (
+            None,
+            format!("avatar and voice ids not checked (--offline): {e}"),
+        ),
+        Err(e) => (None, format!("avatar and voice ids not checked: {e}")),
+    };
+    let mut planned = plan_with(&args.sheet, &settings, catalog.as_ref());
+    if let (Some(c), Err((_, unlisted))) = (catalog.as_mut(), &planned) {
+        if !unlisted.is_empty() && !args.offline {
+            account.look_up(&settings, c, unlisted).await;
+            planned = plan_with(&args.sheet, &settings, Some(c));
+        }
+    }
+    let plan = match planned {
+        Ok(mut p) => {
+            p.notes.push(checked);
+            p
+        }
+        Err((e, _)) => {
             eprintln!("{e}");
+            eprintln!("note: {checked}");
             return Ok(ExitCode::InvalidInput);
         }
     };

@@ -32,11 +32,8 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
     if let Some(out) = &args.out {
         settings.output.dir = out.clone();
     }
-    if let Some(url) = &args.base_url {
-        match url::Url::parse(url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => settings.api.base_url = u,
-            _ => return invalid(format!("--base-url {url:?} is not an http(s) URL")),
-        }
+    if let Err(e) = super::account::apply_base_url(&mut settings, args.base_url.as_deref()) {
+        return invalid(e);
     }
     let halt_after = match args
         .halt_after_failures
@@ -58,13 +55,44 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
         Ok(r) => r.unwrap_or_default(),
         Err(e) => return invalid(e),
     };
-    let plan = match plan::plan_file(&args.sheet, &settings) {
-        Ok(p) => p,
-        Err(e) => {
-            return invalid(format!(
-                "{e}\nnothing was submitted; fix the sheet and run again"
-            ))
+    let credentials = if args.sandbox {
+        sandbox_credentials(&settings)
+    } else {
+        match Credentials::from_env(&settings.api.id_env, &settings.api.key_env) {
+            Ok(c) => c,
+            Err(e) => {
+                // The sheet's own problems first: they need fixing either way.
+                if let Err(p) = plan::plan_file(&args.sheet, &settings) {
+                    return invalid(format!(
+                        "{p}\nnothing was submitted; fix the sheet and run again"
+                    ));
+                }
+                return invalid(e);
+            }
         }
+    };
+    if let Err(e) = crate::api::tls::check_env() {
+        return invalid(e);
+    }
+    let place = match crate::batch::locate(
+        &settings.output.dir,
+        Some(&args.sheet),
+        args.batch.as_deref(),
+        args.sandbox,
+    ) {
+        Ok(p) => p,
+        Err(e) => return invalid(e),
+    };
+    // A folder of another sheet or API is refused before any API is asked anything (checked
+    // again under the lock below).
+    if place.dir.exists() {
+        if let Err(e) = claim_batch(&place, &args, &settings, &credentials) {
+            return invalid(e);
+        }
+    }
+    let plan = match checked_plan(&args, &settings, &place.dir).await? {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
     };
     if let Rerender::Keys(wanted) = &rerender {
         let known: std::collections::HashSet<&str> =
@@ -84,28 +112,6 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
         }
     }
     let sheet_rows: usize = plan.videos.iter().map(|v| v.lines.len()).sum();
-    let credentials = if args.sandbox {
-        sandbox_credentials(&settings)
-    } else {
-        match Credentials::from_env(&settings.api.id_env, &settings.api.key_env) {
-            Ok(c) => c,
-            Err(e) => return invalid(e),
-        }
-    };
-
-    if let Err(e) = crate::api::tls::check_env() {
-        return invalid(e);
-    }
-
-    let place = match crate::batch::locate(
-        &settings.output.dir,
-        Some(&args.sheet),
-        args.batch.as_deref(),
-        args.sandbox,
-    ) {
-        Ok(p) => p,
-        Err(e) => return invalid(e),
-    };
     let (batch, batch_dir) = (place.name.clone(), place.dir.clone());
     std::fs::create_dir_all(&batch_dir)
         .with_context(|| format!("cannot create the output folder {}", batch_dir.display()))?;
@@ -261,6 +267,68 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
     };
     summary::print(&summary, code, &cx, global.log_format);
     Ok(code)
+}
+
+/// The sheet's plan with every avatar and voice id checked against the account's catalogue
+/// (the cache while fresh, else fetched), before anything is sent or written; or the exit
+/// code of why not, already explained. Rows whose job exists (in `batch_dir`'s journal)
+/// only get warnings: their money is spent and their downloads must not wait.
+async fn checked_plan(
+    args: &RunArgs,
+    settings: &Settings,
+    batch_dir: &Path,
+) -> anyhow::Result<Result<Plan, ExitCode>> {
+    use crate::catalog::check::IdCheck;
+    let account = super::account::Account::open(settings, args.sandbox).await?;
+    let mode = crate::catalog::obtain::Mode {
+        refresh: args.refresh,
+        offline: false,
+    };
+    let (mut catalog, origin) = match account.catalogue(settings, mode).await {
+        Ok(c) => c,
+        Err(e) => {
+            let code = super::account::exit_for(&e);
+            let then = if code == ExitCode::Unreachable {
+                "nothing lost; rerun when it is reachable"
+            } else {
+                "fix the cause and run again"
+            };
+            super::say_error(format!(
+                "{e}\nthe sheet's avatar and voice ids are checked before anything is sent: \
+                 nothing was submitted; {then}"
+            ));
+            return Ok(Err(code));
+        }
+    };
+    // A batch's own failed.csv fed back is a retry of its rows.
+    let retry = args.retry_failed || crate::batch::enclosing_batch(&args.sheet).is_some();
+    let spared = super::account::spared_keys(batch_dir, retry);
+    let mut looked_up = false;
+    loop {
+        let mut ids = IdCheck::new(&catalog, &settings.catalog.known_ids);
+        ids.spared = spared.clone();
+        match plan::plan_file_checked(&args.sheet, settings, Some(&mut ids)) {
+            Ok(p) => {
+                tracing::info!(catalogue = %origin.words(), "avatar and voice ids checked");
+                for note in p.notes.iter().filter(|n| n.starts_with("names resolved")) {
+                    tracing::info!("{note}");
+                }
+                return Ok(Ok(p));
+            }
+            Err(e) => {
+                let unlisted = std::mem::take(&mut ids.unlisted);
+                if !looked_up && !unlisted.is_empty() {
+                    looked_up = true;
+                    account.look_up(settings, &mut catalog, &unlisted).await;
+                    continue;
+                }
+                invalid(format!(
+                    "{e}\nnothing was submitted; fix the sheet and run again"
+                ))?;
+                return Ok(Err(ExitCode::InvalidInput));
+            }
+        }
+    }
 }
 
 /// Whether this run may use the batch folder at `place` ([`crate::batch::check`]).

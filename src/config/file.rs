@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::raw::{RawApi, RawEstimate, RawLimits, RawOutput, RawPoll, RawRetry, SECTIONS};
+use super::raw::{
+    RawApi, RawCatalog, RawEstimate, RawLimits, RawOutput, RawPoll, RawRetry, SECTIONS,
+};
 use super::{defaults, ConfigError, ConfigProblem, Settings};
 use crate::plan::values::suggest;
 
@@ -150,6 +152,27 @@ pub fn parse(text: &str, origin: &Path) -> Result<Settings, ConfigError> {
                     format!("must be 0 or more, got {x}"),
                 );
             }
+        }
+    }
+    if let Some(raw) = ck.section::<RawCatalog>(&table, "catalog") {
+        let c = &mut s.catalog;
+        if let Some(h) = raw.max_age_hours {
+            if (0.0..=24.0 * 365.0).contains(&h) {
+                c.max_age = std::time::Duration::from_secs_f64(h * 3600.0);
+            } else {
+                ck.problem(
+                    "max_age_hours",
+                    format!("must be hours from 0 to 8760, got {h}"),
+                );
+            }
+        }
+        match raw.cache_dir {
+            Some(d) if d.as_os_str().is_empty() => {}
+            Some(d) => c.cache_dir = Some(d),
+            None => {}
+        }
+        if let Some(ids) = raw.known_ids {
+            c.known_ids = ids.into_iter().map(|i| i.trim().to_owned()).collect();
         }
     }
     if let Some(v) = table.get("defaults") {

@@ -41,6 +41,8 @@ pub struct Settings {
     pub output: OutputSettings,
     /// The speaking rate for duration and credit estimates.
     pub estimate: SpeakingRate,
+    /// How the account's avatar and voice catalogue is kept.
+    pub catalog: CatalogSettings,
     /// `[defaults]`: request fields applied under every row, nested like the request body.
     /// Video-level fields (`aspect_ratio`, `model_version`, `name`, `webhook_url`,
     /// `background_music`, `cta_end`) apply to the video; scene-level fields (`character`,
@@ -136,6 +138,29 @@ pub struct OutputSettings {
     pub log_interval: Duration,
 }
 
+/// `[catalog]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatalogSettings {
+    /// A cached catalogue older than this is fetched again.
+    pub max_age: Duration,
+    /// Where catalogues are cached; `None`: the user's cache folder
+    /// (`$XDG_CACHE_HOME/creatify-batch`, else `~/.cache/creatify-batch`).
+    pub cache_dir: Option<PathBuf>,
+    /// Avatar or accent ids the catalogue does not list but the account can use (a cloned
+    /// voice): accepted without a check.
+    pub known_ids: Vec<String>,
+}
+
+impl Default for CatalogSettings {
+    fn default() -> Self {
+        Self {
+            max_age: Duration::from_secs(24 * 3600),
+            cache_dir: None,
+            known_ids: Vec::new(),
+        }
+    }
+}
+
 impl Default for Settings {
     /// The built-in defaults, equal to the repository's `pipeline.toml`.
     fn default() -> Self {
@@ -179,6 +204,7 @@ impl Default for Settings {
                 log_interval: secs(10),
             },
             estimate: SpeakingRate::default(),
+            catalog: CatalogSettings::default(),
             defaults: serde_json::Map::new(),
             columns: BTreeMap::new(),
             columns_ignore: Vec::new(),

@@ -64,6 +64,7 @@ pub use table::{render_table, write_table};
 pub use crate::sheet::{Diagnostic, SheetFormat};
 
 use crate::api::CreateLipsync;
+use crate::catalog::check::IdCheck;
 use crate::config::{check_columns, split_defaults, ConfigError, Settings};
 use crate::sheet::{self, delimiter_name, Records};
 use columns::Columns;
@@ -123,15 +124,35 @@ impl Plan {
 
 /// Reads and plans the sheet at `path`.
 pub fn plan_file(path: &Path, settings: &Settings) -> Result<Plan, PlanError> {
+    plan_file_checked(path, settings, None)
+}
+
+/// Reads and plans the sheet at `path`, holding its avatar and voice ids against a
+/// catalogue when `ids` is given (their errors join the sheet's, in one list).
+pub fn plan_file_checked(
+    path: &Path,
+    settings: &Settings,
+    ids: Option<&mut IdCheck<'_>>,
+) -> Result<Plan, PlanError> {
     let bytes = std::fs::read(path).map_err(|source| PlanError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    plan_bytes(path, &bytes, settings)
+    plan_bytes_checked(path, &bytes, settings, ids)
 }
 
 /// Plans a sheet's bytes; `source` names it (its stem is the batch name).
 pub fn plan_bytes(source: &Path, bytes: &[u8], settings: &Settings) -> Result<Plan, PlanError> {
+    plan_bytes_checked(source, bytes, settings, None)
+}
+
+/// [`plan_bytes`], with the ids checked when `ids` is given.
+pub fn plan_bytes_checked(
+    source: &Path,
+    bytes: &[u8],
+    settings: &Settings,
+    ids: Option<&mut IdCheck<'_>>,
+) -> Result<Plan, PlanError> {
     let column_problems = check_columns(&settings.columns);
     if !column_problems.is_empty() {
         return Err(PlanError::Config(ConfigError::Invalid {
@@ -216,13 +237,18 @@ pub fn plan_bytes(source: &Path, bytes: &[u8], settings: &Settings) -> Result<Pl
     if let Some(g) = current.take() {
         finish(g, &mut members, &mut errors);
     }
+    let mut notes = Vec::new();
+    // Built videos are checked even when other rows failed: one kind of error never hides
+    // another.
+    if let Some(ids) = ids {
+        errors.extend(ids.run(&mut videos, &columns, &mut notes));
+    }
     if errors.iter().any(|d| !d.warning) {
         errors.extend(videos.into_iter().flat_map(|v| v.warnings));
         // Stable: problems of one line stay in column order.
         errors.sort_by_key(|d| d.line);
         return Err(PlanError::Invalid(errors));
     }
-    let mut notes = Vec::new();
     if columns.key.is_none() && videos.iter().any(|v| v.key_derived) {
         notes.push(
             "no `key` column: keys derived from each row's content (stable across runs; \

@@ -123,7 +123,7 @@ fn clock(seconds: f64) -> String {
 
 /// Terminal columns `s` takes: East Asian wide and fullwidth characters take two. A small
 /// table of the common ranges rather than a dependency; combining marks count as one.
-fn width(s: &str) -> usize {
+pub(crate) fn width(s: &str) -> usize {
     s.chars()
         .map(|c| match c as u32 {
             0x1100..=0x115F

@@ -385,7 +385,7 @@ impl Sandbox {
         }
         let router = routes::router(app.clone());
         let server = tokio::spawn(server::serve(listener, app.clone(), router, shutdown));
-        tracing::info!(%addr, "sandbox listening");
+        tracing::debug!(%addr, "sandbox listening");
         Ok(Sandbox {
             app,
             addr,

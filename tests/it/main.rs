@@ -1,5 +1,6 @@
 //! The one integration-test binary (one link instead of many): one module per capability.
 
+mod catalog;
 mod commands;
 mod corpus;
 mod crash;

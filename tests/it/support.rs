@@ -99,6 +99,7 @@ impl Harness {
         cfg.port = sandbox.addr().port();
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("pipeline.toml"), FAST_CONFIG).expect("config written");
+        warm_catalogue(&dir.path().join("cache"), &sandbox.base_url(), &id);
         Self {
             dir,
             sandbox,
@@ -164,6 +165,8 @@ impl Harness {
             .env("CREATIFY_API_ID", &self.id)
             .env("CREATIFY_API_KEY", &self.key)
             .env_remove("CREATIFY_BASE_URL")
+            // The account's catalogue is cached with the test, not in the user's home.
+            .env("XDG_CACHE_HOME", self.dir.path().join("cache"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -182,6 +185,24 @@ impl Harness {
     pub fn stats(&self) -> Stats {
         self.sandbox.stats()
     }
+}
+
+/// Caches the sandbox's catalogue for the account `id` at `base_url` in `cache`, fetched just
+/// now, as a first `run` or `avatars` would: runs then check their ids without asking the
+/// API (so the API's counters are the batch's), unless a test removes the cache.
+pub fn warm_catalogue(cache: &Path, base_url: &str, id: &str) {
+    use creatify_batch::sandbox::catalog;
+    use creatify_batch::sandbox::dialect::ListStyle;
+    let none = std::collections::HashMap::new();
+    let items = |v: serde_json::Value| v.as_array().cloned().unwrap_or_default();
+    let personas = catalog::personas(base_url, &none, ListStyle::Array, 100).expect("personas");
+    let voices = catalog::voices(base_url, &none, ListStyle::Array, 100).expect("voices");
+    let now = creatify_batch::catalog::cache::now();
+    let c = creatify_batch::catalog::Catalog::from_items(items(personas), items(voices), now);
+    let url = url::Url::parse(base_url).expect("base URL");
+    let target = creatify_batch::batch::Target::api(&url, id);
+    let dir = cache.join("creatify-batch");
+    creatify_batch::catalog::cache::save(&dir, &target, &c).expect("catalogue cached");
 }
 
 /// A free port below the kernel's ephemeral range (from `ip_local_port_range`): neither a

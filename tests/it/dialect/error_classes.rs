@@ -65,6 +65,18 @@ async fn the_same_error_on_the_first_three_rows_halts_submission() {
     let h = Harness::start(Faults::default(), |_| {}).await;
     let n = 10;
     let sheet = h.sheet("ghosts.csv", &ghost_sheet(n));
+    // Ids the catalogue does not list, declared as the account's (as for a cloned voice):
+    // the tool lets them through, the API refuses each.
+    let declare_ghosts = || {
+        let ghosts: Vec<String> = (1..=n).map(|i| format!("\"ghost-{i}\"")).collect();
+        let config = std::fs::read_to_string(h.dir.path().join("pipeline.toml")).unwrap();
+        std::fs::write(
+            h.dir.path().join("pipeline.toml"),
+            format!("{config}\n[catalog]\nknown_ids = [{}]\n", ghosts.join(", ")),
+        )
+        .unwrap();
+    };
+    declare_ghosts();
     let out = run_bounded(&h, &sheet, LIMIT)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -85,6 +97,7 @@ async fn the_same_error_on_the_first_three_rows_halts_submission() {
 
     // Off (0): every row is sent and refused on its own.
     write_config(&h, &[("retry", "same_error_halt", "0")]);
+    declare_ghosts();
     let out = run_bounded(&h, &sheet, LIMIT)
         .await
         .unwrap_or_else(|e| panic!("{e}"));

@@ -78,7 +78,7 @@ fn duplicate_keys_name_both_lines() {
 #[test]
 fn derived_keys_are_stable_and_ignore_column_order_and_aliases() {
     let a = plan(b"script,avatar\nHi,edb9719c-42af-5c7f-83d5-b7de95567b5e\nYo,edb9719c-42af-5c7f-83d5-b7de95567b5e\n").unwrap();
-    let b = plan(b"character.avatar_id,voice.input_text,notes\nava-studio,Hi,x\nava-studio,Yo,y\n")
+    let b = plan(b"character.avatar_id,voice.input_text,notes\nedb9719c-42af-5c7f-83d5-b7de95567b5e,Hi,x\nedb9719c-42af-5c7f-83d5-b7de95567b5e,Yo,y\n")
         .unwrap();
     let keys =
         |p: &creatify_batch::plan::Plan| p.videos.iter().map(|v| v.key.clone()).collect::<Vec<_>>();

@@ -65,7 +65,7 @@ fn semicolon_tab_and_sep_line_sheets_are_detected() {
         Some(0.5)
     );
 
-    let tab = "key\tscript\tavatar\na\tHi, there\tava-studio\n";
+    let tab = "key\tscript\tavatar\na\tHi, there\tedb9719c-42af-5c7f-83d5-b7de95567b5e\n";
     assert_eq!(plan(tab.as_bytes()).unwrap().format.delimiter, b'\t');
 
     let sep = "sep=;\r\nkey;script;avatar\r\na;Hi;edb9719c-42af-5c7f-83d5-b7de95567b5e\r\nb;;edb9719c-42af-5c7f-83d5-b7de95567b5e\r\n";

@@ -5,13 +5,19 @@ use creatify_batch::sandbox::Faults;
 
 use crate::support::*;
 
-/// Five rows; v004 and v005 name an avatar the API does not have (a 400: the row fails).
+/// The account's own avatar that is still being made: the plan warns, the API refuses it
+/// (a 400: the row fails).
+fn unready() -> &'static str {
+    creatify_batch::sandbox::CUSTOM[1].persona.id
+}
+
+/// Five rows; v004 and v005 name an avatar the API refuses (a 400: the row fails).
 pub(super) fn sheet_with_two_bad_rows() -> String {
     sheet_of(5)
         .lines()
         .map(|l| {
             if l.starts_with("v004") || l.starts_with("v005") {
-                l.replace("edb9719c-42af-5c7f-83d5-b7de95567b5e", "ava-nobody")
+                l.replace("edb9719c-42af-5c7f-83d5-b7de95567b5e", unready())
             } else {
                 l.to_owned()
             }
@@ -35,7 +41,7 @@ async fn a_fixed_failed_csv_renders_into_the_original_batch() {
     assert_eq!(lines.len(), 3, "{failed}");
     for l in &lines[1..] {
         let reason = l.rsplit(',').next().unwrap();
-        assert!(reason.contains("ava-nobody"), "no reason on {l:?}");
+        assert!(reason.contains("still being created"), "no reason on {l:?}");
     }
     let before: Vec<_> = manifest_rows(&dir)
         .into_iter()
@@ -53,7 +59,7 @@ async fn a_fixed_failed_csv_renders_into_the_original_batch() {
     // The user fixes the avatar in failed.csv and feeds it back, as the README says.
     std::fs::write(
         &failed_csv,
-        failed.replace("ava-nobody", "edb9719c-42af-5c7f-83d5-b7de95567b5e"),
+        failed.replace(unready(), "edb9719c-42af-5c7f-83d5-b7de95567b5e"),
     )
     .unwrap();
     let fixed = h.run(&failed_csv, &[]).await;

@@ -43,6 +43,8 @@ async fn a_closed_port_ends_the_run_with_exit_7_and_the_rerun_finishes() {
         .env("CREATIFY_API_ID", &id)
         .env("CREATIFY_API_KEY", &key)
         .env_remove("CREATIFY_BASE_URL")
+        // The catalogue was cached by an earlier run (the harness's), as on a cron host.
+        .env("XDG_CACHE_HOME", dir.path().join("cache"))
         .stdin(std::process::Stdio::null());
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
