@@ -18,5 +18,6 @@ pub mod memory;
 pub mod output;
 pub mod plan;
 pub mod progress;
+pub mod report;
 pub mod sandbox;
 pub mod sheet;
