@@ -215,10 +215,14 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
 
     let (interrupt_tx, interrupt_rx) = mpsc::unbounded_channel();
     tokio::spawn(watch_signals(interrupt_tx));
+    // One report writer at a time (they share the `.partial` files), and none from the
+    // refresher once the run's last report is due: `true` once it is.
+    let last_written = Arc::new(std::sync::Mutex::new(false));
     let refresher = tokio::spawn(refresh_reports(
         journal.clone(),
         batch_dir.clone(),
         batch.clone(),
+        last_written.clone(),
     ));
 
     let mut reporter: Box<dyn Reporter> = if global.quiet {
@@ -240,7 +244,11 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
     .await;
     reporter.finish();
     refresher.abort();
-    let reports = write_reports(&journal, &batch_dir, &batch, false);
+    let reports = {
+        let mut last = last_written.lock().unwrap_or_else(|p| p.into_inner());
+        *last = true;
+        write_reports(&journal, &batch_dir, &batch, false)
+    };
     let (code, summary) = result.context(
         "the journal could not record the run's progress; what was recorded is safe: fix the \
          cause and rerun to resume",
@@ -427,12 +435,29 @@ async fn watch_signals(tx: mpsc::UnboundedSender<()>) {
 /// Rewrites the reports while the run goes on: every [`MANIFEST_EVERY`], or less often when
 /// writing them takes long (a 100k-row batch), so they never take more than a tenth of the
 /// run's time and disk.
-async fn refresh_reports(journal: Arc<Journal>, batch_dir: std::path::PathBuf, batch: String) {
+async fn refresh_reports(
+    journal: Arc<Journal>,
+    batch_dir: std::path::PathBuf,
+    batch: String,
+    last_written: Arc<std::sync::Mutex<bool>>,
+) {
     // Written at once too, so an open report shows the run has started (and reloads).
     loop {
-        let (j, d, b) = (journal.clone(), batch_dir.clone(), batch.clone());
+        let (j, d, b, gate) = (
+            journal.clone(),
+            batch_dir.clone(),
+            batch.clone(),
+            last_written.clone(),
+        );
         let started = Instant::now();
-        let r = tokio::task::spawn_blocking(move || write_reports(&j, &d, &b, true)).await;
+        let r = tokio::task::spawn_blocking(move || {
+            let last = gate.lock().unwrap_or_else(|p| p.into_inner());
+            if *last {
+                return Ok(());
+            }
+            write_reports(&j, &d, &b, true)
+        })
+        .await;
         if let Ok(Err(e)) = r {
             tracing::warn!(error = %e, "could not refresh the manifest");
         }
