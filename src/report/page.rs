@@ -36,6 +36,7 @@ fn env() -> &'static Environment<'static> {
         {
             env.set_syntax(syntax);
         }
+        env.add_filter("code", code);
         for (name, source) in [
             ("head.html", HEAD),
             ("card.html", CARD),
@@ -47,6 +48,36 @@ fn env() -> &'static Environment<'static> {
         }
         env
     })
+}
+
+/// Plain text (an [`crate::output::explain::Explanation`]'s) as HTML: escaped, with the
+/// commands it quotes in backticks as `<code>`; an unpaired backtick stays as it is.
+fn code(text: &str) -> minijinja::Value {
+    let parts: Vec<&str> = text.split('`').collect();
+    let mut out = String::with_capacity(text.len() + 16);
+    for (i, part) in parts.iter().enumerate() {
+        let quoted = i % 2 == 1 && i + 1 < parts.len();
+        if i % 2 == 1 && !quoted {
+            out.push('`');
+        }
+        if quoted {
+            out.push_str("<code>");
+        }
+        for c in part.chars() {
+            match c {
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '&' => out.push_str("&amp;"),
+                '"' => out.push_str("&quot;"),
+                '\'' => out.push_str("&#39;"),
+                c => out.push(c),
+            }
+        }
+        if quoted {
+            out.push_str("</code>");
+        }
+    }
+    minijinja::Value::from_safe_string(out)
 }
 
 fn render(name: &str, ctx: impl Serialize, out: &mut dyn Write) -> io::Result<()> {
@@ -289,6 +320,15 @@ mod tests {
         // The one script element is ours.
         assert_eq!(html.matches("<script").count(), 1);
         assert!(html.contains("is not an avatar Creatify knows"));
+    }
+
+    #[test]
+    fn quoted_commands_become_code_and_the_rest_is_escaped() {
+        let c = |s: &str| code(s).to_string();
+        assert_eq!(c("Pick `a <b>` now"), "Pick <code>a &lt;b&gt;</code> now");
+        assert_eq!(c("`x` and `y`"), "<code>x</code> and <code>y</code>");
+        assert_eq!(c("odd ` one"), "odd ` one");
+        assert_eq!(c("<i>"), "&lt;i&gt;");
     }
 
     #[test]
