@@ -670,7 +670,7 @@ pub struct Totals {
     pub est_credits: f64,
     /// Estimated seconds of every row.
     pub est_seconds: f64,
-    /// Seconds of video the API reported, over the rows that have them.
+    /// Seconds of video made: the API's figures, over the rows whose files are on disk.
     pub seconds: f64,
     /// The first recorded change (unix seconds).
     pub first_at: Option<f64>,
@@ -681,7 +681,8 @@ pub struct Totals {
 pub(super) fn totals(conn: &Connection, path: &Path) -> Result<Totals, JournalError> {
     conn.prepare_cached(
         "SELECT COALESCE(SUM(est_credits), 0), COALESCE(SUM(est_seconds), 0),
-            COALESCE(SUM(duration), 0), (SELECT MIN(at) FROM events), (SELECT MAX(at) FROM events)
+            COALESCE(SUM(CASE WHEN state = 'downloaded' THEN duration END), 0),
+            (SELECT MIN(at) FROM events), (SELECT MAX(at) FROM events)
          FROM rows",
     )
     .and_then(|mut s| {

@@ -321,11 +321,26 @@ fn network(detail: &str) -> Explanation {
 /// A job's own `failed_reason`, as Creatify words it.
 fn job_reason(raw: &str) -> Explanation {
     let lower = raw.to_lowercase();
+    // What the sentence would repeat ("refused this video: Rejected by moderation: ...").
+    let said = [
+        "rendering failed:",
+        "rejected by content moderation:",
+        "rejected:",
+        "error:",
+    ]
+    .iter()
+    .find_map(|p| {
+        lower
+            .starts_with(p)
+            .then(|| raw.get(p.len()..).unwrap_or("").trim())
+    })
+    .filter(|rest| !rest.is_empty())
+    .unwrap_or(raw);
     if lower.contains("moderation") || lower.contains("policy") || lower.contains("rejected") {
         return Explanation {
             what: format!(
                 "Creatify's content moderation refused this video: {}",
-                sentence(raw)
+                sentence(said)
             ),
             todo: "Reword the script (or change the media) so it meets Creatify's usage policy, \
                    then run again with --retry-failed."
@@ -355,7 +370,7 @@ fn job_reason(raw: &str) -> Explanation {
         };
     }
     Explanation {
-        what: format!("Creatify could not make this video: {}", sentence(raw)),
+        what: format!("Creatify could not make this video: {}", sentence(said)),
         todo: "Try again with --retry-failed; the raw message below says more.".into(),
     }
 }
@@ -470,12 +485,18 @@ mod tests {
     #[test]
     fn job_reasons_from_the_api_get_a_next_step() {
         let e = explain("Rejected by content moderation: the script violates the usage policy.");
-        assert!(e.what.contains("content moderation"), "{e}");
+        assert_eq!(
+            e.what,
+            "Creatify's content moderation refused this video: The script violates the usage policy."
+        );
         assert!(e.todo.contains("Reword the script"), "{e}");
         let e = explain("Rendering failed: the background media could not be downloaded.");
         assert!(e.what.contains("background media"), "{e}");
         let e = explain("Rendering failed: internal error, please try again.");
-        assert!(e.what.contains("internal error"), "{e}");
+        assert_eq!(
+            e.what,
+            "Creatify could not make this video: Internal error, please try again."
+        );
         assert!(e.todo.contains("--retry-failed"), "{e}");
         assert!(explain("").what.contains("without saying why"));
     }

@@ -33,6 +33,8 @@ pub struct About {
     pub target: Option<String>,
     /// Whether that is the sandbox (a rehearsal: nothing paid).
     pub sandbox: bool,
+    /// Whether that is an API on another machine (the real one, spending credits).
+    pub live_api: bool,
     /// When the batch was first touched (unix seconds).
     pub first_at: Option<f64>,
     /// When it was last touched (unix seconds).
@@ -41,7 +43,7 @@ pub struct About {
     pub est_credits: f64,
     /// Estimated seconds of every row.
     pub est_seconds: f64,
-    /// Seconds of video the API reported.
+    /// Seconds of video made (rows whose files are on disk).
     pub seconds: f64,
     /// Whether a run is writing the report now (it then reloads itself while work remains).
     pub live: bool,
@@ -63,6 +65,7 @@ impl About {
         Ok(Self {
             sheet,
             sandbox: target == Some(Target::Sandbox),
+            live_api: target.as_ref().is_some_and(|t| !local(t)),
             target: target.as_ref().map(target_words),
             first_at: totals.first_at,
             last_at: totals.last_at,
@@ -81,15 +84,23 @@ fn target_words(t: &Target) -> String {
     match t {
         Target::Sandbox => "Sandbox (a rehearsal: no credits spent)".into(),
         Target::Api { base_url, .. } => {
-            let local = url::Url::parse(base_url)
-                .ok()
-                .is_some_and(|u| matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")));
-            if local {
+            if local(t) {
                 format!("{base_url} (a server on this machine)")
             } else {
                 format!("Live: {base_url}")
             }
         }
+    }
+}
+
+/// Whether the jobs live on this machine: the sandbox, or a server on loopback (a
+/// `creatify-batch sandbox`, a proxy).
+fn local(t: &Target) -> bool {
+    match t {
+        Target::Sandbox => true,
+        Target::Api { base_url, .. } => url::Url::parse(base_url)
+            .ok()
+            .is_some_and(|u| matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))),
     }
 }
 
