@@ -15,15 +15,23 @@ use crate::support::wait_bounded;
 /// The Chromium to drive: `$CHROMIUM`, else `/usr/bin/chromium`, else `chromium` on the
 /// PATH. None: the test fails, saying how to get one (it never passes without a browser).
 pub fn chromium() -> PathBuf {
-    let candidates = std::env::var_os("CHROMIUM")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([PathBuf::from("/usr/bin/chromium")])
-        .chain(std::env::var_os("PATH").into_iter().flat_map(|p| {
+    if let Some(named) = std::env::var_os("CHROMIUM") {
+        let named = PathBuf::from(named);
+        assert!(
+            named.is_file(),
+            "CHROMIUM={} is not a file: point it at a Chromium or Chrome binary, or unset it \
+             to use /usr/bin/chromium (`apt-get install -y chromium fonts-noto-cjk`)",
+            named.display()
+        );
+        return named;
+    }
+    let candidates = [PathBuf::from("/usr/bin/chromium")].into_iter().chain(
+        std::env::var_os("PATH").into_iter().flat_map(|p| {
             std::env::split_paths(&p)
                 .map(|d| d.join("chromium"))
                 .collect::<Vec<_>>()
-        }));
+        }),
+    );
     for c in candidates {
         if c.is_file() {
             return c;

@@ -80,6 +80,8 @@ fn card<'a>(doc: &'a Node, key: &str) -> &'a Node {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sandbox_batch_renders_in_chromium_with_a_card_per_row_and_counts_that_match() {
+    // No browser: fail at once, saying how to get one.
+    super::chromium();
     let state = tempfile::tempdir().unwrap();
     let mut faults = Faults::default();
     faults.jobs.fail = 1.0;
@@ -114,6 +116,40 @@ async fn a_sandbox_batch_renders_in_chromium_with_a_card_per_row_and_counts_that
     keys.sort();
     want.sort();
     assert_eq!(keys, want);
+
+    // The header answers where, when and how much.
+    let facts = doc.find("dl", "facts")[0];
+    let fact = |name: &str| -> String {
+        facts
+            .find("div", "")
+            .into_iter()
+            .find(|d| d.find("dt", "")[0].text() == name)
+            .map(|d| d.find("dd", "")[0].text())
+            .unwrap_or_else(|| panic!("no {name} in the header"))
+    };
+    let sheet_path = path.canonicalize().unwrap();
+    assert_eq!(fact("Sheet"), sheet_path.display().to_string());
+    assert!(
+        fact("API").contains(&h.sandbox.base_url()),
+        "{}",
+        fact("API")
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let spent = manifest["credits_used"].as_f64().unwrap();
+    assert!(
+        fact("Credits").starts_with(&format!("{spent} credits spent")),
+        "{} vs {spent}",
+        fact("Credits")
+    );
+    for name in ["First run", "Last activity"] {
+        let time = facts
+            .find("time", "")
+            .into_iter()
+            .any(|t| t.attr("datetime").is_some_and(|d| d.starts_with("20")));
+        assert!(time, "{name}: a <time datetime>");
+        assert!(!fact(name).is_empty());
+    }
 
     // The chips count what the manifest says.
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();

@@ -10,6 +10,8 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_report_written_mid_run_reloads_itself_and_the_last_one_does_not() {
+    // No browser: fail at once, saying how to get one.
+    super::chromium();
     // Renders of about 30 s: the run is still at work when its first report is written.
     let h = Harness::start(Faults::default(), |c| c.options.render_seconds = 3000.0).await;
     let sheet = h.sheet("slow.csv", &sheet_of(2));
