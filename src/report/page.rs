@@ -25,9 +25,10 @@ const JS: &str = include_str!("templates/report.js");
 /// `report.html`.
 pub struct Html;
 
-/// The templates, parsed once.
-fn env() -> &'static Environment<'static> {
-    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+/// The templates, parsed once, or why one does not parse (a bug every test of the report
+/// meets: each render reports it).
+fn env() -> Result<&'static Environment<'static>, &'static str> {
+    static ENV: OnceLock<Result<Environment<'static>, String>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
         if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
@@ -42,12 +43,13 @@ fn env() -> &'static Environment<'static> {
             ("card.html", CARD),
             ("foot.html", FOOT),
         ] {
-            // The templates are part of the binary: one that does not parse is a bug that
-            // every test of the report catches, and each render reports it (see `render`).
-            let _ = env.add_template(name, source);
+            env.add_template(name, source)
+                .map_err(|e| format!("report template {name}: {e:#}"))?;
         }
-        env
+        Ok(env)
     })
+    .as_ref()
+    .map_err(String::as_str)
 }
 
 /// Plain text (an [`crate::output::explain::Explanation`]'s) as HTML: escaped, with the
@@ -82,6 +84,7 @@ fn code(text: &str) -> minijinja::Value {
 
 fn render(name: &str, ctx: impl Serialize, out: &mut dyn Write) -> io::Result<()> {
     let t = env()
+        .map_err(io::Error::other)?
         .get_template(name)
         .map_err(|e| io::Error::other(format!("report template {name}: {e:#}")))?;
     t.render_captured_to(
@@ -320,6 +323,32 @@ mod tests {
         // The one script element is ours.
         assert_eq!(html.matches("<script").count(), 1);
         assert!(html.contains("is not an avatar Creatify knows"));
+    }
+
+    #[test]
+    fn the_templates_parse_and_every_chip_is_a_cards_group() {
+        assert!(env().is_ok(), "{:?}", env().err());
+        let groups: Vec<serde_json::Value> = [
+            crate::report::Group::Done,
+            crate::report::Group::Rendering,
+            crate::report::Group::Failed,
+            crate::report::Group::NotStarted,
+            crate::report::Group::Unknown,
+        ]
+        .iter()
+        .map(|g| serde_json::to_value(g).unwrap())
+        .collect();
+        let all = Counts {
+            unknown: 1,
+            ..Counts::default()
+        };
+        for chip in chips(&all) {
+            assert!(
+                chip.group == "changed" || groups.contains(&chip.group.into()),
+                "{}",
+                chip.group
+            );
+        }
     }
 
     #[test]
