@@ -84,6 +84,17 @@ fn target_words(t: &Target) -> String {
     match t {
         Target::Sandbox => "Sandbox (a rehearsal: no credits spent)".into(),
         Target::Api { base_url, .. } => {
+            // Whatever a URL may carry besides the address (a user and password, a query
+            // with a token) stays out of a page that gets shared.
+            let base_url = url::Url::parse(base_url)
+                .map(|mut u| {
+                    let _ = u.set_username("");
+                    let _ = u.set_password(None);
+                    u.set_query(None);
+                    u.set_fragment(None);
+                    u.as_str().trim_end_matches('/').to_owned()
+                })
+                .unwrap_or_else(|_| "an API whose address cannot be read".into());
             if local(t) {
                 format!("{base_url} (a server on this machine)")
             } else {
@@ -410,6 +421,23 @@ mod tests {
         assert_eq!((c.model.as_str(), c.shape), ("standard", "portrait"));
         assert!(c.failure.is_some() && c.note.is_none());
         assert_eq!(c.raw.as_deref(), Some("HTTP 500: oops"));
+    }
+
+    #[test]
+    fn the_target_is_named_without_what_its_url_may_hide() {
+        let api = |u: &str| Target::Api {
+            base_url: u.into(),
+            api_id_fingerprint: "f".into(),
+        };
+        assert_eq!(
+            target_words(&api("https://me:s3cret@api.creatify.ai/?key=s3cret")),
+            "Live: https://api.creatify.ai"
+        );
+        assert_eq!(
+            target_words(&api("http://127.0.0.1:8080")),
+            "http://127.0.0.1:8080 (a server on this machine)"
+        );
+        assert!(target_words(&Target::Sandbox).starts_with("Sandbox"));
     }
 
     #[test]
