@@ -3,8 +3,8 @@
 //!
 //! The pipeline runs in one direction: [`sheet`] reads the CSV, [`plan`] turns rows into
 //! validated request bodies with a credit estimate, [`engine`] submits, polls and fetches
-//! through the [`journal`], and [`output`] lays out the files and the manifest. The
-//! [`sandbox`] is a faithful stand-in for the API.
+//! through the [`journal`], and [`output`] lays out the files and the manifest ([`report`]
+//! the HTML page). The [`sandbox`] is a faithful stand-in for the API.
 #![deny(missing_docs)]
 
 pub mod api;
@@ -19,5 +19,6 @@ pub mod memory;
 pub mod output;
 pub mod plan;
 pub mod progress;
+pub mod report;
 pub mod sandbox;
 pub mod sheet;

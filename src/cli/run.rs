@@ -153,6 +153,7 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
             })
             .await?;
     }
+    record_scene_labels(&journal, &plan, place.feedback).await?;
     // Fed back, the fixed rows of failed.csv are the ones to send again.
     let retry_failed = args.retry_failed || place.feedback;
     let keys: Vec<String> = plan.videos.iter().map(|v| v.key.clone()).collect();
@@ -203,7 +204,7 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
     }
 
     if let Some(code) = budget::check(&journal, &client, args.max_credits, &extra).await? {
-        write_reports(&journal, &batch_dir, &batch)?;
+        write_reports(&journal, &batch_dir, &batch, false)?;
         return Ok(code);
     }
     // Only now, with the budget checked, are the rows to render again touched; they are not
@@ -220,10 +221,14 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
 
     let (interrupt_tx, interrupt_rx) = mpsc::unbounded_channel();
     tokio::spawn(watch_signals(interrupt_tx));
+    // One report writer at a time (they share the `.partial` files), and none from the
+    // refresher once the run's last report is due: `true` once it is.
+    let last_written = Arc::new(std::sync::Mutex::new(false));
     let refresher = tokio::spawn(refresh_reports(
         journal.clone(),
         batch_dir.clone(),
         batch.clone(),
+        last_written.clone(),
     ));
 
     let mut reporter: Box<dyn Reporter> = if global.quiet {
@@ -245,7 +250,11 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
     .await;
     reporter.finish();
     refresher.abort();
-    let reports = write_reports(&journal, &batch_dir, &batch);
+    let reports = {
+        let mut last = last_written.lock().unwrap_or_else(|p| p.into_inner());
+        *last = true;
+        write_reports(&journal, &batch_dir, &batch, false)
+    };
     let (code, summary) = result.context(
         "the journal could not record the run's progress; what was recorded is safe: fix the \
          cause and rerun to resume",
@@ -494,22 +503,44 @@ async fn watch_signals(tx: mpsc::UnboundedSender<()>) {
 /// Rewrites the reports while the run goes on: every [`MANIFEST_EVERY`], or less often when
 /// writing them takes long (a 100k-row batch), so they never take more than a tenth of the
 /// run's time and disk.
-async fn refresh_reports(journal: Arc<Journal>, batch_dir: std::path::PathBuf, batch: String) {
-    let mut wait = MANIFEST_EVERY;
+async fn refresh_reports(
+    journal: Arc<Journal>,
+    batch_dir: std::path::PathBuf,
+    batch: String,
+    last_written: Arc<std::sync::Mutex<bool>>,
+) {
+    // Written at once too, so an open report shows the run has started (and reloads).
     loop {
-        tokio::time::sleep(wait).await;
-        let (j, d, b) = (journal.clone(), batch_dir.clone(), batch.clone());
+        let (j, d, b, gate) = (
+            journal.clone(),
+            batch_dir.clone(),
+            batch.clone(),
+            last_written.clone(),
+        );
         let started = Instant::now();
-        let r = tokio::task::spawn_blocking(move || write_reports(&j, &d, &b)).await;
+        let r = tokio::task::spawn_blocking(move || {
+            let last = gate.lock().unwrap_or_else(|p| p.into_inner());
+            if *last {
+                return Ok(());
+            }
+            write_reports(&j, &d, &b, true)
+        })
+        .await;
         if let Ok(Err(e)) = r {
             tracing::warn!(error = %e, "could not refresh the manifest");
         }
-        wait = MANIFEST_EVERY.max(started.elapsed() * 10);
+        tokio::time::sleep(MANIFEST_EVERY.max(started.elapsed() * 10)).await;
     }
 }
 
-/// Rewrites every report from one consistent view of the journal, streaming its rows.
-fn write_reports(journal: &Journal, batch_dir: &Path, batch: &str) -> anyhow::Result<()> {
+/// Rewrites every report from one consistent view of the journal, streaming its rows;
+/// `live` while the run goes on (an open `report.html` then reloads itself).
+fn write_reports(
+    journal: &Journal,
+    batch_dir: &Path,
+    batch: &str,
+    live: bool,
+) -> anyhow::Result<()> {
     let view = journal.view()?;
     let mut counts = crate::progress::Counts::default();
     for (state, n) in view.counts()? {
@@ -524,9 +555,40 @@ fn write_reports(journal: &Journal, batch_dir: &Path, batch: &str) -> anyhow::Re
         sheet: view
             .meta(SHEET_META)?
             .and_then(|s| serde_json::from_str(&s).ok()),
+        labels: view
+            .meta(manifest::LABELS_META)?
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default(),
+        about: crate::report::About::read(&view, live)?,
     };
+    // Full rows: the report shows each video's scenes, avatar and voice from its body.
     manifest::write_all(batch_dir, &m, |f| {
-        view.for_each_row(|row| f(&row).map_err(anyhow::Error::from))
+        view.for_each_full_row(|row| f(&row).map_err(anyhow::Error::from))
     })
     .with_context(|| format!("cannot write the manifest in {}", batch_dir.display()))
+}
+
+/// Keeps the plan's scene labels in the journal for the manifest and the report: the sheet's
+/// labels replace the recorded ones, except when the batch's own `failed.csv` is fed back
+/// (it holds some rows only, so its labels are added to the others).
+async fn record_scene_labels(journal: &Journal, plan: &Plan, feedback: bool) -> anyhow::Result<()> {
+    let fresh = manifest::scene_labels(&plan.videos);
+    let old: Option<manifest::SceneLabels> = journal
+        .meta(manifest::LABELS_META)?
+        .and_then(|s| serde_json::from_str(&s).ok());
+    let labels = match old {
+        Some(mut old) if feedback => {
+            old.extend(fresh);
+            old
+        }
+        None if fresh.is_empty() => return Ok(()),
+        _ => fresh,
+    };
+    journal
+        .record(Change::Meta {
+            key: manifest::LABELS_META.into(),
+            value: serde_json::to_string(&labels)?,
+        })
+        .await?;
+    Ok(())
 }

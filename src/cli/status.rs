@@ -58,6 +58,8 @@ pub(super) fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
                 "key": r.key,
                 "state": r.state,
                 "reason": r.failed_reason.as_ref().or(r.last_error.as_ref()),
+                "reason_text": r.failed_reason.as_deref().or(r.last_error.as_deref())
+                    .map(|raw| crate::output::explain::explain(raw).to_string()),
                 "line": r.lines.first(),
             })).collect::<Vec<_>>(),
         });
@@ -107,7 +109,13 @@ pub(super) fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
                 .first()
                 .map(|l| format!("line {l}, "))
                 .unwrap_or_default();
-            println!("  {} ({line}{}): {reason}", r.key, r.state);
+            // Plain words first; the API's own below, for a search or a support ticket.
+            println!(
+                "  {} ({line}{}): {}\n      raw: {reason}",
+                r.key,
+                r.state,
+                crate::output::explain::explain(reason)
+            );
         }
     }
     Ok(ExitCode::Success)

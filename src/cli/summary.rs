@@ -170,7 +170,7 @@ pub(super) fn text(s: &Summary, code: ExitCode, cx: &Context) -> Vec<String> {
     let failed = c.failed + c.rejected;
     if failed > 0 {
         out.push(format!(
-            "{} failed: see failed.csv and `creatify-batch status`",
+            "{} failed: report.html and `creatify-batch status` say why and what to do (failed.csv holds their rows)",
             plural(failed, "video", "videos")
         ));
     }

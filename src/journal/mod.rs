@@ -31,7 +31,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 pub use lock::{BatchLock, LockError};
-pub use store::{unix_now, FileRecord, Payload, Row, RowState};
+pub use store::{unix_now, FileRecord, Payload, Row, RowState, Totals};
 
 /// The journal's file name inside a batch folder.
 pub const FILE_NAME: &str = "journal.sqlite";
@@ -417,6 +417,21 @@ impl View {
     /// A batch-wide fact stored with [`Change::Meta`].
     pub fn meta(&self, key: &str) -> Result<Option<String>, JournalError> {
         store::meta(&self.conn, &self.path, key)
+    }
+
+    /// Sums over every row and the times of the first and last recorded change, for the
+    /// report's header.
+    pub fn totals(&self) -> Result<Totals, JournalError> {
+        store::totals(&self.conn, &self.path)
+    }
+
+    /// Calls `f` with every row in sheet order, one at a time, `body` and `job` included:
+    /// what the HTML report shows of each video (its scenes, avatar, voice, progress).
+    pub fn for_each_full_row<E: From<JournalError>>(
+        &self,
+        f: impl FnMut(Row) -> Result<(), E>,
+    ) -> Result<(), E> {
+        store::each_row(&self.conn, &self.path, store::COLUMNS, f)
     }
 
     /// Calls `f` with every row in sheet order, one at a time. `body` and `job`, the two large

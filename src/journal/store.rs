@@ -585,7 +585,7 @@ fn apply(tx: &Transaction, change: &Change, now: f64) -> rusqlite::Result<()> {
     Ok(())
 }
 
-const COLUMNS: &str =
+pub(super) const COLUMNS: &str =
     "key, ord, lines, records, name, payload_hash, body, est_seconds, est_credits,
     state, generation, reference, job_id, attempts, ambiguous_since, last_error, api_status, job,
     credits_used, duration, failed_reason, video_path, video_sha256, video_bytes, thumb_path,
@@ -661,6 +661,45 @@ pub(super) fn credits_total(conn: &Connection, path: &Path) -> Result<f64, Journ
             path: path.to_owned(),
             source,
         })
+}
+
+/// Sums over a batch's rows, and when it was first and last touched.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Totals {
+    /// Estimated credits of every row.
+    pub est_credits: f64,
+    /// Estimated seconds of every row.
+    pub est_seconds: f64,
+    /// Seconds of video made: the API's figures, over the rows whose files are on disk.
+    pub seconds: f64,
+    /// The first recorded change (unix seconds).
+    pub first_at: Option<f64>,
+    /// The last recorded change (unix seconds).
+    pub last_at: Option<f64>,
+}
+
+pub(super) fn totals(conn: &Connection, path: &Path) -> Result<Totals, JournalError> {
+    conn.prepare_cached(
+        "SELECT COALESCE(SUM(est_credits), 0), COALESCE(SUM(est_seconds), 0),
+            COALESCE(SUM(CASE WHEN state = 'downloaded' THEN duration END), 0),
+            (SELECT MIN(at) FROM events), (SELECT MAX(at) FROM events)
+         FROM rows",
+    )
+    .and_then(|mut s| {
+        s.query_row([], |r| {
+            Ok(Totals {
+                est_credits: r.get(0)?,
+                est_seconds: r.get(1)?,
+                seconds: r.get(2)?,
+                first_at: r.get(3)?,
+                last_at: r.get(4)?,
+            })
+        })
+    })
+    .map_err(|source| JournalError::Sqlite {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Rows whose sheet body changed since their job was created.

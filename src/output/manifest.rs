@@ -1,6 +1,6 @@
 //! The batch's reports, all rebuilt from the journal: `manifest.json`, `manifest.csv`,
 //! `failed.csv` (the failed rows in the sheet's own format, ready to fix and feed back) and
-//! `report.html`. They share one shape ([`Export`]), like hyperfine's exporters, are written
+//! `report.html` ([`crate::report`]). They share one shape ([`Export`]), like hyperfine's exporters, are written
 //! in one pass as the rows stream out of the journal (a 100k-row batch is never held in
 //! memory), and are written atomically, so a reader never sees a torn file.
 
@@ -75,17 +75,26 @@ pub struct Entry {
     pub thumbnail: Option<String>,
     /// The thumbnail's SHA-256.
     pub thumbnail_sha256: Option<String>,
-    /// Why it failed, or the last problem met.
+    /// Why it failed, or the last problem met, as recorded (the API's own words).
     pub failure_reason: Option<String>,
+    /// The same in plain words, with what to do ([`super::explain`]).
+    pub failure_explained: Option<String>,
     /// Other jobs the API created for this row (paid for too, not used).
     pub duplicate_jobs: Vec<String>,
     /// The sheet line where the row starts.
     pub source_line: Option<u64>,
+    /// Each scene's label from the sheet, in scene order (empty when it gave none).
+    pub scene_labels: Vec<String>,
 }
 
 impl Entry {
-    fn from_row(r: &Row) -> Self {
+    fn from_row(r: &Row, m: &Manifest) -> Self {
         let failed = matches!(r.state, RowState::Failed | RowState::Rejected);
+        let failure_reason = if failed {
+            r.failed_reason.clone().or_else(|| r.last_error.clone())
+        } else {
+            r.last_error.clone()
+        };
         Self {
             key: r.key.clone(),
             name: r.name.clone(),
@@ -100,13 +109,13 @@ impl Entry {
             video_bytes: r.video.as_ref().map(|f| f.bytes),
             thumbnail: r.thumbnail.as_ref().map(|f| f.path.clone()),
             thumbnail_sha256: r.thumbnail.as_ref().map(|f| f.sha256.clone()),
-            failure_reason: if failed {
-                r.failed_reason.clone().or_else(|| r.last_error.clone())
-            } else {
-                r.last_error.clone()
-            },
+            failure_explained: failure_reason
+                .as_deref()
+                .map(|raw| super::explain::explain(raw).to_string()),
+            failure_reason,
             duplicate_jobs: r.duplicates.clone(),
             source_line: r.lines.first().copied(),
+            scene_labels: m.labels.get(&r.key).cloned().unwrap_or_default(),
         }
     }
 }
@@ -121,6 +130,25 @@ pub struct Manifest<'a> {
     pub credits_used: f64,
     /// The sheet's format, when known.
     pub sheet: Option<SheetShape>,
+    /// The scene labels of the videos whose sheet gave any, by key ([`LABELS_META`]).
+    pub labels: SceneLabels,
+    /// What the HTML report's header says besides the counts.
+    pub about: crate::report::About,
+}
+
+/// Scene labels by row key: only videos with at least one non-empty label.
+pub type SceneLabels = std::collections::HashMap<String, Vec<String>>;
+
+/// The journal meta key under which [`SceneLabels`] are kept, as JSON.
+pub const LABELS_META: &str = "scene_labels";
+
+/// The scene labels of `videos` worth keeping (see [`SceneLabels`]).
+pub fn scene_labels(videos: &[crate::plan::PlannedVideo]) -> SceneLabels {
+    videos
+        .iter()
+        .filter(|v| v.scene_labels.iter().any(|l| !l.is_empty()))
+        .map(|v| (v.key.clone(), v.scene_labels.clone()))
+        .collect()
 }
 
 /// One report file, written as the rows stream by (a 100k-row batch is never held in memory
@@ -142,11 +170,8 @@ pub struct Json;
 pub struct Csv;
 /// `failed.csv`.
 pub struct FailedCsv;
-/// `report.html`.
-pub struct Html;
-
-/// Every export, in the order they are written.
-pub const EXPORTS: &[&dyn Export] = &[&Json, &Csv, &FailedCsv, &Html];
+/// Every export, in the order they are written (`report.html` is [`crate::report`]'s).
+pub const EXPORTS: &[&dyn Export] = &[&Json, &Csv, &FailedCsv, &crate::report::Html];
 
 /// Rewrites every report in `batch_dir` in one pass over the rows: `rows` must call its
 /// argument with every row, in sheet order. Each file is written beside its final name,
@@ -220,9 +245,9 @@ impl Export for Json {
         )
     }
 
-    fn row(&self, _: &Manifest, row: &Row, index: usize, out: &mut dyn Write) -> io::Result<()> {
+    fn row(&self, m: &Manifest, row: &Row, index: usize, out: &mut dyn Write) -> io::Result<()> {
         let entry =
-            serde_json::to_string_pretty(&Entry::from_row(row)).map_err(io::Error::other)?;
+            serde_json::to_string_pretty(&Entry::from_row(row, m)).map_err(io::Error::other)?;
         if index > 0 {
             out.write_all(b",")?;
         }
@@ -330,12 +355,15 @@ impl Export for Csv {
                 "failure_reason",
                 "source_line",
                 "duplicate_jobs",
+                // Added later: at the end, so the earlier columns keep their places.
+                "failure_explained",
+                "scene_labels",
             ],
         )
     }
 
     fn row(&self, m: &Manifest, row: &Row, _: usize, out: &mut dyn Write) -> io::Result<()> {
-        let e = Entry::from_row(row);
+        let e = Entry::from_row(row, m);
         let opt = |v: Option<String>| v.unwrap_or_default();
         let num = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
         record(
@@ -358,6 +386,8 @@ impl Export for Csv {
                 opt(e.failure_reason),
                 e.source_line.map(|l| l.to_string()).unwrap_or_default(),
                 e.duplicate_jobs.join(" "),
+                opt(e.failure_explained),
+                e.scene_labels.join(" | "),
             ],
         )
     }
@@ -408,7 +438,7 @@ impl Export for FailedCsv {
         }
         let dialect = Dialect::of(m);
         // One line, so the file stays one row per line in any viewer.
-        let reason = Entry::from_row(row)
+        let reason = Entry::from_row(row, m)
             .failure_reason
             .unwrap_or_default()
             .split_whitespace()
@@ -439,102 +469,6 @@ impl Export for FailedCsv {
     fn end(&self, _: &Manifest, _: usize, _: &mut dyn Write) -> io::Result<()> {
         Ok(())
     }
-}
-
-impl Export for Html {
-    fn file_name(&self) -> &'static str {
-        "report.html"
-    }
-
-    fn begin(&self, m: &Manifest, out: &mut dyn Write) -> io::Result<()> {
-        let c = &m.counts;
-        out.write_all(b"<!doctype html><html><head><meta charset=\"utf-8\">")?;
-        write!(out, "<title>{} — creatify-batch</title>", esc(m.batch))?;
-        out.write_all(b"<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}img{height:96px}.failed,.rejected{background:#fee}.downloaded{background:#efe}.changed{background:#ffd}</style></head><body>")?;
-        write!(
-            out,
-            "<h1>{}</h1><p>{} videos: {} downloaded, {} failed, {} rejected, {} still in progress.</p>",
-            esc(m.batch),
-            c.total,
-            c.downloaded,
-            c.failed,
-            c.rejected,
-            c.planned + c.submitting + c.submitted + c.done
-        )?;
-        if c.unknown > 0 {
-            write!(
-                out,
-                "<p class=\"failed\">{} sent, but whether the API created the job cannot be proven: never sent again blindly (<code>creatify-batch resolve</code> settles them).</p>",
-                c.unknown
-            )?;
-        }
-        if c.changed > 0 {
-            write!(
-                out,
-                "<p class=\"changed\">{} changed in the sheet since their video was made: the files on disk are the old version (<code>--rerender changed</code> renders them again).</p>",
-                c.changed
-            )?;
-        }
-        write!(
-            out,
-            "<p>Credits used: {} (every job of the batch, failed and retried ones included).</p>",
-            super::words::credits(m.credits_used)
-        )?;
-        out.write_all(b"<table><tr><th>key</th><th>name</th><th>status</th><th>thumbnail</th><th>video</th><th>credits</th><th>reason</th><th>line</th></tr>")
-    }
-
-    fn row(&self, _: &Manifest, row: &Row, _: usize, out: &mut dyn Write) -> io::Result<()> {
-        let e = Entry::from_row(row);
-        let thumb = e
-            .thumbnail
-            .as_deref()
-            .map(|t| format!("<img src=\"{}\" alt=\"\">", esc(t)))
-            .unwrap_or_default();
-        let video = e
-            .video
-            .as_deref()
-            .map(|v| format!("<a href=\"{0}\">{0}</a>", esc(v)))
-            .unwrap_or_default();
-        write!(
-            out,
-            "<tr class=\"{status}{flag}\"><td>{}</td><td>{}</td><td>{status}{flag}</td><td>{thumb}</td><td>{video}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&e.key),
-            esc(e.name.as_deref().unwrap_or("")),
-            e.credits_used.map(|c| c.to_string()).unwrap_or_default(),
-            {
-                let mut why = esc(e.failure_reason.as_deref().unwrap_or(""));
-                if !e.duplicate_jobs.is_empty() {
-                    why.push_str(&format!(
-                        " (the API created this video more than once: {} also paid for)",
-                        esc(&e.duplicate_jobs.join(", "))
-                    ));
-                }
-                why
-            },
-            e.source_line.map(|l| l.to_string()).unwrap_or_default(),
-            status = e.status,
-            flag = if e.changed { " changed" } else { "" },
-        )
-    }
-
-    fn end(&self, _: &Manifest, _: usize, out: &mut dyn Write) -> io::Result<()> {
-        out.write_all(b"</table></body></html>\n")
-    }
-}
-
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -592,6 +526,8 @@ mod tests {
             batch: "spring \"sale\"",
             counts: Counts::default(),
             credits_used: 0.0,
+            labels: SceneLabels::new(),
+            about: Default::default(),
             sheet: None,
         };
         for rows in [
@@ -602,7 +538,7 @@ mod tests {
                 batch: m.batch,
                 credits_used: m.credits_used,
                 changed: m.counts.changed,
-                rows: rows.iter().map(Entry::from_row).collect(),
+                rows: rows.iter().map(|r| Entry::from_row(r, &m)).collect(),
             };
             let mut want = serde_json::to_string_pretty(&doc).unwrap();
             want.push('\n');
@@ -616,6 +552,8 @@ mod tests {
             batch: "b",
             counts: Counts::default(),
             credits_used: 0.0,
+            labels: SceneLabels::new(),
+            about: Default::default(),
             sheet: Some(SheetShape {
                 delimiter: b';',
                 headers: vec!["key".into(), "script".into()],
@@ -651,6 +589,8 @@ mod tests {
             batch: "b",
             counts: Counts::default(),
             credits_used: 0.0,
+            labels: SceneLabels::new(),
+            about: Default::default(),
             sheet: Some(shape(&["key", "script"])),
         };
         let rows = [fed_back(&["b", "x", "old"])];
@@ -676,6 +616,8 @@ mod tests {
             batch: "b",
             counts: Counts::default(),
             credits_used: 0.0,
+            labels: SceneLabels::new(),
+            about: Default::default(),
             sheet: Some(SheetShape {
                 delimiter: b'\t',
                 headers: vec!["key".into(), "script".into()],
@@ -705,6 +647,8 @@ mod tests {
             batch: "b",
             counts: Counts::default(),
             credits_used: 0.0,
+            labels: SceneLabels::new(),
+            about: Default::default(),
             sheet: None,
         };
         let rows = [row("a", RowState::Done)];
@@ -722,10 +666,5 @@ mod tests {
             std::fs::read_to_string(dir.path().join("manifest.json")).unwrap(),
             "old"
         );
-    }
-
-    #[test]
-    fn html_is_escaped() {
-        assert_eq!(esc("<script>\"&'"), "&lt;script&gt;&quot;&amp;&#39;");
     }
 }

@@ -2,6 +2,7 @@
 //! and writes that are atomic (temporary file, fsync, rename, fsync of the folder) so a
 //! crash never leaves a torn manifest or a half-written video under its final name.
 
+pub mod explain;
 pub mod manifest;
 pub mod previous;
 pub mod words;

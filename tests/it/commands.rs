@@ -107,9 +107,13 @@ async fn status_reads_the_journal_without_the_network() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["counts"]["failed"], 2);
     assert_eq!(doc["problems"].as_array().unwrap().len(), 2);
-    assert!(doc["problems"][0]["reason"]
-        .as_str()
-        .is_some_and(|r| !r.is_empty()));
+    let raw = doc["problems"][0]["reason"].as_str().unwrap_or_default();
+    assert!(!raw.is_empty(), "{doc}");
+    let plain_words = creatify_batch::output::explain::explain(raw).to_string();
+    assert_eq!(
+        doc["problems"][0]["reason_text"].as_str(),
+        Some(plain_words.as_str())
+    );
     // And the default folder from the config, holding one batch.
     let plain = Command::new(BIN)
         .current_dir(h.dir.path())
@@ -117,5 +121,10 @@ async fn status_reads_the_journal_without_the_network() {
         .output()
         .unwrap();
     assert_eq!(code(&plain), 0, "{}", text(&plain));
-    assert!(String::from_utf8_lossy(&plain.stdout).contains("failed      2"));
+    let plain = String::from_utf8_lossy(&plain.stdout);
+    assert!(plain.contains("failed      2"), "{plain}");
+    assert!(
+        plain.contains(&plain_words) && plain.contains(&format!("raw: {raw}")),
+        "{plain}"
+    );
 }

@@ -137,6 +137,13 @@ async fn a_run_of_hostile_keys_writes_only_inside_its_batch_folder() {
             expected.insert(batch.join(&folder).join(f));
         }
     }
+    // Keys that are markup stay text in the report.
+    let html = std::fs::read_to_string(batch.join("report.html")).unwrap();
+    assert!(
+        !html.contains("<script>alert(1)</script>")
+            && html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"),
+        "the <script> key is escaped in report.html"
+    );
     // Everything the run wrote is the batch's own files or a row's three files; nothing
     // landed beside the batch folder or above it.
     for file in files_below(h.dir.path()) {

@@ -51,7 +51,14 @@ async fn a_changed_row_is_shown_everywhere_exits_6_and_rerender_makes_a_new_job(
         assert_eq!(cells[col], want, "{line}");
     }
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
-    assert!(html.contains("downloaded changed"), "{html}");
+    let changed_cards: Vec<&str> = html
+        .split("<article ")
+        .skip(1)
+        .filter(|card| card.contains("data-changed=\"1\""))
+        .collect();
+    assert_eq!(changed_cards.len(), 1, "{html}");
+    assert!(changed_cards[0].contains(">v002</code>"), "{html}");
+    assert!(html.contains("data-count=\"changed\">1</b>"), "{html}");
     let st = status_json(&h, &dir);
     assert_eq!(st["changed"], serde_json::json!(["v002"]), "{st}");
     assert_eq!(st["counts"]["changed"], 1, "{st}");

@@ -52,7 +52,10 @@ async fn credits_of_failed_and_retried_jobs_are_counted_everywhere() {
         .sum();
     assert_eq!(per_row, spent);
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
-    assert!(html.contains(&format!("Credits used: {spent} ")), "{html}");
+    assert!(
+        html.contains(&format!("<strong>{spent} credits</strong> spent")),
+        "{html}"
+    );
 
     // The journal keeps every job a row ever had.
     let db = rusqlite::Connection::open(dir.join("journal.sqlite")).unwrap();

@@ -109,7 +109,8 @@ async fn a_fixed_failed_csv_renders_into_the_original_batch() {
     assert_eq!(after, before);
     let report = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(
-        report.contains("5 videos: 5 downloaded, 0 failed"),
+        report.contains("data-count=\"done\">5</b>")
+            && report.contains("data-count=\"failed\">0</b>"),
         "{report}"
     );
     // failed.csv is now empty of rows, and the batch still belongs to the original sheet.
