@@ -3,6 +3,7 @@
 //! wins over the built-in defaults. `anyhow` lives here and in `main`, nowhere deeper.
 
 mod budget;
+mod input;
 mod plan;
 mod resolve;
 mod run;
@@ -70,8 +71,12 @@ enum Command {
 /// `plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// The sheet (CSV: `,` `;` or tab, UTF-8).
+    /// The sheet: a CSV file (`,` `;` or tab, UTF-8), a workbook (.xlsx, .xls, .xlsb,
+    /// .ods), or an https:// link (a Google Sheets tab, or a CSV or workbook file).
     pub sheet: PathBuf,
+    /// The workbook's tab to read (default: the first).
+    #[arg(long = "sheet", value_name = "NAME")]
+    pub tab: Option<String>,
     /// The config file (default: ./pipeline.toml if present, else built-in defaults).
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -86,8 +91,13 @@ pub struct PlanArgs {
 /// `run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The sheet (CSV: `,` `;` or tab, UTF-8).
+    /// The sheet: a CSV file (`,` `;` or tab, UTF-8), a workbook (.xlsx, .xls, .xlsb,
+    /// .ods), or an https:// link (a Google Sheets tab, or a CSV or workbook file), fetched
+    /// fresh on every run and kept in the batch folder (sheet/).
     pub sheet: PathBuf,
+    /// The workbook's tab to read (default: the first).
+    #[arg(long = "sheet", value_name = "NAME")]
+    pub tab: Option<String>,
     /// The config file (default: ./pipeline.toml if present, else built-in defaults).
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -194,7 +204,7 @@ pub fn main() -> i32 {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Plan(a) => plan::plan(a),
+            Command::Plan(a) => plan::plan(a).await,
             Command::Run(a) => run::run(a, &cli.global).await,
             Command::Status(a) => status::status(a),
             Command::Resolve(a) => resolve::resolve(a).await,

@@ -7,13 +7,13 @@ use crate::plan;
 
 use super::{invalid, PlanArgs};
 
-pub(super) fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let settings = match Settings::load(args.config.as_deref()) {
         Ok(s) => s,
         Err(e) => return invalid(e),
     };
-    let plan = match plan::plan_file(&args.sheet, &settings) {
-        Ok(p) => p,
+    let plan = match super::input::load(&args.sheet, args.tab.as_deref(), &settings).await {
+        Ok(i) => i.plan,
         Err(e) => {
             eprintln!("{e}");
             return Ok(ExitCode::InvalidInput);
@@ -22,9 +22,10 @@ pub(super) fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         // Exactly what a first `run` would POST, reference included.
         // The name `run` would give the batch (the folder is not needed, only its name).
-        let batch = match crate::batch::locate(
+        let batch = match super::input::locate(
             std::path::Path::new(""),
-            Some(&args.sheet),
+            &args.sheet,
+            args.tab.as_deref(),
             args.batch.as_deref(),
             false,
         ) {

@@ -15,7 +15,7 @@ use crate::engine::{self, reference::payload_hash, sync::Rerender, EngineConfig,
 use crate::exit::ExitCode;
 use crate::journal::{BatchLock, Change, Journal, LockError, Row, SHEET_META};
 use crate::output::manifest;
-use crate::plan::{self, Plan};
+use crate::plan::Plan;
 use crate::progress::{Bars, LogLines, Reporter, Silent};
 
 use super::{budget, invalid, summary, Global, RunArgs};
@@ -58,8 +58,8 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
         Ok(r) => r.unwrap_or_default(),
         Err(e) => return invalid(e),
     };
-    let plan = match plan::plan_file(&args.sheet, &settings) {
-        Ok(p) => p,
+    let (plan, fetched) = match super::input::load(&args.sheet, args.tab.as_deref(), &settings).await {
+        Ok(i) => (i.plan, i.fetched),
         Err(e) => {
             return invalid(format!(
                 "{e}\nnothing was submitted; fix the sheet and run again"
@@ -97,9 +97,10 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
         return invalid(e);
     }
 
-    let place = match crate::batch::locate(
+    let place = match super::input::locate(
         &settings.output.dir,
-        Some(&args.sheet),
+        &args.sheet,
+        args.tab.as_deref(),
         args.batch.as_deref(),
         args.sandbox,
     ) {
@@ -115,10 +116,17 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
         Err(e) => return Err(e.into()),
     };
     // Under the lock, before anything is sent: is this folder this sheet's and this API's?
-    let claim = match claim_batch(&place, &args, &settings, &credentials) {
+    let claim = match claim_batch(&place, &args, &settings, &credentials, fetched.as_ref()) {
         Ok(c) => c,
         Err(e) => return invalid(e),
     };
+    // A sheet given by its link is kept as fetched, so what this run planned can be read
+    // again (its hash is the batch's recorded sheet identity).
+    if let Some((_, f)) = &fetched {
+        crate::sheet::remote::save(&batch_dir, f).with_context(|| {
+            format!("cannot keep the fetched sheet in {}", batch_dir.join("sheet").display())
+        })?;
+    }
 
     // The in-process sandbox keeps its jobs in the batch folder, so a rerun after a crash
     // meets the same jobs, as it would with the real service.
@@ -269,10 +277,10 @@ fn claim_batch(
     args: &RunArgs,
     settings: &Settings,
     credentials: &Credentials,
+    fetched: Option<&(crate::sheet::remote::Link, crate::sheet::remote::Fetched)>,
 ) -> Result<crate::batch::Claim, String> {
-    use crate::batch::{check, Source, Target};
-    let source = Source::of(&args.sheet)
-        .map_err(|e| format!("cannot read {}: {e}", args.sheet.display()))?;
+    use crate::batch::{check, Target};
+    let source = super::input::source(&args.sheet, args.tab.as_deref(), fetched)?;
     let target = if args.sandbox {
         Target::Sandbox
     } else {

@@ -273,6 +273,7 @@ fn infer_backgrounds(
                     ),
                     column: column.or_else(|| Some(format!("{url_path} (from [defaults])"))),
                     warning: false,
+                    at: None,
                 });
             }
         }
@@ -334,6 +335,7 @@ fn check_required(
             column: Some(column),
             value: None,
             warning: false,
+            at: None,
             message: format!(
                 "{} is required because {} is set; fill it in (a column or [defaults]) or \
                  clear the others",

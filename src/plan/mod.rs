@@ -130,8 +130,75 @@ pub fn plan_file(path: &Path, settings: &Settings) -> Result<Plan, PlanError> {
     plan_bytes(path, &bytes, settings)
 }
 
-/// Plans a sheet's bytes; `source` names it (its stem is the batch name).
+/// Plans a sheet's bytes; `source` names it (its stem is the batch name, its extension
+/// says a workbook's kind when its bytes do not).
 pub fn plan_bytes(source: &Path, bytes: &[u8], settings: &Settings) -> Result<Plan, PlanError> {
+    let ext = source.extension().and_then(|e| e.to_str());
+    plan_sheet(source, bytes, ext, None, settings)
+}
+
+/// Plans a sheet's bytes: CSV, or tab `tab` (else the first) of a workbook, its kind told
+/// by its bytes or `ext` ([`sheet::Kind::detect`]).
+pub fn plan_sheet(
+    source: &Path,
+    bytes: &[u8],
+    ext: Option<&str>,
+    tab: Option<&str>,
+    settings: &Settings,
+) -> Result<Plan, PlanError> {
+    let kind = sheet::Kind::detect(ext, bytes).map_err(|e| PlanError::from_sheet(source, e))?;
+    let (sheet, tab) =
+        sheet::read_as(bytes, kind, tab).map_err(|e| PlanError::from_sheet(source, e))?;
+    let headers = match &tab {
+        Some(_) => sheet.format.headers.clone(),
+        None => Vec::new(),
+    };
+    let mut plan = plan_read(source, sheet, settings);
+    if let Some(tab) = &tab {
+        match &mut plan {
+            Ok(p) => {
+                for d in p.videos.iter_mut().flat_map(|v| v.warnings.iter_mut()) {
+                    tab.place(d, &p.format.headers);
+                }
+                p.notes.insert(0, workbook_note(tab));
+            }
+            Err(PlanError::Invalid(ds)) => {
+                for d in ds.iter_mut().filter(|d| d.at.is_none()) {
+                    tab.place(d, &headers);
+                }
+            }
+            Err(_) => {}
+        }
+    }
+    plan
+}
+
+/// Which tab of the workbook was read.
+fn workbook_note(tab: &sheet::Tab) -> String {
+    let mut note = format!("workbook: read tab {:?}", tab.name);
+    if tab.tabs.len() > 1 {
+        let others: Vec<String> = tab
+            .tabs
+            .iter()
+            .filter(|t| **t != tab.name)
+            .map(|t| format!("{t:?}"))
+            .collect();
+        note.push_str(&format!(
+            " (also in it: {}; choose with --sheet NAME)",
+            others.join(", ")
+        ));
+    }
+    if tab.merged_cells > 0 {
+        note.push_str(&format!(
+            "; {} taking the value of a merged cell above them",
+            crate::output::words::plural(tab.merged_cells, "cell", "cells")
+        ));
+    }
+    note
+}
+
+/// Plans a sheet already read.
+fn plan_read(source: &Path, sheet: sheet::Sheet, settings: &Settings) -> Result<Plan, PlanError> {
     let column_problems = check_columns(&settings.columns);
     if !column_problems.is_empty() {
         return Err(PlanError::Config(ConfigError::Invalid {
@@ -139,7 +206,6 @@ pub fn plan_bytes(source: &Path, bytes: &[u8], settings: &Settings) -> Result<Pl
             problems: column_problems,
         }));
     }
-    let sheet = sheet::read(bytes).map_err(|e| PlanError::from_sheet(source, e))?;
     let (columns, mut errors) = Columns::resolve(
         &sheet.format.headers,
         sheet.header_line,
