@@ -31,7 +31,8 @@ pub(super) async fn load(
             .to_string()
         })?;
         let ext = sheet.extension().and_then(|e| e.to_str());
-        let plan = plan::plan_sheet(sheet, &bytes, ext, tab, settings).map_err(|e| e.to_string())?;
+        let plan =
+            plan::plan_sheet(sheet, &bytes, ext, tab, settings).map_err(|e| e.to_string())?;
         return Ok(Input {
             plan,
             fetched: None,

@@ -58,14 +58,15 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
         Ok(r) => r.unwrap_or_default(),
         Err(e) => return invalid(e),
     };
-    let (plan, fetched) = match super::input::load(&args.sheet, args.tab.as_deref(), &settings).await {
-        Ok(i) => (i.plan, i.fetched),
-        Err(e) => {
-            return invalid(format!(
-                "{e}\nnothing was submitted; fix the sheet and run again"
-            ))
-        }
-    };
+    let (plan, fetched) =
+        match super::input::load(&args.sheet, args.tab.as_deref(), &settings).await {
+            Ok(i) => (i.plan, i.fetched),
+            Err(e) => {
+                return invalid(format!(
+                    "{e}\nnothing was submitted; fix the sheet and run again"
+                ))
+            }
+        };
     if let Rerender::Keys(wanted) = &rerender {
         let known: std::collections::HashSet<&str> =
             plan.videos.iter().map(|v| v.key.as_str()).collect();
@@ -124,7 +125,10 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
     // again (its hash is the batch's recorded sheet identity).
     if let Some((_, f)) = &fetched {
         crate::sheet::remote::save(&batch_dir, f).with_context(|| {
-            format!("cannot keep the fetched sheet in {}", batch_dir.join("sheet").display())
+            format!(
+                "cannot keep the fetched sheet in {}",
+                batch_dir.join("sheet").display()
+            )
         })?;
     }
 

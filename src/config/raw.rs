@@ -57,6 +57,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
     ("estimate", &["words_per_second", "scene_allowance_secs"]),
     ("defaults", &[]),
     ("columns", &[]),
+    ("matrix", &[]),
 ];
 
 #[derive(Deserialize)]

@@ -185,6 +185,7 @@ pub fn video(
         body,
         warnings,
         scene_labels: group.labels,
+        variant_of: None,
     })
 }
 

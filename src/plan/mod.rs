@@ -49,6 +49,7 @@
 
 pub mod columns;
 pub mod fields;
+pub mod matrix;
 pub mod table;
 pub mod values;
 
@@ -107,6 +108,9 @@ pub struct PlannedVideo {
     /// Each scene's label, in scene order: with both a `key` and a `video` column, the
     /// row's `key` (empty when the row has none); empty strings otherwise.
     pub scene_labels: Vec<String>,
+    /// With `[matrix]`, the key of the row this video is a variant of (for grouping a
+    /// row's variants side by side); `None` otherwise.
+    pub variant_of: Option<String>,
 }
 
 impl Plan {
@@ -206,6 +210,13 @@ fn plan_read(source: &Path, sheet: sheet::Sheet, settings: &Settings) -> Result<
             problems: column_problems,
         }));
     }
+    let (sheet, expanded) = match &settings.matrix {
+        Some(m) => {
+            let (sheet, e) = matrix::expand(sheet, m, settings)?;
+            (sheet, Some(e))
+        }
+        None => (sheet, None),
+    };
     let (columns, mut errors) = Columns::resolve(
         &sheet.format.headers,
         sheet.header_line,
@@ -282,6 +293,13 @@ fn plan_read(source: &Path, sheet: sheet::Sheet, settings: &Settings) -> Result<
     if let Some(g) = current.take() {
         finish(g, &mut members, &mut errors);
     }
+    if let Some(e) = &expanded {
+        for v in &mut videos {
+            v.variant_of = e.variant_of.get(&v.key).cloned();
+            matrix::point_at_matrix(&mut v.warnings, &e.filled);
+        }
+        matrix::point_at_matrix(&mut errors, &e.filled);
+    }
     if errors.iter().any(|d| !d.warning) {
         errors.extend(videos.into_iter().flat_map(|v| v.warnings));
         // Stable: problems of one line stay in column order.
@@ -289,6 +307,9 @@ fn plan_read(source: &Path, sheet: sheet::Sheet, settings: &Settings) -> Result<
         return Err(PlanError::Invalid(errors));
     }
     let mut notes = Vec::new();
+    if let Some(e) = &expanded {
+        notes.push(e.note.clone());
+    }
     if columns.key.is_none() && videos.iter().any(|v| v.key_derived) {
         notes.push(
             "no `key` column: keys derived from each row's content (stable across runs; \

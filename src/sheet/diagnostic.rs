@@ -120,7 +120,10 @@ mod tests {
         );
         let mut d = Diagnostic::cell(7, "caption_style", None, "unknown value");
         d.at = Some("Sheet1!C7".into());
-        assert_eq!(d.to_string(), "Sheet1!C7, column caption_style: unknown value");
+        assert_eq!(
+            d.to_string(),
+            "Sheet1!C7, column caption_style: unknown value"
+        );
     }
 
     #[test]

@@ -121,7 +121,9 @@ fn google(url: &Url, whole_workbook: bool) -> Option<(Url, String)> {
         .find_map(|kv| kv.strip_prefix("gid="))
         .filter(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit()))
         .map(str::to_owned);
-    let tab = gid.as_deref().map_or(String::new(), |g| format!("&gid={g}"));
+    let tab = gid
+        .as_deref()
+        .map_or(String::new(), |g| format!("&gid={g}"));
     let (base, id, published) = match parts.as_slice() {
         ["spreadsheets", "d", "e", id, ..] => (format!("spreadsheets/d/e/{id}"), *id, true),
         ["spreadsheets", "d", id, ..] => (format!("spreadsheets/d/{id}"), *id, false),
