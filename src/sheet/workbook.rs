@@ -87,14 +87,7 @@ impl Kind {
         }
         let named = ext.and_then(Kind::from_extension);
         if bytes.starts_with(ZIP) {
-            return zip_kind(bytes).ok_or_else(|| {
-                SheetError::Workbook(
-                    "the file is a zip archive but not a workbook (no xl/workbook.xml, \
-                     xl/workbook.bin or OpenDocument content in it), or it is damaged; save \
-                     the sheet again as .xlsx, .ods or .csv"
-                        .into(),
-                )
-            });
+            return zip_kind(bytes).map_err(SheetError::Workbook);
         }
         match named {
             None => Ok(Kind::Csv),
@@ -130,17 +123,27 @@ fn looks_like(bytes: &[u8], kind: Kind) -> String {
 }
 
 /// The workbook inside a zip archive, from the names of its parts.
-fn zip_kind(bytes: &[u8]) -> Option<Kind> {
-    let zip = zip::ZipArchive::new(Cursor::new(bytes)).ok()?;
+fn zip_kind(bytes: &[u8]) -> Result<Kind, String> {
+    let zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
+        format!(
+            "the workbook is damaged or truncated ({e}); open it in your spreadsheet program \
+             and save it again, or download it again"
+        )
+    })?;
     let has = |name: &str| zip.file_names().any(|n| n.is_ok_and(|n| n == name));
     if has("xl/workbook.xml") {
-        Some(Kind::Xlsx)
+        Ok(Kind::Xlsx)
     } else if has("xl/workbook.bin") {
-        Some(Kind::Xlsb)
+        Ok(Kind::Xlsb)
     } else if has("content.xml") {
-        Some(Kind::Ods)
+        Ok(Kind::Ods)
     } else {
-        None
+        Err(
+            "the file is a zip archive but not a workbook (no xl/workbook.xml, \
+             xl/workbook.bin or OpenDocument content in it); save the sheet again as .xlsx, \
+             .ods or .csv"
+                .into(),
+        )
     }
 }
 
@@ -610,6 +613,6 @@ mod tests {
         let e = Kind::detect(Some("xlsx"), b"a,b\n1,2\n").unwrap_err();
         assert!(e.to_string().contains("rename it to .csv"), "{e}");
         let e = Kind::detect(Some("xlsx"), b"PK\x03\x04garbage").unwrap_err();
-        assert!(e.to_string().contains("zip archive"), "{e}");
+        assert!(e.to_string().contains("damaged or truncated"), "{e}");
     }
 }
