@@ -8,5 +8,6 @@ mod faults;
 mod plan;
 mod run;
 mod sandbox;
+mod sheets;
 mod support;
 mod truthful;
