@@ -217,7 +217,9 @@ pub async fn fetch(link: &Link) -> Result<Fetched, String> {
             format!("a Google sign-in page, not the sheet: the sheet is not shared; {SHARE_HINT}")
         } else {
             "a web page (HTML), not a sheet: give the link of the file itself (a download \
-             link), or download it and give its path"
+             link), or download it and give its path; if the page asks to sign in, the file \
+             is not shared: share it so that anyone with the link can view it (Google \
+             Sheets: Share → Anyone with the link → Viewer)"
                 .to_owned()
         };
         return Err(format!("the link {shown} answered with {what}"));
