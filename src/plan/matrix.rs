@@ -37,6 +37,8 @@ pub struct Expanded {
     pub filled: HashMap<(u64, String), String>,
     /// What the expansion did, for the plan's notes.
     pub note: String,
+    /// Rows of the sheet before it was expanded.
+    pub source_rows: usize,
 }
 
 /// One combination: name → value, in name order.
@@ -115,6 +117,7 @@ pub fn expand(
     let mut filled = HashMap::new();
     let mut counts: Vec<(u64, usize)> = Vec::new();
     let mut total = 0usize;
+    let source_rows = sheet.rows.len();
     let mut rows = std::mem::take(&mut sheet.rows).into_iter().peekable();
     while let Some(mut first) = rows.next() {
         let base = if derive {
@@ -179,6 +182,7 @@ pub fn expand(
             variant_of,
             filled,
             note,
+            source_rows,
         },
     ))
 }

@@ -320,7 +320,11 @@ fn plan_read(source: &Path, sheet: sheet::Sheet, settings: &Settings) -> Result<
     if columns.video.is_some() {
         notes.push(format!(
             "`video` column: {} make {}",
-            crate::output::words::plural(source_rows, "row", "rows"),
+            crate::output::words::plural(
+                expanded.as_ref().map_or(source_rows, |e| e.source_rows),
+                "row",
+                "rows"
+            ),
             crate::output::words::plural(videos.len(), "video", "videos")
         ));
     }
