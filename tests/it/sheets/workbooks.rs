@@ -25,7 +25,7 @@ fn kinds(ws: &mut rust_xlsxwriter::Worksheet) {
     let date = Format::new().set_num_format("yyyy-mm-dd");
     ws.write_number(1, 3, 7.0).unwrap();
     ws.write_number(1, 4, 2.5).unwrap();
-    ws.write_datetime_with_format(1, 5, &ExcelDateTime::from_ymd(2026, 3, 1).unwrap(), &date)
+    ws.write_datetime_with_format(1, 5, ExcelDateTime::from_ymd(2026, 3, 1).unwrap(), &date)
         .unwrap();
     ws.write_boolean(1, 6, true).unwrap();
     ws.write_formula(1, 7, Formula::new("=1+1").set_result("2"))
