@@ -102,15 +102,16 @@ pub fn expand(
             reason: problems.join("\n"),
         });
     }
-    let key_column = match (original.video, original.key) {
-        (Some(v), _) => v,
-        (None, Some(k)) => k,
-        (None, None) => {
+    // Where a variant's key goes: the `video` cell of a multi-scene video's rows, else the
+    // `key` cell, else (no key column) a `key` column added for the derived key + values.
+    let key_column = match original.key {
+        Some(k) => k,
+        None => {
             sheet.format.headers.push("key".into());
             sheet.format.headers.len() - 1
         }
     };
-    let derive = original.video.is_none() && original.key.is_none();
+    let width = sheet.format.headers.len();
 
     let mut out = Vec::with_capacity(sheet.rows.len());
     let mut variant_of = HashMap::new();
@@ -120,21 +121,28 @@ pub fn expand(
     let source_rows = sheet.rows.len();
     let mut rows = std::mem::take(&mut sheet.rows).into_iter().peekable();
     while let Some(mut first) = rows.next() {
-        let base = if derive {
-            let mut scratch = Vec::new();
-            let mut plain = first.clone();
-            plain.cells.truncate(original.list.len());
-            let typed = rows::type_row(plain, &original, &mut scratch);
-            let key = rows::derived_key(&typed);
-            first.cells.push(String::new());
-            key
-        } else {
-            first.cells[key_column].trim().to_owned()
+        first.cells.resize(width, String::new());
+        let video = original
+            .video
+            .map(|v| first.cells[v].trim().to_owned())
+            .filter(|v| !v.is_empty());
+        let (base, target) = match (&video, original.key) {
+            (Some(v), _) => (v.clone(), original.video),
+            (None, Some(k)) => (first.cells[k].trim().to_owned(), Some(k)),
+            (None, None) => {
+                let mut plain = first.clone();
+                plain.cells.truncate(original.list.len());
+                let typed = rows::type_row(plain, &original, &mut Vec::new());
+                (rows::derived_key(&typed), Some(key_column))
+            }
         };
         let mut group = vec![first];
-        if let Some(v) = original.video.filter(|_| !base.is_empty()) {
-            while rows.peek().is_some_and(|r| r.cells[v].trim() == base) {
-                group.extend(rows.next());
+        if let (Some(v), Some(col)) = (&video, original.video) {
+            while rows.peek().is_some_and(|r| r.cells[col].trim() == v) {
+                group.extend(rows.next().map(|mut r| {
+                    r.cells.resize(width, String::new());
+                    r
+                }));
             }
         }
         let combos = combos(&group[0], m, &column_of);
@@ -163,9 +171,8 @@ pub fn expand(
                         *cell = value.clone();
                     }
                 }
-                if !base.is_empty() && (derive || original.video.is_some() || i == 0) {
-                    row.cells.resize(sheet.format.headers.len(), String::new());
-                    row.cells[key_column] = key.clone();
+                if let Some(col) = target.filter(|_| !base.is_empty()) {
+                    row.cells[col] = key.clone();
                 }
                 out.push(Row {
                     line: row.line,

@@ -204,3 +204,30 @@ fn a_multi_scene_video_varies_as_a_whole() {
         ]
     );
 }
+
+#[test]
+fn rows_without_a_video_value_vary_by_their_own_key() {
+    let csv = format!(
+        "video,key,script,avatar\npromo,s1,Scene one.,{a}\npromo,s2,Scene two.,{a}\n,solo,Alone.,{a}\n",
+        a = avatar()
+    );
+    let p = plan_csv(&csv, "[matrix]\naspect_ratio = [\"9:16\", \"1:1\"]\n").unwrap();
+    assert_eq!(
+        keys(&p),
+        [
+            "promo~aspect_ratio=9-16",
+            "promo~aspect_ratio=1-1",
+            "solo~aspect_ratio=9-16",
+            "solo~aspect_ratio=1-1"
+        ]
+    );
+    assert_eq!(p.videos[0].scene_labels, ["s1", "s2"]);
+    let csv = format!("video,script,avatar\n,Alone.,{a}\n", a = avatar());
+    let p = plan_csv(&csv, "[matrix]\naspect_ratio = [\"9:16\", \"1:1\"]\n").unwrap();
+    assert!(
+        p.videos.iter().all(|v| v.key.starts_with("row-")),
+        "{:?}",
+        keys(&p)
+    );
+    assert_eq!(p.videos.len(), 2);
+}
