@@ -212,4 +212,22 @@ async fn a_run_keeps_the_fetched_sheet_and_its_hash_and_fetches_fresh_each_time(
         .map(|r| (r["key"].as_str().unwrap(), r["status"].as_str().unwrap()))
         .collect();
     assert_eq!(states, [("a", "downloaded"), ("b", "downloaded")]);
+
+    // `status` finds a link's batch as `run` does (among others), without fetching it.
+    let other = sandbox.join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::copy(batch.join("journal.sqlite"), other.join("journal.sqlite")).unwrap();
+    let out = cli_async(
+        dir.path(),
+        ["status", &url, "--sandbox", "--out", "out", "--json"]
+            .map(String::from)
+            .to_vec(),
+    )
+    .await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("downloaded"),
+        "{}",
+        text(&out)
+    );
 }
