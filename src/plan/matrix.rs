@@ -266,6 +266,29 @@ fn combos(row: &Row, m: &MatrixSettings, column_of: &HashMap<String, usize>) -> 
     out
 }
 
+/// The row key a variant's key starts with (`spring` for `spring~avatar=a~visual_style=Vlog`),
+/// for readers that have only the key (the manifest, the report): the text before the first
+/// `~name=` part. `None` for a key without one. A row key that itself holds `~name=` text
+/// is cut there too; [`PlannedVideo::variant_of`](super::PlannedVideo::variant_of) is exact.
+pub fn variant_of(key: &str) -> Option<&str> {
+    let mut from = 0;
+    while let Some(i) = key[from..].find('~') {
+        let at = from + i;
+        let part = &key[at + 1..];
+        let name_len = part.find('=').filter(|&n| {
+            n > 0
+                && part[..n]
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || "_.".contains(c))
+        });
+        if name_len.is_some() && at > 0 {
+            return Some(&key[..at]);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 /// `base~name=value…`, values folder-safe, cut with a hash past [`MAX_KEY`].
 pub fn variant_key(base: &str, combo: &Combo) -> String {
     let mut suffix = String::new();
@@ -417,6 +440,17 @@ mod tests {
             combo(&[("animal", "cat"), ("fruit", "banana")]),
         ];
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn the_row_key_is_read_back_from_a_variant_key() {
+        assert_eq!(
+            variant_of("spring~avatar=a~visual_style=Vlog"),
+            Some("spring")
+        );
+        assert_eq!(variant_of("a~b~aspect_ratio=9-16"), Some("a~b"));
+        assert_eq!(variant_of("plain"), None);
+        assert_eq!(variant_of("~avatar=x"), None);
     }
 
     #[test]

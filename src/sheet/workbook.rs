@@ -699,6 +699,15 @@ mod tests {
     }
 
     #[test]
+    fn ods_extent_counts_filled_repeats_not_trailing_space() {
+        // How LibreOffice writes the empty rest of a sheet: not cells.
+        let trailing = br#"<table:table table:name="S"><table:table-row><table:table-cell office:value-type="string"><text:p>k</text:p></table:table-cell><table:table-cell table:number-columns-repeated="1023"/></table:table-row><table:table-row table:number-rows-repeated="1048575"><table:table-cell table:number-columns-repeated="1024"/></table:table-row></table:table>"#;
+        assert_eq!(ods_extent(trailing), (1, 1));
+        let hostile = br#"<table:table table:name="S"><table:table-row table:number-rows-repeated="9000"><table:table-cell office:value-type="string" table:number-columns-repeated="10000"><text:p>x</text:p></table:table-cell></table:table-row></table:table>"#;
+        assert_eq!(ods_extent(hostile), (9000, 10000));
+    }
+
+    #[test]
     fn kinds_come_from_content_then_extension() {
         assert_eq!(Kind::detect(Some("csv"), b"a,b\n1,2\n").unwrap(), Kind::Csv);
         assert_eq!(Kind::detect(None, b"a,b\n").unwrap(), Kind::Csv);

@@ -293,55 +293,56 @@ fn the_same_sheet_as_csv_and_as_xlsx_plans_identical_bodies() {
     assert_eq!(from_csv.stdout, from_xlsx.stdout);
 }
 
+/// Fixtures made with odfpy and xlwt (tests/it/sheets/): the same two rows as `.ods` and
+/// `.xls`, a text `007`, numbers, booleans and dates in `#` columns.
 #[test]
-fn an_ods_file_reads_like_its_csv() {
-    let ods = std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/sheets/scripts.ods"),
-    )
-    .unwrap();
+fn ods_and_xls_files_read_like_their_csv() {
     let s = settings(&format!(
         "[defaults.character]\navatar_id = \"{}\"\n",
         avatar()
     ));
-    let p = plan_sheet(
-        std::path::Path::new("scripts.ods"),
-        &ods,
-        Some("ods"),
-        None,
-        &s,
-    )
-    .unwrap();
-    let records: Vec<Vec<String>> = p
-        .videos
-        .iter()
-        .map(|v| v.records.to_vec()[0].clone())
-        .collect();
-    assert_eq!(
-        records,
-        [
-            [
-                "007",
-                "Hello there, this is the first script.",
-                "7",
-                "007",
-                "true",
-                "2026-03-01"
-            ],
-            [
-                "b",
-                "And here is the second one.",
-                "2.5",
-                "x",
-                "false",
-                "2026-12-31"
-            ],
-        ]
-    );
     let csv = "key,script\n007,\"Hello there, this is the first script.\"\nb,And here is the second one.\n";
     let c = creatify_batch::plan::plan_bytes(std::path::Path::new("s.csv"), csv.as_bytes(), &s)
         .unwrap();
-    let bodies = |p: &creatify_batch::plan::Plan| creatify_batch::plan::bodies_json(p);
-    assert_eq!(bodies(&p), bodies(&c));
+    for (file, ext) in [("scripts.ods", "ods"), ("scripts.xls", "xls")] {
+        let bytes = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/it/sheets")
+                .join(file),
+        )
+        .unwrap();
+        let p = plan_sheet(std::path::Path::new(file), &bytes, Some(ext), None, &s)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let records: Vec<Vec<String>> = p
+            .videos
+            .iter()
+            .map(|v| v.records.to_vec()[0].clone())
+            .collect();
+        assert_eq!(
+            records,
+            [
+                [
+                    "007",
+                    "Hello there, this is the first script.",
+                    "7",
+                    "007",
+                    "true",
+                    "2026-03-01"
+                ],
+                [
+                    "b",
+                    "And here is the second one.",
+                    "2.5",
+                    "x",
+                    "false",
+                    "2026-12-31"
+                ],
+            ],
+            "{file}"
+        );
+        let bodies = |p: &creatify_batch::plan::Plan| creatify_batch::plan::bodies_json(p);
+        assert_eq!(bodies(&p), bodies(&c), "{file}");
+    }
 }
 
 #[test]
