@@ -78,14 +78,57 @@ pub fn parse(arg: &str, whole_workbook: bool) -> Result<Link, String> {
         .map(|last| last.rsplit_once('.').map_or(last, |(s, _)| s))
         .filter(|s| !s.is_empty())
         .unwrap_or("sheet");
-    let hash = hex(&Sha256::digest(arg.trim().as_bytes()));
+    let shown = redacted(&url);
+    let hash = hex(&Sha256::digest(shown.as_bytes()));
     let name = crate::output::folder_name(&format!("{stem}-{}", &hash[..8]));
     Ok(Link {
-        original: arg.trim().to_owned(),
+        original: shown,
         fetch: url,
         name,
         google: false,
     })
+}
+
+/// The link as shown and recorded: without a user name or password, and with the values of
+/// query parameters that carry credentials (a presigned link's signature, a token) hidden,
+/// so that they never reach a log, an error or the journal. A presigned link signed again
+/// is still the same batch.
+fn redacted(url: &Url) -> String {
+    let secret = |name: &str| {
+        let n = name.to_ascii_lowercase();
+        n.starts_with("x-amz-")
+            || n.starts_with("x-goog-")
+            || [
+                "sig",
+                "signature",
+                "token",
+                "key",
+                "auth",
+                "secret",
+                "password",
+                "credential",
+            ]
+            .iter()
+            .any(|s| n == *s || n.contains(s))
+    };
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    if u.query().is_some() {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret(&k) {
+                    "…".to_owned()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
 }
 
 /// `https://`, or `http://` to this machine only.
@@ -100,10 +143,14 @@ fn allowed(url: &Url) -> Result<(), String> {
         "https" => Ok(()),
         "http" if loopback => Ok(()),
         "http" => Err(format!(
-            "{url} is plain http: a sheet is fetched over https only (http only from this \
-             machine, 127.0.0.1 or localhost); use its https:// link"
+            "{} is plain http: a sheet is fetched over https only (http only from this \
+             machine, 127.0.0.1 or localhost); use its https:// link",
+            redacted(url)
         )),
-        s => Err(format!("{url}: links to sheets must be https://, not {s}:")),
+        s => Err(format!(
+            "{}: links to sheets must be https://, not {s}:",
+            redacted(url)
+        )),
     }
 }
 
@@ -173,6 +220,8 @@ pub async fn fetch(link: &Link) -> Result<Fetched, String> {
         .map_err(|e| format!("cannot make an HTTP client: {e}"))?;
     let shown = &link.original;
     let mut response = client.get(link.fetch.clone()).send().await.map_err(|e| {
+        // reqwest's message names the URL, which may carry a signature: never shown.
+        let e = e.without_url();
         let why = std::error::Error::source(&e).map_or(e.to_string(), |s| format!("{e}: {s}"));
         format!("cannot fetch the sheet {shown}: {why}")
     })?;
@@ -202,11 +251,12 @@ pub async fn fetch(link: &Link) -> Result<Fetched, String> {
         return Err(too_big(shown, n));
     }
     let mut bytes = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| format!("cannot fetch the sheet {shown}: the download broke off: {e}"))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(|e| {
+        format!(
+            "cannot fetch the sheet {shown}: the download broke off: {}",
+            e.without_url()
+        )
+    })? {
         if bytes.len() + chunk.len() > MAX_BYTES {
             return Err(too_big(shown, (bytes.len() + chunk.len()) as u64));
         }
@@ -332,6 +382,35 @@ mod tests {
         let l = parse("https://example.com/x/tonight.csv", false).unwrap();
         assert!(l.name.starts_with("tonight-"), "{}", l.name);
         assert!(is_url("HTTPS://x") && !is_url("sheet.csv"));
+    }
+
+    #[test]
+    fn credentials_in_a_link_are_never_shown_or_recorded() {
+        let a = parse(
+            "https://me:pw@bucket.s3.amazonaws.com/s.xlsx?X-Amz-Signature=abc123&X-Amz-Credential=AKIA&v=2",
+            false,
+        )
+        .unwrap();
+        assert!(
+            !a.original.contains("abc123") && !a.original.contains("AKIA"),
+            "{}",
+            a.original
+        );
+        assert!(
+            !a.original.contains("pw@") && a.original.contains("v=2"),
+            "{}",
+            a.original
+        );
+        assert!(
+            a.fetch.as_str().contains("abc123"),
+            "the real link is still fetched"
+        );
+        let b = parse(
+            "https://bucket.s3.amazonaws.com/s.xlsx?X-Amz-Signature=zzz&X-Amz-Credential=AKIB&v=2",
+            false,
+        )
+        .unwrap();
+        assert_eq!(a.name, b.name, "signed again, the same batch");
     }
 
     #[test]

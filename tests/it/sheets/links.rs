@@ -66,6 +66,10 @@ async fn server(csv: Arc<Mutex<String>>) -> String {
         .route(
             "/gone",
             get(|| async { StatusCode::NOT_FOUND.into_response() }),
+        )
+        .route(
+            "/huge",
+            get(|| async { vec![b'a'; creatify_batch::sheet::remote::MAX_BYTES + 1] }),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -117,6 +121,7 @@ async fn links_to_csv_and_workbooks_plan_and_bad_links_say_why() {
             "the server answered 404 Not Found; there is no sheet at this link",
         ),
         ("/loop", "more than 5 redirects"),
+        ("/huge", "is larger than 64 MiB"),
     ] {
         let out = plan(path).await;
         assert_eq!(code(&out), 2, "{path}: {}", text(&out));
@@ -127,6 +132,23 @@ async fn links_to_csv_and_workbooks_plan_and_bad_links_say_why() {
         );
         assert!(out.stdout.is_empty(), "{path}: nothing planned");
     }
+    // A credential in a link (a presigned link's signature, a token) is never printed: not
+    // in our messages, not in the HTTP client's (which name the URL).
+    for path in [
+        "/gone?X-Amz-Signature=SECRET123",
+        "/private?token=SECRET123",
+    ] {
+        let out = plan(path).await;
+        assert_eq!(code(&out), 2, "{path}: {}", text(&out));
+        assert!(!text(&out).contains("SECRET123"), "{path}: {}", text(&out));
+    }
+    let refused = "http://127.0.0.1:1/s.csv?token=SECRET123";
+    let out = cli_async(dir.path(), vec!["plan".into(), refused.into()]).await;
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot fetch the sheet"), "{}", text(&out));
+    assert!(!stderr.contains("SECRET123"), "{}", text(&out));
+
     let out = cli_async(
         dir.path(),
         vec!["plan".into(), "http://example.com/s.csv".into()],
