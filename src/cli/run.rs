@@ -84,7 +84,13 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
             ));
         }
     }
-    let sheet_rows: usize = plan.videos.iter().map(|v| v.lines.len()).sum();
+    // A row's [matrix] variants share its lines: count each line once.
+    let sheet_rows: usize = plan
+        .videos
+        .iter()
+        .flat_map(|v| v.lines.iter())
+        .collect::<std::collections::HashSet<_>>()
+        .len();
     let credentials = if args.sandbox {
         sandbox_credentials(&settings)
     } else {

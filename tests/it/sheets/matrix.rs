@@ -231,3 +231,77 @@ fn rows_without_a_video_value_vary_by_their_own_key() {
     );
     assert_eq!(p.videos.len(), 2);
 }
+
+#[test]
+fn a_run_makes_every_variant_and_a_new_value_renders_only_its_own() {
+    use crate::support::{code, manifest_rows, text, FAST_CONFIG};
+    let dir = tempfile::tempdir().unwrap();
+    let config = |avatars: &[&str]| {
+        std::fs::write(
+            dir.path().join("pipeline.toml"),
+            format!("{FAST_CONFIG}\n{}", matrix(avatars, "")),
+        )
+        .unwrap();
+    };
+    std::fs::write(
+        dir.path().join("ads.csv"),
+        "key,script\nspring,Spring is here.\n",
+    )
+    .unwrap();
+    let run = || {
+        cli(
+            dir.path(),
+            &[
+                "run",
+                "ads.csv",
+                "--sandbox",
+                "--sandbox-time-scale",
+                "1000",
+                "--out",
+                "out",
+            ],
+        )
+    };
+    let jobs = || -> BTreeMap<String, (String, String)> {
+        manifest_rows(&dir.path().join("out/sandbox/ads"))
+            .iter()
+            .map(|r| {
+                (
+                    r["key"].as_str().unwrap().to_owned(),
+                    (
+                        r["status"].as_str().unwrap().to_owned(),
+                        r["job_id"].as_str().unwrap_or("").to_owned(),
+                    ),
+                )
+            })
+            .collect()
+    };
+    config(&[avatar()]);
+    let out = run();
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("2 videos from 1 sheet row"),
+        "{}",
+        text(&out)
+    );
+    let first = jobs();
+    assert_eq!(first.len(), 2);
+    assert!(first.values().all(|(s, _)| s == "downloaded"), "{first:?}");
+
+    config(&[avatar(), avatar2()]);
+    let out = run();
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let second = jobs();
+    assert_eq!(second.len(), 4);
+    for (key, job) in &first {
+        assert_eq!(
+            second.get(key),
+            Some(job),
+            "{key}: the same job, not rendered again"
+        );
+    }
+    assert!(
+        second.values().all(|(s, _)| s == "downloaded"),
+        "{second:?}"
+    );
+}
