@@ -315,7 +315,7 @@ pub fn read(bytes: &[u8], kind: Kind, tab: Option<&str>) -> Result<(Sheet, Tab),
         }
     }
     let merges = merges(&mut book, &name);
-    let merged_cells = fill_merges(&mut cells, &merges);
+    let merged_cells = fill_merges(&mut cells, &merges)?;
     build(cells, name, tabs, merged_cells)
 }
 
@@ -343,9 +343,13 @@ fn merges(book: &mut calamine::Sheets<Cursor<&[u8]>>, name: &str) -> Vec<Dimensi
 }
 
 /// Gives each merged region's value to the cells below it in its first column; returns how
-/// many cells took one.
-fn fill_merges(cells: &mut BTreeMap<u32, BTreeMap<u32, Cell>>, merges: &[Dimensions]) -> usize {
-    let mut filled = 0;
+/// many cells took one. A merge covers at most [`MAX_ROWS`] rows, and merges may add at most
+/// [`MAX_CELLS`] cells in all (a hostile file could merge whole columns many times over).
+fn fill_merges(
+    cells: &mut BTreeMap<u32, BTreeMap<u32, Cell>>,
+    merges: &[Dimensions],
+) -> Result<usize, SheetError> {
+    let (mut filled, mut bytes) = (0, 0u64);
     for m in merges {
         let (r0, c0) = m.start;
         let Some(Cell::Text(value)) = cells.get(&r0).and_then(|row| row.get(&c0)) else {
@@ -358,10 +362,17 @@ fn fill_merges(cells: &mut BTreeMap<u32, BTreeMap<u32, Cell>>, merges: &[Dimensi
             if let std::collections::btree_map::Entry::Vacant(e) = row.entry(c0) {
                 e.insert(Cell::Text(value.clone()));
                 filled += 1;
+                bytes += value.len() as u64;
+                if filled > MAX_CELLS || bytes > MAX_UNPACKED {
+                    return Err(SheetError::Workbook(format!(
+                        "the tab's merged cells cover more than {MAX_CELLS} cells; unmerge \
+                         them (select all → Unmerge) and save again"
+                    )));
+                }
             }
         }
     }
-    filled
+    Ok(filled)
 }
 
 /// The tab to read: the one named (exactly, else in any case), or the first visible one.
