@@ -243,13 +243,18 @@ pub fn read(bytes: &[u8], kind: Kind, tab: Option<&str>) -> Result<(Sheet, Tab),
     let tabs: Vec<String> = meta.iter().map(|s| s.name.clone()).collect();
     let name = pick_tab(&meta, &tabs, tab)?;
     let mut cells: BTreeMap<u32, BTreeMap<u32, Cell>> = BTreeMap::new();
-    let mut count = 0usize;
+    let (mut count, mut bytes) = (0usize, 0u64);
     let mut put = |cells: &mut BTreeMap<u32, BTreeMap<u32, Cell>>, r: u32, c: u32, cell: Cell| {
         count += 1;
-        if count > MAX_CELLS {
+        // One shared string can stand in many cells: what they hold once read is what counts.
+        bytes += match &cell {
+            Cell::Text(t) | Cell::Problem(t) => t.len() as u64,
+        };
+        if count > MAX_CELLS || bytes > MAX_UNPACKED {
             return Err(SheetError::Workbook(format!(
-                "tab {name:?} has more than {MAX_CELLS} filled cells; split it into smaller \
-                 sheets"
+                "tab {name:?} has more than {MAX_CELLS} filled cells or {} MiB of text; split \
+                 it into smaller sheets",
+                MAX_UNPACKED / (1024 * 1024)
             )));
         }
         if c >= MAX_COLUMNS {
