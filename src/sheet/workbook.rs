@@ -17,8 +17,8 @@
 //!
 //! Hostile files are refused before they cost memory: a zip-based workbook is decompressed
 //! once through a counting reader and refused past [`MAX_UNPACKED`] bytes (a zip bomb), and a
-//! tab past [`MAX_CELLS`] filled cells, [`MAX_ROWS`] rows or [`MAX_COLUMNS`] columns is refused
-//! with the cell where it goes too far. Nothing here panics on bad bytes: calamine's errors
+//! tab past [`MAX_CELLS`] filled cells, [`MAX_TEXT`] bytes of text, [`MAX_ROWS`] rows or
+//! [`MAX_COLUMNS`] columns is refused with the cell where it goes too far. Nothing here panics on bad bytes: calamine's errors
 //! become [`SheetError::Workbook`].
 
 use std::collections::BTreeMap;
@@ -31,6 +31,9 @@ use super::{cells, Diagnostic, Row, Sheet, SheetError, SheetFormat};
 /// Largest total of a zip-based workbook's unpacked parts: a 100k-row sheet of scripts is
 /// well under it; a zip bomb is far over it.
 pub const MAX_UNPACKED: u64 = 512 * 1024 * 1024;
+/// Most text (bytes) read from one tab's cells: a 100k-row sheet of scripts holds well under
+/// 100 MiB; one shared string repeated in every cell of a small file could hold gigabytes.
+pub const MAX_TEXT: u64 = 256 * 1024 * 1024;
 /// Most filled cells read from one tab.
 pub const MAX_CELLS: usize = 5_000_000;
 /// Most rows (below the header) read from one tab.
@@ -250,11 +253,11 @@ pub fn read(bytes: &[u8], kind: Kind, tab: Option<&str>) -> Result<(Sheet, Tab),
         bytes += match &cell {
             Cell::Text(t) | Cell::Problem(t) => t.len() as u64,
         };
-        if count > MAX_CELLS || bytes > MAX_UNPACKED {
+        if count > MAX_CELLS || bytes > MAX_TEXT {
             return Err(SheetError::Workbook(format!(
                 "tab {name:?} has more than {MAX_CELLS} filled cells or {} MiB of text; split \
                  it into smaller sheets",
-                MAX_UNPACKED / (1024 * 1024)
+                MAX_TEXT / (1024 * 1024)
             )));
         }
         if c >= MAX_COLUMNS {
@@ -368,7 +371,7 @@ fn fill_merges(
                 e.insert(Cell::Text(value.clone()));
                 filled += 1;
                 bytes += value.len() as u64;
-                if filled > MAX_CELLS || bytes > MAX_UNPACKED {
+                if filled > MAX_CELLS || bytes > MAX_TEXT {
                     return Err(SheetError::Workbook(format!(
                         "the tab's merged cells cover more than {MAX_CELLS} cells; unmerge \
                          them (select all → Unmerge) and save again"
