@@ -18,15 +18,23 @@
 //! Hostile files are refused before they cost memory: a zip-based workbook is decompressed
 //! once through a counting reader and refused past [`MAX_UNPACKED`] bytes (a zip bomb), and a
 //! tab past [`MAX_CELLS`] filled cells, [`MAX_TEXT`] bytes of text, [`MAX_ROWS`] rows or
-//! [`MAX_COLUMNS`] columns is refused with the cell where it goes too far. Nothing here panics on bad bytes: calamine's errors
-//! become [`SheetError::Workbook`].
+//! [`MAX_COLUMNS`] columns is refused with the cell where it goes too far. Nothing here
+//! panics on bad bytes: calamine's errors become [`SheetError::Workbook`].
 
 use std::collections::BTreeMap;
-use std::io::{Cursor, Read};
+use std::io::Cursor;
 
-use calamine::{Data, DataRef, Dimensions, Reader, SheetVisible};
+use calamine::{DataRef, Dimensions, Reader, SheetVisible};
 
 use super::{cells, Diagnostic, Row, Sheet, SheetError, SheetFormat};
+
+mod guard;
+mod kind;
+mod shown;
+
+use guard::guard_zip;
+pub use kind::Kind;
+use shown::{shown_data, shown_ref};
 
 /// Largest total of a zip-based workbook's unpacked parts: a 100k-row sheet of scripts is
 /// well under it; a zip bomb is far over it.
@@ -40,115 +48,6 @@ pub const MAX_CELLS: usize = 5_000_000;
 pub const MAX_ROWS: u32 = 1_000_000;
 /// Most columns: a sheet of scripts has tens; a cell far to the right is a stray.
 pub const MAX_COLUMNS: u32 = 1_000;
-
-/// What kind of file a sheet is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Comma, semicolon or tab separated text.
-    Csv,
-    /// Excel 2007+ (`.xlsx`, `.xlsm`).
-    Xlsx,
-    /// Excel 97-2003 (`.xls`).
-    Xls,
-    /// Excel binary (`.xlsb`).
-    Xlsb,
-    /// OpenDocument (`.ods`).
-    Ods,
-}
-
-impl Kind {
-    /// The file extension this kind is saved with.
-    pub fn extension(self) -> &'static str {
-        match self {
-            Kind::Csv => "csv",
-            Kind::Xlsx => "xlsx",
-            Kind::Xls => "xls",
-            Kind::Xlsb => "xlsb",
-            Kind::Ods => "ods",
-        }
-    }
-
-    /// The workbook kind an extension names, if it names one.
-    pub fn from_extension(ext: &str) -> Option<Kind> {
-        match ext.to_ascii_lowercase().as_str() {
-            "xlsx" | "xlsm" => Some(Kind::Xlsx),
-            "xls" => Some(Kind::Xls),
-            "xlsb" => Some(Kind::Xlsb),
-            "ods" => Some(Kind::Ods),
-            _ => None,
-        }
-    }
-
-    /// The kind of `bytes`, judged by their content first (a workbook saved as `.csv` is
-    /// still a workbook), then by the extension: a file named like a workbook that is not
-    /// one is refused, saying what it looks like.
-    pub fn detect(ext: Option<&str>, bytes: &[u8]) -> Result<Kind, SheetError> {
-        const ZIP: &[u8] = b"PK\x03\x04";
-        const OLE: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
-        if bytes.starts_with(OLE) {
-            return Ok(Kind::Xls);
-        }
-        let named = ext.and_then(Kind::from_extension);
-        if bytes.starts_with(ZIP) {
-            return zip_kind(bytes).map_err(SheetError::Workbook);
-        }
-        match named {
-            None => Ok(Kind::Csv),
-            Some(k) => Err(SheetError::Workbook(format!(
-                "the file is named .{} but is not a workbook: {}",
-                ext.unwrap_or_default(),
-                looks_like(bytes, k)
-            ))),
-        }
-    }
-}
-
-/// What a file that should be a workbook seems to be.
-fn looks_like(bytes: &[u8], kind: Kind) -> String {
-    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).to_lowercase();
-    if bytes.is_empty() {
-        "it is empty".into()
-    } else if head.trim_start().starts_with('<') && head.contains("html") {
-        "it is a web page (HTML); download the sheet itself (File → Download) instead of \
-         saving the page"
-            .into()
-    } else if std::str::from_utf8(&bytes[..bytes.len().min(4096)]).is_ok_and(|t| {
-        !t.contains('\0') && (t.contains(',') || t.contains(';') || t.contains('\t'))
-    }) {
-        "it looks like CSV text; rename it to .csv".into()
-    } else {
-        format!(
-            "it does not start like a .{} file (it may be truncated or damaged); open it in \
-             your spreadsheet program and save it again",
-            kind.extension()
-        )
-    }
-}
-
-/// The workbook inside a zip archive, from the names of its parts.
-fn zip_kind(bytes: &[u8]) -> Result<Kind, String> {
-    let zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
-        format!(
-            "the workbook is damaged or truncated ({e}); open it in your spreadsheet program \
-             and save it again, or download it again"
-        )
-    })?;
-    let has = |name: &str| zip.file_names().any(|n| n.is_ok_and(|n| n == name));
-    if has("xl/workbook.xml") {
-        Ok(Kind::Xlsx)
-    } else if has("xl/workbook.bin") {
-        Ok(Kind::Xlsb)
-    } else if has("content.xml") {
-        Ok(Kind::Ods)
-    } else {
-        Err(
-            "the file is a zip archive but not a workbook (no xl/workbook.xml, \
-             xl/workbook.bin or OpenDocument content in it); save the sheet again as .xlsx, \
-             .ods or .csv"
-                .into(),
-        )
-    }
-}
 
 /// Where a workbook's tab is, to name its cells as the spreadsheet does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -416,183 +315,6 @@ fn pick_tab(
     }
 }
 
-/// Decompresses every part once, counting, to refuse a zip bomb before calamine unpacks it.
-fn guard_zip(bytes: &[u8]) -> Result<(), SheetError> {
-    let broken = |e: &dyn std::fmt::Display| {
-        SheetError::Workbook(format!(
-            "the workbook is damaged or truncated ({e}); open it in your spreadsheet program \
-             and save it again"
-        ))
-    };
-    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| broken(&e))?;
-    let mut total: u64 = 0;
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut content = Vec::new();
-    for i in 0..zip.len() {
-        let mut part = zip.by_index(i).map_err(|e| broken(&e))?;
-        let ods_content = part.name().is_ok_and(|n| n == "content.xml");
-        loop {
-            let n = part.read(&mut buf).map_err(|e| broken(&e))?;
-            if n == 0 {
-                break;
-            }
-            if ods_content {
-                content.extend_from_slice(&buf[..n]);
-            }
-            total += n as u64;
-            if total > MAX_UNPACKED {
-                return Err(SheetError::Workbook(format!(
-                    "the workbook unpacks to more than {} MiB (a {} KiB file): it is not a \
-                     sheet of scripts (a \"zip bomb\"?); refused before reading it",
-                    MAX_UNPACKED / (1024 * 1024),
-                    bytes.len() / 1024
-                )));
-            }
-        }
-    }
-    // OpenDocument repeats a cell or a row by a count, and the reader builds the whole
-    // rectangle they span: a tiny file can ask for billions of cells.
-    let (rows, cols) = ods_extent(&content);
-    if rows.saturating_mul(cols) > MAX_CELLS as u64 {
-        return Err(SheetError::Workbook(format!(
-            "a table of the workbook spans {rows} rows × {cols} columns of filled cells, more \
-             than the {MAX_CELLS} cells a sheet of videos can have (repeated cells?); delete \
-             what is below and to the right of the table"
-        )));
-    }
-    Ok(())
-}
-
-/// The largest rows × columns any table of an OpenDocument `content.xml` spans with filled
-/// cells, repeats counted (empty repeated cells, how trailing space is written, are not).
-fn ods_extent(xml: &[u8]) -> (u64, u64) {
-    let attr = |tag: &[u8], name: &[u8]| -> u64 {
-        let Some(at) = tag.windows(name.len()).position(|w| w == name) else {
-            return 1;
-        };
-        let rest = &tag[at + name.len()..];
-        let digits: Vec<u8> = rest
-            .iter()
-            .skip_while(|b| matches!(b, b'=' | b'"' | b'\''))
-            .take_while(|b| b.is_ascii_digit())
-            .copied()
-            .collect();
-        std::str::from_utf8(&digits)
-            .ok()
-            .and_then(|d| d.parse().ok())
-            .unwrap_or(1)
-    };
-    let (mut best, mut row, mut rows_rep, mut col, mut max_row, mut max_col) =
-        ((0u64, 0u64), 0u64, 1u64, 0u64, 0u64, 0u64);
-    let mut i = 0;
-    while let Some(p) = xml[i..].iter().position(|&b| b == b'<') {
-        let start = i + p + 1;
-        let Some(len) = xml[start..].iter().position(|&b| b == b'>') else {
-            break;
-        };
-        let tag = &xml[start..start + len];
-        i = start + len + 1;
-        let name_len = tag
-            .iter()
-            .position(|b| b.is_ascii_whitespace() || *b == b'/' && tag.first() != Some(&b'/'))
-            .unwrap_or(tag.len());
-        let closes = tag.ends_with(b"/");
-        match &tag[..name_len] {
-            b"table:table" => {
-                if max_row.saturating_mul(max_col) > best.0.saturating_mul(best.1) {
-                    best = (max_row, max_col);
-                }
-                (row, max_row, max_col) = (0, 0, 0);
-            }
-            b"table:table-row" => {
-                rows_rep = attr(tag, b"table:number-rows-repeated");
-                col = 0;
-                if closes {
-                    row = row.saturating_add(rows_rep);
-                }
-            }
-            b"/table:table-row" => row = row.saturating_add(rows_rep),
-            b"table:table-cell" | b"table:covered-table-cell" => {
-                let rep = attr(tag, b"table:number-columns-repeated");
-                let filled = !closes || tag.windows(16).any(|w| w == b"office:value-type");
-                if filled {
-                    max_col = max_col.max(col.saturating_add(rep));
-                    max_row = max_row.max(row.saturating_add(rows_rep));
-                }
-                col = col.saturating_add(rep);
-            }
-            _ => {}
-        }
-    }
-    if max_row.saturating_mul(max_col) > best.0.saturating_mul(best.1) {
-        best = (max_row, max_col);
-    }
-    best
-}
-
-/// What a cell shows, from the streaming reader.
-fn shown_ref(v: DataRef<'_>) -> Option<Cell> {
-    let text = match v {
-        DataRef::Empty => return None,
-        DataRef::Int(i) => i.to_string(),
-        DataRef::Float(f) => number(f),
-        DataRef::String(s) => s,
-        DataRef::SharedString(s) => s.to_owned(),
-        DataRef::Bool(b) => b.to_string(),
-        DataRef::DateTime(d) => date(&d),
-        DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s,
-        DataRef::Error(e) => return Some(error_cell(&e)),
-    };
-    Some(Cell::Text(text))
-}
-
-/// What a cell shows, from a whole range.
-fn shown_data(v: &Data) -> Option<Cell> {
-    let text = match v {
-        Data::Empty => return None,
-        Data::Int(i) => i.to_string(),
-        Data::Float(f) => number(*f),
-        Data::String(s) => s.clone(),
-        Data::Bool(b) => b.to_string(),
-        Data::DateTime(d) => date(d),
-        Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
-        Data::Error(e) => return Some(error_cell(e)),
-    };
-    Some(Cell::Text(text))
-}
-
-fn error_cell(e: &calamine::CellErrorType) -> Cell {
-    Cell::Problem(format!(
-        "shows the error {e}; fix the formula or type the value"
-    ))
-}
-
-/// A number as a spreadsheet shows it by default: whole numbers without `.0`, others in
-/// their shortest exact form.
-fn number(f: f64) -> String {
-    if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e15 {
-        format!("{}", f as i64)
-    } else {
-        format!("{f}")
-    }
-}
-
-/// An ISO date (`2026-03-01`), with its time when it has one; a duration as `h:mm:ss`.
-fn date(d: &calamine::ExcelDateTime) -> String {
-    if d.is_duration() {
-        let secs = (d.as_f64() * 86_400.0).round() as i64;
-        return format!("{}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60);
-    }
-    let (y, mo, day, h, mi, s, ms) = d.to_ymd_hms_milli();
-    if (h, mi, s, ms) == (0, 0, 0, 0) {
-        format!("{y:04}-{mo:02}-{day:02}")
-    } else if d.as_f64() < 1.0 {
-        format!("{h:02}:{mi:02}:{s:02}")
-    } else {
-        format!("{y:04}-{mo:02}-{day:02}T{h:02}:{mi:02}:{s:02}")
-    }
-}
-
 /// The header (first row with a filled cell) and the rows below it.
 fn build(
     cells: BTreeMap<u32, BTreeMap<u32, Cell>>,
@@ -612,18 +334,10 @@ fn build(
     };
     let rest: Vec<(u32, BTreeMap<u32, Cell>)> = rows.collect();
     let filled_rows = rest.len();
-    let first = header_cells
+    let (first, last) = header_cells
         .keys()
         .chain(rest.iter().flat_map(|(_, r)| r.keys()))
-        .min()
-        .copied()
-        .unwrap_or(0);
-    let last = header_cells
-        .keys()
-        .chain(rest.iter().flat_map(|(_, r)| r.keys()))
-        .max()
-        .copied()
-        .unwrap_or(0);
+        .fold((u32::MAX, 0), |(lo, hi), &c| (lo.min(c), hi.max(c)));
     let width = (last - first + 1) as usize;
     if rest.len() > MAX_ROWS as usize {
         return Err(SheetError::Workbook(format!(
@@ -707,32 +421,5 @@ mod tests {
             .map(column_letters)
             .collect();
         assert_eq!(l, ["A", "B", "Z", "AA", "AB", "AZ", "BA", "ZZ", "AAA"]);
-    }
-
-    #[test]
-    fn numbers_show_as_a_spreadsheet_shows_them() {
-        assert_eq!(number(7.0), "7");
-        assert_eq!(number(-3.0), "-3");
-        assert_eq!(number(0.1), "0.1");
-        assert_eq!(number(2.5), "2.5");
-    }
-
-    #[test]
-    fn ods_extent_counts_filled_repeats_not_trailing_space() {
-        // How LibreOffice writes the empty rest of a sheet: not cells.
-        let trailing = br#"<table:table table:name="S"><table:table-row><table:table-cell office:value-type="string"><text:p>k</text:p></table:table-cell><table:table-cell table:number-columns-repeated="1023"/></table:table-row><table:table-row table:number-rows-repeated="1048575"><table:table-cell table:number-columns-repeated="1024"/></table:table-row></table:table>"#;
-        assert_eq!(ods_extent(trailing), (1, 1));
-        let hostile = br#"<table:table table:name="S"><table:table-row table:number-rows-repeated="9000"><table:table-cell office:value-type="string" table:number-columns-repeated="10000"><text:p>x</text:p></table:table-cell></table:table-row></table:table>"#;
-        assert_eq!(ods_extent(hostile), (9000, 10000));
-    }
-
-    #[test]
-    fn kinds_come_from_content_then_extension() {
-        assert_eq!(Kind::detect(Some("csv"), b"a,b\n1,2\n").unwrap(), Kind::Csv);
-        assert_eq!(Kind::detect(None, b"a,b\n").unwrap(), Kind::Csv);
-        let e = Kind::detect(Some("xlsx"), b"a,b\n1,2\n").unwrap_err();
-        assert!(e.to_string().contains("rename it to .csv"), "{e}");
-        let e = Kind::detect(Some("xlsx"), b"PK\x03\x04garbage").unwrap_err();
-        assert!(e.to_string().contains("damaged or truncated"), "{e}");
     }
 }
