@@ -291,6 +291,18 @@ fn the_same_sheet_as_csv_and_as_xlsx_plans_identical_bodies() {
     assert_eq!(code(&from_xlsx), 0, "{}", text(&from_xlsx));
     assert_eq!(String::from_utf8_lossy(&from_csv.stdout).lines().count(), 2);
     assert_eq!(from_csv.stdout, from_xlsx.stdout);
+    // A workbook saved under a .csv name is read as the workbook it is.
+    std::fs::copy(
+        dir.path().join("s.xlsx"),
+        dir.path().join("really-a-book.csv"),
+    )
+    .unwrap();
+    let misnamed = cli(
+        dir.path(),
+        &["plan", "really-a-book.csv", "--json", "--batch", "s"],
+    );
+    assert_eq!(code(&misnamed), 0, "{}", text(&misnamed));
+    assert_eq!(misnamed.stdout, from_csv.stdout);
 }
 
 /// Fixtures made with odfpy and xlwt (tests/it/sheets/): the same two rows as `.ods` and
@@ -371,4 +383,61 @@ fn an_xlsx_sheet_runs_end_to_end_in_the_sandbox() {
         .collect();
     assert_eq!(states, [("a", "downloaded"), ("b", "downloaded")]);
     assert!(dir.path().join("out/sandbox/tonight/a/video.mp4").is_file());
+}
+
+#[test]
+fn a_tab_chosen_with_sheet_is_a_batch_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pipeline.toml"), FAST_CONFIG).unwrap();
+    let mut book = rust_xlsxwriter::Workbook::new();
+    for (tab, keys) in [("Scripts", &["a"][..]), ("Extra", &["x", "y"][..])] {
+        let ws = book.add_worksheet();
+        ws.set_name(tab).unwrap();
+        let mut rows: Vec<Vec<String>> = vec![vec!["key".into(), "script".into(), "avatar".into()]];
+        for k in keys {
+            rows.push(vec![
+                k.to_string(),
+                format!("Script {k} from {tab}."),
+                avatar().into(),
+            ]);
+        }
+        let rows: Vec<Vec<&str>> = rows
+            .iter()
+            .map(|r| r.iter().map(String::as_str).collect())
+            .collect();
+        let rows: Vec<&[&str]> = rows.iter().map(Vec::as_slice).collect();
+        write_rows(ws, &rows);
+    }
+    std::fs::write(dir.path().join("book.xlsx"), book.save_to_buffer().unwrap()).unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "book.xlsx",
+            "--sandbox",
+            "--sandbox-time-scale",
+            "1000",
+            "--out",
+            "out",
+        ];
+        args.extend(extra);
+        cli(dir.path(), &args)
+    };
+    let out = run(&[]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let out = run(&["--sheet", "Extra"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let keys = |batch: &str| -> Vec<String> {
+        manifest_rows(&dir.path().join("out/sandbox").join(batch))
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}:{}",
+                    r["key"].as_str().unwrap(),
+                    r["status"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(keys("book"), ["a:downloaded"]);
+    assert_eq!(keys("book-Extra"), ["x:downloaded", "y:downloaded"]);
 }
