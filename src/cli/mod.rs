@@ -53,7 +53,8 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Read and validate a sheet, print each video's request summary and credit estimate.
-    /// Nothing touches the network. Exit 0 when every row is valid, 2 otherwise.
+    /// Nothing touches the network but a sheet given by its link. Exit 0 when every row is
+    /// valid, 2 otherwise.
     Plan(PlanArgs),
     /// Submit, poll and download a whole batch, exactly once; rerun to resume.
     #[command(after_help = EXIT_CODES_HELP)]
