@@ -75,10 +75,12 @@ pub fn expand(
         let field = match col.target {
             Target::Field(f) => f,
             _ => {
-                problems.push(format!(
-                    "[matrix] {name}: not a column that sets a request field (a key, video, \
-                     ignored or unknown column cannot vary); use a header name such as \
-                     avatar, visual_style or aspect_ratio"
+                problems.push(crate::config::ConfigProblem::new(
+                    "matrix",
+                    name,
+                    "not a column that sets a request field (a key, video, ignored or \
+                     unknown column cannot vary); use a header name such as avatar, \
+                     visual_style or aspect_ratio",
                 ));
                 continue;
             }
@@ -97,10 +99,10 @@ pub fn expand(
         column_of.insert(name.clone(), index);
     }
     if !problems.is_empty() {
-        return Err(PlanError::Unreadable {
-            path: "pipeline.toml".into(),
-            reason: problems.join("\n"),
-        });
+        return Err(PlanError::Config(crate::config::ConfigError::Invalid {
+            path: "[matrix]".into(),
+            problems,
+        }));
     }
     // Where a variant's key goes: the `video` cell of a multi-scene video's rows, else the
     // `key` cell, else (no key column) a `key` column added for the derived key + values.
