@@ -11,7 +11,7 @@
 use std::path::Path;
 
 /// Both clients' builder with the trust roots set: webpki and native, on rustls.
-pub(super) fn trusting(builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+pub(crate) fn trusting(builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
     builder
         .use_rustls_tls()
         .tls_built_in_root_certs(true)

@@ -356,12 +356,13 @@ impl<'a> IdCheck<'a> {
                         message: match &column {
                             Some(_) => message,
                             None => {
-                                format!("{} (from [defaults] or [matrix]): {message}", field.path())
+                                format!("{} (from [defaults]): {message}", field.path())
                             }
                         },
                         column,
                         value: Some(value.clone()),
                         warning,
+                        at: None,
                     };
                     if warning {
                         v.warnings.push(d);

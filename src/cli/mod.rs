@@ -6,6 +6,7 @@ mod account;
 mod budget;
 mod catalog;
 mod init;
+mod input;
 mod plan;
 mod resolve;
 mod run;
@@ -56,8 +57,8 @@ pub enum LogFormat {
 enum Command {
     /// Read and validate a sheet, print each video's request summary and credit estimate.
     /// Avatar and voice ids are checked against the account's catalogue when one is cached
-    /// or credentials are set (--offline: never fetch). Nothing is created. Exit 0 when
-    /// every row is valid, 2 otherwise.
+    /// or credentials are set (--offline: never fetch); a sheet given by its link is
+    /// fetched. Nothing is created. Exit 0 when every row is valid, 2 otherwise.
     Plan(PlanArgs),
     /// Submit, poll and download a whole batch, exactly once; rerun to resume.
     #[command(after_help = EXIT_CODES_HELP)]
@@ -168,8 +169,12 @@ pub struct InitArgs {
 /// `plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// The sheet (CSV: `,` `;` or tab, UTF-8).
+    /// The sheet: a CSV file (`,` `;` or tab, UTF-8), a workbook (.xlsx, .xls, .xlsb,
+    /// .ods), or an https:// link (a Google Sheets tab, or a CSV or workbook file).
     pub sheet: PathBuf,
+    /// The workbook's tab to read (default: the first).
+    #[arg(long = "sheet", value_name = "NAME")]
+    pub tab: Option<String>,
     /// The config file (default: ./pipeline.toml if present, else built-in defaults).
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -196,8 +201,13 @@ pub struct PlanArgs {
 /// `run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The sheet (CSV: `,` `;` or tab, UTF-8).
+    /// The sheet: a CSV file (`,` `;` or tab, UTF-8), a workbook (.xlsx, .xls, .xlsb,
+    /// .ods), or an https:// link (a Google Sheets tab, or a CSV or workbook file), fetched
+    /// fresh on every run and kept in the batch folder (sheet/).
     pub sheet: PathBuf,
+    /// The workbook's tab to read (default: the first).
+    #[arg(long = "sheet", value_name = "NAME")]
+    pub tab: Option<String>,
     /// The config file (default: ./pipeline.toml if present, else built-in defaults).
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,

@@ -1,28 +1,32 @@
-//! `creatify-batch plan`: the table, or the exact request bodies.
+//! `creatify-batch plan`: the table, or the exact request bodies; the sheet's avatar and
+//! voice ids checked against the catalogue when there is one to be had.
 
+use crate::catalog::check::IdCheck;
+use crate::catalog::obtain::Mode;
+use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::engine::reference::{payload_hash, reference, stamped_body};
 use crate::exit::ExitCode;
 use crate::plan;
 
 use super::account::{apply_base_url, Account};
+use super::input::Loaded;
 use super::{invalid, PlanArgs};
-use crate::catalog::check::IdCheck;
-use crate::catalog::obtain::Mode;
-use crate::catalog::Catalog;
 
-/// The plan of `sheet`, its ids checked against `catalog` when there is one; on failure,
+/// The plan of `loaded`, its ids checked against `catalog` when there is one; on failure,
 /// the error and the avatar values worth asking the API about.
 pub(super) fn plan_with(
-    sheet: &std::path::Path,
+    loaded: &Loaded,
     settings: &Settings,
     catalog: Option<&Catalog>,
 ) -> Result<plan::Plan, (plan::PlanError, Vec<String>)> {
     let Some(catalog) = catalog else {
-        return plan::plan_file(sheet, settings).map_err(|e| (e, Vec::new()));
+        return loaded.plan(settings, None).map_err(|e| (e, Vec::new()));
     };
     let mut ids = IdCheck::new(catalog, &settings.catalog.known_ids);
-    plan::plan_file_checked(sheet, settings, Some(&mut ids)).map_err(|e| (e, ids.unlisted))
+    loaded
+        .plan(settings, Some(&mut ids))
+        .map_err(|e| (e, ids.unlisted))
 }
 
 pub(super) async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
@@ -33,10 +37,20 @@ pub(super) async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     if let Err(e) = apply_base_url(&mut settings, args.base_url.as_deref()) {
         return invalid(e);
     }
+    let loaded = match super::input::read(&args.sheet, args.tab.as_deref()).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::InvalidInput);
+        }
+    };
     let account = Account::open(&settings, args.sandbox).await?;
+    // A sheet with problems of its own asks no API anything: its ids are checked too only
+    // against a cached catalogue.
+    let sheet_is_bad = loaded.plan(&settings, None).is_err();
     let mode = Mode {
-        refresh: args.refresh,
-        offline: args.offline,
+        refresh: args.refresh && !sheet_is_bad,
+        offline: args.offline || sheet_is_bad,
     };
     // The catalogue when there is one to be had; the plan says when ids go unchecked.
     let (mut catalog, checked) = match account.catalogue(&settings, mode).await {
@@ -51,13 +65,18 @@ pub(super) async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
             None,
             format!("avatar and voice ids not checked (--offline): {e}"),
         ),
+        Err(_) if sheet_is_bad => (
+            None,
+            "avatar and voice ids not checked yet (no catalogue cached; fix the sheet first)"
+                .to_owned(),
+        ),
         Err(e) => (None, format!("avatar and voice ids not checked: {e}")),
     };
-    let mut planned = plan_with(&args.sheet, &settings, catalog.as_ref());
+    let mut planned = plan_with(&loaded, &settings, catalog.as_ref());
     if let (Some(c), Err((_, unlisted))) = (catalog.as_mut(), &planned) {
-        if !unlisted.is_empty() && !args.offline {
+        if !unlisted.is_empty() && !mode.offline {
             account.look_up(&settings, c, unlisted).await;
-            planned = plan_with(&args.sheet, &settings, Some(c));
+            planned = plan_with(&loaded, &settings, Some(c));
         }
     }
     let plan = match planned {
@@ -74,9 +93,10 @@ pub(super) async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         // Exactly what a first `run` would POST, reference included.
         // The name `run` would give the batch (the folder is not needed, only its name).
-        let batch = match crate::batch::locate(
+        let batch = match super::input::locate(
             std::path::Path::new(""),
-            Some(&args.sheet),
+            &args.sheet,
+            args.tab.as_deref(),
             args.batch.as_deref(),
             false,
         ) {

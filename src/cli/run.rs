@@ -15,7 +15,7 @@ use crate::engine::{self, reference::payload_hash, sync::Rerender, EngineConfig,
 use crate::exit::ExitCode;
 use crate::journal::{BatchLock, Change, Journal, LockError, Row, SHEET_META};
 use crate::output::manifest;
-use crate::plan::{self, Plan};
+use crate::plan::Plan;
 use crate::progress::{Bars, LogLines, Reporter, Silent};
 
 use super::{budget, invalid, summary, Global, RunArgs};
@@ -55,6 +55,14 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
         Ok(r) => r.unwrap_or_default(),
         Err(e) => return invalid(e),
     };
+    let loaded = match super::input::read(&args.sheet, args.tab.as_deref()).await {
+        Ok(l) => l,
+        Err(e) => {
+            return invalid(format!(
+                "{e}\nnothing was submitted; fix the sheet and run again"
+            ))
+        }
+    };
     let credentials = if args.sandbox {
         sandbox_credentials(&settings)
     } else {
@@ -62,7 +70,7 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
             Ok(c) => c,
             Err(e) => {
                 // The sheet's own problems first: they need fixing either way.
-                if let Err(p) = plan::plan_file(&args.sheet, &settings) {
+                if let Err(p) = loaded.plan(&settings, None) {
                     return invalid(format!(
                         "{p}\nnothing was submitted; fix the sheet and run again"
                     ));
@@ -74,9 +82,10 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
     if let Err(e) = crate::api::tls::check_env() {
         return invalid(e);
     }
-    let place = match crate::batch::locate(
+    let place = match super::input::locate(
         &settings.output.dir,
-        Some(&args.sheet),
+        &args.sheet,
+        args.tab.as_deref(),
         args.batch.as_deref(),
         args.sandbox,
     ) {
@@ -86,14 +95,21 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
     // A folder of another sheet or API is refused before any API is asked anything (checked
     // again under the lock below).
     if place.dir.exists() {
-        if let Err(e) = claim_batch(&place, &args, &settings, &credentials) {
+        if let Err(e) = claim_batch(
+            &place,
+            &args,
+            &settings,
+            &credentials,
+            loaded.fetched.as_ref(),
+        ) {
             return invalid(e);
         }
     }
-    let plan = match checked_plan(&args, &settings, &place.dir).await? {
+    let plan = match checked_plan(&args, &settings, &loaded, &place.dir).await? {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
+    let fetched = loaded.fetched;
     if let Rerender::Keys(wanted) = &rerender {
         let known: std::collections::HashSet<&str> =
             plan.videos.iter().map(|v| v.key.as_str()).collect();
@@ -111,7 +127,13 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
             ));
         }
     }
-    let sheet_rows: usize = plan.videos.iter().map(|v| v.lines.len()).sum();
+    // A row's [matrix] variants share its lines: count each line once.
+    let sheet_rows: usize = plan
+        .videos
+        .iter()
+        .flat_map(|v| v.lines.iter())
+        .collect::<std::collections::HashSet<_>>()
+        .len();
     let (batch, batch_dir) = (place.name.clone(), place.dir.clone());
     std::fs::create_dir_all(&batch_dir)
         .with_context(|| format!("cannot create the output folder {}", batch_dir.display()))?;
@@ -121,10 +143,20 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
         Err(e) => return Err(e.into()),
     };
     // Under the lock, before anything is sent: is this folder this sheet's and this API's?
-    let claim = match claim_batch(&place, &args, &settings, &credentials) {
+    let claim = match claim_batch(&place, &args, &settings, &credentials, fetched.as_ref()) {
         Ok(c) => c,
         Err(e) => return invalid(e),
     };
+    // A sheet given by its link is kept as fetched, so what this run planned can be read
+    // again (its hash is the batch's recorded sheet identity).
+    if let Some((_, f)) = &fetched {
+        crate::sheet::remote::save(&batch_dir, f).with_context(|| {
+            format!(
+                "cannot keep the fetched sheet in {}",
+                batch_dir.join("sheet").display()
+            )
+        })?;
+    }
 
     // The in-process sandbox keeps its jobs in the batch folder, so a rerun after a crash
     // meets the same jobs, as it would with the real service.
@@ -285,10 +317,30 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
 async fn checked_plan(
     args: &RunArgs,
     settings: &Settings,
+    loaded: &super::input::Loaded,
     batch_dir: &Path,
 ) -> anyhow::Result<Result<Plan, ExitCode>> {
     use crate::catalog::check::IdCheck;
     let account = super::account::Account::open(settings, args.sandbox).await?;
+    // A sheet with problems of its own is refused without asking any API anything; its ids
+    // are checked too when a catalogue is cached (one kind of error never hides another).
+    if let Err(e) = loaded.plan(settings, None) {
+        let offline = crate::catalog::obtain::Mode {
+            refresh: false,
+            offline: true,
+        };
+        let e = match account.catalogue(settings, offline).await {
+            Ok((c, _)) => {
+                let mut ids = IdCheck::new(&c, &settings.catalog.known_ids);
+                loaded.plan(settings, Some(&mut ids)).err().unwrap_or(e)
+            }
+            Err(_) => e,
+        };
+        invalid(format!(
+            "{e}\nnothing was submitted; fix the sheet and run again"
+        ))?;
+        return Ok(Err(ExitCode::InvalidInput));
+    }
     let mode = crate::catalog::obtain::Mode {
         refresh: args.refresh,
         offline: false,
@@ -316,7 +368,7 @@ async fn checked_plan(
     loop {
         let mut ids = IdCheck::new(&catalog, &settings.catalog.known_ids);
         ids.spared = spared.clone();
-        match plan::plan_file_checked(&args.sheet, settings, Some(&mut ids)) {
+        match loaded.plan(settings, Some(&mut ids)) {
             Ok(p) => {
                 tracing::info!(catalogue = %origin.words(), "avatar and voice ids checked");
                 for note in p.notes.iter().filter(|n| n.starts_with("names resolved")) {
@@ -346,10 +398,10 @@ fn claim_batch(
     args: &RunArgs,
     settings: &Settings,
     credentials: &Credentials,
+    fetched: Option<&(crate::sheet::remote::Link, crate::sheet::remote::Fetched)>,
 ) -> Result<crate::batch::Claim, String> {
-    use crate::batch::{check, Source, Target};
-    let source = Source::of(&args.sheet)
-        .map_err(|e| format!("cannot read {}: {e}", args.sheet.display()))?;
+    use crate::batch::{check, Target};
+    let source = super::input::source(&args.sheet, args.tab.as_deref(), fetched)?;
     let target = if args.sandbox {
         Target::Sandbox
     } else {

@@ -124,7 +124,8 @@ pub(super) fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
 /// The batch folder `status` is about: the sheet's (found as `run` finds it), the one named
 /// with `--batch`, or a batch folder or output folder as given.
 fn batch_of(args: &StatusArgs) -> Result<PathBuf, String> {
-    let given_sheet = args.dir.as_deref().filter(|p| p.is_file());
+    let link = |p: &Path| p.to_str().is_some_and(crate::sheet::remote::is_url);
+    let given_sheet = args.dir.as_deref().filter(|p| p.is_file() || link(p));
     let out = || -> Result<PathBuf, String> {
         match (&args.out, &args.dir) {
             (Some(o), _) => Ok(o.clone()),
@@ -142,7 +143,12 @@ fn batch_of(args: &StatusArgs) -> Result<PathBuf, String> {
             dir
         });
     }
-    let place = crate::batch::locate(&out()?, given_sheet, args.batch.as_deref(), args.sandbox)?;
+    let place = match given_sheet {
+        Some(sheet) => {
+            super::input::locate(&out()?, sheet, None, args.batch.as_deref(), args.sandbox)?
+        }
+        None => crate::batch::locate(&out()?, None, args.batch.as_deref(), args.sandbox)?,
+    };
     if !place.dir.join(FILE_NAME).is_file() {
         let mut msg = format!("no batch in {} yet", place.dir.display());
         if let Some(sheet) = given_sheet {
@@ -160,7 +166,9 @@ fn batch_of(args: &StatusArgs) -> Result<PathBuf, String> {
         }
         return Err(msg);
     }
-    if let (Some(sheet), false) = (given_sheet, place.feedback || place.named) {
+    // A link's content is what the last run fetched; it is not fetched again here.
+    let given_file = given_sheet.filter(|s| !link(s));
+    if let (Some(sheet), false) = (given_file, place.feedback || place.named) {
         let current = crate::batch::Source::of(sheet)
             .map_err(|e| format!("cannot read {}: {e}", sheet.display()))?;
         let (owner, _) = crate::batch::recorded(&place.dir).map_err(|e| e.to_string())?;

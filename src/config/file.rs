@@ -211,6 +211,12 @@ pub fn parse(text: &str, origin: &Path) -> Result<Settings, ConfigError> {
             None => problems.push(not_a_table("columns")),
         }
     }
+    if let Some(v) = table.get("matrix") {
+        match v.as_table() {
+            Some(t) => s.matrix = Some(super::check_matrix(t, &mut problems)),
+            None => problems.push(not_a_table("matrix")),
+        }
+    }
     if problems.is_empty() {
         Ok(s)
     } else {

@@ -12,6 +12,7 @@
 mod defaults;
 mod error;
 mod file;
+mod matrix;
 mod raw;
 
 use std::collections::BTreeMap;
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 pub use defaults::{check_columns, check_defaults, check_ignore, split_defaults};
 pub use error::{ConfigError, ConfigProblem};
+pub use matrix::{check_matrix, MatrixSettings, DEFAULT_MAX_VIDEOS};
 
 use crate::api::credits::SpeakingRate;
 
@@ -56,6 +58,8 @@ pub struct Settings {
     /// `[columns] ignore`: headers of columns a team keeps for itself (`Status`, `Approved
     /// by`), left out of the plan; matched like headers (any case, spaces as `_`).
     pub columns_ignore: Vec<String>,
+    /// `[matrix]`: the variants each row expands into, when given.
+    pub matrix: Option<MatrixSettings>,
 }
 
 /// `[api]`.
@@ -208,6 +212,7 @@ impl Default for Settings {
             defaults: serde_json::Map::new(),
             columns: BTreeMap::new(),
             columns_ignore: Vec::new(),
+            matrix: None,
         }
     }
 }

@@ -58,6 +58,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
     ("catalog", &["max_age_hours", "cache_dir", "known_ids"]),
     ("defaults", &[]),
     ("columns", &[]),
+    ("matrix", &[]),
 ];
 
 #[derive(Deserialize)]

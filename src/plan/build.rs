@@ -185,6 +185,7 @@ pub fn video(
         body,
         warnings,
         scene_labels: group.labels,
+        variant_of: None,
     })
 }
 
@@ -273,6 +274,7 @@ fn infer_backgrounds(
                     ),
                     column: column.or_else(|| Some(format!("{url_path} (from [defaults])"))),
                     warning: false,
+                    at: None,
                 });
             }
         }
@@ -334,6 +336,7 @@ fn check_required(
             column: Some(column),
             value: None,
             warning: false,
+            at: None,
             message: format!(
                 "{} is required because {} is set; fill it in (a column or [defaults]) or \
                  clear the others",

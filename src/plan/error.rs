@@ -37,6 +37,15 @@ pub enum PlanError {
         /// Empty, or header only, and what a sheet needs.
         reason: String,
     },
+    /// A workbook that cannot be read (damaged, too large, no such tab), or a file named
+    /// like a workbook that is not one.
+    #[error("{}: {reason}", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        reason: String,
+    },
     /// Problems in the sheet, all of them, in line order: at least one error, and the
     /// warnings found along the way (flagged [`Diagnostic::warning`]).
     #[error("{}", list(.0))]
@@ -58,6 +67,7 @@ impl PlanError {
                 hint,
             },
             SheetError::Malformed(d) => PlanError::Invalid(vec![d]),
+            SheetError::Workbook(reason) => PlanError::Unreadable { path, reason },
             e @ (SheetError::Empty | SheetError::HeaderOnly { .. }) => PlanError::Empty {
                 path,
                 reason: e.to_string(),

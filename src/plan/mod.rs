@@ -49,6 +49,7 @@
 
 pub mod columns;
 pub mod fields;
+pub mod matrix;
 pub mod table;
 pub mod values;
 
@@ -108,6 +109,9 @@ pub struct PlannedVideo {
     /// Each scene's label, in scene order: with both a `key` and a `video` column, the
     /// row's `key` (empty when the row has none); empty strings otherwise.
     pub scene_labels: Vec<String>,
+    /// With `[matrix]`, the key of the row this video is a variant of (for grouping a
+    /// row's variants side by side); `None` otherwise.
+    pub variant_of: Option<String>,
 }
 
 impl Plan {
@@ -124,32 +128,86 @@ impl Plan {
 
 /// Reads and plans the sheet at `path`.
 pub fn plan_file(path: &Path, settings: &Settings) -> Result<Plan, PlanError> {
-    plan_file_checked(path, settings, None)
-}
-
-/// Reads and plans the sheet at `path`, holding its avatar and voice ids against a
-/// catalogue when `ids` is given (their errors join the sheet's, in one list).
-pub fn plan_file_checked(
-    path: &Path,
-    settings: &Settings,
-    ids: Option<&mut IdCheck<'_>>,
-) -> Result<Plan, PlanError> {
     let bytes = std::fs::read(path).map_err(|source| PlanError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    plan_bytes_checked(path, &bytes, settings, ids)
+    plan_bytes(path, &bytes, settings)
 }
 
-/// Plans a sheet's bytes; `source` names it (its stem is the batch name).
+/// Plans a sheet's bytes; `source` names it (its stem is the batch name, its extension
+/// says a workbook's kind when its bytes do not).
 pub fn plan_bytes(source: &Path, bytes: &[u8], settings: &Settings) -> Result<Plan, PlanError> {
-    plan_bytes_checked(source, bytes, settings, None)
+    let ext = source.extension().and_then(|e| e.to_str());
+    plan_sheet(source, bytes, ext, None, settings, None)
 }
 
-/// [`plan_bytes`], with the ids checked when `ids` is given.
-pub fn plan_bytes_checked(
+/// Plans a sheet's bytes: CSV, or tab `tab` (else the first) of a workbook, its kind told
+/// by its bytes or `ext` ([`sheet::Kind::detect`]); with `ids`, its avatar and voice ids
+/// are held against a catalogue and their errors join the sheet's, in one list.
+pub fn plan_sheet(
     source: &Path,
     bytes: &[u8],
+    ext: Option<&str>,
+    tab: Option<&str>,
+    settings: &Settings,
+    ids: Option<&mut IdCheck<'_>>,
+) -> Result<Plan, PlanError> {
+    let kind = sheet::Kind::detect(ext, bytes).map_err(|e| PlanError::from_sheet(source, e))?;
+    let (sheet, tab) =
+        sheet::read_as(bytes, kind, tab).map_err(|e| PlanError::from_sheet(source, e))?;
+    let headers = match &tab {
+        Some(_) => sheet.format.headers.clone(),
+        None => Vec::new(),
+    };
+    let mut plan = plan_read(source, sheet, settings, ids);
+    if let Some(tab) = &tab {
+        match &mut plan {
+            Ok(p) => {
+                for d in p.videos.iter_mut().flat_map(|v| v.warnings.iter_mut()) {
+                    tab.place(d, &p.format.headers);
+                }
+                p.notes.insert(0, workbook_note(tab));
+            }
+            Err(PlanError::Invalid(ds)) => {
+                for d in ds.iter_mut().filter(|d| d.at.is_none()) {
+                    tab.place(d, &headers);
+                }
+            }
+            Err(_) => {}
+        }
+    }
+    plan
+}
+
+/// Which tab of the workbook was read.
+fn workbook_note(tab: &sheet::Tab) -> String {
+    let mut note = format!("workbook: read tab {:?}", tab.name);
+    if tab.tabs.len() > 1 {
+        let others: Vec<String> = tab
+            .tabs
+            .iter()
+            .filter(|t| **t != tab.name)
+            .map(|t| format!("{t:?}"))
+            .collect();
+        note.push_str(&format!(
+            " (also in it: {}; choose with --sheet NAME)",
+            others.join(", ")
+        ));
+    }
+    if tab.merged_cells > 0 {
+        note.push_str(&format!(
+            "; {} taking the value of a merged cell above them",
+            crate::output::words::plural(tab.merged_cells, "cell", "cells")
+        ));
+    }
+    note
+}
+
+/// Plans a sheet already read.
+fn plan_read(
+    source: &Path,
+    sheet: sheet::Sheet,
     settings: &Settings,
     ids: Option<&mut IdCheck<'_>>,
 ) -> Result<Plan, PlanError> {
@@ -160,7 +218,13 @@ pub fn plan_bytes_checked(
             problems: column_problems,
         }));
     }
-    let sheet = sheet::read(bytes).map_err(|e| PlanError::from_sheet(source, e))?;
+    let (sheet, expanded) = match &settings.matrix {
+        Some(m) => {
+            let (sheet, e) = matrix::expand(sheet, m, settings)?;
+            (sheet, Some(e))
+        }
+        None => (sheet, None),
+    };
     let (columns, mut errors) = Columns::resolve(
         &sheet.format.headers,
         sheet.header_line,
@@ -243,11 +307,21 @@ pub fn plan_bytes_checked(
     if let Some(ids) = ids {
         errors.extend(ids.run(&mut videos, &columns, &mut notes));
     }
+    if let Some(e) = &expanded {
+        for v in &mut videos {
+            v.variant_of = e.variant_of.get(&v.key).cloned();
+            matrix::point_at_matrix(&mut v.warnings, &e.filled);
+        }
+        matrix::point_at_matrix(&mut errors, &e.filled);
+    }
     if errors.iter().any(|d| !d.warning) {
         errors.extend(videos.into_iter().flat_map(|v| v.warnings));
         // Stable: problems of one line stay in column order.
         errors.sort_by_key(|d| d.line);
         return Err(PlanError::Invalid(errors));
+    }
+    if let Some(e) = &expanded {
+        notes.push(e.note.clone());
     }
     if columns.key.is_none() && videos.iter().any(|v| v.key_derived) {
         notes.push(
@@ -259,7 +333,11 @@ pub fn plan_bytes_checked(
     if columns.video.is_some() {
         notes.push(format!(
             "`video` column: {} make {}",
-            crate::output::words::plural(source_rows, "row", "rows"),
+            crate::output::words::plural(
+                expanded.as_ref().map_or(source_rows, |e| e.source_rows),
+                "row",
+                "rows"
+            ),
             crate::output::words::plural(videos.len(), "video", "videos")
         ));
     }

@@ -418,7 +418,7 @@ fn duplicate(
 /// columns, renaming a header to an alias or adding an empty column keeps it. 48 bits of
 /// SHA-256: a chance collision among 100 000 rows is about 1 in 50 000, and would be
 /// reported as a duplicate, never merged silently.
-fn derived_key(row: &TypedRow) -> String {
+pub(super) fn derived_key(row: &TypedRow) -> String {
     let mut fields: Vec<(&str, String)> = row
         .values
         .iter()

@@ -20,6 +20,9 @@ pub struct Diagnostic {
     pub message: String,
     /// A warning: the value is sent as written, but looks like a mistake.
     pub warning: bool,
+    /// In a workbook, the place as the spreadsheet names it (`Sheet1!C7`, `Sheet1 row 7`),
+    /// shown instead of the line.
+    pub at: Option<String>,
 }
 
 impl Diagnostic {
@@ -31,6 +34,7 @@ impl Diagnostic {
             value: None,
             message: message.into(),
             warning: false,
+            at: None,
         }
     }
 
@@ -42,6 +46,7 @@ impl Diagnostic {
             value: value.map(str::to_owned),
             message: message.into(),
             warning: false,
+            at: None,
         }
     }
 
@@ -54,7 +59,10 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}", self.line)?;
+        match &self.at {
+            Some(at) => f.write_str(at)?,
+            None => write!(f, "line {}", self.line)?,
+        }
         if let Some(c) = &self.column {
             write!(f, ", column {}", printable(c, 40))?;
         }
@@ -109,6 +117,12 @@ mod tests {
         assert_eq!(
             Diagnostic::line(3, "x").warn().to_string(),
             "line 3: warning: x"
+        );
+        let mut d = Diagnostic::cell(7, "caption_style", None, "unknown value");
+        d.at = Some("Sheet1!C7".into());
+        assert_eq!(
+            d.to_string(),
+            "Sheet1!C7, column caption_style: unknown value"
         );
     }
 

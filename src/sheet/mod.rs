@@ -17,11 +17,14 @@ mod cells;
 mod detect;
 mod diagnostic;
 mod records;
+pub mod remote;
+pub mod workbook;
 
 pub use cells::{formula_like, mojibake, undefuse};
 pub use detect::UTF8_BOM;
 pub use diagnostic::{printable, shorten, Diagnostic};
 pub use records::Records;
+pub use workbook::{Kind, Tab};
 
 use detect::LineCounter;
 
@@ -84,12 +87,32 @@ pub enum SheetError {
     /// No header row (the file is empty or blank).
     #[error("the file is empty: expected a header row naming the columns, then one row per video or scene")]
     Empty,
+    /// A workbook that cannot be read (damaged, a zip bomb, too large, no such tab), or a
+    /// file named like a workbook that is not one.
+    #[error("{0}")]
+    Workbook(String),
     /// A header and nothing below it.
     #[error("line {header_line} is a header, but no rows follow it: add one row per video (or per scene)")]
     HeaderOnly {
         /// Line of the header.
         header_line: u64,
     },
+}
+
+/// Reads a sheet of `kind`: a CSV file, or tab `tab` (else the first) of a workbook, with
+/// where that tab is.
+pub fn read_as(
+    bytes: &[u8],
+    kind: Kind,
+    tab: Option<&str>,
+) -> Result<(Sheet, Option<Tab>), SheetError> {
+    match kind {
+        Kind::Csv if tab.is_some() => Err(SheetError::Workbook(
+            "--sheet names a tab of a workbook, but this sheet is CSV text (one table)".into(),
+        )),
+        Kind::Csv => read(bytes).map(|s| (s, None)),
+        _ => workbook::read(bytes, kind, tab).map(|(s, t)| (s, Some(t))),
+    }
 }
 
 /// Reads a whole CSV file.

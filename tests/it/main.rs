@@ -10,5 +10,6 @@ mod plan;
 mod report;
 mod run;
 mod sandbox;
+mod sheets;
 mod support;
 mod truthful;
