@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::raw::{RawApi, RawEstimate, RawLimits, RawOutput, RawPoll, RawRetry, SECTIONS};
+use super::raw::{
+    RawApi, RawEstimate, RawLimits, RawOutput, RawPoll, RawRetry, RawStorage, SECTIONS,
+};
 use super::{defaults, ConfigError, ConfigProblem, Settings};
 use crate::plan::values::suggest;
 
@@ -150,6 +152,36 @@ pub fn parse(text: &str, origin: &Path) -> Result<Settings, ConfigError> {
                     format!("must be 0 or more, got {x}"),
                 );
             }
+        }
+    }
+    if let Some(raw) = ck.section::<RawStorage>(&table, "storage") {
+        let st = &mut s.storage;
+        match raw.endpoint.as_deref().map(str::trim) {
+            None | Some("") => {}
+            Some(e) => match url::Url::parse(e) {
+                Ok(u)
+                    if matches!(u.scheme(), "http" | "https")
+                        && u.username().is_empty()
+                        && u.password().is_none() =>
+                {
+                    st.endpoint = Some(e.to_owned());
+                    st.allow_http = Some(u.scheme() == "http");
+                }
+                _ => ck.problem(
+                    "endpoint",
+                    format!("must be an http(s) URL without credentials, got {e:?}"),
+                ),
+            },
+        }
+        st.region = raw.region.filter(|r| !r.trim().is_empty());
+        match raw.url_style.as_deref() {
+            None | Some("auto") => {}
+            Some("path") => st.path_style = Some(true),
+            Some("virtual") => st.path_style = Some(false),
+            Some(other) => ck.problem(
+                "url_style",
+                format!("must be \"auto\", \"path\" or \"virtual\", got {other:?}"),
+            ),
         }
     }
     if let Some(v) = table.get("defaults") {

@@ -41,6 +41,8 @@ pub struct Settings {
     pub output: OutputSettings,
     /// The speaking rate for duration and credit estimates.
     pub estimate: SpeakingRate,
+    /// `[storage]`: how to reach an S3-compatible store for `--out s3://...` (no secrets).
+    pub storage: crate::storage::StorageSettings,
     /// `[defaults]`: request fields applied under every row, nested like the request body.
     /// Video-level fields (`aspect_ratio`, `model_version`, `name`, `webhook_url`,
     /// `background_music`, `cta_end`) apply to the video; scene-level fields (`character`,
@@ -179,6 +181,7 @@ impl Default for Settings {
                 log_interval: secs(10),
             },
             estimate: SpeakingRate::default(),
+            storage: crate::storage::StorageSettings::default(),
             defaults: serde_json::Map::new(),
             columns: BTreeMap::new(),
             columns_ignore: Vec::new(),

@@ -55,6 +55,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
     ),
     ("output", &["dir", "max_download_mib", "log_interval_secs"]),
     ("estimate", &["words_per_second", "scene_allowance_secs"]),
+    ("storage", &["endpoint", "region", "url_style"]),
     ("defaults", &[]),
     ("columns", &[]),
 ];
@@ -115,4 +116,12 @@ pub struct RawOutput {
 pub struct RawEstimate {
     pub words_per_second: Option<f64>,
     pub scene_allowance_secs: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub url_style: Option<String>,
 }
