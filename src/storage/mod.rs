@@ -188,6 +188,27 @@ impl Remote {
             uuid::Uuid::new_v4()
         ));
         let bucket = self.bucket();
+        // A bucket that does not exist is named as such: some servers (SeaweedFS) would
+        // make it on the first write instead. A key allowed to write but not to list goes on
+        // to the write, which decides.
+        if let Err(e) = self.store.list_with_delimiter(Some(&self.root)).await {
+            let text = format!("{e:?}");
+            let missing = matches!(e, object_store::Error::NotFound { .. })
+                || text.contains("NoSuchBucket")
+                || text.contains("ContainerNotFound");
+            let denied = matches!(
+                e,
+                object_store::Error::PermissionDenied { .. }
+                    | object_store::Error::Unauthenticated { .. }
+            ) || text.contains("AccessDenied");
+            if missing || !denied {
+                return Err(StorageError(format!(
+                    "cannot use {}: {}; nothing was sent",
+                    self.url,
+                    describe(&e, &bucket)
+                )));
+            }
+        }
         self.store
             .put(
                 &probe,
@@ -220,8 +241,12 @@ impl Remote {
 /// with every secret the environment holds taken out.
 pub fn describe(e: &object_store::Error, bucket: &str) -> String {
     let detail = redact(&e.to_string());
-    let lower = detail.to_ascii_lowercase();
-    let meaning = if lower.contains("nosuchbucket") || lower.contains("bucket does not exist") {
+    // The server's error code is only in the Debug form (the answer's body).
+    let lower = format!("{e:?}").to_ascii_lowercase();
+    let missing = lower.contains("nosuchbucket")
+        || lower.contains("bucket does not exist")
+        || lower.contains("containernotfound");
+    let meaning = if missing {
         format!("the bucket {bucket:?} does not exist (create it, or fix the name in --out)")
     } else {
         match e {

@@ -8,5 +8,6 @@ mod faults;
 mod plan;
 mod run;
 mod sandbox;
+mod storage;
 mod support;
 mod truthful;
