@@ -49,7 +49,15 @@ pub async fn run(opts: Opts) {
             "Uploads: one 1 GiB video streamed to SeaweedFS, median of {}",
             outcomes.len()
         ),
-        &["client", "seconds", "MiB/s", "peak RSS MB", "growth MB", "target", "verdict"],
+        &[
+            "client",
+            "seconds",
+            "MiB/s",
+            "peak RSS MB",
+            "growth MB",
+            "target",
+            "verdict",
+        ],
     );
     t.row(vec![
         "creatify-batch, 60 kB file".into(),
@@ -110,7 +118,9 @@ async fn once(server: &seaweed::Seaweed) -> Outcome {
     let runner_secs = at("downloaded") - at("done");
     let objects = seaweed::list(&format!("{prefix}/upload")).await;
     assert!(
-        objects.iter().any(|o| o.rel.ends_with("video.mp4") && o.size == GIB),
+        objects
+            .iter()
+            .any(|o| o.rel.ends_with("video.mp4") && o.size == GIB),
         "the 1 GiB object is in the bucket: {objects:?}"
     );
     let (_, job) = harness::job_objects(&batch_dir).pop().unwrap_or_default();

@@ -286,11 +286,21 @@ pub(super) async fn run(
          cause and rerun to resume",
     )?;
     reports?;
-    publish(&batch_dir, remote.as_ref()).await?;
+    // The videos are in the bucket whatever happens here; a report that could not follow
+    // them is said, and the run is not called clean (the next run copies it again).
+    let published = publish(&batch_dir, remote.as_ref()).await;
+    if let Err(e) = &published {
+        tracing::error!("{e:#}; rerun to copy the reports again");
+    } else if let Some(r) = &remote {
+        tracing::info!(to = %r.url(), "the files and reports are in the bucket");
+    }
     if let Some(sb) = sandbox {
         sb.shutdown().await;
     }
-    let code = summary::exit_code(code, changed.len());
+    let mut code = summary::exit_code(code, changed.len());
+    if published.is_err() && code == ExitCode::Success {
+        code = ExitCode::RowsFailed;
+    }
     let mut summary = summary;
     summary.counts.changed = changed.len();
     let cx = summary::Context {
