@@ -115,7 +115,7 @@ impl Remote {
                 }
                 endpoint = b
                     .get_config_value(&object_store::aws::AmazonS3ConfigKey::Endpoint)
-                    .map(|e| redact(&e));
+                    .map(|e| without_userinfo(&redact(&e)));
                 Arc::new(b.build().map_err(fail)?)
             }
             "gs" => Arc::new(
@@ -274,6 +274,18 @@ pub fn describe(e: &object_store::Error, bucket: &str) -> String {
     format!("{meaning} ({detail})")
 }
 
+/// An endpoint as the journal and messages may show it: without a user or password.
+fn without_userinfo(endpoint: &str) -> String {
+    match url::Url::parse(endpoint) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        _ => endpoint.to_owned(),
+    }
+}
+
 /// Environment variables whose values are secrets of a store.
 const SECRET_ENV: &[&str] = &[
     "AWS_ACCESS_KEY_ID",
@@ -330,5 +342,13 @@ mod tests {
             "some/prefix/sandbox/tonight/k1/video.mp4"
         );
         assert_eq!(r.bucket(), "bucket");
+        assert_eq!(
+            without_userinfo("http://me:pw@127.0.0.1:9000"),
+            "http://127.0.0.1:9000/"
+        );
+        assert_eq!(
+            without_userinfo("http://127.0.0.1:9000"),
+            "http://127.0.0.1:9000"
+        );
     }
 }

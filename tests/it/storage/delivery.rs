@@ -270,3 +270,23 @@ async fn a_cut_download_never_becomes_an_object_and_the_healed_rerun_delivers_it
     assert_bucket_is_the_manifest(&h, "cut", &prefix, Some(VIDEO.len() as u64)).await;
     assert_eq!(h.stats().jobs_created, 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_endpoint_may_come_from_pipeline_toml_instead_of_the_environment() {
+    server();
+    let h = Harness::start(Faults::default(), |_| {}).await;
+    let config = format!(
+        "{FAST_CONFIG}\n[storage]\nendpoint = \"{}\"\nregion = \"us-east-1\"\nurl_style = \"path\"\n",
+        server().endpoint
+    );
+    std::fs::write(h.dir.path().join("pipeline.toml"), config).unwrap();
+    let sheet = h.sheet("configured.csv", &sheet_of(1));
+    let prefix = seaweed::prefix("configured");
+    let mut cmd = s3_run(&h, &sheet, &prefix, &[]);
+    cmd.env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ALLOW_HTTP")
+        .env_remove("AWS_REGION");
+    let out = finish(cmd).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_bucket_is_the_manifest(&h, "configured", &prefix, Some(VIDEO.len() as u64)).await;
+}
