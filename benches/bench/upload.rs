@@ -123,7 +123,15 @@ async fn once(server: &seaweed::Seaweed) -> Outcome {
             .any(|o| o.rel.ends_with("video.mp4") && o.size == GIB),
         "the 1 GiB object is in the bucket: {objects:?}"
     );
-    let (_, job) = harness::job_objects(&batch_dir).pop().unwrap_or_default();
+    // The job object is in the bucket, not in the batch folder.
+    let job_json = objects
+        .iter()
+        .find(|o| o.rel.ends_with("job.json"))
+        .map(|o| format!("{prefix}/upload/{}", o.rel));
+    let job: serde_json::Value = match job_json {
+        Some(key) => serde_json::from_slice(&seaweed::read(&key).await).unwrap_or_default(),
+        None => serde_json::Value::Null,
+    };
     let url = job["output"].as_str().map(str::to_owned);
     let aws = match url {
         Some(url) => {
@@ -180,6 +188,15 @@ fn aws_copy(url: &str, dest: &str, env: &[(&'static str, String)]) -> Option<(f6
         .ok()?;
     let secs = started.elapsed().as_secs_f64();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let kib: u64 = stderr.lines().last()?.trim().parse().ok()?;
-    out.status.success().then_some((secs, kib * 1024))
+    let kib = stderr
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse::<u64>().ok());
+    match kib {
+        Some(kib) if out.status.success() => Some((secs, kib * 1024)),
+        _ => {
+            eprintln!("curl | aws s3 cp failed ({}): {stderr}", out.status);
+            None
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! appears under its final name only when [`Upload::finish`] is called, after the caller has
 //! checked the size, the SHA-256 and the container.
 //!
-//! A file that fits in one part ([`PART`]) is sent in one PUT when it is whole, with its
+//! A file that fits in one part ([`PART`], 5 MiB) is sent in one PUT when it is whole, with its
 //! SHA-256, size and job id as object metadata. A larger one becomes a multipart upload:
 //! parts go out while the download goes on (at most [`PARTS_IN_FLIGHT`] parts buffered, so
 //! memory stays flat whatever the size), and only the final "complete" makes the object
@@ -23,8 +23,9 @@ use sha2::{Digest, Sha256};
 
 use super::Remote;
 
-/// Bytes per part of a multipart upload (S3's minimum is 5 MiB).
-pub const PART: usize = 8 << 20;
+/// Bytes per part of a multipart upload: S3's minimum, which keeps memory lowest (10,000
+/// parts make 50 GB, far above any video and `[output] max_download_mib`'s default).
+pub const PART: usize = 5 << 20;
 /// Parts buffered or being sent at once.
 pub const PARTS_IN_FLIGHT: usize = 2;
 
