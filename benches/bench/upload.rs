@@ -82,7 +82,7 @@ pub async fn run(opts: Opts) {
         let secs = median(aws.iter().map(|a| a.0).collect());
         let rss = median(aws.iter().map(|a| a.1 as f64).collect()) as u64;
         t.row(vec![
-            "curl | aws s3 cp -".into(),
+            "curl, piped to aws s3 cp -".into(),
             format!("{secs:.2}"),
             format!("{:.0}", mibps(secs)),
             format!("{:.1}", mb(rss)),
