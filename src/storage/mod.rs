@@ -274,6 +274,30 @@ pub fn describe(e: &object_store::Error, bucket: &str) -> String {
     format!("{meaning} ({detail})")
 }
 
+/// `text` with `?…` in place of the query of each `http(s)://` URL in it.
+fn without_queries(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("http") {
+        let (before, url) = rest.split_at(at);
+        out.push_str(before);
+        let end = url
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ')' | '>' | '<'))
+            .unwrap_or(url.len());
+        let (url, after) = url.split_at(end);
+        match url.find('?') {
+            Some(q) => {
+                out.push_str(&url[..q]);
+                out.push_str("?…");
+            }
+            None => out.push_str(url),
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
 /// An endpoint as the journal and messages may show it: without a user or password.
 fn without_userinfo(endpoint: &str) -> String {
     match url::Url::parse(endpoint) {
@@ -294,13 +318,18 @@ const SECRET_ENV: &[&str] = &[
     "GOOGLE_SERVICE_ACCOUNT_KEY",
     "AZURE_STORAGE_ACCOUNT_KEY",
     "AZURE_STORAGE_ACCESS_KEY",
+    "AZURE_STORAGE_MASTER_KEY",
     "AZURE_STORAGE_SAS_KEY",
+    "AZURE_STORAGE_SAS_TOKEN",
+    "AZURE_STORAGE_TOKEN",
+    "AZURE_STORAGE_CLIENT_SECRET",
     "AZURE_CLIENT_SECRET",
 ];
 
-/// `text` with every store secret of the environment replaced by `***`.
+/// `text` with every store secret of the environment replaced by `***`, and the query of
+/// every URL in it cut (a SAS token or a presigned signature lives there).
 pub fn redact(text: &str) -> String {
-    let mut out = text.to_owned();
+    let mut out = without_queries(text);
     for name in SECRET_ENV {
         if let Ok(v) = std::env::var(name) {
             if v.len() >= 4 {
