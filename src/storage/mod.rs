@@ -242,7 +242,17 @@ impl Remote {
 pub fn describe(e: &object_store::Error, bucket: &str) -> String {
     let detail = redact(&e.to_string());
     // The server's error code is only in the Debug form (the answer's body).
-    let lower = format!("{e:?}").to_ascii_lowercase();
+    let debug = format!("{e:?}");
+    let lower = debug.to_ascii_lowercase();
+    let variables = if debug.contains("GCS") {
+        "GOOGLE_APPLICATION_CREDENTIALS or GOOGLE_SERVICE_ACCOUNT"
+    } else if debug.contains("MicrosoftAzure") {
+        "AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY, AZURE_STORAGE_SAS_TOKEN or \
+         a client secret"
+    } else {
+        "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"
+    };
+    let refused = || format!("the store refused the credentials (check {variables})");
     let missing = lower.contains("nosuchbucket")
         || lower.contains("bucket does not exist")
         || lower.contains("containernotfound");
@@ -251,22 +261,20 @@ pub fn describe(e: &object_store::Error, bucket: &str) -> String {
     } else {
         match e {
             object_store::Error::Unauthenticated { .. }
-            | object_store::Error::PermissionDenied { .. } => {
-                "the store refused the credentials (check AWS_ACCESS_KEY_ID / \
-                 AWS_SECRET_ACCESS_KEY, or the provider's variables)"
-                    .to_owned()
-            }
+            | object_store::Error::PermissionDenied { .. } => refused(),
             object_store::Error::NotFound { .. } => {
                 format!("the bucket {bucket:?} or the prefix was not found")
             }
             _ if lower.contains("accessdenied")
                 || lower.contains("invalidaccesskeyid")
                 || lower.contains("signaturedoesnotmatch")
+                || lower.contains("token request")
                 || lower.contains("403") =>
             {
-                "the store refused the credentials (check AWS_ACCESS_KEY_ID / \
-                 AWS_SECRET_ACCESS_KEY, or the provider's variables)"
-                    .to_owned()
+                refused()
+            }
+            _ if lower.contains("must be specified") || lower.contains("missing") => {
+                format!("the store is not configured (set {variables})")
             }
             _ => "the store failed".to_owned(),
         }

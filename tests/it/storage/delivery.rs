@@ -133,6 +133,23 @@ async fn a_sandbox_batch_to_s3_lands_whole_and_the_bucket_equals_the_manifest() 
         "no local path in the report"
     );
 
+    // No secret in anything the run wrote, here or in the bucket, nor in its output.
+    let mut written: Vec<Vec<u8>> = files_below(&h.batch_dir("tonight"))
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    for o in list(&prefix).await {
+        written.push(read(&format!("{prefix}/{}", o.rel)).await);
+    }
+    written.push(out.stdout.clone());
+    written.push(out.stderr.clone());
+    for bytes in &written {
+        let text = String::from_utf8_lossy(bytes);
+        for secret in [seaweed::SECRET_KEY, &h.key, &h.id] {
+            assert!(!text.contains(secret), "{secret} written somewhere");
+        }
+    }
+
     // Made to forget it delivered them (as after a SIGKILL between the upload and the
     // journal's commit), the rerun finds the objects whole and from the same jobs, by their
     // metadata, and neither downloads nor uploads them again.
