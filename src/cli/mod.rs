@@ -157,7 +157,9 @@ pub struct StatusArgs {
     /// The config file, for the default output folder.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// The output folder (overrides [output] dir), where the sheet's batch is looked for.
+    /// The output folder (overrides [output] dir), where the sheet's batch is looked for
+    /// (given a bucket, `s3://...`, the batch's journal is in [output] dir, where `run` keeps
+    /// it).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// The batch by name (OUT/NAME/), as given to `run --batch`.
