@@ -117,6 +117,28 @@ async fn the_summary_is_posted_as_slack_or_json_and_pings_carry_the_exit_code() 
     assert_eq!(msg["event"], "summary");
     assert_eq!(msg["exit_code"], 0);
     assert_eq!(msg["counts"]["downloaded"], 2, "{msg}");
+    // A Teams workflow gets an Adaptive Card in a message envelope.
+    let teams = format!("{base}/workflows/teams");
+    let out = h
+        .run(&sheet, &["--notify", &teams, "--notify-format", "teams"])
+        .await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let posted = bodies(&heard, "/workflows/teams");
+    let msg: serde_json::Value = serde_json::from_str(&posted[0]).unwrap();
+    assert_eq!(msg["type"], "message", "{msg}");
+    let card = &msg["attachments"][0];
+    assert_eq!(
+        card["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    assert_eq!(card["content"]["type"], "AdaptiveCard");
+    assert!(
+        card["content"]["body"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("nightly: exit 0"),
+        "{msg}"
+    );
     for (_, _, body) in heard.lock().unwrap().iter() {
         assert!(
             !body.contains(&h.key) && !body.contains(&h.id),
