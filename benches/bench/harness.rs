@@ -119,13 +119,18 @@ impl Workdir {
 
     /// `creatify-batch run` against `base_url`.
     pub fn run_command(&self, base_url: &str) -> Command {
+        self.run_command_to(base_url, "out")
+    }
+
+    /// `creatify-batch run` against `base_url`, delivering to `out` (a folder or a bucket).
+    pub fn run_command_to(&self, base_url: &str, out: &str) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.current_dir(self.dir.path())
             .args(["-q", "run"])
             .arg(&self.sheet)
             .arg("--config")
             .arg(&self.config)
-            .args(["--base-url", base_url, "--out", "out"])
+            .args(["--base-url", base_url, "--out", out])
             .env("CREATIFY_API_ID", API_ID)
             .env("CREATIFY_API_KEY", API_KEY)
             .env_remove("CREATIFY_BASE_URL")

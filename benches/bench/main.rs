@@ -7,6 +7,7 @@
 //! cargo bench --bench bench -- rate economy        # some scenarios
 //! cargo bench --bench bench -- scale --full        # full sizes (100k-row run, real-time clock)
 //! cargo bench --bench bench -- download --repeat 3 # median of 3 runs
+//! cargo bench --bench bench -- upload               # 1 GiB to SeaweedFS (needs `weed`)
 //! ```
 //! Scenarios: `rate` (rate fidelity), `economy` (API calls per video), `scale` (planning and
 //! running 1k/10k/100k rows), `download` (a 1 GiB file against curl), `done` (time to done),
@@ -18,7 +19,12 @@ mod economy;
 mod harness;
 mod rate;
 mod scale;
+// The storage tests' SeaweedFS, shared rather than written twice.
+#[path = "../../tests/it/storage/seaweed.rs"]
+#[allow(dead_code)]
+mod seaweed;
 mod table;
+mod upload;
 
 /// Flags shared by every scenario.
 #[derive(Debug, Clone, Copy)]
@@ -36,7 +42,7 @@ impl Opts {
     }
 }
 
-const SCENARIOS: &[&str] = &["rate", "economy", "scale", "download", "done"];
+const SCENARIOS: &[&str] = &["rate", "economy", "scale", "download", "upload", "done"];
 
 fn main() {
     let mut opts = Opts {
@@ -78,6 +84,7 @@ fn main() {
             "economy" => rt.block_on(economy::run(opts)),
             "scale" => rt.block_on(scale::run(opts)),
             "download" => rt.block_on(download::run(opts)),
+            "upload" => rt.block_on(upload::run(opts)),
             "done" => rt.block_on(done::run(opts)),
             _ => unreachable!("checked above"),
         }

@@ -3,6 +3,7 @@
 //! wins over the built-in defaults. `anyhow` lives here and in `main`, nowhere deeper.
 
 mod account;
+mod announce;
 mod budget;
 mod catalog;
 mod init;
@@ -218,9 +219,11 @@ pub struct RunArgs {
     #[arg(long, env = "CREATIFY_BASE_URL", value_name = "URL")]
     pub base_url: Option<String>,
     /// The output folder (overrides [output] dir); the batch goes to OUT/<batch>/, or
-    /// OUT/sandbox/<batch>/ with --sandbox.
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
+    /// OUT/sandbox/<batch>/ with --sandbox. Or object storage, `s3://BUCKET/PREFIX` (also
+    /// `gs://`, `az://`; `file://` is a folder): the files go to PREFIX/<batch>/ there and
+    /// the journal stays in [output] dir/<batch>/ (see [storage] in pipeline.toml).
+    #[arg(long, value_name = "DIR|URL")]
+    pub out: Option<String>,
     /// The batch's name (default: the sheet's file name without extension; a sheet inside a
     /// batch folder, e.g. its failed.csv, belongs to that batch).
     #[arg(long, value_name = "NAME")]
@@ -239,6 +242,27 @@ pub struct RunArgs {
     /// Stop submitting after N failed rows, or N% of the batch ("5" or "10%").
     #[arg(long, value_name = "N|N%")]
     pub halt_after_failures: Option<String>,
+    /// Post the run's summary to this URL when it ends (a Slack incoming webhook, a Teams
+    /// workflow, or any URL taking JSON). A failed post is a warning; the exit code stays.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "CREATIFY_BATCH_NOTIFY",
+        hide_env_values = true
+    )]
+    pub notify: Option<String>,
+    /// The shape of --notify's message (auto: from the URL's host).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = crate::notify::Format::Auto)]
+    pub notify_format: crate::notify::Format,
+    /// Ping a healthchecks.io-style check: URL/start when the run starts, URL/<exit code>
+    /// with a short log excerpt when it ends. A failed ping is a warning.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "CREATIFY_BATCH_PING_URL",
+        hide_env_values = true
+    )]
+    pub ping_url: Option<String>,
     /// With --sandbox: how many times faster than real time the sandbox renders.
     #[arg(long, value_name = "N", default_value_t = 60.0, requires = "sandbox")]
     pub sandbox_time_scale: f64,
@@ -257,7 +281,9 @@ pub struct StatusArgs {
     /// The config file, for the default output folder.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// The output folder (overrides [output] dir), where the sheet's batch is looked for.
+    /// The output folder (overrides [output] dir), where the sheet's batch is looked for
+    /// (given a bucket, `s3://...`, the batch's journal is in [output] dir, where `run` keeps
+    /// it).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// The batch by name (OUT/NAME/), as given to `run --batch`.
@@ -322,7 +348,7 @@ pub fn main() -> i32 {
             Command::Avatars(a) => catalog::avatars(a).await,
             Command::Voices(a) => catalog::voices(a).await,
             Command::Init(a) => init::init(a).await,
-            Command::Run(a) => run::run(a, &cli.global).await,
+            Command::Run(a) => announce::run(a, &cli.global).await,
             Command::Status(a) => status::status(a),
             Command::Resolve(a) => resolve::resolve(a).await,
             Command::Sandbox(a) => crate::sandbox::run_cli(a.options, a.port)
@@ -343,8 +369,19 @@ pub fn main() -> i32 {
 /// run are then JSON events too, so a cron job's log file stays all JSON.
 static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// The last error printed for the user, for `--ping-url`'s log excerpt.
+static LAST_ERROR: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// The last error [`say_error`] printed.
+fn last_error() -> Option<String> {
+    LAST_ERROR.lock().ok().and_then(|e| e.clone())
+}
+
 /// Prints an error for the user: `error: ...` on stderr, or a JSON error event there.
 fn say_error(message: impl std::fmt::Display) {
+    if let Ok(mut last) = LAST_ERROR.lock() {
+        *last = Some(message.to_string());
+    }
     if JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
         tracing::error!("{message}");
     } else {

@@ -17,21 +17,34 @@ use crate::journal::{BatchLock, Change, Journal, LockError, Row, SHEET_META};
 use crate::output::manifest;
 use crate::plan::Plan;
 use crate::progress::{Bars, LogLines, Reporter, Silent};
+use crate::storage::{Out, Remote};
 
 use super::{budget, invalid, summary, Global, RunArgs};
 
 /// How often the manifest is rewritten while the run goes on.
 const MANIFEST_EVERY: Duration = Duration::from_secs(5);
 
-pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCode> {
+/// `run`; `said` gets the summary for the notifications ([`super::announce`]).
+pub(super) async fn run(
+    args: RunArgs,
+    global: &Global,
+    said: &mut Option<crate::notify::Message>,
+) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let mut settings = match Settings::load(args.config.as_deref()) {
         Ok(s) => s,
         Err(e) => return invalid(e),
     };
-    if let Some(out) = &args.out {
-        settings.output.dir = out.clone();
-    }
+    // A bucket takes the files; the batch folder (the journal) stays in [output] dir.
+    let bucket = match args.out.as_deref().map(crate::storage::parse_out) {
+        Some(Ok(Out::Local(dir))) => {
+            settings.output.dir = dir;
+            None
+        }
+        Some(Ok(Out::Remote(url))) => Some(url),
+        Some(Err(e)) => return invalid(e),
+        None => None,
+    };
     if let Err(e) = super::account::apply_base_url(&mut settings, args.base_url.as_deref()) {
         return invalid(e);
     }
@@ -135,6 +148,13 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
         .collect::<std::collections::HashSet<_>>()
         .len();
     let (batch, batch_dir) = (place.name.clone(), place.dir.clone());
+    let remote = match &bucket {
+        Some(url) => match Remote::open(url, &settings.storage) {
+            Ok(r) => Some(r.under(&batch_rel(&place, &settings, args.sandbox))),
+            Err(e) => return invalid(format!("--out {url}: {e}; nothing was sent")),
+        },
+        None => None,
+    };
     std::fs::create_dir_all(&batch_dir)
         .with_context(|| format!("cannot create the output folder {}", batch_dir.display()))?;
     let _lock = match BatchLock::acquire(&batch_dir) {
@@ -157,6 +177,23 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
             )
         })?;
     }
+    let storage_claim = match crate::storage::check_target(
+        &batch_dir,
+        remote
+            .as_ref()
+            .map(|r| crate::storage::identity::describe(r.url(), r.endpoint()))
+            .as_deref(),
+    ) {
+        Ok(c) => c,
+        Err(e) => return invalid(e),
+    };
+    // Before the first creation is paid for: a wrong key or a missing bucket costs nothing.
+    if let Some(r) = &remote {
+        if let Err(e) = r.check_writable().await {
+            return invalid(e);
+        }
+        tracing::info!(to = %r.url(), "files go to object storage; the journal stays in {}", batch_dir.display());
+    }
 
     // The in-process sandbox keeps its jobs in the batch folder, so a rerun after a crash
     // meets the same jobs, as it would with the real service.
@@ -172,6 +209,7 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
     let client = Arc::new(ApiClient::new(client_config(&settings), &credentials)?);
     let journal = Arc::new(Journal::open(&batch_dir)?);
     claim.record(&journal).await?;
+    crate::storage::identity::record(&journal, storage_claim).await?;
     for note in &claim.notes {
         tracing::info!("{note}");
     }
@@ -237,6 +275,7 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
 
     if let Some(code) = budget::check(&journal, &client, args.max_credits, &extra).await? {
         write_reports(&journal, &batch_dir, &batch, false)?;
+        publish(&batch_dir, remote.as_ref()).await?;
         return Ok(code);
     }
     // Only now, with the budget checked, are the rows to render again touched; they are not
@@ -261,6 +300,7 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
         batch_dir.clone(),
         batch.clone(),
         last_written.clone(),
+        remote.clone(),
     ));
 
     let mut reporter: Box<dyn Reporter> = if global.quiet {
@@ -270,7 +310,8 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
     } else {
         Box::new(LogLines::new(settings.output.log_interval))
     };
-    let cfg = engine_config(&settings, &batch, &batch_dir, args.max_credits, halt_after);
+    let mut cfg = engine_config(&settings, &batch, &batch_dir, args.max_credits, halt_after);
+    cfg.storage = remote.clone();
     let result = engine::run(
         cfg,
         keys,
@@ -292,10 +333,21 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
          cause and rerun to resume",
     )?;
     reports?;
+    // The videos are in the bucket whatever happens here; a report that could not follow
+    // them is said, and the run is not called clean (the next run copies it again).
+    let published = publish(&batch_dir, remote.as_ref()).await;
+    if let Err(e) = &published {
+        tracing::error!("{e:#}; rerun to copy the reports again");
+    } else if let Some(r) = &remote {
+        tracing::info!(to = %r.url(), "the files and reports are in the bucket");
+    }
     if let Some(sb) = sandbox {
         sb.shutdown().await;
     }
-    let code = summary::exit_code(code, changed.len());
+    let mut code = summary::exit_code(code, changed.len());
+    if published.is_err() && code == ExitCode::Success {
+        code = ExitCode::RowsFailed;
+    }
     let mut summary = summary;
     summary.counts.changed = changed.len();
     let cx = summary::Context {
@@ -307,6 +359,12 @@ pub(super) async fn run(args: RunArgs, global: &Global) -> anyhow::Result<ExitCo
         wall: started.elapsed(),
     };
     summary::print(&summary, code, &cx, global.log_format);
+    *said = Some(crate::notify::Message {
+        title: format!("creatify-batch {batch}: exit {}", code.code()),
+        lines: summary::text(&summary, code, &cx),
+        event: summary::event(&summary, code, &cx),
+        exit_code: code.code(),
+    });
     Ok(code)
 }
 
@@ -523,6 +581,7 @@ fn engine_config(
         unreachable_window: s.api.unreachable,
         max_throttled: s.retry.max_throttled,
         same_error_halt: s.retry.same_error_halt,
+        storage: None,
     }
 }
 
@@ -560,6 +619,7 @@ async fn refresh_reports(
     batch_dir: std::path::PathBuf,
     batch: String,
     last_written: Arc<std::sync::Mutex<bool>>,
+    remote: Option<Remote>,
 ) {
     // Written at once too, so an open report shows the run has started (and reloads).
     loop {
@@ -580,8 +640,30 @@ async fn refresh_reports(
         .await;
         if let Ok(Err(e)) = r {
             tracing::warn!(error = %e, "could not refresh the manifest");
+        } else if let Err(e) = publish(&batch_dir, remote.as_ref()).await {
+            tracing::warn!(error = %e, "could not refresh the manifest in the bucket");
         }
         tokio::time::sleep(MANIFEST_EVERY.max(started.elapsed() * 10)).await;
+    }
+}
+
+/// Copies the batch folder's reports to the bucket, when there is one.
+async fn publish(batch_dir: &Path, remote: Option<&Remote>) -> anyhow::Result<()> {
+    if let Some(r) = remote {
+        crate::storage::publish::publish(batch_dir, r)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot copy the reports to {}: {e}", r.url()))?;
+    }
+    Ok(())
+}
+
+/// Where the batch sits under the output folder (`<batch>`, `sandbox/<batch>`): the same
+/// relative path in the bucket.
+fn batch_rel(place: &crate::batch::Place, settings: &Settings, sandbox: bool) -> String {
+    match place.dir.strip_prefix(&settings.output.dir) {
+        Ok(rel) if !rel.as_os_str().is_empty() => rel.to_string_lossy().replace('\\', "/"),
+        _ if sandbox => format!("{}/{}", crate::batch::SANDBOX_DIR, place.name),
+        _ => place.name.clone(),
     }
 }
 

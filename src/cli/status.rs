@@ -128,7 +128,13 @@ fn batch_of(args: &StatusArgs) -> Result<PathBuf, String> {
     let given_sheet = args.dir.as_deref().filter(|p| p.is_file() || link(p));
     let out = || -> Result<PathBuf, String> {
         match (&args.out, &args.dir) {
-            (Some(o), _) => Ok(o.clone()),
+            (Some(o), _) => match crate::storage::parse_out(&o.to_string_lossy())? {
+                crate::storage::Out::Local(dir) => Ok(dir),
+                // A bucket's batch keeps its journal in [output] dir, where `run` put it.
+                crate::storage::Out::Remote(_) => Settings::load(args.config.as_deref())
+                    .map(|s| s.output.dir)
+                    .map_err(|e| e.to_string()),
+            },
             (None, Some(d)) if given_sheet.is_none() => Ok(d.clone()),
             _ => Settings::load(args.config.as_deref())
                 .map(|s| s.output.dir)

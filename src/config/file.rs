@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::raw::{
-    RawApi, RawCatalog, RawEstimate, RawLimits, RawOutput, RawPoll, RawRetry, SECTIONS,
+    RawApi, RawCatalog, RawEstimate, RawLimits, RawOutput, RawPoll, RawRetry, RawStorage, SECTIONS,
 };
 use super::{defaults, ConfigError, ConfigProblem, Settings};
 use crate::plan::values::suggest;
@@ -173,6 +173,36 @@ pub fn parse(text: &str, origin: &Path) -> Result<Settings, ConfigError> {
         }
         if let Some(ids) = raw.known_ids {
             c.known_ids = ids.into_iter().map(|i| i.trim().to_owned()).collect();
+        }
+    }
+    if let Some(raw) = ck.section::<RawStorage>(&table, "storage") {
+        let st = &mut s.storage;
+        match raw.endpoint.as_deref().map(str::trim) {
+            None | Some("") => {}
+            Some(e) => match url::Url::parse(e) {
+                Ok(u)
+                    if matches!(u.scheme(), "http" | "https")
+                        && u.username().is_empty()
+                        && u.password().is_none() =>
+                {
+                    st.endpoint = Some(e.to_owned());
+                    st.allow_http = Some(u.scheme() == "http");
+                }
+                _ => ck.problem(
+                    "endpoint",
+                    format!("must be an http(s) URL without credentials, got {e:?}"),
+                ),
+            },
+        }
+        st.region = raw.region.filter(|r| !r.trim().is_empty());
+        match raw.url_style.as_deref() {
+            None | Some("auto") => {}
+            Some("path") => st.path_style = Some(true),
+            Some("virtual") => st.path_style = Some(false),
+            Some(other) => ck.problem(
+                "url_style",
+                format!("must be \"auto\", \"path\" or \"virtual\", got {other:?}"),
+            ),
         }
     }
     if let Some(v) = table.get("defaults") {

@@ -45,6 +45,8 @@ pub struct Settings {
     pub estimate: SpeakingRate,
     /// How the account's avatar and voice catalogue is kept.
     pub catalog: CatalogSettings,
+    /// `[storage]`: how to reach an S3-compatible store for `--out s3://...` (no secrets).
+    pub storage: crate::storage::StorageSettings,
     /// `[defaults]`: request fields applied under every row, nested like the request body.
     /// Video-level fields (`aspect_ratio`, `model_version`, `name`, `webhook_url`,
     /// `background_music`, `cta_end`) apply to the video; scene-level fields (`character`,
@@ -209,6 +211,7 @@ impl Default for Settings {
             },
             estimate: SpeakingRate::default(),
             catalog: CatalogSettings::default(),
+            storage: crate::storage::StorageSettings::default(),
             defaults: serde_json::Map::new(),
             columns: BTreeMap::new(),
             columns_ignore: Vec::new(),

@@ -56,6 +56,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
     ("output", &["dir", "max_download_mib", "log_interval_secs"]),
     ("estimate", &["words_per_second", "scene_allowance_secs"]),
     ("catalog", &["max_age_hours", "cache_dir", "known_ids"]),
+    ("storage", &["endpoint", "region", "url_style"]),
     ("defaults", &[]),
     ("columns", &[]),
     ("matrix", &[]),
@@ -125,4 +126,12 @@ pub struct RawCatalog {
     pub max_age_hours: Option<f64>,
     pub cache_dir: Option<PathBuf>,
     pub known_ids: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub url_style: Option<String>,
 }

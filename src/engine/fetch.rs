@@ -11,6 +11,8 @@
 //! A job without a usable thumbnail URL is downloaded without `thumbnail.jpg`.
 
 mod download;
+mod remote;
+mod stream_check;
 mod verify;
 mod write;
 
@@ -89,7 +91,9 @@ pub(super) async fn fetch(shared: &Shared, key: &str, job_id: &str) -> Result<()
             Some(job) => job,
             None => job_with_output(shared, job_id).await?,
         };
-        ensure_real_dir(&dir).map_err(|e| FetchError::Failed(e.to_string()))?;
+        if shared.cfg.storage.is_none() {
+            ensure_real_dir(&dir).map_err(|e| FetchError::Failed(e.to_string()))?;
+        }
         let video = fetch_file(shared, &mut job, Which::Video, &dir, &folder).await?;
         // An empty or missing thumbnail never holds back the video.
         let thumbnail = match job.thumbnail_url() {
@@ -100,8 +104,16 @@ pub(super) async fn fetch(shared: &Shared, key: &str, job_id: &str) -> Result<()
             }
         };
         let job_json = serde_json::to_vec_pretty(&job).unwrap_or_default();
-        output::write_atomic(&dir.join("job.json"), &job_json)
-            .map_err(|e| FetchError::Failed(format!("{}/job.json: {e}", dir.display())))?;
+        match &shared.cfg.storage {
+            Some(remote) => {
+                let rel = format!("{folder}/job.json");
+                crate::storage::upload::put_small(remote, &rel, "application/json", job_json)
+                    .await
+                    .map_err(|e| FetchError::Failed(format!("{rel}: {e}")))?;
+            }
+            None => output::write_atomic(&dir.join("job.json"), &job_json)
+                .map_err(|e| FetchError::Failed(format!("{}/job.json: {e}", dir.display())))?,
+        }
         Ok::<_, FetchError>((video, thumbnail))
     }
     .await;
@@ -160,10 +172,24 @@ async fn fetch_file(
                 )))
             }
         };
-        match download::download(shared, &url, &path, which.kind()).await {
+        let rel = format!("{folder}/{}", which.file());
+        let got = match &cfg.storage {
+            Some(remote) => {
+                // Already there, whole, from this job: a run killed after the upload
+                // completed and before the journal heard of it. Not uploaded again.
+                if let Some(found) = crate::storage::upload::existing(remote, &rel, &job.id).await {
+                    tracing::debug!(object = %rel, "already in the bucket; not uploaded again");
+                    Ok(found)
+                } else {
+                    remote::deliver(shared, remote, &url, &rel, which.kind(), &job.id).await
+                }
+            }
+            None => download::download(shared, &url, &path, which.kind()).await,
+        };
+        match got {
             Ok((sha256, bytes)) => {
                 return Ok(FileRecord {
-                    path: format!("{folder}/{}", which.file()),
+                    path: rel,
                     sha256,
                     bytes,
                 })

@@ -88,6 +88,9 @@ pub struct EngineConfig {
     /// Halt when the first this-many rows meet the same refusal (`[retry] same_error_halt`;
     /// 0: never).
     pub same_error_halt: u32,
+    /// Where the files go when not to the batch folder (`--out s3://...`): the batch's
+    /// prefix in the bucket.
+    pub storage: Option<crate::storage::Remote>,
 }
 
 /// When to stop submitting because too many rows fail.

@@ -11,5 +11,6 @@ mod report;
 mod run;
 mod sandbox;
 mod sheets;
+mod storage;
 mod support;
 mod truthful;

@@ -41,51 +41,20 @@ pub(super) async fn download(
         .download(url, have)
         .await
         .map_err(|e| Attempt::Retry(e.to_string()))?;
-    let status = resp.status().as_u16();
-    let (append, expected) = match status {
-        200 => (false, resp.content_length()),
-        206 => match content_range(&resp) {
-            Some((start, total)) if start == have => (true, total),
-            _ => (false, None),
-        },
-        416 => {
-            let _ = std::fs::remove_file(&partial);
-            return Err(Attempt::Retry("416: starting the download over".into()));
+    let Judged {
+        append,
+        expected,
+        encoding,
+        framed,
+    } = match judge(&resp, have, cap) {
+        Ok(j) => j,
+        Err((attempt, start_over)) => {
+            if start_over {
+                let _ = std::fs::remove_file(&partial);
+            }
+            return Err(attempt);
         }
-        403 | 404 | 410 => {
-            return Err(Attempt::Expired(format!(
-                "HTTP {status}: the URL has expired"
-            )))
-        }
-        408 | 425 | 429 | 500..=599 => return Err(Attempt::Retry(format!("HTTP {status}"))),
-        _ => return Err(Attempt::Fatal(format!("HTTP {status}"))),
     };
-    if is_html(&resp) {
-        // A maintenance or error page from the CDN or a proxy, with a 200: saved, it would
-        // pass every size check and become the row's "video". What `.partial` holds is kept.
-        return Err(Attempt::Retry(format!(
-            "HTTP {status} with an HTML page instead of the file"
-        )));
-    }
-    let encoding = encoding(&resp).map_err(Attempt::Fatal)?;
-    if status == 206 && (!append || encoding != Encoding::Identity) {
-        // A range we did not ask for, or one of an encoded body (whose offsets are not the
-        // file's): start over rather than stitch a corrupt file.
-        let _ = std::fs::remove_file(&partial);
-        return Err(Attempt::Retry(
-            "unexpected Content-Range or an encoded range; starting over".into(),
-        ));
-    }
-    // Chunked framing proves the body's end (hyper fails a body without the terminator);
-    // `Content-Length` is checked below. Without either, the file itself must prove it.
-    let framed = expected.is_some() || is_chunked(&resp);
-    if let Some(total) = expected {
-        if total > cap && encoding == Encoding::Identity {
-            return Err(Attempt::Fatal(format!(
-                "the file is {total} bytes, over the {cap}-byte limit ([output] max_download_bytes)"
-            )));
-        }
-    }
     let io = |e: std::io::Error| Attempt::Fatal(format!("{}: {e}", partial.display()));
     let mut hasher = Sha256::new();
     let mut received = 0u64;
@@ -189,7 +158,90 @@ pub(super) async fn download(
     Ok((hex(&written.hasher.finalize()), written.bytes))
 }
 
-fn over_cap(cap: u64) -> Attempt {
+/// What an answer's status and headers say about its body.
+pub(super) struct Judged {
+    /// A 206 continuing the `have` bytes already kept.
+    pub append: bool,
+    /// The file's whole length, when the answer says it.
+    pub expected: Option<u64>,
+    /// How the body is encoded.
+    pub encoding: Encoding,
+    /// Whether the transport proves the body's end (a length, or chunked framing).
+    pub framed: bool,
+}
+
+/// Judges a download's answer before its body is read: what to do with the body, or the
+/// attempt's end (with whether the bytes kept so far must be dropped).
+pub(super) fn judge(
+    resp: &reqwest::Response,
+    have: u64,
+    cap: u64,
+) -> Result<Judged, (Attempt, bool)> {
+    let status = resp.status().as_u16();
+    let (append, expected) = match status {
+        200 => (false, resp.content_length()),
+        206 => match content_range(resp) {
+            Some((start, total)) if start == have => (true, total),
+            _ => (false, None),
+        },
+        416 => {
+            return Err((
+                Attempt::Retry("416: starting the download over".into()),
+                true,
+            ))
+        }
+        403 | 404 | 410 => {
+            return Err((
+                Attempt::Expired(format!("HTTP {status}: the URL has expired")),
+                false,
+            ))
+        }
+        408 | 425 | 429 | 500..=599 => {
+            return Err((Attempt::Retry(format!("HTTP {status}")), false))
+        }
+        _ => return Err((Attempt::Fatal(format!("HTTP {status}")), false)),
+    };
+    if is_html(resp) {
+        // A maintenance or error page from the CDN or a proxy, with a 200: saved, it would
+        // pass every size check and become the row's "video". What is kept stays.
+        return Err((
+            Attempt::Retry(format!(
+                "HTTP {status} with an HTML page instead of the file"
+            )),
+            false,
+        ));
+    }
+    let encoding = encoding(resp).map_err(|e| (Attempt::Fatal(e), false))?;
+    if status == 206 && (!append || encoding != Encoding::Identity) {
+        // A range we did not ask for, or one of an encoded body (whose offsets are not the
+        // file's): start over rather than stitch a corrupt file.
+        return Err((
+            Attempt::Retry("unexpected Content-Range or an encoded range; starting over".into()),
+            true,
+        ));
+    }
+    // Chunked framing proves the body's end (hyper fails a body without the terminator);
+    // `Content-Length` is checked after. Without either, the file itself must prove it.
+    let framed = expected.is_some() || is_chunked(resp);
+    if let Some(total) = expected {
+        if total > cap && encoding == Encoding::Identity {
+            return Err((
+                Attempt::Fatal(format!(
+                    "the file is {total} bytes, over the {cap}-byte limit ([output] max_download_bytes)"
+                )),
+                false,
+            ));
+        }
+    }
+    Ok(Judged {
+        append,
+        expected,
+        encoding,
+        framed,
+    })
+}
+
+pub(super) fn over_cap(cap: u64) -> Attempt {
     Attempt::Fatal(format!(
         "the file passed the {cap}-byte limit ([output] max_download_bytes)"
     ))
