@@ -58,7 +58,7 @@ impl About {
         let sheet = view
             .meta(SOURCE_META)?
             .and_then(|s| serde_json::from_str::<crate::batch::Source>(&s).ok())
-            .map(|s| s.path);
+            .map(|s| shown_sheet(&s.path));
         let target = view
             .meta(TARGET_META)?
             .and_then(|s| serde_json::from_str::<Target>(&s).ok());
@@ -284,6 +284,17 @@ impl Card {
             raw,
         }
     }
+}
+
+/// The sheet as the page names it: a link whole, a file by its name only (a page that is
+/// shared from a bucket or a zip does not give away the folders of the machine it ran on).
+fn shown_sheet(path: &str) -> String {
+    if path.starts_with("https://") || path.starts_with("http://") {
+        return path.to_owned();
+    }
+    std::path::Path::new(path)
+        .file_name()
+        .map_or_else(|| path.to_owned(), |n| n.to_string_lossy().into_owned())
 }
 
 /// A string at `path` in a JSON value, or empty.

@@ -127,8 +127,9 @@ async fn a_sandbox_batch_renders_in_chromium_with_a_card_per_row_and_counts_that
             .map(|d| d.find("dd", "")[0].text())
             .unwrap_or_else(|| panic!("no {name} in the header"))
     };
-    let sheet_path = path.canonicalize().unwrap();
-    assert_eq!(fact("Sheet"), sheet_path.display().to_string());
+    // The sheet by its name: a shared page gives away no folder of this machine.
+    let sheet_name = path.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(fact("Sheet"), sheet_name);
     assert!(
         fact("API").contains(&h.sandbox.base_url()),
         "{}",
