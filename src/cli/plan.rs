@@ -46,11 +46,13 @@ pub(super) async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     };
     let account = Account::open(&settings, args.sandbox).await?;
     // A sheet with problems of its own asks no API anything: its ids are checked too only
-    // against a cached catalogue.
+    // against a cached catalogue (or the sandbox's).
     let sheet_is_bad = loaded.plan(&settings, None).is_err();
+    // (The sandbox's catalogue is in this process: reading it asks no API.)
+    let ask = !sheet_is_bad || args.sandbox;
     let mode = Mode {
-        refresh: args.refresh && !sheet_is_bad,
-        offline: args.offline || sheet_is_bad,
+        refresh: args.refresh && ask,
+        offline: args.offline || !ask,
     };
     // The catalogue when there is one to be had; the plan says when ids go unchecked.
     let (mut catalog, checked) = match account.catalogue(&settings, mode).await {
@@ -65,7 +67,7 @@ pub(super) async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
             None,
             format!("avatar and voice ids not checked (--offline): {e}"),
         ),
-        Err(_) if sheet_is_bad => (
+        Err(_) if !ask => (
             None,
             "avatar and voice ids not checked yet (no catalogue cached; fix the sheet first)"
                 .to_owned(),

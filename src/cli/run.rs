@@ -383,9 +383,10 @@ async fn checked_plan(
     // A sheet with problems of its own is refused without asking any API anything; its ids
     // are checked too when a catalogue is cached (one kind of error never hides another).
     if let Err(e) = loaded.plan(settings, None) {
+        // (The sandbox's catalogue is in this process: reading it asks no API.)
         let offline = crate::catalog::obtain::Mode {
             refresh: false,
-            offline: true,
+            offline: !args.sandbox,
         };
         let e = match account.catalogue(settings, offline).await {
             Ok((c, _)) => {

@@ -375,3 +375,26 @@ fn init_then_a_sandbox_run_in_an_empty_folder_makes_its_videos() {
         "mine"
     );
 }
+
+#[test]
+fn a_sheet_with_its_own_errors_gets_its_id_errors_in_the_same_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/invalid.csv");
+    let o = bare(dir.path(), &["plan", sample.to_str().unwrap(), "--sandbox"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    for said in [
+        "line 3, column script: may not be blank",
+        "line 9, column avatar: \"52825997-e2f1-5148-a3f3-620a6cb2bacf\" is a voice accent id",
+        "line 10, column avatar: unknown avatar \"Marcoo\" (did you mean \"Marco\"",
+        "line 10, column voice: voice name \"Ava\" is ambiguous",
+    ] {
+        assert!(err.contains(said), "missing {said:?} in:\n{err}");
+    }
+    // Without the sandbox and with nothing cached, no API is asked: the ids wait.
+    let o = bare(dir.path(), &["plan", sample.to_str().unwrap()]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err.contains("ids not checked yet"), "{err}");
+    assert!(!err.contains("Marcoo"), "{err}");
+}
