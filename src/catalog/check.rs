@@ -261,6 +261,8 @@ pub struct IdCheck<'a> {
     pub unlisted: Vec<String>,
     /// Out: cells whose name was replaced by an id.
     pub resolved: usize,
+    /// The catalogue is the sandbox's: advice names `--sandbox`.
+    pub sandbox: bool,
 }
 
 impl<'a> IdCheck<'a> {
@@ -272,6 +274,7 @@ impl<'a> IdCheck<'a> {
             spared: HashSet::new(),
             unlisted: Vec::new(),
             resolved: 0,
+            sandbox: false,
         }
     }
 
@@ -342,6 +345,19 @@ impl<'a> IdCheck<'a> {
                             true,
                         ),
                         Verdict::Error(m) => (m, false),
+                    };
+                    let message = if self.sandbox {
+                        message
+                            .replace(
+                                "`creatify-batch avatars`",
+                                "`creatify-batch avatars --sandbox`",
+                            )
+                            .replace(
+                                "`creatify-batch voices`",
+                                "`creatify-batch voices --sandbox`",
+                            )
+                    } else {
+                        message
                     };
                     let records = cells.get_or_insert_with(|| v.records.to_vec());
                     let column = columns

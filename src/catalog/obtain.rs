@@ -49,7 +49,7 @@ impl Origin {
 #[derive(Debug, thiserror::Error)]
 pub enum ObtainError {
     /// `--offline` and nothing cached.
-    #[error("no catalogue of {target} is cached yet; `creatify-batch avatars` with credentials fetches and caches it")]
+    #[error("no catalogue of {target} is cached yet; `creatify-batch avatars` (with credentials, or --sandbox) fetches and caches it")]
     NotCached {
         /// The target, as people read it.
         target: String,

@@ -24,7 +24,7 @@ pub(super) async fn check(
     let c = summary::credits;
     if let Some(cap) = max_credits {
         if needed > cap + 1e-9 {
-            let fit = fitting(journal, rerender, cap)?;
+            let fit = fitting(journal, rerender, cap, "raise --max-credits to")?;
             say_error(format!(
                     "the rows left to submit are estimated at {} credits, over --max-credits {}; nothing was submitted. {fit}",
                     c(needed),
@@ -36,7 +36,7 @@ pub(super) async fn check(
     }
     match client.remaining_credits().await {
         Ok(remaining) if needed > remaining => {
-            let fit = fitting(journal, rerender, remaining)?;
+            let fit = fitting(journal, rerender, remaining, "top up the account to")?;
             say_error(format!(
                     "the rows left to submit are estimated at {} credits, but the account has {}; nothing was submitted. {fit}",
                     c(needed),
@@ -66,7 +66,7 @@ pub(super) async fn check(
 
 /// How many of the rows left to submit (in sheet order, then the rows to render again) fit
 /// in `cap` credits, as a sentence.
-fn fitting(journal: &Journal, rerender: &[f64], cap: f64) -> anyhow::Result<String> {
+fn fitting(journal: &Journal, rerender: &[f64], cap: f64, raise: &str) -> anyhow::Result<String> {
     let (mut rows, mut fit_rows, mut fit_credits, mut needed) = (0usize, 0usize, 0.0f64, 0.0f64);
     let mut take = |est: f64| {
         rows += 1;
@@ -85,7 +85,7 @@ fn fitting(journal: &Journal, rerender: &[f64], cap: f64) -> anyhow::Result<Stri
     rerender.iter().for_each(|e| take(*e));
     let c = summary::credits;
     Ok(format!(
-        "{} of the {} left ({} credits) would fit; raise the limit to {} for all, or run a sheet with fewer rows",
+        "{} of the {} left ({} credits) would fit; {raise} {} for all, or run a sheet with fewer rows",
         summary::plural(fit_rows, "row", "rows"),
         rows,
         c(fit_credits),

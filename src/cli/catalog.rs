@@ -92,10 +92,9 @@ async fn load(account: &AccountArgs) -> anyhow::Result<Result<crate::catalog::Ca
             eprintln!(
                 "catalogue {}{}",
                 origin.words(),
-                if matches!(origin, crate::catalog::obtain::Origin::Fetched) {
-                    ""
-                } else {
-                    "; --refresh fetches it again"
+                match origin {
+                    crate::catalog::obtain::Origin::Cached(_) => "; --refresh fetches it again",
+                    _ => "",
                 }
             );
             Ok(Ok(catalog))

@@ -101,7 +101,9 @@ pub(super) fn locate(
         None => place.name.clone(),
     };
     if let Some(tab) = tab {
-        name = crate::output::folder_name(&format!("{name}-{tab}"));
+        // Tabs match in any case (`--sheet "SPRING ADS"` reads "Spring ads"): the batch must
+        // not depend on how the name was typed, or one tab would be two batches, paid twice.
+        name = crate::output::folder_name(&format!("{name}-{}", tab.trim().to_lowercase()));
     }
     if name != place.name {
         place.dir = place.dir.with_file_name(&name);
@@ -125,7 +127,7 @@ pub(super) fn source(
         None => Source::of(sheet).map_err(|e| format!("cannot read {}: {e}", sheet.display()))?,
     };
     if let (Some(tab), None) = (tab, fetched) {
-        source.path = format!("{}#{tab}", source.path);
+        source.path = format!("{}#{}", source.path, tab.trim().to_lowercase());
     }
     Ok(source)
 }

@@ -1,6 +1,8 @@
 //! `creatify-batch plan`: the table, or the exact request bodies; the sheet's avatar and
 //! voice ids checked against the catalogue when there is one to be had.
 
+use std::io::Write;
+
 use crate::catalog::check::IdCheck;
 use crate::catalog::obtain::Mode;
 use crate::catalog::Catalog;
@@ -19,11 +21,13 @@ pub(super) fn plan_with(
     loaded: &Loaded,
     settings: &Settings,
     catalog: Option<&Catalog>,
+    sandbox: bool,
 ) -> Result<plan::Plan, (plan::PlanError, Vec<String>)> {
     let Some(catalog) = catalog else {
         return loaded.plan(settings, None).map_err(|e| (e, Vec::new()));
     };
     let mut ids = IdCheck::new(catalog, &settings.catalog.known_ids);
+    ids.sandbox = sandbox;
     loaded
         .plan(settings, Some(&mut ids))
         .map_err(|e| (e, ids.unlisted))
@@ -74,11 +78,11 @@ pub(super) async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         ),
         Err(e) => (None, format!("avatar and voice ids not checked: {e}")),
     };
-    let mut planned = plan_with(&loaded, &settings, catalog.as_ref());
+    let mut planned = plan_with(&loaded, &settings, catalog.as_ref(), args.sandbox);
     if let (Some(c), Err((_, unlisted))) = (catalog.as_mut(), &planned) {
         if !unlisted.is_empty() && !mode.offline {
             account.look_up(&settings, c, unlisted).await;
-            planned = plan_with(&loaded, &settings, Some(c));
+            planned = plan_with(&loaded, &settings, Some(c), args.sandbox);
         }
     }
     let plan = match planned {
@@ -88,7 +92,10 @@ pub(super) async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         }
         Err((e, _)) => {
             eprintln!("{e}");
-            eprintln!("note: {checked}");
+            // (A sheet that could not be read at all had no ids to check.)
+            if matches!(e, plan::PlanError::Invalid(_)) {
+                eprintln!("note: {checked}");
+            }
             return Ok(ExitCode::InvalidInput);
         }
     };
@@ -105,18 +112,27 @@ pub(super) async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
             Ok(p) => p.name,
             Err(e) => return invalid(e),
         };
-        for v in &plan.videos {
-            let r = reference(&batch, &v.key, &payload_hash(&v.body), 0);
-            println!(
-                "{}",
-                serde_json::to_string(&stamped_body(&v.body, &v.key, &r))?
-            );
-        }
-    } else {
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
-        plan::write_table(&plan, &mut out)?;
-        std::io::Write::flush(&mut out)?;
+        let written = plan.videos.iter().try_for_each(|v| {
+            let r = reference(&batch, &v.key, &payload_hash(&v.body), 0);
+            let line = serde_json::to_string(&stamped_body(&v.body, &v.key, &r))?;
+            writeln!(out, "{line}")
+        });
+        return done(written.and_then(|()| out.flush()));
     }
-    Ok(ExitCode::Success)
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let written = plan::write_table(&plan, &mut out);
+    done(written.and_then(|()| out.flush()))
+}
+
+/// Success, also when the reader went away early (`plan --json | head -1`): what it read
+/// was whole lines, and there is nothing left to say to it.
+fn done(written: std::io::Result<()>) -> anyhow::Result<ExitCode> {
+    match written {
+        Ok(()) => Ok(ExitCode::Success),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::Success),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -357,6 +357,7 @@ pub(super) async fn run(
         unknown_estimate: journal.credits_in(crate::journal::RowState::Unknown)?,
         changed: &changed,
         wall: started.elapsed(),
+        delivered: remote.as_ref().map(|r| r.url()),
     };
     summary::print(&summary, code, &cx, global.log_format);
     *said = Some(crate::notify::Message {
@@ -391,6 +392,7 @@ async fn checked_plan(
         let e = match account.catalogue(settings, offline).await {
             Ok((c, _)) => {
                 let mut ids = IdCheck::new(&c, &settings.catalog.known_ids);
+                ids.sandbox = args.sandbox;
                 loaded.plan(settings, Some(&mut ids)).err().unwrap_or(e)
             }
             Err(_) => e,
@@ -426,6 +428,7 @@ async fn checked_plan(
     let mut looked_up = false;
     loop {
         let mut ids = IdCheck::new(&catalog, &settings.catalog.known_ids);
+        ids.sandbox = args.sandbox;
         ids.spared = spared.clone();
         match loaded.plan(settings, Some(&mut ids)) {
             Ok(p) => {

@@ -27,6 +27,8 @@ pub(super) struct Context<'a> {
     pub changed: &'a [String],
     /// The run's wall time.
     pub wall: Duration,
+    /// Where the files went when not into `dir` (`s3://bucket/prefix/batch`).
+    pub delivered: Option<&'a str>,
 }
 
 /// The exit code, after what the engine decided: changed rows turn a clean run into exit 6.
@@ -105,7 +107,10 @@ pub(super) fn text(s: &Summary, code: ExitCode, cx: &Context) -> Vec<String> {
         plural(s.posts as usize, "creation", "creations"),
         s.throttled,
         cx.wall.as_secs_f64(),
-        cx.dir.display()
+        match cx.delivered {
+            Some(to) => format!("{to} (journal in {})", cx.dir.display()),
+            None => cx.dir.display().to_string(),
+        }
     ));
     match code {
         ExitCode::Interrupted => out.push(

@@ -98,9 +98,16 @@ impl Coordinator {
                                 .is_ok_and(|m| m.is_file() && m.len() == f.bytes)
                         })
                     };
-                    if !(intact(&row.video) && intact(&row.thumbnail)) {
+                    // Delivered to a bucket, the files are not on this disk: the fetch asks the
+                    // bucket (HEAD) and downloads only what is missing there.
+                    let remote = cfg.storage.is_some();
+                    if remote || !(intact(&row.video) && intact(&row.thumbnail)) {
                         if let Some(id) = row.job_id {
-                            tracing::warn!(key = %row.key, "files missing or changed on disk; downloading again");
+                            if remote {
+                                tracing::debug!(key = %row.key, "checking the bucket for this row's files");
+                            } else {
+                                tracing::warn!(key = %row.key, "files missing or changed on disk; downloading again");
+                            }
                             t.state = RowState::Done;
                             c.downloads.push_back((row.key, id));
                         }

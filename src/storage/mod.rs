@@ -240,7 +240,7 @@ impl Remote {
 /// A store's error as a user should read it: what it means, then the store's own words
 /// with every secret the environment holds taken out.
 pub fn describe(e: &object_store::Error, bucket: &str) -> String {
-    let detail = redact(&e.to_string());
+    let detail = short_detail(&redact(&e.to_string()));
     // The server's error code is only in the Debug form (the answer's body).
     let debug = format!("{e:?}");
     let lower = debug.to_ascii_lowercase();
@@ -258,6 +258,13 @@ pub fn describe(e: &object_store::Error, bucket: &str) -> String {
         || lower.contains("containernotfound");
     let meaning = if missing {
         format!("the bucket {bucket:?} does not exist (create it, or fix the name in --out)")
+    } else if lower.contains("169.254.169.254") {
+        // No key in the environment: the client fell back to a cloud machine's metadata.
+        format!("no credentials for the store were found (set {variables})")
+    } else if lower.contains("builder error") && lower.contains("http://") {
+        "the endpoint is plain http://: set AWS_ALLOW_HTTP=true to allow it (or write it in \
+         [storage] endpoint)"
+            .to_owned()
     } else {
         match e {
             object_store::Error::Unauthenticated { .. }
@@ -280,6 +287,21 @@ pub fn describe(e: &object_store::Error, bucket: &str) -> String {
         }
     };
     format!("{meaning} ({detail})")
+}
+
+/// The store's words on one line, without the XML body an S3 server answers with (its
+/// `<Code>` kept).
+fn short_detail(detail: &str) -> String {
+    let Some(at) = detail.find("<?xml").or_else(|| detail.find("<Error")) else {
+        return detail.split_whitespace().collect::<Vec<_>>().join(" ");
+    };
+    let code = detail[at..]
+        .split_once("<Code>")
+        .and_then(|(_, r)| r.split_once("</Code>"))
+        .map(|(c, _)| format!(" S3 error {c}"))
+        .unwrap_or_default();
+    let head: Vec<&str> = detail[..at].split_whitespace().collect();
+    format!("{}{code}", head.join(" "))
 }
 
 /// `text` with `?…` in place of the query of each `http(s)://` URL in it.
@@ -350,6 +372,20 @@ pub fn redact(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_servers_xml_answer_is_cut_to_its_error_code() {
+        let d = "Generic S3 error: Error performing PUT http://h/b/k in 1ms - Server returned \
+                 non-2xx status code: 403 Forbidden: <?xml version=\"1.0\"?>\n<Error><Code>\
+                 SignatureDoesNotMatch</Code><RequestId>1</RequestId></Error>";
+        let s = short_detail(d);
+        assert!(
+            s.ends_with("403 Forbidden: S3 error SignatureDoesNotMatch"),
+            "{s}"
+        );
+        assert!(!s.contains('<') && !s.contains('\n'));
+        assert_eq!(short_detail("a\n b"), "a b");
+    }
+
     use super::*;
 
     #[test]

@@ -48,7 +48,7 @@ async fn one_video_is_one_video_and_budgets_say_what_fits() {
     assert!(
         err.contains("over --max-credits 12")
             && err.contains("2 rows of the 3 left (10 credits) would fit")
-            && err.contains("raise the limit to 15"),
+            && err.contains("raise --max-credits to 15"),
         "{err}"
     );
     // Nothing was charged: 0, never -0.
