@@ -446,5 +446,12 @@ fn a_tab_chosen_with_sheet_is_a_batch_of_its_own() {
             .collect()
     };
     assert_eq!(keys("book"), ["a:downloaded"]);
-    assert_eq!(keys("book-Extra"), ["x:downloaded", "y:downloaded"]);
+    assert_eq!(keys("book-extra"), ["x:downloaded", "y:downloaded"]);
+    // The tab typed in another case is the same tab, so the same batch: nothing new is made
+    // (it used to be a second batch, every row rendered and paid again).
+    let out = run(&["--sheet", "EXTRA"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let batches = std::fs::read_dir(dir.path().join("out/sandbox")).unwrap().count();
+    assert_eq!(batches, 2, "a second batch for the same tab");
+    assert_eq!(keys("book-extra"), ["x:downloaded", "y:downloaded"]);
 }
