@@ -48,7 +48,15 @@ pub(super) async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::InvalidInput);
         }
     };
-    let account = Account::open(&settings, args.sandbox).await?;
+    // A plan only reads the catalogue: an API that does not answer is given up on soon (the
+    // plan then says the ids went unchecked), not after a run's patient retries.
+    let mut quick = settings.clone();
+    quick.retry.max_attempts = quick.retry.max_attempts.min(2);
+    quick.api.connect_timeout = quick
+        .api
+        .connect_timeout
+        .min(std::time::Duration::from_secs(5));
+    let account = Account::open(&quick, args.sandbox).await?;
     // A sheet with problems of its own asks no API anything: its ids are checked too only
     // against a cached catalogue (or the sandbox's).
     let sheet_is_bad = loaded.plan(&settings, None).is_err();

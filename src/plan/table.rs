@@ -9,6 +9,9 @@ use crate::output::words::plural;
 use crate::sheet::printable;
 
 const KEY_WIDTH: usize = 24;
+/// A `[matrix]` variant's key (`row~avatar=x~visual_style=y`) differs from its siblings
+/// only at its end: shown wider, so each variant can be told apart before anything is spent.
+const VARIANT_KEY_WIDTH: usize = 72;
 const NAME_WIDTH: usize = 32;
 
 const HEADER: [&str; 8] = [
@@ -95,7 +98,14 @@ pub fn write_table(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
 /// One video's cells, in [`HEADER`] order.
 fn cells(v: &PlannedVideo) -> [String; 8] {
     [
-        printable(&v.key, KEY_WIDTH),
+        printable(
+            &v.key,
+            if v.key.contains('~') {
+                VARIANT_KEY_WIDTH
+            } else {
+                KEY_WIDTH
+            },
+        ),
         printable(v.body.name.as_deref().unwrap_or("-"), NAME_WIDTH),
         v.body.video_inputs.len().to_string(),
         v.body.model().to_string(),

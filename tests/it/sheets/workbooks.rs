@@ -451,7 +451,9 @@ fn a_tab_chosen_with_sheet_is_a_batch_of_its_own() {
     // (it used to be a second batch, every row rendered and paid again).
     let out = run(&["--sheet", "EXTRA"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
-    let batches = std::fs::read_dir(dir.path().join("out/sandbox")).unwrap().count();
+    let batches = std::fs::read_dir(dir.path().join("out/sandbox"))
+        .unwrap()
+        .count();
     assert_eq!(batches, 2, "a second batch for the same tab");
     assert_eq!(keys("book-extra"), ["x:downloaded", "y:downloaded"]);
 }
