@@ -19,6 +19,32 @@ pub mod table;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// The journal's meta key of the names of a batch's avatar and accent ids (id → name), kept
+/// by `run` after the id check for the report.
+pub const NAMES_META: &str = "catalog_names";
+
+/// The catalogue's names of every avatar and accent id `videos` use.
+pub fn names_of(
+    videos: &[crate::plan::PlannedVideo],
+    catalog: &Catalog,
+) -> std::collections::BTreeMap<String, String> {
+    let mut names = std::collections::BTreeMap::new();
+    for scene in videos.iter().flat_map(|v| &v.body.video_inputs) {
+        if let Some(a) = scene
+            .character
+            .as_ref()
+            .and_then(|c| catalog.avatar(&c.avatar_id))
+        {
+            names.insert(a.id.clone(), a.name.clone());
+        }
+        let voice = scene.voice.as_ref().and_then(|v| v.voice_id.as_deref());
+        if let Some(a) = voice.and_then(|id| catalog.accent(id)) {
+            names.insert(a.id.clone(), a.label());
+        }
+    }
+    names
+}
+
 /// One avatar (persona); its `id` is `character.avatar_id`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Avatar {

@@ -118,7 +118,7 @@ pub(super) async fn run(
             return invalid(e);
         }
     }
-    let plan = match checked_plan(&args, &settings, &loaded, &place.dir).await? {
+    let (plan, names) = match checked_plan(&args, &settings, &loaded, &place.dir).await? {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -224,6 +224,7 @@ pub(super) async fn run(
             .await?;
     }
     record_scene_labels(&journal, &plan, place.feedback).await?;
+    record_names(&journal, names).await?;
     // Fed back, the fixed rows of failed.csv are the ones to send again.
     let retry_failed = args.retry_failed || place.feedback;
     let keys: Vec<String> = plan.videos.iter().map(|v| v.key.clone()).collect();
@@ -378,7 +379,7 @@ async fn checked_plan(
     settings: &Settings,
     loaded: &super::input::Loaded,
     batch_dir: &Path,
-) -> anyhow::Result<Result<Plan, ExitCode>> {
+) -> anyhow::Result<Result<(Plan, Names), ExitCode>> {
     use crate::catalog::check::IdCheck;
     let account = super::account::Account::open(settings, args.sandbox).await?;
     // A sheet with problems of its own is refused without asking any API anything; its ids
@@ -436,7 +437,8 @@ async fn checked_plan(
                 for note in p.notes.iter().filter(|n| n.starts_with("names resolved")) {
                     tracing::info!("{note}");
                 }
-                return Ok(Ok(p));
+                let names = crate::catalog::names_of(&p.videos, &catalog);
+                return Ok(Ok((p, names)));
             }
             Err(e) => {
                 let unlisted = std::mem::take(&mut ids.unlisted);
@@ -704,6 +706,30 @@ fn write_reports(
         view.for_each_full_row(|row| f(&row).map_err(anyhow::Error::from))
     })
     .with_context(|| format!("cannot write the manifest in {}", batch_dir.display()))
+}
+
+/// The catalogue's names of a batch's avatar and accent ids.
+type Names = std::collections::BTreeMap<String, String>;
+
+/// Keeps the names of the batch's avatars and voices in the journal for the report, added to
+/// those recorded before (a fed-back `failed.csv` holds some rows only).
+async fn record_names(journal: &Journal, fresh: Names) -> anyhow::Result<()> {
+    let mut names: Names = journal
+        .meta(crate::catalog::NAMES_META)?
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default();
+    let before = names.len();
+    names.extend(fresh);
+    if names.is_empty() || (names.len() == before && before > 0) {
+        return Ok(());
+    }
+    journal
+        .record(Change::Meta {
+            key: crate::catalog::NAMES_META.into(),
+            value: serde_json::to_string(&names)?,
+        })
+        .await?;
+    Ok(())
 }
 
 /// Keeps the plan's scene labels in the journal for the manifest and the report: the sheet's

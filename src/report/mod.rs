@@ -49,6 +49,9 @@ pub struct About {
     pub live: bool,
     /// When the report was written (unix seconds).
     pub written_at: f64,
+    /// The catalogue's names of the batch's avatar and accent ids
+    /// ([`crate::catalog::NAMES_META`]), so a card says who speaks, not only an id.
+    pub names: std::collections::BTreeMap<String, String>,
 }
 
 impl About {
@@ -74,6 +77,10 @@ impl About {
             seconds: totals.seconds,
             live,
             written_at: crate::journal::unix_now(),
+            names: view
+                .meta(crate::catalog::NAMES_META)?
+                .and_then(|s| serde_json::from_str(&s).ok())
+                .unwrap_or_default(),
         })
     }
 }
@@ -307,6 +314,24 @@ fn text(v: &Value, path: &[&str]) -> String {
 }
 
 /// The distinct non-empty values, in order, joined with `, `.
+impl Card {
+    /// The avatars and voices named as the catalogue names them (`Ava (edb9719c-…)`, the
+    /// whole id kept for whoever copies it), where it does; an id it does not name stays.
+    pub fn named(mut self, names: &std::collections::BTreeMap<String, String>) -> Self {
+        let show = |id: &str| match names.get(id) {
+            Some(name) => format!("{name} ({id})"),
+            None => id.to_owned(),
+        };
+        for s in &mut self.scenes {
+            s.avatar = show(&s.avatar);
+            s.voice = show(&s.voice);
+        }
+        self.avatars = distinct(self.scenes.iter().map(|s| s.avatar.as_str()));
+        self.voices = distinct(self.scenes.iter().map(|s| s.voice.as_str()));
+        self
+    }
+}
+
 fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> String {
     let mut seen: Vec<&str> = Vec::new();
     for v in values.filter(|v| !v.is_empty()) {

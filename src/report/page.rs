@@ -244,7 +244,7 @@ impl Export for Html {
 
     fn row(&self, m: &Manifest, row: &Row, index: usize, out: &mut dyn Write) -> io::Result<()> {
         let labels = m.labels.get(&row.key).map(Vec::as_slice).unwrap_or(&[]);
-        let card = Card::of(row, labels);
+        let card = Card::of(row, labels).named(&m.about.names);
         let approx = |estimated: bool| if estimated { "≈ " } else { "" };
         let view = CardView {
             seconds_text: format!(

@@ -325,6 +325,14 @@ async fn names_resolve_to_ids_and_the_accounts_own_avatars_are_found_by_id() {
     let o = h.run(&sheet, &[]).await;
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     assert_eq!(h.stats().jobs_created, 2);
+    // The report says who speaks, by the catalogue's names.
+    let report = std::fs::read_to_string(h.batch_dir("names").join("report.html")).unwrap();
+    let marco = format!("Marco ({})", PERSONAS[2].id);
+    assert!(report.contains(&marco), "no {marco:?} in the report");
+    assert!(
+        report.contains("Ava (British)"),
+        "no voice name in the report"
+    );
 }
 
 fn bare(dir: &Path, args: &[&str]) -> Output {
