@@ -1,6 +1,7 @@
 //! `[matrix]` variants in the report, as Chromium builds it: a row's variants inside one
 //! group naming the row and its count, each card labelled by its values; a row with one
-//! variant stays a card of its own; a sort by cost lays every card out on its own.
+//! variant stays a card of its own; a sort by cost lays every card out on its own; a filter
+//! that hides a group's cards hides the group.
 
 use creatify_batch::sandbox::catalog::PERSONAS;
 use creatify_batch::sandbox::Faults;
@@ -97,4 +98,9 @@ async fn a_rows_variants_sit_side_by_side_in_one_group_with_their_count_and_valu
         .filter(|n| n.tag() == "article")
         .count();
     assert_eq!(cards, 3);
+
+    // Filtered to failed (none here), the group of hidden cards hides with them.
+    let doc = dump_dom(&page, "#state=failed").await;
+    assert!(shown_groups(&doc).is_empty());
+    assert_eq!(doc.find("section", "variants").len(), 1);
 }
