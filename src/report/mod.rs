@@ -10,6 +10,7 @@
 //! batch is never held in memory as cards or as text.
 
 pub mod page;
+pub mod variants;
 
 use serde::Serialize;
 use serde_json::Value;

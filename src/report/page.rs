@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 use minijinja::Environment;
 use serde::Serialize;
 
+use super::variants::{self, Grouper, Run};
 use super::{credit_words, duration_words, About, Card, REFRESH_SECS};
 use crate::journal::Row;
 use crate::output::manifest::{Export, Manifest};
@@ -18,6 +19,7 @@ use crate::output::words::credits;
 
 const HEAD: &str = include_str!("templates/head.html");
 const CARD: &str = include_str!("templates/card.html");
+const GROUP: &str = include_str!("templates/group.html");
 const FOOT: &str = include_str!("templates/foot.html");
 const CSS: &str = include_str!("templates/style.css");
 const JS: &str = include_str!("templates/report.js");
@@ -41,6 +43,7 @@ fn env() -> Result<&'static Environment<'static>, &'static str> {
         for (name, source) in [
             ("head.html", HEAD),
             ("card.html", CARD),
+            ("group.html", GROUP),
             ("foot.html", FOOT),
         ] {
             env.add_template(name, source)
@@ -203,8 +206,53 @@ struct CardView<'a> {
     #[serde(flatten)]
     card: &'a Card,
     index: usize,
+    variant: Option<String>,
     seconds_text: String,
     cost_text: String,
+}
+
+/// A row's variants' heading.
+#[derive(Serialize)]
+struct GroupView<'a> {
+    key: &'a str,
+    count: usize,
+    line: u64,
+}
+
+/// One rendered card, held while its row's variants are read.
+struct Held {
+    html: Vec<u8>,
+    line: u64,
+}
+
+thread_local! {
+    /// The cards of the row being written, until a card of another row comes. The page is
+    /// written by one thread from `begin` to `end` ([`Export`] has no state of its own), and
+    /// `begin` empties it, so a write that failed half-way leaves nothing behind.
+    static HELD: std::cell::RefCell<Grouper<Held>> = std::cell::RefCell::default();
+}
+
+/// Writes what is complete: a lone card as it is, a row's variants inside their group.
+fn write_runs(runs: impl IntoIterator<Item = Run<Held>>, out: &mut dyn Write) -> io::Result<()> {
+    for run in runs {
+        match run {
+            Run::Lone(card) => out.write_all(&card.html)?,
+            Run::Group { key, cards } => {
+                let line = cards.first().map_or(0, |c| c.line);
+                let view = GroupView {
+                    key: &key,
+                    count: cards.len(),
+                    line,
+                };
+                render("group.html", view, out)?;
+                for card in cards {
+                    out.write_all(&card.html)?;
+                }
+                out.write_all(b"</div>\n</section>\n")?;
+            }
+        }
+    }
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -239,6 +287,7 @@ impl Export for Html {
             refresh: (a.live && unfinished(&m.counts)).then_some(REFRESH_SECS),
             css: CSS,
         };
+        HELD.with(|h| *h.borrow_mut() = Grouper::default());
         render("head.html", head, out)
     }
 
@@ -262,13 +311,23 @@ impl Export for Html {
                     ""
                 }
             ),
+            variant: variants::label(&card.key),
             card: &card,
             index,
         };
-        render("card.html", view, out)
+        let mut html = Vec::new();
+        render("card.html", view, &mut html)?;
+        let held = Held {
+            html,
+            line: card.line.unwrap_or(0),
+        };
+        let runs = HELD.with(|h| h.borrow_mut().push(&card.key, held));
+        write_runs(runs, out)
     }
 
     fn end(&self, m: &Manifest, _: usize, out: &mut dyn Write) -> io::Result<()> {
+        let rest = HELD.with(|h| h.borrow_mut().finish());
+        write_runs(rest, out)?;
         let foot = Foot {
             written: Stamp::at(m.about.written_at),
             js: JS,
@@ -406,5 +465,36 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("class=\"card landscape g-done\""), "{html}");
+    }
+
+    #[test]
+    fn a_rows_variants_are_written_in_one_group_with_their_count_and_values() {
+        let keys = ["plain", "<b>~avatar=a&b", "<b>~avatar=c", "after"];
+        let rows: Vec<Row> = keys
+            .iter()
+            .map(|k| crate::report::tests::row(k, RowState::Planned))
+            .collect();
+        let html = page(&rows, Counts::default(), false);
+        assert_eq!(
+            html.matches("<section class=\"variants\"").count(),
+            1,
+            "{html}"
+        );
+        let group = &html[html.find("<section").unwrap()..html.find("</section>").unwrap()];
+        assert!(group.contains("<code class=\"vk\" dir=\"auto\">&lt;b&gt;</code> <span class=\"vn\">2 variants</span>"), "{group}");
+        assert_eq!(group.matches("<article").count(), 2, "{group}");
+        assert!(
+            group.contains("<p class=\"variant\" dir=\"auto\">avatar=a&amp;b</p>"),
+            "{group}"
+        );
+        assert!(
+            !group.contains("plain") && !group.contains("Video after"),
+            "{group}"
+        );
+        // Every card is written, once, in sheet order.
+        let ids: Vec<usize> = (0..4)
+            .map(|i| html.find(&format!("id=\"row-{i}\"")).unwrap())
+            .collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
     }
 }

@@ -5,6 +5,7 @@
 mod browser;
 mod dom;
 mod refresh;
+mod variants;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

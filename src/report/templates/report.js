@@ -5,6 +5,10 @@
   var root = document.documentElement;
   var list = document.getElementById("cards");
   var cards = Array.prototype.slice.call(list.querySelectorAll("article.card"));
+  // A row's variants sit in a section of their own; each card remembers where it lives.
+  var groups = Array.prototype.slice.call(list.querySelectorAll("section.variants"));
+  var homes = cards.map(function (c) { return c.parentNode; });
+  var units = Array.prototype.slice.call(list.children);
   var chips = Array.prototype.slice.call(document.querySelectorAll(".chip"));
   var q = document.getElementById("q");
   var sort = document.getElementById("sort");
@@ -56,13 +60,26 @@
       chips[j].setAttribute("aria-pressed", chips[j].getAttribute("data-group") === state.group ? "true" : "false");
     }
     var key = state.sort, sign = state.desc ? -1 : 1;
-    var order = cards.slice().sort(function (a, b) {
+    var byKey = function (a, b) {
       var d = parseFloat(a.getAttribute("data-" + key)) - parseFloat(b.getAttribute("data-" + key));
       if (!d) d = parseFloat(a.getAttribute("data-line")) - parseFloat(b.getAttribute("data-line"));
       return sign * d;
-    });
-    var frag = document.createDocumentFragment();
-    for (var k = 0; k < order.length; k++) frag.appendChild(order[k]);
+    };
+    var frag = document.createDocumentFragment(), k;
+    if (key === "line") {
+      // In sheet order a row's variants stay side by side: every card goes back to its
+      // group, and the groups move as one (a group with nothing shown hides).
+      for (k = 0; k < cards.length; k++) homes[k].appendChild(cards[k]);
+      var order = units.slice().sort(byKey);
+      for (k = 0; k < order.length; k++) frag.appendChild(order[k]);
+      for (k = 0; k < groups.length; k++) groups[k].hidden = !groups[k].querySelector("article.card:not([hidden])");
+    } else {
+      // By cost or duration each video takes its own place (its card still names its
+      // variant): the groups step aside.
+      var sorted = cards.slice().sort(byKey);
+      for (k = 0; k < sorted.length; k++) frag.appendChild(sorted[k]);
+      for (k = 0; k < groups.length; k++) groups[k].hidden = true;
+    }
     list.appendChild(frag);
     shown.textContent = n === cards.length ? cards.length + " videos" : n + " of " + cards.length + " videos";
     none.hidden = n > 0;

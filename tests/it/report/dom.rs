@@ -162,6 +162,14 @@ impl Node {
             .is_some_and(|c| c.split_whitespace().any(|c| c == class))
     }
 
+    /// Its direct children (none for text).
+    pub fn children(&self) -> &[Node] {
+        match self {
+            Node::Element { children, .. } => children,
+            Node::Text(_) => &[],
+        }
+    }
+
     /// Every element below (and including) it, in document order.
     pub fn elements(&self) -> Vec<&Node> {
         let mut out = Vec::new();
