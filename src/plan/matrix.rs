@@ -259,7 +259,25 @@ fn combos(row: &Row, m: &MatrixSettings, column_of: &HashMap<String, usize>) -> 
             }
         }
         if !fitted {
-            out.push(inc.clone());
+            // A combination of its own; a `columns` cell's list still gives one variant per
+            // value (the cell would otherwise be sent as one value, `a|b`).
+            let mut added = vec![inc.clone()];
+            for (name, values) in &dims {
+                if !m.columns.iter().any(|c| c == name) || inc.contains_key(*name) {
+                    continue;
+                }
+                added = added
+                    .into_iter()
+                    .flat_map(|c| {
+                        values.iter().map(move |v| {
+                            let mut c = c.clone();
+                            c.insert((*name).to_owned(), v.clone());
+                            c
+                        })
+                    })
+                    .collect();
+            }
+            out.extend(added);
         }
     }
     if out.is_empty() {
@@ -399,6 +417,29 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn an_include_of_its_own_still_splits_a_columns_cell() {
+        // `voice` is a `columns` dimension whose cell lists two voices; the include of Theo
+        // fits no combination (avatar is Marco or Sam), so it adds its own, one per voice.
+        let mut m = settings(&[("avatar", &["Marco", "Sam"])]);
+        m.columns = vec!["voice".into()];
+        m.include = vec![combo(&[("avatar", "Theo")])];
+        let column_of: HashMap<String, usize> = [("voice".to_string(), 0), ("avatar".into(), 1)]
+            .into_iter()
+            .collect();
+        let row = Row {
+            line: 2,
+            cells: vec!["Sam|Marco (Spanish)".into(), String::new()],
+        };
+        let got = combos(&row, &m, &column_of);
+        assert_eq!(got.len(), 6, "{got:?}");
+        assert!(got.contains(&combo(&[("avatar", "Theo"), ("voice", "Sam")])));
+        assert!(got.contains(&combo(&[("avatar", "Theo"), ("voice", "Marco (Spanish)")])));
+        assert!(got
+            .iter()
+            .all(|c| c.get("voice").is_some_and(|v| !v.contains('|'))));
     }
 
     #[test]
