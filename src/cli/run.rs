@@ -13,7 +13,7 @@ use crate::api::{ApiClient, ClientConfig, Credentials};
 use crate::config::Settings;
 use crate::engine::{self, reference::payload_hash, sync::Rerender, EngineConfig, HaltAfter};
 use crate::exit::ExitCode;
-use crate::journal::{BatchLock, Change, Journal, LockError, Row, SHEET_META};
+use crate::journal::{BatchLock, Change, Journal, LockError, Row, RowState, SHEET_META};
 use crate::output::manifest;
 use crate::plan::Plan;
 use crate::progress::{Bars, LogLines, Reporter, Silent};
@@ -348,6 +348,26 @@ pub(super) async fn run(
     let mut code = summary::exit_code(code, changed.len());
     if published.is_err() && code == ExitCode::Success {
         code = ExitCode::RowsFailed;
+    }
+    // Fed back, this run saw only the rows of failed.csv: the batch is clean only when none of
+    // its rows is still failed (one left out of the file, or a matrix variant fixed under a
+    // new value, which is a new variant beside the failed one).
+    if place.feedback && code == ExitCode::Success {
+        let still: usize = journal
+            .view()?
+            .counts()?
+            .into_iter()
+            .filter(|(s, _)| matches!(s, RowState::Failed | RowState::Rejected))
+            .map(|(_, n)| n)
+            .sum();
+        if still > 0 {
+            tracing::warn!(
+                rows = still,
+                "rows of the batch are still failed (not in the fed-back file); see {}",
+                batch_dir.join("failed.csv").display()
+            );
+            code = ExitCode::RowsFailed;
+        }
     }
     let mut summary = summary;
     summary.counts.changed = changed.len();

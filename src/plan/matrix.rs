@@ -228,16 +228,7 @@ fn combos(row: &Row, m: &MatrixSettings, column_of: &HashMap<String, usize>) -> 
         vec![Combo::new()]
     };
     for (name, values) in &dims {
-        out = out
-            .into_iter()
-            .flat_map(|c| {
-                values.iter().map(move |v| {
-                    let mut c = c.clone();
-                    c.insert((*name).to_owned(), v.clone());
-                    c
-                })
-            })
-            .collect();
+        out = cross(out, name, values);
     }
     out.retain(|c| {
         !m.exclude
@@ -266,16 +257,7 @@ fn combos(row: &Row, m: &MatrixSettings, column_of: &HashMap<String, usize>) -> 
                 if !m.columns.iter().any(|c| c == name) || inc.contains_key(*name) {
                     continue;
                 }
-                added = added
-                    .into_iter()
-                    .flat_map(|c| {
-                        values.iter().map(move |v| {
-                            let mut c = c.clone();
-                            c.insert((*name).to_owned(), v.clone());
-                            c
-                        })
-                    })
-                    .collect();
+                added = cross(added, name, values);
             }
             out.extend(added);
         }
@@ -284,6 +266,20 @@ fn combos(row: &Row, m: &MatrixSettings, column_of: &HashMap<String, usize>) -> 
         out.push(Combo::new());
     }
     out
+}
+
+/// Every combination of `combos` with each of `values` for `name`.
+fn cross(combos: Vec<Combo>, name: &str, values: &[String]) -> Vec<Combo> {
+    combos
+        .into_iter()
+        .flat_map(|c| {
+            values.iter().map(move |v| {
+                let mut c = c.clone();
+                c.insert(name.to_owned(), v.clone());
+                c
+            })
+        })
+        .collect()
 }
 
 /// The row key a variant's key starts with (`spring` for `spring~avatar=a~visual_style=Vlog`),

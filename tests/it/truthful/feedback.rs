@@ -127,3 +127,37 @@ async fn a_fixed_failed_csv_renders_into_the_original_batch() {
     assert_ne!(code(&again), 2, "{}", text(&again));
     assert_eq!(h.stats().jobs_created, 5);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fed_back_file_missing_a_failed_row_does_not_end_in_exit_0() {
+    let h = Harness::start(Faults::default(), |_| {}).await;
+    let sheet = h.sheet("promo.csv", &sheet_with_two_bad_rows());
+    assert_eq!(code(&h.run(&sheet, &[]).await), 1);
+    let failed_csv = h.batch_dir("promo").join("failed.csv");
+    let failed = std::fs::read_to_string(&failed_csv).unwrap();
+    // Only v004 is fixed and fed back; v005 was left out of the file.
+    let kept: Vec<&str> = failed.lines().filter(|l| !l.starts_with("v005")).collect();
+    std::fs::write(
+        &failed_csv,
+        kept.join("\n")
+            .replace(unready(), "edb9719c-42af-5c7f-83d5-b7de95567b5e")
+            + "\n",
+    )
+    .unwrap();
+    let fixed = h.run(&failed_csv, &[]).await;
+    // v004 is made, but the batch still has v005 failed: not a clean run.
+    assert_eq!(code(&fixed), 1, "{}", text(&fixed));
+    assert!(text(&fixed).contains("still failed"), "{}", text(&fixed));
+    let states: Vec<String> = manifest_rows(&h.batch_dir("promo"))
+        .iter()
+        .map(|r| {
+            format!(
+                "{}:{}",
+                r["key"].as_str().unwrap(),
+                r["status"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(states.contains(&"v004:downloaded".to_owned()), "{states:?}");
+    assert!(states.contains(&"v005:failed".to_owned()), "{states:?}");
+}
