@@ -137,7 +137,14 @@ pub fn faults(toml_text: &str) -> Faults {
 
 #[tokio::test]
 async fn create_get_list_and_credits_follow_the_real_api() {
-    let sb = start(|c| c.options.credits = 100.0).await;
+    // Real time and a slow render: the job stays `pending` for 4 s, however loaded the machine
+    // (at the tests' usual 100x it is pending for 4 ms, and a busy CI host saw `in_queue`).
+    let sb = start(|c| {
+        c.options.credits = 100.0;
+        c.options.time_scale = 1.0;
+        c.options.render_seconds = 600.0;
+    })
+    .await;
     let api = Api::new(&sb);
     let first = api.create(&video("row-1", "Hi there")).await;
     assert_eq!(first["status"], "pending");
