@@ -127,7 +127,9 @@ pub(super) async fn repreview(
         tracing::info!(key = %row.key, "rejected preview edited in the sheet: previewing it again");
         keys.push(row.key.clone());
         journal
-            .record(Change::Review(ReviewChange::Repreview { row: Box::new(row) }))
+            .record(Change::Review(ReviewChange::Repreview {
+                row: Box::new(row),
+            }))
             .await?;
     }
     Ok(keys)
@@ -176,7 +178,14 @@ pub(super) async fn decide(
     } else if args.render_approved {
         let (keys, more_refused, cost) = approved(journal)?;
         refused += more_refused;
-        if let Some(code) = afford(client, args.max_credits, cost, "renders of the approved previews").await? {
+        if let Some(code) = afford(
+            client,
+            args.max_credits,
+            cost,
+            "renders of the approved previews",
+        )
+        .await?
+        {
             return Ok(Err(code));
         }
         if keys.is_empty() {
