@@ -44,14 +44,23 @@ async fn the_approve_column_is_read_on_each_run_and_sent_to_no_one() {
     assert_eq!(reached(&h.stats(), RENDER), 1);
     let st = states(&dir);
     assert_eq!(
-        (st["v001"].as_str(), st["v002"].as_str(), st["v003"].as_str()),
+        (
+            st["v001"].as_str(),
+            st["v002"].as_str(),
+            st["v003"].as_str()
+        ),
         ("downloaded", "preview_ready", "preview_ready")
     );
     // The column was never part of a request body.
     let journal = creatify_batch::journal::Journal::open(&dir).unwrap();
     let body = journal.payload("v001").unwrap().unwrap().body;
     assert!(!body.contains("approve") && !body.contains("yes"), "{body}");
-    let sources: Vec<String> = journal.approvals().unwrap().into_iter().map(|a| a.source).collect();
+    let sources: Vec<String> = journal
+        .approvals()
+        .unwrap()
+        .into_iter()
+        .map(|a| a.source)
+        .collect();
     assert_eq!(sources, ["sheet", "sheet"]);
 }
 
@@ -87,11 +96,18 @@ async fn an_approvals_file_is_honoured_only_for_the_preview_it_names() {
     write_csv(&mut bytes, &lines).unwrap();
     std::fs::write(&file, bytes).unwrap();
     let out = h
-        .run(&sheet, &["--render-approved", "--approvals", file.to_str().unwrap()])
+        .run(
+            &sheet,
+            &["--render-approved", "--approvals", file.to_str().unwrap()],
+        )
         .await;
     // v001 rendered; v002's approval refused (exit 1), said so.
     assert_eq!(code(&out), 1, "{}", text(&out));
-    assert!(text(&out).contains("previewed again since"), "{}", text(&out));
+    assert!(
+        text(&out).contains("previewed again since"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(reached(&h.stats(), RENDER), 1);
     let st = states(&dir);
     assert_eq!(st["v001"], "downloaded");
@@ -134,7 +150,10 @@ async fn a_row_changed_after_its_approval_is_not_rendered() {
     );
     assert_eq!(reached(&h.stats(), RENDER), 1, "only v002 renders");
     let st = states(&dir);
-    assert_eq!((st["v001"].as_str(), st["v002"].as_str()), ("preview_ready", "downloaded"));
+    assert_eq!(
+        (st["v001"].as_str(), st["v002"].as_str()),
+        ("preview_ready", "downloaded")
+    );
     // Approving it again is refused too: the preview is of the old version.
     let again = verdict(&h, "approve", &dir, &["v001"]);
     assert_eq!(again.status.code(), Some(2), "{}", text(&again));
@@ -162,7 +181,10 @@ async fn a_rejected_row_edited_is_previewed_again_under_a_new_reference() {
     assert_eq!(code(&out), 6, "{}", text(&out));
     assert_eq!(reached(&h.stats(), PREVIEW), 4, "one new preview, v002's");
     assert_eq!(after["v002"].0, "preview_ready");
-    assert_ne!(after["v002"].1, before["v002"].1, "a new preview has a new reference");
+    assert_ne!(
+        after["v002"].1, before["v002"].1,
+        "a new preview has a new reference"
+    );
     assert_eq!(after["v001"], before["v001"]);
     assert_eq!(after["v003"], before["v003"]);
     // The new preview can be approved and rendered; the old verdict does not carry over.

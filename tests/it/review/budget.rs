@@ -25,7 +25,9 @@ async fn previews_and_renders_are_checked_at_their_own_prices_before_any_call() 
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
     let arrived = h.stats().creations_arrived;
     // Three renders cost 12: over --max-credits 11.
-    let out = h.run(&sheet, &["--render-approved", "--max-credits", "11"]).await;
+    let out = h
+        .run(&sheet, &["--render-approved", "--max-credits", "11"])
+        .await;
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(text(&out).contains("--max-credits"), "{}", text(&out));
     // The account has 11 left: refused by the balance too, still before any call.
