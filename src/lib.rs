@@ -21,6 +21,7 @@ pub mod output;
 pub mod plan;
 pub mod progress;
 pub mod report;
+pub mod review;
 pub mod sandbox;
 pub mod sheet;
 pub mod storage;

@@ -32,6 +32,14 @@ pub struct Counts {
     pub failed: usize,
     /// Rejected.
     pub rejected: usize,
+    /// Previews being made (`run --preview`).
+    pub previewing: usize,
+    /// Previews made, waiting for a reviewer.
+    pub preview_ready: usize,
+    /// Renders of approved previews asked for, not yet known to be under way.
+    pub render_requested: usize,
+    /// Renders of approved previews under way.
+    pub rendering: usize,
     /// Rows (in any state past `planned`) whose sheet body changed since their job was
     /// created: counted besides their state.
     pub changed: usize,
@@ -54,6 +62,10 @@ impl Counts {
             RowState::Downloaded => &mut self.downloaded,
             RowState::Failed => &mut self.failed,
             RowState::Rejected => &mut self.rejected,
+            RowState::Previewing => &mut self.previewing,
+            RowState::PreviewReady => &mut self.preview_ready,
+            RowState::RenderRequested => &mut self.render_requested,
+            RowState::Rendering => &mut self.rendering,
         } += n;
     }
 

@@ -123,6 +123,8 @@ pub struct CallCounts {
     pub credits: AtomicU64,
     /// Download GETs.
     pub download: AtomicU64,
+    /// Render POSTs of approved previews.
+    pub render: AtomicU64,
     /// 429 answers seen.
     pub throttled: AtomicU64,
 }
@@ -136,6 +138,7 @@ impl CallCounts {
             &self.get,
             &self.list,
             &self.credits,
+            &self.render,
         ]
         .iter()
         .map(|c| c.load(Ordering::Relaxed))
@@ -221,7 +224,7 @@ impl ApiClient {
     }
 
     /// One request, no retry: the status, and the body as text.
-    async fn send(
+    pub(super) async fn send(
         &self,
         method: Method,
         url: Url,
@@ -327,9 +330,12 @@ impl ApiClient {
 
     /// `POST /api/lipsyncs_v2/`, once.
     pub async fn create(&self, body: &CreateLipsync) -> CreateOutcome {
-        let sent = self
-            .send(Method::POST, self.url("api/lipsyncs_v2/"), Some(body))
-            .await;
+        self.create_at("api/lipsyncs_v2/", body).await
+    }
+
+    /// A creation POST to `path` (a creation, or a preview), once.
+    pub(super) async fn create_at(&self, path: &str, body: &CreateLipsync) -> CreateOutcome {
+        let sent = self.send(Method::POST, self.url(path), Some(body)).await;
         // Counted when it left: one withdrawn from its slot never did.
         if !matches!(sent, Err(ApiError::NotSent)) {
             self.counts.create.fetch_add(1, Ordering::Relaxed);

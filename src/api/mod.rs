@@ -9,6 +9,7 @@ pub mod listing;
 pub mod model;
 pub mod pace;
 pub mod reach;
+pub mod review;
 pub mod tls;
 pub mod validate;
 

@@ -608,6 +608,7 @@ fn engine_config(
         max_throttled: s.retry.max_throttled,
         same_error_halt: s.retry.same_error_halt,
         storage: None,
+        mode: engine::Mode::Direct,
     }
 }
 

@@ -43,6 +43,7 @@ impl Coordinator {
             throttled_since: None,
             same_error: super::same_error::SameError::new(cfg.same_error_halt),
             unknown: super::unknown::UnknownStatuses::new(cfg.job_deadline),
+            previews: HashSet::new(),
             shared: shared.clone(),
         };
         // One pass over the journal, without bodies and job objects (read when needed).
@@ -53,8 +54,15 @@ impl Coordinator {
             t.state = row.state;
             t.credits_used = row.credits_used;
             match row.state {
-                RowState::Planned => c.queue.push_back(Pending::from_row(&row)),
+                RowState::Planned => {
+                    if let Some(p) = cfg.mode.to_send(&row) {
+                        c.queue.push_back(p);
+                    }
+                }
                 RowState::Submitting | RowState::Unknown => {
+                    if row.stage == crate::journal::Stage::Preview {
+                        c.previews.insert(row.key.clone());
+                    }
                     // Never re-POST blindly: look for it first. It may be sent again only
                     // once the window has passed since its last attempt, and the job list
                     // proves it absent.
@@ -71,7 +79,10 @@ impl Coordinator {
                         ),
                     );
                 }
-                RowState::Submitted => {
+                RowState::Submitted | RowState::Previewing | RowState::Rendering => {
+                    if row.state == RowState::Previewing {
+                        c.previews.insert(row.key.clone());
+                    }
                     if let Some(id) = &row.job_id {
                         c.rendering.insert(
                             id.clone(),
@@ -113,7 +124,12 @@ impl Coordinator {
                         }
                     }
                 }
-                RowState::Failed | RowState::Rejected => {}
+                // A preview waits for its reviewer; an unsure render was settled (or left
+                // waiting) by the render phase before this.
+                RowState::Failed
+                | RowState::Rejected
+                | RowState::PreviewReady
+                | RowState::RenderRequested => {}
             }
             Ok(())
         })?;

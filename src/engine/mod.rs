@@ -17,8 +17,10 @@ mod fetch;
 mod load;
 mod poll;
 mod polled;
+mod preview;
 pub mod reconcile;
 pub mod reference;
+mod render;
 mod same_error;
 pub mod search;
 mod submit;
@@ -40,6 +42,7 @@ use crate::journal::{Journal, JournalError, Row, RowState};
 use crate::progress::{Counts, Reporter};
 
 use poll::Rendering;
+pub use preview::Mode;
 pub use submit::Submitted;
 
 /// How the engine runs, resolved from the config and the flags.
@@ -91,6 +94,9 @@ pub struct EngineConfig {
     /// Where the files go when not to the batch folder (`--out s3://...`): the batch's
     /// prefix in the bucket.
     pub storage: Option<crate::storage::Remote>,
+    /// Final videos, previews (`run --preview`), or renders of approved previews
+    /// (`run --render-approved`).
+    pub mode: Mode,
 }
 
 /// When to stop submitting because too many rows fail.
@@ -170,6 +176,8 @@ pub struct Pending {
     /// unanswered and then not found after the reconciliation window.
     refusals: u32,
     not_before: Option<Instant>,
+    /// Sent as a preview (`POST .../preview/`) rather than a final video.
+    preview: bool,
 }
 
 /// A submission whose outcome is not known yet.
@@ -240,6 +248,11 @@ pub async fn run(
         journal: journal.clone(),
         events: tx,
     });
+    // Renders are asked for (and unsure ones settled) before the loop, which then polls and
+    // downloads them like any job.
+    if let Mode::Render(approved) = &cfg.mode {
+        render::phase(&shared, approved).await?;
+    }
     let mut c = Coordinator::load(shared.clone(), keys)?;
     reporter.update(&c.counts());
     let mut last_report = Instant::now();
@@ -326,6 +339,8 @@ struct Coordinator {
     same_error: same_error::SameError,
     /// Jobs in a status this client does not know.
     unknown: unknown::UnknownStatuses,
+    /// Rows whose job under way is a preview: "made" is judged by `preview`, not `output`.
+    previews: HashSet<String>,
 }
 
 impl Coordinator {
@@ -342,6 +357,10 @@ impl Coordinator {
 
     /// Records where `key` stands now.
     fn set_state(&mut self, key: &str, state: RowState) {
+        let state = match state {
+            RowState::Submitted if self.previews.contains(key) => RowState::Previewing,
+            s => s,
+        };
         if let Some(t) = self.rows.get_mut(key) {
             t.state = state;
         }
@@ -390,6 +409,9 @@ impl Coordinator {
             self.committed_credits += p.est_credits;
             self.credits_estimated += p.est_credits;
             self.submitting += 1;
+            if p.preview {
+                self.previews.insert(p.key.clone());
+            }
             self.set_state(&p.key, RowState::Submitting);
             let shared = self.shared.clone();
             tokio::spawn(async move {
@@ -609,9 +631,12 @@ impl Coordinator {
             Some(Stop::Budget(_)) | Some(Stop::Credits(_)) => ExitCode::Budget,
             Some(Stop::Unreachable(_)) | Some(Stop::Throttled(_)) => ExitCode::Unreachable,
             _ if counts.unknown > 0 => ExitCode::Unresolved,
-            _ if counts.submitted + counts.submitting > 0 => ExitCode::Deadline,
-            _ if counts.downloaded == counts.total => ExitCode::Success,
-            _ => ExitCode::RowsFailed,
+            _ if counts.submitted + counts.submitting + counts.previewing + counts.rendering
+                > 0 =>
+            {
+                ExitCode::Deadline
+            }
+            _ => self.settled_code(&counts),
         };
         (code, summary)
     }
@@ -624,6 +649,7 @@ impl Pending {
             est_credits: row.est_credits,
             refusals: 0,
             not_before: None,
+            preview: row.stage == crate::journal::Stage::Preview,
         }
     }
 }

@@ -60,11 +60,16 @@ impl Coordinator {
             self.unknown.saw(&job.id, &r.key, unknown, left);
             // `done` without a usable output URL yet (some APIs set it a moment later): polled
             // on like a running job, until it has one or its deadline passes.
-            let no_output = job.status == crate::api::JobStatus::Done && job.output_url().is_none();
+            // A preview is made when its `preview` is set and `output` empty, whatever its
+            // status says (undocumented after a preview).
+            let preview_ready = self.previews.contains(&r.key) && super::preview::is_ready(&job);
+            let no_output = job.status == crate::api::JobStatus::Done
+                && job.output_url().is_none()
+                && !preview_ready;
             if no_output && r.status != job.status.as_str() {
                 tracing::info!(key = %r.key, "job done but without an output URL yet; polling on");
             }
-            let finished = job.status.is_terminal() && !no_output;
+            let finished = (job.status.is_terminal() && !no_output) || preview_ready;
             if !finished {
                 r.looked(Some(&job), now, cfg.poll_min, cfg.poll_max);
             }
@@ -91,6 +96,10 @@ impl Coordinator {
             }
             self.rendering.remove(&job.id);
             self.in_flight_cap = (self.in_flight_cap + 1).min(cfg.max_in_flight.max(1));
+            if self.previews.remove(&key) && preview_ready {
+                changes.push(self.preview_made(&key, &job));
+                continue;
+            }
             let state = match job.status {
                 crate::api::JobStatus::Done => RowState::Done,
                 crate::api::JobStatus::Rejected => RowState::Rejected,

@@ -61,15 +61,32 @@ pub(super) async fn submit(shared: &Shared, pending: Pending) -> Result<Submitte
         }
     };
     let body = stamped_body(&body, &key, &reference);
-    // The exactly-once rule: the reference is on disk before the request leaves.
+    // The exactly-once rule: the reference is on disk before the request leaves, and so is
+    // which endpoint it goes to (a killed run's reconciliation must know what it looks for).
+    let stage = if pending.preview {
+        crate::journal::Stage::Preview
+    } else {
+        crate::journal::Stage::Direct
+    };
     shared
         .journal
-        .record(Change::Submitting {
-            key: key.clone(),
-            reference: reference.clone(),
-        })
+        .apply(vec![
+            Change::Review(crate::journal::ReviewChange::Stage {
+                key: key.clone(),
+                stage,
+            }),
+            Change::Submitting {
+                key: key.clone(),
+                reference: reference.clone(),
+            },
+        ])
         .await?;
-    match shared.client.create(&body).await {
+    let outcome = if pending.preview {
+        shared.client.create_preview(&body).await
+    } else {
+        shared.client.create(&body).await
+    };
+    match outcome {
         CreateOutcome::Created(job) => {
             // The 201's job object too: what it was charged counts even if the run stops
             // before its first poll.

@@ -22,6 +22,7 @@
 //! next submission carries a new reference.
 
 mod lock;
+mod review;
 mod store;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +32,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 pub use lock::{BatchLock, LockError};
+pub use review::{latest_verdicts, ReviewChange, Stage};
 pub use store::{unix_now, FileRecord, Payload, Row, RowState, Totals};
 
 /// The journal's file name inside a batch folder.
@@ -188,6 +190,8 @@ pub enum Change {
         /// Its value.
         value: String,
     },
+    /// A step of the review workflow (previews, verdicts, renders; see [`ReviewChange`]).
+    Review(ReviewChange),
     /// A problem worth showing that changes no state (e.g. a download that keeps failing).
     Note {
         /// The row.
@@ -377,6 +381,12 @@ impl Journal {
         store::row(&conn, &self.path, key)
     }
 
+    /// Every reviewer's verdict, oldest first (the latest of a row is the one that counts).
+    pub fn approvals(&self) -> Result<Vec<crate::review::Approval>, JournalError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        review::approvals(&conn, &self.path)
+    }
+
     /// Stops the writer after it has applied everything queued.
     pub fn close(mut self) {
         self.stop_writer();
@@ -417,6 +427,17 @@ impl View {
     /// A batch-wide fact stored with [`Change::Meta`].
     pub fn meta(&self, key: &str) -> Result<Option<String>, JournalError> {
         store::meta(&self.conn, &self.path, key)
+    }
+
+    /// Every reviewer's verdict, oldest first (the latest of a row is the one that counts).
+    pub fn approvals(&self) -> Result<Vec<crate::review::Approval>, JournalError> {
+        review::approvals(&self.conn, &self.path)
+    }
+
+    /// What each row's preview cost, by key (its render's credits are the rest of the
+    /// row's `credits_used`).
+    pub fn preview_credits(&self) -> Result<std::collections::HashMap<String, f64>, JournalError> {
+        review::preview_credits(&self.conn, &self.path)
     }
 
     /// Sums over every row and the times of the first and last recorded change, for the

@@ -32,6 +32,15 @@ pub enum RowState {
     Failed,
     /// Rejected by the API after creation.
     Rejected,
+    /// A preview job exists and is being made (`run --preview`).
+    Previewing,
+    /// The preview is made (`preview` set, `output` empty): waiting for a reviewer.
+    PreviewReady,
+    /// About to ask for (or asked for, without a certain answer) the final render of an
+    /// approved preview. Never asked again blindly: the job is read first.
+    RenderRequested,
+    /// The approved preview's final render is under way.
+    Rendering,
 }
 
 impl RowState {
@@ -46,6 +55,10 @@ impl RowState {
             Self::Downloaded => "downloaded",
             Self::Failed => "failed",
             Self::Rejected => "rejected",
+            Self::Previewing => "previewing",
+            Self::PreviewReady => "preview_ready",
+            Self::RenderRequested => "render_requested",
+            Self::Rendering => "rendering",
         }
     }
 
@@ -59,15 +72,23 @@ impl RowState {
             "downloaded" => Self::Downloaded,
             "failed" => Self::Failed,
             "rejected" => Self::Rejected,
+            "previewing" => Self::Previewing,
+            "preview_ready" => Self::PreviewReady,
+            "render_requested" => Self::RenderRequested,
+            "rendering" => Self::Rendering,
             _ => return None,
         })
     }
 
     /// Every state, in pipeline order.
-    pub const ALL: [RowState; 8] = [
+    pub const ALL: [RowState; 12] = [
         Self::Planned,
         Self::Submitting,
         Self::Unknown,
+        Self::Previewing,
+        Self::PreviewReady,
+        Self::RenderRequested,
+        Self::Rendering,
         Self::Submitted,
         Self::Done,
         Self::Downloaded,
@@ -154,6 +175,8 @@ pub struct Row {
     /// More jobs the API created for this row than the one it has (found by reconciliation
     /// under the same reference): paid for too, never adopted.
     pub duplicates: Vec<String>,
+    /// Whether the row is made directly, or as a preview first and then rendered.
+    pub stage: super::review::Stage,
 }
 
 impl Row {
@@ -199,6 +222,7 @@ impl Row {
             sheet_hash: None,
             credits_total: None,
             duplicates: Vec::new(),
+            stage: super::review::Stage::Direct,
         }
     }
 
@@ -281,6 +305,7 @@ pub(super) fn open(path: &Path, create: bool) -> Result<Connection, JournalError
     if create {
         conn.execute_batch(SCHEMA).map_err(err)?;
         migrate(&conn).map_err(err)?;
+        super::review::migrate(&conn).map_err(err)?;
     }
     Ok(conn)
 }
@@ -359,7 +384,7 @@ pub fn unix_now() -> f64 {
         .unwrap_or(0.0)
 }
 
-fn event(
+pub(super) fn event(
     tx: &Transaction,
     now: f64,
     key: &str,
@@ -371,7 +396,7 @@ fn event(
     Ok(())
 }
 
-fn set_state(
+pub(super) fn set_state(
     tx: &Transaction,
     now: f64,
     key: &str,
@@ -444,7 +469,8 @@ fn apply(tx: &Transaction, change: &Change, now: f64) -> rusqlite::Result<()> {
         }
         Change::Submitted { key, job_id } => {
             tx.prepare_cached(
-                "UPDATE rows SET state = 'submitted', job_id = ?2, ambiguous_since = NULL,
+                "UPDATE rows SET state = CASE WHEN stage = 'preview' THEN 'previewing'
+                    ELSE 'submitted' END, job_id = ?2, ambiguous_since = NULL,
                     last_error = NULL, submitted_at = ?3, updated_at = ?3 WHERE key = ?1",
             )?
             .execute(params![key, job_id, now])?;
@@ -576,6 +602,7 @@ fn apply(tx: &Transaction, change: &Change, now: f64) -> rusqlite::Result<()> {
             )?
             .execute(params![key, value])?;
         }
+        Change::Review(r) => super::review::apply(tx, r, now)?,
         Change::Note { key, error } => {
             tx.prepare_cached("UPDATE rows SET last_error = ?2, updated_at = ?3 WHERE key = ?1")?
                 .execute(params![key, error, now])?;
@@ -591,7 +618,7 @@ pub(super) const COLUMNS: &str =
     credits_used, duration, failed_reason, video_path, video_sha256, video_bytes, thumb_path,
     thumb_sha256, thumb_bytes, submitted_at, updated_at, sheet_hash,
     (SELECT SUM(j.credits_used) FROM jobs j WHERE j.key = rows.key) AS credits_total,
-    (SELECT group_concat(j.job_id, ' ') FROM jobs j WHERE j.key = rows.key AND j.status = 'duplicate') AS duplicates";
+    (SELECT group_concat(j.job_id, ' ') FROM jobs j WHERE j.key = rows.key AND j.status = 'duplicate') AS duplicates, stage";
 
 /// The columns a journal from before the `jobs` table can give (opened read-only, so not
 /// migrated): the row's last job is all it knows.
@@ -606,6 +633,7 @@ fn legacy(columns: &str) -> String {
             "(SELECT group_concat(j.job_id, ' ') FROM jobs j WHERE j.key = rows.key AND j.status = 'duplicate') AS duplicates",
             "NULL AS duplicates",
         )
+        .replace("AS duplicates, stage", "AS duplicates, 'direct' AS stage")
 }
 
 /// Whether the journal has this version's schema (a read-only `status` of an older one does
@@ -621,7 +649,7 @@ fn current_schema(conn: &Connection) -> bool {
 
 fn columns_for(conn: &Connection, columns: &str) -> String {
     if current_schema(conn) {
-        columns.to_owned()
+        super::review::columns_for(conn, columns.to_owned())
     } else {
         legacy(columns)
     }
@@ -767,7 +795,7 @@ pub(super) const LEAN: &str =
     NULL AS job, credits_used, duration, failed_reason, video_path, video_sha256, video_bytes,
     thumb_path, thumb_sha256, thumb_bytes, submitted_at, updated_at, sheet_hash,
     (SELECT SUM(j.credits_used) FROM jobs j WHERE j.key = rows.key) AS credits_total,
-    (SELECT group_concat(j.job_id, ' ') FROM jobs j WHERE j.key = rows.key AND j.status = 'duplicate') AS duplicates";
+    (SELECT group_concat(j.job_id, ' ') FROM jobs j WHERE j.key = rows.key AND j.status = 'duplicate') AS duplicates, stage";
 
 /// One column of one row.
 pub(super) fn column(
@@ -944,6 +972,9 @@ fn read_row(r: &rusqlite::Row) -> rusqlite::Result<RawRow> {
                 .get::<_, Option<String>>(31)?
                 .map(|d| d.split(' ').map(str::to_owned).collect())
                 .unwrap_or_default(),
+            stage: super::review::Stage::parse(
+                &r.get::<_, Option<String>>(32)?.unwrap_or_default(),
+            ),
         },
     })
 }

@@ -44,8 +44,9 @@ pub const ALIASES: &[(&str, &str)] = &[
     ("webhook", "webhook_url"),
 ];
 
-/// Headers whose column is left out of the plan (besides any starting with `#`).
-pub const IGNORED: &[&str] = &["notes", "note", "comment", "comments"];
+/// Headers whose column is left out of the plan (besides any starting with `#`). `approve`
+/// is the reviewer's verdict on a preview ([`crate::review::column`]): never in the request.
+pub const IGNORED: &[&str] = &["notes", "note", "comment", "comments", "approve"];
 
 /// What one column sets.
 #[derive(Debug, Clone, Copy, PartialEq)]

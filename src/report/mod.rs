@@ -144,7 +144,14 @@ impl Group {
     pub fn of(state: RowState) -> Self {
         match state {
             RowState::Downloaded => Self::Done,
-            RowState::Submitting | RowState::Submitted | RowState::Done => Self::Rendering,
+            RowState::Submitting
+            | RowState::Submitted
+            | RowState::Done
+            | RowState::Previewing
+            | RowState::RenderRequested
+            | RowState::Rendering => Self::Rendering,
+            // A preview waits for its reviewer, not for the API.
+            RowState::PreviewReady => Self::NotStarted,
             RowState::Failed | RowState::Rejected => Self::Failed,
             RowState::Planned => Self::NotStarted,
             RowState::Unknown => Self::Unknown,
@@ -357,6 +364,13 @@ fn state_words(row: &Row) -> String {
         RowState::Done => "made, downloading".into(),
         RowState::Failed => "failed".into(),
         RowState::Rejected => "rejected".into(),
+        RowState::Previewing => "previewing".into(),
+        RowState::PreviewReady => "preview ready".into(),
+        RowState::RenderRequested => "render asked for".into(),
+        RowState::Rendering => match row.job.as_deref().and_then(progress) {
+            Some(p) => format!("rendering {p}%"),
+            None => "rendering".into(),
+        },
     }
 }
 

@@ -1,0 +1,252 @@
+//! `run --render-approved`: the final render of each approved preview, exactly once.
+//!
+//! A render is a paid POST with no idempotency key, and whether a second one on the same job
+//! charges twice is undocumented, so:
+//! 1. the row is journaled `render_requested` (durably) before the POST;
+//! 2. a 2xx → `rendering`; a certain "not taken" (4xx, connection refused) → back to
+//!    `preview_ready`, still approved, for the next run;
+//! 3. anything ambiguous (timeout, reset, 5xx) is settled by reading the job
+//!    (`GET /api/lipsyncs_v2/{id}/`), never by posting again: a job that shows the render
+//!    under way or done (output set, status moved off the preview's finished state, credits
+//!    grown, progress restarted) is `rendering`. Only a job that, read after the
+//!    reconciliation window (request timeout + clock skew), still shows exactly the finished
+//!    preview as journaled may be sent again, and at most once a run; anything else leaves
+//!    the row `render_requested` (exit 8), looked at again by the next run.
+//!
+//! This runs before the engine's loop, which then polls `rendering` rows and downloads them
+//! like any job ("final done" = `output` set after the render).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+
+use crate::api::review::RenderOutcome;
+use crate::api::{Job, JobStatus};
+use crate::journal::{unix_now, Change, JournalError, ReviewChange, RowState};
+
+use super::Shared;
+
+/// Renders at once: they are few, and each is one POST.
+const AT_ONCE: usize = 8;
+
+/// Asks for the render of every row in `keys` that is `preview_ready`, and settles every one
+/// left `render_requested` by an earlier run.
+pub(super) async fn phase(shared: &Arc<Shared>, keys: &[String]) -> Result<(), JournalError> {
+    let mut results = futures_util::stream::iter(keys.iter().cloned())
+        .map(|key| {
+            let shared = shared.clone();
+            async move { one(&shared, &key).await }
+        })
+        .buffer_unordered(AT_ONCE);
+    while let Some(r) = results.next().await {
+        r?;
+    }
+    Ok(())
+}
+
+/// What a render POST left behind.
+enum Sent {
+    /// Taken, or certainly not: nothing more to do this run.
+    Settled,
+    /// No certain answer: read the job.
+    Unsure,
+}
+
+async fn one(shared: &Shared, key: &str) -> Result<(), JournalError> {
+    let Some(row) = shared.journal.row(key)? else {
+        return Ok(());
+    };
+    let Some(job_id) = row.job_id.clone() else {
+        tracing::warn!(%key, "approved, but the journal has no preview job for this row; preview it first");
+        return Ok(());
+    };
+    // The finished preview as last seen: what "unchanged" is measured against.
+    let preview: Option<Job> = row
+        .job
+        .as_deref()
+        .and_then(|j| serde_json::from_str(j).ok());
+    let mut attempt_at = match row.state {
+        RowState::PreviewReady => match send(shared, key, &job_id).await? {
+            Sent::Settled => return Ok(()),
+            Sent::Unsure => unix_now(),
+        },
+        RowState::RenderRequested => row.updated_at,
+        _ => return Ok(()),
+    };
+    let window = shared.cfg.search_margin.as_secs_f64();
+    let mut resent = false;
+    let mut early = true;
+    loop {
+        if !early {
+            let left = attempt_at + window - unix_now();
+            if left > 0.0 {
+                tokio::time::sleep(Duration::from_secs_f64(left)).await;
+            }
+        }
+        let read = shared.client.job(&job_id).await;
+        let judged = match &read {
+            Ok(now) => judge(preview.as_ref(), now),
+            Err(e) => {
+                tracing::warn!(%key, error = %e, "cannot read the job to see whether its render was taken; the row waits, never rendered blindly (rerun later)");
+                return Ok(());
+            }
+        };
+        let job = read.ok();
+        match judged {
+            Judged::Rendering(how) => {
+                tracing::info!(%key, %how, "the render was taken");
+                let mut changes = vec![Change::Review(ReviewChange::Rendering {
+                    key: key.to_owned(),
+                    how,
+                })];
+                changes.extend(job.map(|j| seen(key, &j)));
+                return shared.journal.apply(changes).await;
+            }
+            // Before the window has passed, an unchanged job proves nothing yet.
+            _ if early => early = false,
+            Judged::Unchanged if !resent => {
+                resent = true;
+                tracing::info!(%key, "the job still shows the finished preview, unchanged, past the reconciliation window: the render was not taken; asking once more");
+                match send(shared, key, &job_id).await? {
+                    Sent::Settled => return Ok(()),
+                    Sent::Unsure => {
+                        attempt_at = unix_now();
+                        early = true;
+                    }
+                }
+            }
+            Judged::Unchanged | Judged::Unclear => {
+                tracing::warn!(%key, job = %job_id, "whether the render was taken cannot be proven from the job; the row stays render_requested and is not rendered again blindly: rerun later, or check the job in the account");
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// One render POST, journaled before it leaves.
+async fn send(shared: &Shared, key: &str, job_id: &str) -> Result<Sent, JournalError> {
+    shared
+        .journal
+        .record(Change::Review(ReviewChange::RenderRequested {
+            key: key.to_owned(),
+        }))
+        .await?;
+    match shared.client.render(job_id).await {
+        RenderOutcome::Taken(job) => {
+            let mut changes = vec![Change::Review(ReviewChange::Rendering {
+                key: key.to_owned(),
+                how: "render taken".into(),
+            })];
+            changes.extend(job.map(|j| seen(key, &j)));
+            shared.journal.apply(changes).await?;
+            Ok(Sent::Settled)
+        }
+        RenderOutcome::NotTaken(e) => {
+            tracing::error!(%key, error = %e, "the render was refused; the preview stays approved for the next run");
+            shared
+                .journal
+                .record(Change::Review(ReviewChange::RenderRefused {
+                    key: key.to_owned(),
+                    error: format!("render refused: {e}"),
+                }))
+                .await?;
+            Ok(Sent::Settled)
+        }
+        RenderOutcome::Ambiguous(e) => {
+            tracing::warn!(%key, error = %e, "no certain answer to the render; reading the job before anything else");
+            Ok(Sent::Unsure)
+        }
+    }
+}
+
+fn seen(key: &str, job: &Job) -> Change {
+    Change::Seen {
+        key: key.to_owned(),
+        job: serde_json::to_string(job).unwrap_or_default(),
+        status: job.status.as_str().to_owned(),
+        credits_used: job.credits_used,
+        duration: job.duration,
+    }
+}
+
+/// What a job read back says about a render asked for.
+#[derive(Debug, PartialEq)]
+enum Judged {
+    /// Under way or done, and how that shows.
+    Rendering(String),
+    /// Exactly the finished preview, as journaled.
+    Unchanged,
+    /// Neither can be proven.
+    Unclear,
+}
+
+fn judge(before: Option<&Job>, now: &Job) -> Judged {
+    if now.output.as_deref().is_some_and(|o| !o.trim().is_empty()) {
+        return Judged::Rendering("the job has its final video".into());
+    }
+    let Some(b) = before else {
+        return Judged::Unclear;
+    };
+    // Off the preview's finished state (only a terminal one says so: a preview whose status
+    // was still moving proves nothing by moving on).
+    if b.status == JobStatus::Done && now.status != JobStatus::Done {
+        return Judged::Rendering(format!(
+            "its status went from done to {}",
+            now.status.as_str()
+        ));
+    }
+    if let (Some(was), Some(is)) = (b.credits_used, now.credits_used) {
+        if is > was + 1e-9 {
+            return Judged::Rendering(format!("its credits went from {was} to {is}"));
+        }
+    }
+    if let (Some(was), Some(is)) = (b.progress, now.progress) {
+        if is + 1e-9 < was {
+            return Judged::Rendering("its progress started again".into());
+        }
+    }
+    let same = now.status == b.status
+        && now.preview == b.preview
+        && now.credits_used == b.credits_used
+        && now.progress == b.progress
+        && (now.updated_at.is_none() || now.updated_at == b.updated_at)
+        && super::preview::is_ready(now);
+    if same {
+        Judged::Unchanged
+    } else {
+        Judged::Unclear
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(v: serde_json::Value) -> Job {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn a_render_is_judged_taken_only_from_what_the_job_shows() {
+        let preview = job(serde_json::json!({"id":"j","status":"done","progress":1.0,
+            "preview":"https://p","output":null,"credits_used":1,"updated_at":"t1"}));
+        let p = Some(&preview);
+        assert_eq!(judge(p, &preview), Judged::Unchanged);
+        let moved = job(
+            serde_json::json!({"id":"j","status":"pending","progress":0,"preview":"https://p","credits_used":5}),
+        );
+        assert!(matches!(judge(p, &moved), Judged::Rendering(_)));
+        let done = job(serde_json::json!({"id":"j","status":"done","output":"https://v.mp4"}));
+        assert!(matches!(judge(None, &done), Judged::Rendering(_)));
+        let charged = job(serde_json::json!({"id":"j","status":"done","progress":1.0,
+            "preview":"https://p","credits_used":5,"updated_at":"t1"}));
+        assert!(matches!(judge(p, &charged), Judged::Rendering(_)));
+        // Touched, but nothing shows a render: not proven either way.
+        let touched = job(serde_json::json!({"id":"j","status":"done","progress":1.0,
+            "preview":"https://p","credits_used":1,"updated_at":"t2"}));
+        assert_eq!(judge(p, &touched), Judged::Unclear);
+        // Without the journaled preview, "unchanged" cannot be proven.
+        assert_eq!(judge(None, &preview), Judged::Unclear);
+    }
+}

@@ -1,0 +1,162 @@
+//! `approvals.csv`: the verdicts a reviewer ticked in the report, read by
+//! `run --approvals FILE`. A CSV with the header `key,reference,approve`, one preview a line,
+//! `approve` = `yes`/`no`. The report writes it ([`write_csv`]); this reader is strict about
+//! what matters (a key, a reference, a verdict on every line) and says where a line is wrong.
+
+use std::path::{Path, PathBuf};
+
+use super::Verdict;
+
+/// One line of an `approvals.csv`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileApproval {
+    /// The row.
+    pub key: String,
+    /// The preview reference the verdict was given for.
+    pub reference: String,
+    /// `yes` (true) or `no` (false).
+    pub approve: bool,
+}
+
+/// Why an `approvals.csv` cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// The file cannot be opened or read.
+    #[error("{path}: {message}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// A line is wrong.
+    #[error("{path}, line {line}: {message}")]
+    Line {
+        /// The file.
+        path: PathBuf,
+        /// Its line number (1 is the header).
+        line: u64,
+        /// What is wrong and what to do.
+        message: String,
+    },
+}
+
+/// The header, in order.
+pub const HEADER: [&str; 3] = ["key", "reference", "approve"];
+
+/// Reads an `approvals.csv`: every line, or the first problem found.
+pub fn read(path: &Path) -> Result<Vec<FileApproval>, FileError> {
+    let bytes = std::fs::read(path).map_err(|e| FileError::Read {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    parse(path, &bytes)
+}
+
+fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<FileApproval>, FileError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(bytes);
+    let at = |line: u64, message: String| FileError::Line {
+        path: path.to_owned(),
+        line,
+        message,
+    };
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| at(1, e.to_string()))?
+        .iter()
+        .map(|h| h.trim().to_lowercase())
+        .collect();
+    let mut index = [0usize; 3];
+    for (slot, name) in index.iter_mut().zip(HEADER) {
+        *slot = headers.iter().position(|h| h == name).ok_or_else(|| {
+            at(
+                1,
+                format!(
+                    "no {name:?} column: an approvals file has the header key,reference,approve \
+                     (download it from the report)"
+                ),
+            )
+        })?;
+    }
+    let mut out = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            at(line, e.to_string())
+        })?;
+        let line = record.position().map_or(0, |p| p.line());
+        let cell = |i: usize| record.get(index[i]).unwrap_or("").trim().to_owned();
+        if record.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        let (key, reference, verdict) = (cell(0), cell(1), cell(2));
+        if key.is_empty() || reference.is_empty() {
+            return Err(at(
+                line,
+                "a line needs both a key and the preview's reference".into(),
+            ));
+        }
+        let approve = match Verdict::from_cell(&verdict) {
+            Ok(Some(v)) => v == Verdict::Approved,
+            Ok(None) => continue,
+            Err(e) => return Err(at(line, format!("approve: {e}"))),
+        };
+        out.push(FileApproval {
+            key,
+            reference,
+            approve,
+        });
+    }
+    Ok(out)
+}
+
+/// Writes `lines` as an `approvals.csv` (the header, then one line each).
+pub fn write_csv<W: std::io::Write>(out: W, lines: &[FileApproval]) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(HEADER)?;
+    for l in lines {
+        w.write_record([
+            l.key.as_str(),
+            l.reference.as_str(),
+            if l.approve { "yes" } else { "no" },
+        ])?;
+    }
+    w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_files_read_back_and_bad_lines_are_named() {
+        let lines = vec![
+            FileApproval {
+                key: "a,1".into(),
+                reference: "cb0123456789ab".into(),
+                approve: true,
+            },
+            FileApproval {
+                key: "b".into(),
+                reference: "cbffffffffffff".into(),
+                approve: false,
+            },
+        ];
+        let mut buf = Vec::new();
+        write_csv(&mut buf, &lines).unwrap();
+        let p = Path::new("approvals.csv");
+        assert_eq!(parse(p, &buf).unwrap(), lines);
+        let e = parse(p, b"key,reference,approve\na,cb1,maybe\n").unwrap_err();
+        assert!(e.to_string().contains("line 2"), "{e}");
+        let e = parse(p, b"key,approve\na,yes\n").unwrap_err();
+        assert!(e.to_string().contains("\"reference\""), "{e}");
+        // An empty verdict is no verdict.
+        assert!(parse(p, b"key,reference,approve\na,cb1,\n")
+            .unwrap()
+            .is_empty());
+    }
+}

@@ -1,0 +1,131 @@
+//! Review before paying: a batch made as cheap previews first, each approved or rejected by a
+//! person, then only the approved previews rendered (`run --preview`, `approve`/`reject`,
+//! `run --approvals FILE`, `run --render-approved`).
+//!
+//! This module owns the words of a review: a [`Verdict`] and the [`Approval`] the journal
+//! keeps of it (which preview it was given for, by which means, when), how a verdict is read
+//! from a sheet's `approve` column ([`column`]) and from an `approvals.csv` ([`file`]), and
+//! the rule that decides whether an approval still holds ([`check`]): it names the preview
+//! reference it was given for, and a row changed since (or previewed again) makes it void.
+
+pub mod column;
+pub mod file;
+
+use serde::Serialize;
+
+/// A reviewer's decision on one preview.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Render it.
+    Approved,
+    /// Do not render it; the row may be edited and previewed again.
+    Rejected,
+}
+
+impl Verdict {
+    /// The verdict's name as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+        }
+    }
+
+    /// Reads a stored name back.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "approved" => Some(Self::Approved),
+            "rejected" => Some(Self::Rejected),
+            _ => None,
+        }
+    }
+
+    /// A reviewer's cell (`yes`/`no` and their usual spellings); `None` for an empty cell;
+    /// `Err` for anything else, which is a typo to report, never a guess.
+    pub fn from_cell(cell: &str) -> Result<Option<Self>, String> {
+        match cell.trim().to_lowercase().as_str() {
+            "" => Ok(None),
+            "yes" | "y" | "true" | "1" | "approve" | "approved" | "ok" | "x" => {
+                Ok(Some(Self::Approved))
+            }
+            "no" | "n" | "false" | "0" | "reject" | "rejected" => Ok(Some(Self::Rejected)),
+            other => Err(format!(
+                "{other:?} is not a verdict: write yes or no (or leave it empty)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One verdict as the journal keeps it; the latest one of a row is the one that counts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Approval {
+    /// The row.
+    pub key: String,
+    /// Approved or rejected.
+    pub verdict: Verdict,
+    /// The reference of the preview it was given for (the `cb…` in the preview job's name).
+    pub reference: String,
+    /// How it was given: `sheet` (the `approve` column), `command` (`approve`/`reject`), or
+    /// `file` (`run --approvals`).
+    pub source: String,
+    /// When (unix seconds).
+    pub at: f64,
+}
+
+/// Why a verdict cannot be recorded (or an approval no longer holds), in words for the user.
+pub fn check(row: &crate::journal::Row, reference: &str) -> Result<(), String> {
+    use crate::journal::RowState;
+    let key = &row.key;
+    let current = row.reference.as_deref().unwrap_or("");
+    if !row.stage_is_preview() {
+        return Err(format!(
+            "row {key} has no preview (it is {}): preview it first with run --preview",
+            row.state
+        ));
+    }
+    if current != reference {
+        return Err(format!(
+            "row {key}: this verdict is for preview {reference}, but the row's current preview \
+             is {current}; it was previewed again since: review the new preview"
+        ));
+    }
+    if row.changed() {
+        return Err(format!(
+            "row {key} changed in the sheet after preview {reference} was made: the verdict \
+             was for the old version; reject it, then run --preview to preview the new one"
+        ));
+    }
+    if matches!(
+        row.state,
+        RowState::Planned | RowState::Submitting | RowState::Previewing | RowState::Unknown
+    ) {
+        return Err(format!(
+            "row {key}'s preview is not ready yet ({}): rerun --preview until it is",
+            row.state
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_read_as_verdicts_and_typos_are_refused() {
+        assert_eq!(Verdict::from_cell(" Yes "), Ok(Some(Verdict::Approved)));
+        assert_eq!(Verdict::from_cell("no"), Ok(Some(Verdict::Rejected)));
+        assert_eq!(Verdict::from_cell(""), Ok(None));
+        assert!(Verdict::from_cell("yess").is_err());
+        for v in [Verdict::Approved, Verdict::Rejected] {
+            assert_eq!(Verdict::parse(v.as_str()), Some(v));
+        }
+    }
+}
