@@ -10,6 +10,7 @@ mod init;
 mod input;
 mod plan;
 mod resolve;
+mod review;
 mod run;
 mod status;
 mod summary;
@@ -70,6 +71,13 @@ enum Command {
     /// account again, or record what you found (--created KEY=JOB_ID, --not-created KEY).
     /// Exit 0 when nothing is left unknown, 8 otherwise.
     Resolve(ResolveArgs),
+    /// Approve rows' current previews (`run --preview` made them): `run --render-approved`
+    /// renders them. A row changed in the sheet since its preview is refused. Exit 0 when
+    /// every key was recorded, 2 otherwise.
+    Approve(review::VerdictArgs),
+    /// Reject rows' current previews: they are not rendered; edit the row in the sheet and
+    /// `run --preview` makes a new preview. Exit 0 when every key was recorded, 2 otherwise.
+    Reject(review::VerdictArgs),
     /// List the account's avatars (GET /api/personas/): the ids a sheet's avatar column
     /// takes. Cached per account; --refresh fetches again.
     Avatars(AvatarsArgs),
@@ -270,6 +278,19 @@ pub struct RunArgs {
     /// the cached one is fresh.
     #[arg(long)]
     pub refresh: bool,
+    /// Make previews (1 credit / 30 s) instead of final videos, for review; rows rejected
+    /// and then edited in the sheet are previewed again. Exit 0 once every row's preview is
+    /// ready.
+    #[arg(long, conflicts_with_all = ["render_approved", "rerender", "retry_failed"])]
+    pub preview: bool,
+    /// Render exactly the approved previews (4 credits / 30 s), nothing else, then download
+    /// them. Exit 0 only when every approved row is downloaded.
+    #[arg(long, conflicts_with_all = ["rerender", "retry_failed"])]
+    pub render_approved: bool,
+    /// Record the verdicts of an approvals.csv (key,reference,approve; downloaded from the
+    /// report) before the run.
+    #[arg(long, value_name = "FILE")]
+    pub approvals: Option<PathBuf>,
 }
 
 /// `status`.
@@ -351,6 +372,8 @@ pub fn main() -> i32 {
             Command::Run(a) => announce::run(a, &cli.global).await,
             Command::Status(a) => status::status(a),
             Command::Resolve(a) => resolve::resolve(a).await,
+            Command::Approve(a) => review::verdict(a, crate::review::Verdict::Approved).await,
+            Command::Reject(a) => review::verdict(a, crate::review::Verdict::Rejected).await,
             Command::Sandbox(a) => crate::sandbox::run_cli(a.options, a.port)
                 .await
                 .map(|()| ExitCode::Success),

@@ -123,6 +123,11 @@ pub(super) async fn run(
         Err(code) => return Ok(code),
     };
     let fetched = loaded.fetched;
+    // The reviewers' `approve` column, read before the plan goes to the journal.
+    let sheet_verdicts = match super::review::sheet_verdicts(&plan) {
+        Ok(v) => v,
+        Err(e) => return invalid(e),
+    };
     if let Rerender::Keys(wanted) = &rerender {
         let known: std::collections::HashSet<&str> =
             plan.videos.iter().map(|v| v.key.as_str()).collect();
@@ -244,14 +249,29 @@ pub(super) async fn run(
         }
         row
     });
+    // `--preview`: rejected rows are found like rows to render again, and previewed again
+    // when edited (`review::repreview`).
+    let rerender = if args.preview {
+        Rerender::Keys(super::review::rejected_keys(&journal)?)
+    } else {
+        rerender
+    };
     // The plan is consumed row by row as the journal takes it, and gone before the run starts.
     let mut report = engine::sync::sync(&journal, rows, retry_failed, &rerender).await?;
     // The plan is gone: without this, a 100k-row run would hold the plan's peak and then
     // the engine's on top of it.
     crate::memory::release_freed();
-    let to_rerender = std::mem::take(&mut report.to_rerender);
-    let rerendering: std::collections::HashSet<String> =
-        to_rerender.iter().map(|r| r.key.clone()).collect();
+    let mut to_rerender = std::mem::take(&mut report.to_rerender);
+    let repreviewed = if args.preview {
+        super::review::repreview(&journal, std::mem::take(&mut to_rerender)).await?
+    } else {
+        Vec::new()
+    };
+    let rerendering: std::collections::HashSet<String> = to_rerender
+        .iter()
+        .map(|r| r.key.clone())
+        .chain(repreviewed.iter().cloned())
+        .collect();
     for (key, state) in &report.changed_after_submit {
         if rerendering.contains(key) {
             continue;
@@ -274,7 +294,13 @@ pub(super) async fn run(
         );
     }
 
-    if let Some(code) = budget::check(&journal, &client, args.max_credits, &extra).await? {
+    // Previews and renders were checked at their own prices (`review::decide`).
+    let budget = if args.preview || args.render_approved {
+        None
+    } else {
+        budget::check(&journal, &client, args.max_credits, &extra).await?
+    };
+    if let Some(code) = budget {
         write_reports(&journal, &batch_dir, &batch, false)?;
         publish(&batch_dir, remote.as_ref()).await?;
         return Ok(code);
@@ -290,6 +316,13 @@ pub(super) async fn run(
         }
     }
     changed.retain(|k| !rerendering.contains(k));
+    let decided = match super::review::decide(&args, &journal, &client, sheet_verdicts).await? {
+        Ok(d) => d,
+        Err(code) => {
+            write_reports(&journal, &batch_dir, &batch, false)?;
+            return Ok(code);
+        }
+    };
 
     let (interrupt_tx, interrupt_rx) = mpsc::unbounded_channel();
     tokio::spawn(watch_signals(interrupt_tx));
@@ -313,6 +346,7 @@ pub(super) async fn run(
     };
     let mut cfg = engine_config(&settings, &batch, &batch_dir, args.max_credits, halt_after);
     cfg.storage = remote.clone();
+    cfg.mode = decided.mode;
     let result = engine::run(
         cfg,
         keys,
@@ -346,6 +380,10 @@ pub(super) async fn run(
         sb.shutdown().await;
     }
     let mut code = summary::exit_code(code, changed.len());
+    // An approval or verdict refused (the row changed since its preview) was not carried out.
+    if decided.refused > 0 && code == ExitCode::Success {
+        code = ExitCode::RowsFailed;
+    }
     if published.is_err() && code == ExitCode::Success {
         code = ExitCode::RowsFailed;
     }

@@ -8,6 +8,7 @@ mod dialect;
 mod faults;
 mod plan;
 mod report;
+mod review;
 mod run;
 mod sandbox;
 mod sheets;

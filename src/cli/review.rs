@@ -1,0 +1,349 @@
+//! The command line of the review workflow: `approve BATCH KEY...` / `reject BATCH KEY...`,
+//! and what `run --preview`, `run --approvals FILE` and `run --render-approved` do between
+//! the journal's sync and the engine: record the sheet's `approve` column and the file's
+//! verdicts, send rejected-then-edited rows back to be previewed again, pick exactly the
+//! approved previews to render, and check the budget at the step's prices before any call.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::api::{credits, ApiClient, ErrorClass};
+use crate::engine::Mode;
+use crate::exit::ExitCode;
+use crate::journal::{
+    latest_verdicts, BatchLock, Change, Journal, JournalError, LockError, ReviewChange, Row,
+    RowState,
+};
+use crate::review::{check, Approval, Verdict};
+
+use super::{invalid, say_error, summary};
+
+/// `approve` and `reject`.
+#[derive(Debug, Args)]
+pub struct VerdictArgs {
+    /// The batch folder (OUT/<batch>, or OUT/sandbox/<batch> for a rehearsal).
+    pub dir: PathBuf,
+    /// The rows (the sheet's keys) whose current preview this verdict is for.
+    #[arg(required = true, value_name = "KEY")]
+    pub keys: Vec<String>,
+}
+
+/// `approve`/`reject`: records the verdict on each row's current preview; a row without a
+/// ready preview, or changed in the sheet since it was previewed, is refused (exit 2, the
+/// others are recorded).
+pub(super) async fn verdict(args: VerdictArgs, verdict: Verdict) -> anyhow::Result<ExitCode> {
+    let dir = &args.dir;
+    if !dir.join(crate::journal::FILE_NAME).is_file() {
+        return invalid(format!(
+            "{} is not a batch folder (it has no {}); give the folder a run wrote, e.g. out/<batch>",
+            dir.display(),
+            crate::journal::FILE_NAME
+        ));
+    }
+    let _lock = match BatchLock::acquire(dir) {
+        Ok(l) => l,
+        Err(e @ LockError::Busy { .. }) => return invalid(e),
+        Err(e) => return Err(e.into()),
+    };
+    let journal = Journal::open(dir)?;
+    let mut changes = Vec::new();
+    let mut refused = Vec::new();
+    for key in &args.keys {
+        let Some(row) = journal.row(key)? else {
+            refused.push(format!("no row with key {key:?} in this batch"));
+            continue;
+        };
+        let reference = row.reference.clone().unwrap_or_default();
+        match check(&row, &reference) {
+            Ok(()) => changes.push(Change::Review(ReviewChange::Verdict(Approval {
+                key: key.clone(),
+                verdict,
+                reference,
+                source: "command".into(),
+                at: crate::journal::unix_now(),
+            }))),
+            Err(e) => refused.push(e),
+        }
+    }
+    let recorded = changes.len();
+    if !changes.is_empty() {
+        journal.apply(changes).await?;
+    }
+    journal.close();
+    if recorded > 0 {
+        println!(
+            "{} {verdict}",
+            summary::plural(recorded, "preview", "previews")
+        );
+    }
+    if refused.is_empty() {
+        return Ok(ExitCode::Success);
+    }
+    for r in &refused {
+        say_error(r);
+    }
+    Ok(ExitCode::InvalidInput)
+}
+
+/// The sheet's `approve` column, read before the plan is handed to the journal.
+pub(super) fn sheet_verdicts(plan: &crate::plan::Plan) -> Result<Vec<(String, Verdict)>, String> {
+    crate::review::column::verdicts(&plan.format.headers, &plan.videos)
+        .map_err(|e| format!("{e}\nnothing was submitted; fix the sheet and run again"))
+}
+
+/// Rows whose current preview was rejected: `run --preview` previews them again once edited.
+pub(super) fn rejected_keys(journal: &Journal) -> Result<HashSet<String>, JournalError> {
+    let approvals = journal.approvals()?;
+    let latest = latest_verdicts(&approvals);
+    let mut out = HashSet::new();
+    journal.for_each_row(|r| {
+        if let Some(a) = latest.get(r.key.as_str()) {
+            if a.verdict == Verdict::Rejected && r.reference.as_deref() == Some(&a.reference) {
+                out.insert(r.key.clone());
+            }
+        }
+        Ok::<_, JournalError>(())
+    })?;
+    Ok(out)
+}
+
+/// `run --preview`: of the rejected rows sync found (`rows`, as the sheet has them now), the
+/// edited ones go back to `planned` under the next generation, a new preview. Returns their
+/// keys (no longer `changed`).
+pub(super) async fn repreview(
+    journal: &Journal,
+    rows: Vec<Row>,
+) -> Result<Vec<String>, JournalError> {
+    let mut keys = Vec::new();
+    for row in rows {
+        let Some(known) = journal.row(&row.key)? else {
+            continue;
+        };
+        if known.payload_hash == row.payload_hash {
+            continue;
+        }
+        tracing::info!(key = %row.key, "rejected preview edited in the sheet: previewing it again");
+        keys.push(row.key.clone());
+        journal
+            .record(Change::Review(ReviewChange::Repreview {
+                row: Box::new(row),
+            }))
+            .await?;
+    }
+    Ok(keys)
+}
+
+/// What the review decided for this run.
+pub(super) struct Decided {
+    /// What the engine makes.
+    pub mode: Mode,
+    /// Approvals refused (the row changed, or the preview is not the row's current one).
+    pub refused: usize,
+}
+
+/// Records the sheet's and the file's verdicts, then (for `--preview` and
+/// `--render-approved`) checks the budget at the step's prices; `Err` is the exit code of a
+/// run stopped before any paid call.
+pub(super) async fn decide(
+    args: &super::RunArgs,
+    journal: &Journal,
+    client: &ApiClient,
+    sheet: Vec<(String, Verdict)>,
+) -> anyhow::Result<Result<Decided, ExitCode>> {
+    let mut given: Vec<(String, Verdict, Option<String>, &str)> = sheet
+        .into_iter()
+        .map(|(k, v)| (k, v, None, "sheet"))
+        .collect();
+    if let Some(path) = &args.approvals {
+        match crate::review::file::read(path) {
+            Ok(lines) => given.extend(lines.into_iter().map(|l| {
+                let v = if l.approve {
+                    Verdict::Approved
+                } else {
+                    Verdict::Rejected
+                };
+                (l.key, v, Some(l.reference), "file")
+            })),
+            Err(e) => {
+                say_error(format!("--approvals: {e}\nnothing was submitted"));
+                return Ok(Err(ExitCode::InvalidInput));
+            }
+        }
+    }
+    let mut refused = record(journal, given).await?;
+    let mode = if args.preview {
+        Mode::Preview
+    } else if args.render_approved {
+        let (keys, more_refused, cost) = approved(journal)?;
+        refused += more_refused;
+        if let Some(code) = afford(
+            client,
+            args.max_credits,
+            cost,
+            "renders of the approved previews",
+        )
+        .await?
+        {
+            return Ok(Err(code));
+        }
+        if keys.is_empty() {
+            tracing::warn!("no approved preview to render: approve rows (the approve column, creatify-batch approve, or --approvals FILE) first");
+        }
+        Mode::Render(keys)
+    } else {
+        return Ok(Ok(Decided {
+            mode: Mode::Direct,
+            refused,
+        }));
+    };
+    if args.preview {
+        let mut cost = 0.0;
+        journal.for_each_row(|r| {
+            if r.state == RowState::Planned {
+                cost += credits::preview_credits(r.est_seconds);
+            }
+            Ok::<_, JournalError>(())
+        })?;
+        if let Some(code) = afford(client, args.max_credits, cost, "previews left to make").await? {
+            return Ok(Err(code));
+        }
+    }
+    Ok(Ok(Decided { mode, refused }))
+}
+
+/// Records each verdict that still holds and differs from the row's latest one; says why for
+/// each that does not. Returns how many were refused.
+async fn record(
+    journal: &Journal,
+    given: Vec<(String, Verdict, Option<String>, &str)>,
+) -> anyhow::Result<usize> {
+    let approvals = journal.approvals()?;
+    let latest = latest_verdicts(&approvals);
+    let mut changes = Vec::new();
+    let mut refused = 0;
+    for (key, verdict, reference, source) in given {
+        let Some(row) = journal.row(&key)? else {
+            tracing::error!(%key, "{source} verdict for a row this batch does not have; ignored");
+            refused += 1;
+            continue;
+        };
+        // A cell beside a row not previewed yet speaks of a preview still to come.
+        let not_yet = matches!(
+            row.state,
+            RowState::Planned | RowState::Submitting | RowState::Previewing
+        );
+        if source == "sheet" && not_yet {
+            continue;
+        }
+        let reference = reference.unwrap_or_else(|| row.reference.clone().unwrap_or_default());
+        let same = latest
+            .get(key.as_str())
+            .is_some_and(|a| a.verdict == verdict && a.reference == reference);
+        // Past the preview (its render asked for, or made), a verdict changes nothing; a
+        // column beside a row made directly is no review.
+        let past = row.stage == crate::journal::Stage::Render;
+        let direct = source == "sheet" && !row.stage_is_preview();
+        if same || past || direct {
+            continue;
+        }
+        match check(&row, &reference) {
+            Ok(()) => changes.push(Change::Review(ReviewChange::Verdict(Approval {
+                key,
+                verdict,
+                reference,
+                source: source.into(),
+                at: crate::journal::unix_now(),
+            }))),
+            Err(e) => {
+                tracing::error!("{source} verdict refused: {e}");
+                refused += 1;
+            }
+        }
+    }
+    if !changes.is_empty() {
+        journal.apply(changes).await?;
+    }
+    Ok(refused)
+}
+
+/// The approved previews to render (and renders left unsure by an earlier run, to settle),
+/// how many approvals no longer hold, and what the renders will cost.
+fn approved(journal: &Journal) -> Result<(Vec<String>, usize, f64), JournalError> {
+    let approvals = journal.approvals()?;
+    let latest = latest_verdicts(&approvals);
+    let (mut keys, mut refused, mut cost) = (Vec::new(), 0, 0.0);
+    journal.for_each_row(|r| {
+        if r.state == RowState::RenderRequested {
+            keys.push(r.key.clone());
+            return Ok(());
+        }
+        let Some(a) = latest.get(r.key.as_str()) else {
+            return Ok(());
+        };
+        if a.verdict != Verdict::Approved || r.state != RowState::PreviewReady {
+            return Ok(());
+        }
+        match check(&r, &a.reference) {
+            Ok(()) => {
+                cost += credits::render_credits(r.est_seconds);
+                keys.push(r.key.clone());
+            }
+            Err(e) => {
+                tracing::error!("approval refused, not rendered: {e}");
+                refused += 1;
+            }
+        }
+        Ok::<_, JournalError>(())
+    })?;
+    Ok((keys, refused, cost))
+}
+
+/// Refuses (exit 3) a step whose `cost` is over `--max-credits` or the account's balance,
+/// before any paid call; exit 5 when the credentials are refused.
+async fn afford(
+    client: &ApiClient,
+    max_credits: Option<f64>,
+    cost: f64,
+    what: &str,
+) -> anyhow::Result<Option<ExitCode>> {
+    if cost == 0.0 {
+        return Ok(None);
+    }
+    let c = summary::credits;
+    if let Some(cap) = max_credits {
+        if cost > cap + 1e-9 {
+            say_error(format!(
+                "the {what} are estimated at {} credits, over --max-credits {}; nothing was sent. Raise --max-credits to {} or approve fewer rows",
+                c(cost),
+                c(cap),
+                c(cost)
+            ));
+            return Ok(Some(ExitCode::Budget));
+        }
+    }
+    match client.remaining_credits().await {
+        Ok(left) if cost > left + 1e-9 => {
+            say_error(format!(
+                "the {what} are estimated at {} credits, but the account has {}; nothing was sent. Top up the account to {}",
+                c(cost),
+                c(left),
+                c(cost)
+            ));
+            Ok(Some(ExitCode::Budget))
+        }
+        Ok(left) => {
+            tracing::info!(needed = %c(cost), remaining = %c(left), "credits check passed ({what})");
+            Ok(None)
+        }
+        Err(e) if e.class() == ErrorClass::Auth => {
+            say_error(format!("the API refused the credentials: {e}"));
+            Ok(Some(ExitCode::Auth))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the account's credits; going on, the API will refuse what does not fit");
+            Ok(None)
+        }
+    }
+}
