@@ -10,6 +10,7 @@
 //! batch is never held in memory as cards or as text.
 
 pub mod page;
+pub mod review;
 pub mod variants;
 
 use serde::Serialize;
@@ -53,6 +54,9 @@ pub struct About {
     /// The catalogue's names of the batch's avatar and accent ids
     /// ([`crate::catalog::NAMES_META`]), so a card says who speaks, not only an id.
     pub names: std::collections::BTreeMap<String, String>,
+    /// The batch's verdicts and preview costs, for the cards of previewed rows.
+    #[serde(skip)]
+    pub review: review::Review,
 }
 
 impl About {
@@ -82,6 +86,7 @@ impl About {
                 .meta(crate::catalog::NAMES_META)?
                 .and_then(|s| serde_json::from_str(&s).ok())
                 .unwrap_or_default(),
+            review: review::Review::read(view)?,
         })
     }
 }
@@ -135,6 +140,11 @@ pub enum Group {
     Failed,
     /// Not sent yet.
     NotStarted,
+    /// A preview being made (`run --preview`).
+    Previewing,
+    /// A preview made, waiting for its reviewer (approved and rejected ones too, until
+    /// `run --render-approved` or an edit moves them on).
+    PreviewReady,
     /// Sent, and whether it was created cannot be proven.
     Unknown,
 }
@@ -147,11 +157,11 @@ impl Group {
             RowState::Submitting
             | RowState::Submitted
             | RowState::Done
-            | RowState::Previewing
             | RowState::RenderRequested
             | RowState::Rendering => Self::Rendering,
+            RowState::Previewing => Self::Previewing,
             // A preview waits for its reviewer, not for the API.
-            RowState::PreviewReady => Self::NotStarted,
+            RowState::PreviewReady => Self::PreviewReady,
             RowState::Failed | RowState::Rejected => Self::Failed,
             RowState::Planned => Self::NotStarted,
             RowState::Unknown => Self::Unknown,
@@ -224,6 +234,8 @@ pub struct Card {
     /// A problem met on a row that has not failed (a download that keeps failing, an
     /// unanswered creation), in plain words.
     pub note: Option<Explanation>,
+    /// Its preview, verdict and step credits, for a row made as a preview first.
+    pub review: Option<review::PreviewCard>,
 }
 
 impl Card {
@@ -297,7 +309,22 @@ impl Card {
             failure: explained.clone().filter(|_| failed),
             note: explained.filter(|_| !failed),
             raw,
+            review: None,
         }
+    }
+
+    /// With `row`'s preview, verdict and step credits as the batch's review says (a row made
+    /// directly is left as it is).
+    pub fn reviewed(mut self, row: &Row, about: &About) -> Self {
+        self.review = review::PreviewCard::of(row, about);
+        if let Some(words) = self
+            .review
+            .as_ref()
+            .and_then(|c| review::state_words(row, c))
+        {
+            self.state = words;
+        }
+        self
     }
 }
 
@@ -366,7 +393,7 @@ fn state_words(row: &Row) -> String {
         RowState::Rejected => "rejected".into(),
         RowState::Previewing => "previewing".into(),
         RowState::PreviewReady => "preview ready".into(),
-        RowState::RenderRequested => "render asked for".into(),
+        RowState::RenderRequested => "render requested".into(),
         RowState::Rendering => match row.job.as_deref().and_then(progress) {
             Some(p) => format!("rendering {p}%"),
             None => "rendering".into(),

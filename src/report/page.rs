@@ -137,6 +137,7 @@ struct Chip {
 struct Counts {
     unknown: usize,
     changed: usize,
+    preview_ready: usize,
 }
 
 #[derive(Serialize)]
@@ -168,7 +169,7 @@ fn chips(c: &crate::progress::Counts) -> Vec<Chip> {
         Chip {
             group: "rendering",
             label: "rendering",
-            count: c.submitting + c.submitted + c.done,
+            count: c.submitting + c.submitted + c.done + c.render_requested + c.rendering,
         },
         Chip {
             group: "failed",
@@ -193,12 +194,42 @@ fn chips(c: &crate::progress::Counts) -> Vec<Chip> {
             count: c.unknown,
         });
     }
+    // A batch without previews keeps the chips it always had.
+    if c.previewing > 0 {
+        out.insert(
+            1,
+            Chip {
+                group: "previewing",
+                label: "previewing",
+                count: c.previewing,
+            },
+        );
+    }
+    if c.preview_ready > 0 {
+        out.insert(
+            1,
+            Chip {
+                group: "preview-ready",
+                label: "preview ready",
+                count: c.preview_ready,
+            },
+        );
+    }
     out
 }
 
 /// Whether work remains that a run is doing now: rows not sent, being sent or rendering.
 fn unfinished(c: &crate::progress::Counts) -> bool {
-    c.planned + c.submitting + c.submitted + c.done > 0
+    // A ready preview waits for a person, not for the run: it does not keep the page
+    // reloading.
+    c.planned
+        + c.submitting
+        + c.submitted
+        + c.done
+        + c.previewing
+        + c.render_requested
+        + c.rendering
+        > 0
 }
 
 #[derive(Serialize)]
@@ -276,6 +307,7 @@ impl Export for Html {
             counts: Counts {
                 unknown: m.counts.unknown,
                 changed: m.counts.changed,
+                preview_ready: m.counts.preview_ready,
             },
             credits_used: credit_words(m.credits_used),
             est_credits: credits(a.est_credits),
@@ -293,7 +325,9 @@ impl Export for Html {
 
     fn row(&self, m: &Manifest, row: &Row, index: usize, out: &mut dyn Write) -> io::Result<()> {
         let labels = m.labels.get(&row.key).map(Vec::as_slice).unwrap_or(&[]);
-        let card = Card::of(row, labels).named(&m.about.names);
+        let card = Card::of(row, labels)
+            .named(&m.about.names)
+            .reviewed(row, &m.about);
         let approx = |estimated: bool| if estimated { "≈ " } else { "" };
         let view = CardView {
             seconds_text: format!(
@@ -392,6 +426,8 @@ mod tests {
             crate::report::Group::Rendering,
             crate::report::Group::Failed,
             crate::report::Group::NotStarted,
+            crate::report::Group::Previewing,
+            crate::report::Group::PreviewReady,
             crate::report::Group::Unknown,
         ]
         .iter()
@@ -399,6 +435,8 @@ mod tests {
         .collect();
         let all = Counts {
             unknown: 1,
+            previewing: 1,
+            preview_ready: 1,
             ..Counts::default()
         };
         for chip in chips(&all) {

@@ -30,6 +30,8 @@ pub struct Settings {
     pub seed: u64,
     /// How long media URLs stay valid, real seconds.
     pub url_ttl_seconds: f64,
+    /// Whether a preview creation answers at once or when the preview is made.
+    pub preview_mode: super::PreviewMode,
 }
 
 /// The fault decided for a request, passed to handlers that act on it (downloads).
@@ -107,6 +109,11 @@ impl App {
             stats.jobs_created = store.jobs_created();
             stats.jobs_by_name = store
                 .by_name()
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect();
+            stats.renders_by_job = store
+                .renders()
                 .iter()
                 .map(|(k, v)| (k.clone(), *v))
                 .collect();

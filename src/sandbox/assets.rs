@@ -7,7 +7,9 @@
 //! `ffmpeg -f lavfi -i testsrc2=size=180x320:rate=24:duration=3 -f lavfi -i
 //! sine=frequency=440:duration=3 -c:v libx264 -profile:v baseline -crf 32 -c:a aac -b:a 32k
 //! -ac 1 -movflags +faststart -shortest samples/media/sandbox.mp4`, and the thumbnail is its
-//! frame at 1 s (`-ss 1 -frames:v 1`).
+//! frame at 1 s (`-ss 1 -frames:v 1`). The preview page's clip is the same source made
+//! smaller (`testsrc2=size=90x160:rate=12`, `-crf 38`, `-b:a 16k`, to
+//! `samples/media/preview.mp4`, 19 KB), so a card full of previews stays cheap to play.
 //!
 //! The `[api]` dialect can make job media misbehave the way some CDNs do: `media_gzip`
 //! sends them gzip-encoded whatever the request's `Accept-Encoding` says (a `Range` is a
@@ -41,6 +43,8 @@ use super::faults::Fault;
 pub const VIDEO: &[u8] = include_bytes!("../../samples/media/sandbox.mp4");
 /// Its thumbnail (JPEG, 180x320).
 pub const THUMBNAIL: &[u8] = include_bytes!("../../samples/media/thumbnail.jpg");
+/// The preview page's low-resolution clip (3 s, 90x160 at 12 fps, H.264 + AAC).
+pub const PREVIEW: &[u8] = include_bytes!("../../samples/media/preview.mp4");
 
 mod deviant;
 mod synthetic;
@@ -234,16 +238,55 @@ pub async fn catalog_media(Path(file): Path<String>, headers: HeaderMap) -> Resp
     }
 }
 
-/// `GET /preview/{id}/`: the preview page a preview job links to.
+/// `GET /preview/{id}/`: the page a preview job's `preview` links to, meant for an iframe
+/// (no credentials, like a CDN): the low-resolution clip in a player that fills the frame.
+/// 404 until the preview is made, and for jobs that are not previews.
 pub async fn preview_page(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
-    if app.job(&id).is_none() {
+    if !preview_made(&app, &id) {
         return not_found();
     }
+    // `id` names an existing job (a UUID the sandbox made), so it needs no escaping.
     let body = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><title>Preview {id}</title></head><body>\
-         <video controls src=\"/media/catalog/{id}.mp4\"></video></body></html>\n"
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width\"><title>Preview</title>\
+         <style>html,body{{margin:0;height:100%;background:#111}}\
+         video{{display:block;width:100%;height:100%;object-fit:contain}}</style></head>\
+         <body><video id=\"preview\" controls playsinline loop preload=\"metadata\" \
+         src=\"/media/previews/{id}/preview.mp4\"></video></body></html>\n"
     );
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /media/previews/{id}/preview.mp4`: the preview page's clip, a low-resolution
+/// variant of the sample video ([`PREVIEW`]); download faults apply, as to any media.
+pub async fn preview_media(
+    State(app): State<Arc<App>>,
+    Path((id, file)): Path<(String, String)>,
+    decided: Option<axum::Extension<Decided>>,
+    headers: HeaderMap,
+) -> Response {
+    if file != "preview.mp4" || !preview_made(&app, &id) {
+        return not_found();
+    }
+    let shape = Shape {
+        truncate: decided.is_some_and(|d| d.0 .0 == Some(Fault::Truncate)),
+        ..Shape::default()
+    };
+    serve(Content::Embedded(PREVIEW), "video/mp4", &headers, shape)
+}
+
+fn preview_made(app: &App, id: &str) -> bool {
+    app.job(id).is_some_and(|job| {
+        let snap = job.snapshot(now_ms(), app.settings.time_scale);
+        job.preview_made(&snap)
+    })
 }
 
 fn access_denied(why: &str) -> Response {

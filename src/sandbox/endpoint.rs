@@ -35,6 +35,8 @@ pub enum Endpoint {
     CatalogMedia,
     /// `/preview/{id}/`.
     PreviewPage,
+    /// `/media/previews/{id}/preview.mp4`.
+    PreviewMedia,
     /// `/__sandbox/stats`.
     Stats,
     /// Anything else.
@@ -58,6 +60,7 @@ impl Endpoint {
             ["api", "voices", "paginated", ""] => Self::VoicesPaginated,
             ["media", "jobs", _, _] => Self::JobMedia,
             ["media", "catalog", _] => Self::CatalogMedia,
+            ["media", "previews", _, _] => Self::PreviewMedia,
             ["preview", _, ""] => Self::PreviewPage,
             ["__sandbox", "stats"] => Self::Stats,
             _ => Self::Other,
@@ -80,6 +83,7 @@ impl Endpoint {
             Self::JobMedia => "/media/jobs/{id}/{file}",
             Self::CatalogMedia => "/media/catalog/{file}",
             Self::PreviewPage => "/preview/{id}/",
+            Self::PreviewMedia => "/media/previews/{id}/{file}",
             Self::Stats => "/__sandbox/stats",
             Self::Other => "(unmatched)",
         }
@@ -106,7 +110,8 @@ impl Endpoint {
     pub fn group(self, method: &Method) -> Option<Group> {
         match self {
             Self::Lipsyncs if method == Method::POST => Some(Group::Create),
-            Self::Preview | Self::Render => Some(Group::Create),
+            Self::Preview => Some(Group::Preview),
+            Self::Render => Some(Group::Render),
             Self::Lipsyncs | Self::Lipsync => Some(Group::Poll),
             Self::Credits
             | Self::Personas
@@ -114,7 +119,7 @@ impl Endpoint {
             | Self::Persona
             | Self::Voices
             | Self::VoicesPaginated => Some(Group::Account),
-            Self::JobMedia | Self::CatalogMedia => Some(Group::Download),
+            Self::JobMedia | Self::CatalogMedia | Self::PreviewMedia => Some(Group::Download),
             Self::PreviewPage | Self::Stats | Self::Other => None,
         }
     }

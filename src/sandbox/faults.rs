@@ -23,9 +23,17 @@ pub struct Faults {
     /// The API's dialect where the docs are silent (see [`super::dialect`]).
     #[serde(default)]
     pub api: super::dialect::Dialect,
-    /// `POST /api/lipsyncs_v2/`, `.../preview/` and `.../{id}/render/`.
+    /// `POST /api/lipsyncs_v2/`, and `.../preview/` and `.../{id}/render/` unless their own
+    /// table is given.
     #[serde(default)]
     pub create: EndpointFaults,
+    /// `POST /api/lipsyncs_v2/preview/` alone, instead of `create` (own request numbers).
+    #[serde(default)]
+    pub preview: Option<EndpointFaults>,
+    /// `POST /api/lipsyncs_v2/{id}/render/` alone, instead of `create`: `lost = 1` is "the
+    /// render was taken (charged, started), the answer lost".
+    #[serde(default)]
+    pub render: Option<EndpointFaults>,
     /// `GET /api/lipsyncs_v2/{id}/` and `GET /api/lipsyncs_v2/` (with or without `ids`).
     #[serde(default)]
     pub poll: EndpointFaults,
@@ -117,8 +125,12 @@ pub struct WebhookFaults {
 /// The groups of endpoints that share fault rates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Group {
-    /// Creating, previewing and rendering jobs.
+    /// Creating jobs (and previews and renders without tables of their own).
     Create,
+    /// Creating previews.
+    Preview,
+    /// Rendering previews.
+    Render,
     /// Reading jobs.
     Poll,
     /// Credits and the catalogue.
@@ -132,9 +144,16 @@ impl Group {
         self as usize
     }
 
+    /// Whether requests of this group are paid POSTs (counted in `creations_arrived`).
+    pub fn is_creation(self) -> bool {
+        matches!(self, Self::Create | Self::Preview | Self::Render)
+    }
+
     fn name(self) -> &'static str {
         match self {
             Self::Create => "create",
+            Self::Preview => "preview",
+            Self::Render => "render",
             Self::Poll => "poll",
             Self::Account => "account",
             Self::Download => "download",
@@ -211,12 +230,15 @@ impl Faults {
 
     /// Checks that every rate is a probability and that each group's rates fit in 1.
     pub fn check(&self) -> anyhow::Result<()> {
-        for (name, g) in [
+        let mut tables = vec![
             ("create", &self.create),
             ("poll", &self.poll),
             ("account", &self.account),
             ("download", &self.download),
-        ] {
+        ];
+        tables.extend(self.preview.as_ref().map(|t| ("preview", t)));
+        tables.extend(self.render.as_ref().map(|t| ("render", t)));
+        for (name, g) in tables {
             let rates = g.rates();
             for (key, rate) in rates {
                 check_rate(name, key, rate)?;
@@ -254,9 +276,19 @@ impl Faults {
         self.api.check()
     }
 
+    /// The table that decides for `group`, and the group whose request numbers it counts:
+    /// previews and renders without a table of their own share `create`'s.
+    fn table(&self, group: Group) -> (Group, &EndpointFaults) {
+        match (group, &self.preview, &self.render) {
+            (Group::Preview, Some(t), _) | (Group::Render, _, Some(t)) => (group, t),
+            (Group::Preview | Group::Render, _, _) => (Group::Create, &self.create),
+            _ => (group, self.group(group)),
+        }
+    }
+
     fn group(&self, group: Group) -> &EndpointFaults {
         match group {
-            Group::Create => &self.create,
+            Group::Create | Group::Preview | Group::Render => &self.create,
             Group::Poll => &self.poll,
             Group::Account => &self.account,
             Group::Download => &self.download,
@@ -314,7 +346,7 @@ impl EndpointFaults {
 pub struct FaultPlan {
     faults: Faults,
     seed: u64,
-    counters: [AtomicU64; 4],
+    counters: [AtomicU64; 6],
 }
 
 impl FaultPlan {
@@ -334,8 +366,8 @@ impl FaultPlan {
 
     /// The fault for the next request of `group`, if any.
     pub fn decide(&self, group: Group) -> Option<Fault> {
+        let (group, rates) = self.faults.table(group);
         let n = self.counters[group.index()].fetch_add(1, Ordering::Relaxed);
-        let rates = self.faults.group(group);
         if rates.rates().iter().all(|(_, r)| *r == 0.0) {
             return None;
         }
@@ -435,5 +467,17 @@ mod tests {
         let plan = FaultPlan::new(f, 7);
         assert_eq!(plan.fate("row-1"), plan.fate("row-1"));
         assert_eq!(plan.decide(Group::Create), None);
+    }
+
+    #[test]
+    fn previews_and_renders_use_their_own_tables_or_else_create() {
+        let f: Faults = toml::from_str("[create]\nreset = 1.0\n[render]\nlost = 1.0").unwrap();
+        f.check().unwrap();
+        let plan = FaultPlan::new(f, 0);
+        assert_eq!(plan.decide(Group::Render), Some(Fault::Lost));
+        assert_eq!(plan.decide(Group::Preview), Some(Fault::Reset));
+        assert_eq!(plan.decide(Group::Create), Some(Fault::Reset));
+        let bad: Faults = toml::from_str("[preview]\nreset = 0.7\nlost = 0.6").unwrap();
+        assert!(bad.check().is_err(), "[preview] rates are checked too");
     }
 }

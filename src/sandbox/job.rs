@@ -7,6 +7,8 @@
 //! On the job clock (real time × `time_scale`), a job is `pending` for the first 10 % of its
 //! render time, `in_queue` (or `moderating`) until 25 %, then `running` with `progress`
 //! rising to 1. A done job ends at 100 %, a failed one at 70 %, a rejected one at 10 %.
+//! A preview (before its render) goes the same way in a fifth of the render time, as it
+//! costs a fifth \[guess: how long the real one takes is undocumented\].
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -19,6 +21,8 @@ use crate::api::JobStatus;
 const QUEUED_AT: f64 = 0.10;
 const RUNNING_AT: f64 = 0.25;
 const FAILED_AT: f64 = 0.70;
+/// A preview takes the render time divided by this.
+const PREVIEW_SHARE: u64 = 5;
 
 /// Whether a job renders a video or only a preview (`POST .../preview/`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +101,15 @@ impl JobRecord {
         }
     }
 
+    /// Job-clock milliseconds the current phase takes: the preview a fifth of the render.
+    fn phase_ms(&self) -> u64 {
+        if self.is_unrendered_preview() {
+            (self.render_ms / PREVIEW_SHARE).max(1)
+        } else {
+            self.render_ms.max(1)
+        }
+    }
+
     /// The fraction of the render time at which the job turns terminal.
     fn end_fraction(&self) -> f64 {
         match self.current_fate() {
@@ -108,7 +121,7 @@ impl JobRecord {
 
     /// Real Unix milliseconds of the instant `fraction` of the render time has passed.
     fn real_ms(&self, fraction: f64, time_scale: f64) -> i64 {
-        self.start_ms() + (self.render_ms as f64 * fraction / time_scale).ceil() as i64
+        self.start_ms() + (self.phase_ms() as f64 * fraction / time_scale).ceil() as i64
     }
 
     /// When the job turns terminal, Unix milliseconds.
@@ -119,8 +132,8 @@ impl JobRecord {
     /// Where the job stands at `now_ms`.
     pub fn snapshot(&self, now_ms: i64, time_scale: f64) -> Snapshot {
         let end = self.end_fraction();
-        let elapsed = ((now_ms - self.start_ms()).max(0) as f64 * time_scale)
-            / (self.render_ms.max(1) as f64);
+        let elapsed =
+            ((now_ms - self.start_ms()).max(0) as f64 * time_scale) / (self.phase_ms() as f64);
         let at = |f: f64| self.real_ms(f, time_scale);
         let (status, progress, since) = if elapsed >= end {
             let status = match self.current_fate() {
@@ -155,6 +168,12 @@ impl JobRecord {
         }
     }
 
+    /// Whether this is a preview job whose preview exists (made, or already rendered on).
+    pub fn preview_made(&self, snap: &Snapshot) -> bool {
+        self.kind == JobKind::Preview
+            && (self.render_started_ms.is_some() || snap.status == JobStatus::Done)
+    }
+
     /// Whether the finished video exists (a done job that is not an unrendered preview).
     pub fn has_output(&self, snap: &Snapshot) -> bool {
         snap.status == JobStatus::Done && !self.is_unrendered_preview()
@@ -174,8 +193,7 @@ impl JobRecord {
         } else {
             (Value::Null, Value::Null)
         };
-        let preview_done = self.kind == JobKind::Preview
-            && (self.render_started_ms.is_some() || snap.status == JobStatus::Done);
+        let preview_done = self.preview_made(snap);
         let failed_reason = match (&snap.status, &self.fate) {
             (JobStatus::Failed, Fate::Failed(r)) | (JobStatus::Rejected, Fate::Rejected(r)) => {
                 Value::String(r.clone())

@@ -25,8 +25,8 @@
 //! | `GET /api/lipsyncs_v2/{id}/` | job, or 404 `{"detail":"Not found."}` |
 //! | `GET /api/lipsyncs_v2/?ids=a,b` | plain array, newest first, unknown ids absent; >100 ids: 400 |
 //! | `GET /api/lipsyncs_v2/` | every job of the account, newest first, plain array |
-//! | `POST /api/lipsyncs_v2/preview/` | 201 preview job (1 credit / 30 s) |
-//! | `POST /api/lipsyncs_v2/{id}/render/` | 200 job, rendering again (4 credits / 30 s) |
+//! | `POST /api/lipsyncs_v2/preview/` | 201 preview job (1 credit / 30 s); `--preview-mode sync`: 200 with the finished preview |
+//! | `POST /api/lipsyncs_v2/{id}/render/` | 200 job, rendering again (4 credits / 30 s); 400 once rendered or rendering |
 //! | `GET /api/remaining_credits/` | `{"remaining_credits": N}` |
 //! | `GET /api/personas/` | filters `gender`, `age_range`, `location`, `style` (comma-separated choices) |
 //! | `GET /api/personas/paginated/` | `{count,next,previous,results}`, `page`/`page_size` |
@@ -34,6 +34,7 @@
 //! | `GET /api/voices/` | voices with accents |
 //! | `GET /api/voices/paginated/` | `{count,next,previous,results}` |
 //! | `GET /__sandbox/stats` | [`Stats`]; no credentials, no faults, not counted |
+//! | `GET /preview/{id}/` | the preview page (HTML for an iframe) playing `/media/previews/{id}/preview.mp4`, a 90x160 clip; 404 until the preview is made |
 //!
 //! Media (`/media/...`) and preview pages need no credentials, like a CDN.
 //!
@@ -57,6 +58,17 @@
 //! - Media URLs are signed and valid for 24 hours unless `[download] url_ttl_seconds` says
 //!   otherwise; a preview job ends `done` with `preview` set and `output` null until
 //!   `.../render/` has run it again.
+//! - Previews: made in a fifth of the render time (they cost a fifth); with
+//!   `--preview-mode async` (the default) the preview call answers 201 at once and the job's
+//!   `preview` is null until it is made; with `sync` the call is held until then and answers
+//!   200 with `preview` set. Either way `output` stays null and `status` reads `done` once
+//!   the preview is made, and the `preview` link is a page, not a file.
+//! - A second `.../render/` on a job already rendered or rendering: 400 `{"detail":"This job
+//!   has already been rendered."}`, nothing charged (the real API's answer is undocumented;
+//!   charging twice would be worse to rehearse against, and a client must never rely on
+//!   either). A render of a preview not made yet: 400, nothing charged. Stats count accepted
+//!   renders (`renders_by_job`) and every render call that reached the server
+//!   (`render_requests_by_job`), per job id.
 //! - Unknown routes: Django's HTML 404; wrong method: 405 `{"detail":"Method \"X\" not
 //!   allowed."}`.
 //!
@@ -87,13 +99,16 @@
 //! preview, render), `poll` (GET jobs), `account` (credits, personas, voices), `download`
 //! (media), `jobs`, `webhooks`.
 //! ```toml
-//! [create]
+//! [create]             # creations; previews and renders too unless [preview]/[render]
 //! lost = 0.05          # job created and billed, connection dropped before the 201
 //! reset = 0.02         # connection closed before any answer, nothing processed
 //! status_503 = 0.02    # also status_500, status_502 (HTML bodies, nothing processed)
 //! slow = 0.01          # processed, answered after slow_seconds
 //! stall = 0.01         # held slow_seconds, then processed (even if the client gave up)
 //! slow_seconds = 45
+//!
+//! [render]             # only renders (own request numbers); [preview] likewise
+//! lost = 0.5           # render taken (charged, started), connection dropped before the answer
 //!
 //! [poll]
 //! status_500 = 0.05
@@ -197,6 +212,22 @@ pub struct SandboxOptions {
     /// Keep jobs and credits in this directory, so a restart finds them again.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// How `POST /api/lipsyncs_v2/preview/` answers: `async` (201 at once, then poll until
+    /// `preview` is set) or `sync` (200 with the finished preview); the real API's is
+    /// undocumented.
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = PreviewMode::Async)]
+    pub preview_mode: PreviewMode,
+}
+
+/// How the sandbox answers a preview creation (`--preview-mode`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PreviewMode {
+    /// 201 with the job at once (`preview` still null); the client polls until it is set.
+    #[default]
+    Async,
+    /// The request is held until the preview is made, then 200 with `preview` set and
+    /// `output` null.
+    Sync,
 }
 
 impl Default for SandboxOptions {
@@ -212,6 +243,7 @@ impl Default for SandboxOptions {
             render_seconds: 60.0,
             video_bytes: None,
             state_dir: None,
+            preview_mode: PreviewMode::Async,
         }
     }
 }
@@ -365,6 +397,7 @@ impl Sandbox {
                 video_bytes: o.video_bytes,
                 seed: o.seed,
                 url_ttl_seconds: config.faults.download.url_ttl_seconds.unwrap_or(86_400.0),
+                preview_mode: o.preview_mode,
             },
             base_url: format!("http://{addr}"),
             credentials: config.credentials.clone(),

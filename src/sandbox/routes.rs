@@ -21,6 +21,7 @@ use super::journal::Durable;
 use super::listing;
 use super::state::Refusal;
 use super::webhooks;
+use super::PreviewMode;
 use crate::api::credits::{self, SpeakingRate};
 use crate::api::validate::{validate, FieldPath};
 use crate::api::CreateLipsync;
@@ -44,6 +45,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/media/jobs/{id}/{file}", get(assets::job_media))
         .route("/media/catalog/{file}", get(assets::catalog_media))
         .route("/preview/{id}/", get(assets::preview_page))
+        .route("/media/previews/{id}/{file}", get(assets::preview_media))
         .route("/__sandbox/stats", get(stats))
         .fallback(|| async {
             errors::html_page(
@@ -111,7 +113,23 @@ async fn create_job(
     let (job, durable) = created.map_err(|r| refused(app, r))?;
     durable_or_500(durable).await?;
     webhooks::schedule(app, &job);
+    if kind == JobKind::Preview && app.settings.preview_mode == PreviewMode::Sync {
+        hold_until_made(app, &job).await;
+        return Ok((StatusCode::OK, Json(app.job_json(&job, now_ms()))));
+    }
     Ok((StatusCode::CREATED, Json(app.job_json(&job, now_ms()))))
+}
+
+/// `--preview-mode sync`: the answer waits until the preview is made (a fifth of the render
+/// time on the job clock). A sandbox that stops meanwhile answers with the job as it is.
+async fn hold_until_made(app: &App, job: &JobRecord) {
+    let wait_ms = (job.deadline_ms(app.settings.time_scale) - now_ms()).max(0) as u64;
+    let mut stop = app.shutdown.clone();
+    tokio::select! {
+        // One millisecond past the deadline, so the snapshot reads it done whatever rounding.
+        _ = tokio::time::sleep(std::time::Duration::from_millis(wait_ms + 1)) => {}
+        _ = stop.wait_for(|stopped| *stopped) => {}
+    }
 }
 
 /// The dialect's `throttle_creations`: every creation is refused with a 429 (nothing is
@@ -220,6 +238,7 @@ async fn render(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response
     if let Err(e) = throttle_creations(&app) {
         return e.into_response();
     }
+    app.counters.render_request(&id);
     let now = now_ms();
     let rendered = app.store().render(
         &id,

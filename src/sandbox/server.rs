@@ -105,7 +105,10 @@ async fn handle(
         return Ok(call(router, req).await);
     }
     let key = format!("{} {}", req.method(), endpoint.pattern());
-    if endpoint.group(req.method()) == Some(super::faults::Group::Create) {
+    if endpoint
+        .group(req.method())
+        .is_some_and(super::faults::Group::is_creation)
+    {
         app.counters.creation_arrived();
     }
     let fault = endpoint

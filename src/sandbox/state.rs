@@ -39,6 +39,8 @@ pub struct Store {
     /// Ids in creation order, for listing newest first.
     order: Vec<String>,
     by_name: HashMap<String, u64>,
+    /// Renders accepted (and charged) per job id.
+    renders: HashMap<String, u64>,
     /// Deadlines (Unix ms) of jobs that are not terminal yet: the count against the cap.
     rendering: BinaryHeap<Reverse<(i64, String)>>,
     credits: f64,
@@ -64,6 +66,7 @@ impl Store {
             jobs: HashMap::new(),
             order: Vec::new(),
             by_name: HashMap::new(),
+            renders: HashMap::new(),
             rendering: BinaryHeap::new(),
             credits,
             spent: 0.0,
@@ -133,6 +136,7 @@ impl Store {
                         job.render_started_ms = Some(at_ms);
                         job.credits_used += credits;
                         self.track(&job, now_ms);
+                        *self.renders.entry(id.clone()).or_default() += 1;
                         self.jobs.insert(id, (seq, Arc::new(job)));
                     }
                     None => tracing::warn!(%id, "sandbox journal renders an unknown job"),
@@ -251,6 +255,7 @@ impl Store {
         job.render_started_ms = Some(now_ms);
         job.credits_used += credits;
         self.track(&job, now_ms);
+        *self.renders.entry(id.to_owned()).or_default() += 1;
         let job = Arc::new(job);
         self.jobs.insert(id.to_owned(), (seq, job.clone()));
         Ok((job, durable))
@@ -291,6 +296,11 @@ impl Store {
     /// Jobs created since the account began.
     pub fn jobs_created(&self) -> u64 {
         (self.order.len() - self.seeded) as u64
+    }
+
+    /// How many renders each job id had accepted (and charged).
+    pub fn renders(&self) -> &HashMap<String, u64> {
+        &self.renders
     }
 
     /// How many jobs were created under each name.

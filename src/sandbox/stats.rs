@@ -34,6 +34,13 @@ pub struct Stats {
     /// credentials or the rate limit: read at two instants, the difference is what reached
     /// the server in between, answered or not.
     pub creations_arrived: u64,
+    /// Job id → renders accepted and charged (`POST .../{id}/render/`), across restarts when
+    /// persisted. A second render of one id is refused, so each count is 0 or 1; what a
+    /// client sent is in `render_requests_by_job`.
+    pub renders_by_job: BTreeMap<String, u64>,
+    /// Job id → render requests that reached the handler (accepted or refused; not those a
+    /// reset or 5xx fault stopped before it), this process only.
+    pub render_requests_by_job: BTreeMap<String, u64>,
     /// Webhook POSTs that got an answer.
     pub webhooks_sent: u64,
     /// Webhook POSTs that failed, plus webhooks skipped because the host was not loopback.
@@ -50,6 +57,7 @@ struct Inner {
     throttled: u64,
     faults: BTreeMap<String, u64>,
     creations_arrived: u64,
+    render_requests: BTreeMap<String, u64>,
     webhooks_sent: u64,
     webhooks_failed: u64,
 }
@@ -80,6 +88,11 @@ impl Counters {
         self.with(|c| c.creations_arrived += 1);
     }
 
+    /// Counts one render request for job `id` as its handler meets it.
+    pub fn render_request(&self, id: &str) {
+        self.with(|c| *c.render_requests.entry(id.to_owned()).or_default() += 1);
+    }
+
     /// Counts one injected fault.
     pub fn fault(&self, kind: &str) {
         self.with(|c| *c.faults.entry(kind.to_owned()).or_default() += 1);
@@ -103,6 +116,7 @@ impl Counters {
             stats.throttled = c.throttled;
             stats.faults = c.faults.clone();
             stats.creations_arrived = c.creations_arrived;
+            stats.render_requests_by_job = c.render_requests.clone();
             stats.webhooks_sent = c.webhooks_sent;
             stats.webhooks_failed = c.webhooks_failed;
         });

@@ -4,6 +4,7 @@
 
 mod browser;
 mod dom;
+mod previews;
 mod refresh;
 mod variants;
 

@@ -4,6 +4,7 @@
 mod faults;
 mod lifecycle;
 mod media;
+mod previews;
 
 use std::time::Duration;
 

@@ -21,11 +21,14 @@
     for (var i = 0; i < parts.length; i++) t += " " + parts[i].textContent;
     return t.toLowerCase();
   });
-  var state = { group: "all", q: "", sort: "line", desc: false };
+  var fresh = function () { return { group: "all", q: "", sort: "line", desc: false, yes: [], no: [] }; };
+  var state = fresh();
+  // References are letters, digits, '-' and '_': anything else in the address is ignored.
+  var refs = function (v) { return v.split(",").filter(function (r) { return /^[A-Za-z0-9_-]+$/.test(r); }); };
 
   function read() {
     var h = location.hash.replace(/^#/, "").split("&");
-    state = { group: "all", q: "", sort: "line", desc: false };
+    state = fresh();
     for (var i = 0; i < h.length; i++) {
       var kv = h[i].split("=");
       var v = decodeURIComponent((kv[1] || "").replace(/\+/g, " "));
@@ -33,6 +36,8 @@
       if (kv[0] === "q") state.q = v;
       if (kv[0] === "sort" && /^(line|cost|duration)$/.test(v)) state.sort = v;
       if (kv[0] === "desc") state.desc = v === "1";
+      if (kv[0] === "yes") state.yes = refs(v);
+      if (kv[0] === "no") state.no = refs(v);
     }
   }
   function write() {
@@ -40,6 +45,9 @@
     if (state.q) h += "&q=" + encodeURIComponent(state.q);
     if (state.sort !== "line") h += "&sort=" + state.sort;
     if (state.desc) h += "&desc=1";
+    // Ticks live in the address too, so the reloads of a live page keep them.
+    if (state.yes.length) h += "&yes=" + state.yes.join(",");
+    if (state.no.length) h += "&no=" + state.no.join(",");
     if (history.replaceState) history.replaceState(null, "", "#" + h);
     else location.hash = h;
   }
@@ -83,7 +91,80 @@
     list.appendChild(frag);
     shown.textContent = n === cards.length ? cards.length + " videos" : n + " of " + cards.length + " videos";
     none.hidden = n > 0;
+    ticked();
   }
+
+  // Reviewing: each ready preview's card has a tick (approve / reject / none). The ticks
+  // become approvals.csv (key,reference,approve), one line per ticked card, read from the
+  // cards' data- attributes; `run --approvals FILE` reads it back.
+  var ticks = Array.prototype.slice.call(document.querySelectorAll("fieldset.tick"));
+  var bar = document.getElementById("approvals");
+  var download = document.getElementById("download");
+  var count = document.getElementById("ticked");
+  var cell = function (s) {
+    return /[",\r\n]|^\s|\s$/.test(s) ? "\"" + s.replace(/"/g, "\"\"") + "\"" : s;
+  };
+  function verdictOf(ref) {
+    if (state.yes.indexOf(ref) >= 0) return "yes";
+    if (state.no.indexOf(ref) >= 0) return "no";
+    return "";
+  }
+  function ticked() {
+    if (!ticks.length) return;
+    var csv = "key,reference,approve\r\n", yes = 0, no = 0;
+    for (var i = 0; i < ticks.length; i++) {
+      var t = ticks[i], ref = t.getAttribute("data-reference"), v = verdictOf(ref);
+      var inputs = t.querySelectorAll("input");
+      for (var j = 0; j < inputs.length; j++) inputs[j].checked = inputs[j].value === v;
+      var card = t.closest("article");
+      if (v) card.setAttribute("data-tick", v); else card.removeAttribute("data-tick");
+      if (!v) continue;
+      if (v === "yes") yes++; else no++;
+      csv += cell(t.getAttribute("data-key")) + "," + cell(ref) + "," + v + "\r\n";
+    }
+    var n = yes + no;
+    count.textContent = n ? n + (n === 1 ? " card ticked: " : " cards ticked: ") + yes + " to approve, " + no + " to reject." : "No card ticked yet: tick approve or reject on the previews below.";
+    download.setAttribute("href", "data:text/csv;charset=utf-8," + encodeURIComponent(csv));
+    if (n) download.removeAttribute("aria-disabled"); else download.setAttribute("aria-disabled", "true");
+  }
+  if (ticks.length && bar) {
+    bar.hidden = false;
+    ticks.forEach(function (t) {
+      t.hidden = false;
+      t.addEventListener("change", function (e) {
+        var ref = t.getAttribute("data-reference"), v = e.target.value;
+        state.yes = state.yes.filter(function (r) { return r !== ref; });
+        state.no = state.no.filter(function (r) { return r !== ref; });
+        if (v === "yes") state.yes.push(ref);
+        if (v === "no") state.no.push(ref);
+        write(); ticked();
+      });
+    });
+    download.addEventListener("click", function (e) {
+      if (download.hasAttribute("aria-disabled")) e.preventDefault();
+    });
+  }
+
+  // A preview is a page of Creatify's, loaded only when asked for (the report fetches
+  // nothing by itself): its button puts it in an iframe.
+  var frames = Array.prototype.slice.call(document.querySelectorAll(".pv[data-src]"));
+  frames.forEach(function (box) {
+    var button = box.querySelector("button");
+    if (!button) return;
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var f = document.createElement("iframe");
+      f.src = box.getAttribute("data-src");
+      f.title = "Preview";
+      f.loading = "lazy";
+      f.referrerPolicy = "no-referrer";
+      f.allowFullscreen = true;
+      f.setAttribute("sandbox", "allow-scripts allow-same-origin allow-presentation");
+      box.textContent = "";
+      box.appendChild(f);
+      box.setAttribute("data-loaded", "1");
+    });
+  });
 
   document.getElementById("tools").hidden = false;
   for (var i = 0; i < chips.length; i++) {
@@ -99,6 +180,19 @@
   window.addEventListener("hashchange", function () { read(); apply(); });
   read();
   apply();
+
+  // A preview's age, as of now rather than as of the page's writing.
+  var ages = document.querySelectorAll(".age[data-made]");
+  for (var a = 0; a < ages.length; a++) {
+    var secs = Date.now() / 1000 - parseFloat(ages[a].getAttribute("data-made"));
+    if (secs >= 0) ages[a].textContent = age(secs);
+  }
+  function age(s) {
+    if (s < 90) return Math.round(s) + " s";
+    if (s < 5400) return Math.round(s / 60) + " min";
+    if (s < 172800) return Math.round(s / 3600) + " h";
+    return Math.round(s / 86400) + " days";
+  }
 
   // Times in the reader's own zone.
   var times = document.querySelectorAll("time[datetime]");
@@ -121,6 +215,9 @@
       }
       var playing = false, vids = document.querySelectorAll("video");
       for (var v = 0; v < vids.length; v++) if (!vids[v].paused) playing = true;
+      // A preview's player is another site's page: whether it plays cannot be seen, so an
+      // opened one holds the reload.
+      if (document.querySelector(".pv[data-loaded]")) playing = true;
       if (playing || document.activeElement === q) { setTimeout(tick, 2000); return; }
       location.reload();
     };
