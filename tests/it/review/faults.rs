@@ -95,3 +95,42 @@ async fn a_render_that_keeps_failing_is_asked_once_more_then_waits() {
         "render_requested"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_preview_rendered_elsewhere_is_followed_not_rendered_again() {
+    let h = Harness::start(Faults::default(), |_| {}).await;
+    review_config(&h);
+    let sheet = h.sheet("else.csv", &sheet_of(1));
+    let dir = h.batch_dir("else");
+    let out = h.run(&sheet, &["--preview"]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let ok = verdict(&h, "approve", &dir, &["v001"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    // Someone renders it in the web app meanwhile.
+    let job = creatify_batch::journal::Journal::open_read_only(&dir)
+        .unwrap()
+        .unwrap()
+        .rows[0]
+        .job_id
+        .clone()
+        .unwrap();
+    let url = format!(
+        "{}/api/lipsyncs_v2/{job}/render/",
+        h.sandbox.base_url().trim_end_matches('/')
+    );
+    let answer = reqwest::Client::new()
+        .post(url)
+        .header("x-api-id", &h.id)
+        .header("x-api-key", &h.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    // The run's render is refused (400), the job read shows it rendering: followed, done.
+    let out = h.run(&sheet, &["--render-approved"]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let s = h.stats();
+    assert_eq!(answered(&s, RENDER, "400"), 1, "{:?}", s.requests);
+    assert_eq!(s.renders_by_job.get(&job), Some(&1));
+    assert_eq!(states(&dir)["v001"], "downloaded");
+}
