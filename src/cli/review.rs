@@ -56,7 +56,7 @@ pub(super) async fn verdict(args: VerdictArgs, verdict: Verdict) -> anyhow::Resu
             continue;
         };
         let reference = row.reference.clone().unwrap_or_default();
-        match check(&row, &reference) {
+        match check(&row, &reference, verdict) {
             Ok(()) => changes.push(Change::Review(ReviewChange::Verdict(Approval {
                 key: key.clone(),
                 verdict,
@@ -143,16 +143,17 @@ pub(super) struct Decided {
     pub refused: usize,
 }
 
-/// Records the sheet's and the file's verdicts, then (for `--preview` and
-/// `--render-approved`) checks the budget at the step's prices; `Err` is the exit code of a
-/// run stopped before any paid call.
-pub(super) async fn decide(
+/// A verdict given for this run: key, verdict, the preview reference (`None`: the row's
+/// current one), and its source.
+pub(super) type Given = (String, Verdict, Option<String>, &'static str);
+
+/// The verdicts of the sheet's `approve` column and of `--approvals FILE`; an unreadable
+/// file is said, and is exit 2 with nothing sent.
+pub(super) fn given(
     args: &super::RunArgs,
-    journal: &Journal,
-    client: &ApiClient,
     sheet: Vec<(String, Verdict)>,
-) -> anyhow::Result<Result<Decided, ExitCode>> {
-    let mut given: Vec<(String, Verdict, Option<String>, &str)> = sheet
+) -> Result<Vec<Given>, ExitCode> {
+    let mut given: Vec<Given> = sheet
         .into_iter()
         .map(|(k, v)| (k, v, None, "sheet"))
         .collect();
@@ -168,10 +169,34 @@ pub(super) async fn decide(
             })),
             Err(e) => {
                 say_error(format!("--approvals: {e}\nnothing was submitted"));
-                return Ok(Err(ExitCode::InvalidInput));
+                return Err(ExitCode::InvalidInput);
             }
         }
     }
+    Ok(given)
+}
+
+/// Before the sync: the rejections among `given`, so that a row rejected and edited in the
+/// same sitting is previewed again by this very run (an approval waits for the sync, which
+/// knows whether the row changed).
+pub(super) async fn record_rejections(journal: &Journal, given: &[Given]) -> anyhow::Result<()> {
+    let rejections = given
+        .iter()
+        .filter(|g| g.1 == Verdict::Rejected)
+        .cloned()
+        .collect();
+    record(journal, rejections).await?;
+    Ok(())
+}
+
+/// Records the verdicts `given`, then (for `--preview` and `--render-approved`) checks the
+/// budget at the step's prices; `Err` is the exit code of a run stopped before any paid call.
+pub(super) async fn decide(
+    args: &super::RunArgs,
+    journal: &Journal,
+    client: &ApiClient,
+    given: Vec<Given>,
+) -> anyhow::Result<Result<Decided, ExitCode>> {
     let mut refused = record(journal, given).await?;
     let mode = if args.preview {
         Mode::Preview
@@ -215,12 +240,15 @@ pub(super) async fn decide(
 
 /// Records each verdict that still holds and differs from the row's latest one; says why for
 /// each that does not. Returns how many were refused.
-async fn record(
-    journal: &Journal,
-    given: Vec<(String, Verdict, Option<String>, &str)>,
-) -> anyhow::Result<usize> {
+async fn record(journal: &Journal, given: Vec<Given>) -> anyhow::Result<usize> {
     let approvals = journal.approvals()?;
     let latest = latest_verdicts(&approvals);
+    let by_sheet: Vec<Approval> = approvals
+        .iter()
+        .filter(|a| a.source == "sheet")
+        .cloned()
+        .collect();
+    let latest_by_sheet = latest_verdicts(&by_sheet);
     let mut changes = Vec::new();
     let mut refused = 0;
     for (key, verdict, reference, source) in given {
@@ -248,7 +276,17 @@ async fn record(
         if same || past || direct {
             continue;
         }
-        match check(&row, &reference) {
+        // A cell that still says what it said about the row's previous preview was not
+        // written about this one.
+        let stale = source == "sheet"
+            && latest_by_sheet
+                .get(key.as_str())
+                .is_some_and(|a| a.verdict == verdict && a.reference != reference);
+        if stale {
+            tracing::info!(%key, "the approve cell still holds its verdict on the row's previous preview, so it is not taken for the new one: give that verdict with creatify-batch approve/reject, or the report");
+            continue;
+        }
+        match check(&row, &reference, verdict) {
             Ok(()) => changes.push(Change::Review(ReviewChange::Verdict(Approval {
                 key,
                 verdict,
@@ -285,7 +323,7 @@ fn approved(journal: &Journal) -> Result<(Vec<String>, usize, f64), JournalError
         if a.verdict != Verdict::Approved || r.state != RowState::PreviewReady {
             return Ok(());
         }
-        match check(&r, &a.reference) {
+        match check(&r, &a.reference, Verdict::Approved) {
             Ok(()) => {
                 cost += credits::render_credits(r.est_seconds);
                 keys.push(r.key.clone());

@@ -124,8 +124,11 @@ pub(super) async fn run(
     };
     let fetched = loaded.fetched;
     // The reviewers' `approve` column, read before the plan goes to the journal.
-    let sheet_verdicts = match super::review::sheet_verdicts(&plan) {
-        Ok(v) => v,
+    let verdicts = match super::review::sheet_verdicts(&plan) {
+        Ok(v) => match super::review::given(&args, v) {
+            Ok(g) => g,
+            Err(code) => return Ok(code),
+        },
         Err(e) => return invalid(e),
     };
     if let Rerender::Keys(wanted) = &rerender {
@@ -251,6 +254,7 @@ pub(super) async fn run(
     });
     // `--preview`: rejected rows are found like rows to render again, and previewed again
     // when edited (`review::repreview`).
+    super::review::record_rejections(&journal, &verdicts).await?;
     let rerender = if args.preview {
         Rerender::Keys(super::review::rejected_keys(&journal)?)
     } else {
@@ -316,7 +320,7 @@ pub(super) async fn run(
         }
     }
     changed.retain(|k| !rerendering.contains(k));
-    let decided = match super::review::decide(&args, &journal, &client, sheet_verdicts).await? {
+    let decided = match super::review::decide(&args, &journal, &client, verdicts).await? {
         Ok(d) => d,
         Err(code) => {
             write_reports(&journal, &batch_dir, &batch, false)?;

@@ -79,8 +79,10 @@ pub struct Approval {
     pub at: f64,
 }
 
-/// Why a verdict cannot be recorded (or an approval no longer holds), in words for the user.
-pub fn check(row: &crate::journal::Row, reference: &str) -> Result<(), String> {
+/// Why `verdict` cannot be recorded for the preview `reference` (or an approval no longer
+/// holds), in words for the user. Rejecting the old version of a changed row is allowed:
+/// that is how it gets previewed again.
+pub fn check(row: &crate::journal::Row, reference: &str, verdict: Verdict) -> Result<(), String> {
     use crate::journal::RowState;
     let key = &row.key;
     let current = row.reference.as_deref().unwrap_or("");
@@ -96,7 +98,7 @@ pub fn check(row: &crate::journal::Row, reference: &str) -> Result<(), String> {
              is {current}; it was previewed again since: review the new preview"
         ));
     }
-    if row.changed() {
+    if verdict == Verdict::Approved && row.changed() {
         return Err(format!(
             "row {key} changed in the sheet after preview {reference} was made: the verdict \
              was for the old version; reject it, then run --preview to preview the new one"

@@ -112,13 +112,15 @@ async fn an_approvals_file_is_honoured_only_for_the_preview_it_names() {
     let st = states(&dir);
     assert_eq!(st["v001"], "downloaded");
     assert_eq!(st["v002"], "preview_ready");
-    let verdicts: Vec<(String, String)> = creatify_batch::journal::Journal::open(&dir)
+    let mut verdicts: Vec<(String, String)> = creatify_batch::journal::Journal::open(&dir)
         .unwrap()
         .approvals()
         .unwrap()
         .into_iter()
         .map(|a| (a.key, format!("{} {}", a.verdict.as_str(), a.source)))
         .collect();
+    // Rejections are recorded first (before the sheet is synced), approvals after.
+    verdicts.sort();
     assert_eq!(
         verdicts,
         [
@@ -194,5 +196,40 @@ async fn a_rejected_row_edited_is_previewed_again_under_a_new_reference() {
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
     let out = h.run(&sheet, &["--render-approved"]).await;
     assert_eq!(reached(&h.stats(), RENDER), 1, "{}", text(&out));
+    assert_eq!(states(&dir)["v002"], "downloaded");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_in_the_cell_and_an_edit_in_one_save_preview_again_and_the_old_cell_is_not_reused() {
+    let h = Harness::start(Faults::default(), |_| {}).await;
+    review_config(&h);
+    let sheet = h.sheet("once.csv", &with_approve(2, &["", ""]));
+    let dir = h.batch_dir("once");
+    let out = h.run(&sheet, &["--preview"]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let before = journal_rows(&dir);
+    // The reviewer says no and rewrites the script in the same save.
+    let edited = with_approve(2, &["", "no"]).replace("Hello number 2,", "Better words, 2,");
+    h.sheet("once.csv", &edited);
+    let out = h.run(&sheet, &["--preview"]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let after = journal_rows(&dir);
+    assert_ne!(after["v002"].1, before["v002"].1, "previewed again");
+    assert_eq!(after["v002"].0, "preview_ready");
+    assert_eq!(reached(&h.stats(), PREVIEW), 3);
+    // The cell still says "no", written about the old preview: not taken for the new one.
+    let out = h.run(&sheet, &["--preview"]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let approvals = creatify_batch::journal::Journal::open(&dir)
+        .unwrap()
+        .approvals()
+        .unwrap();
+    assert_eq!(approvals.len(), 1, "{approvals:?}");
+    assert_eq!(approvals[0].reference, before["v002"].1);
+    // Approved by command, the new preview renders.
+    let ok = verdict(&h, "approve", &dir, &["v002"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    let out = h.run(&sheet, &["--render-approved"]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
     assert_eq!(states(&dir)["v002"], "downloaded");
 }
