@@ -347,3 +347,86 @@ async fn afford(
         }
     }
 }
+
+/// The review's line of the end-of-run summary, when the batch has previews.
+pub(super) fn summary_line(c: &crate::progress::Counts) -> Option<String> {
+    let any = c.previewing + c.preview_ready + c.render_requested + c.rendering;
+    (any > 0).then(|| {
+        format!(
+            "review: {} previewing, {} preview ready, {} render asked for (unsure), {} rendering",
+            c.previewing, c.preview_ready, c.render_requested, c.rendering
+        )
+    })
+}
+
+/// What each step cost and how the previews were judged, over the batch's rows.
+struct Steps {
+    preview_credits: f64,
+    render_credits: f64,
+    approved: usize,
+    rejected: usize,
+    awaiting: usize,
+}
+
+fn steps(rows: &[Row], approvals: &[Approval]) -> Steps {
+    let latest = latest_verdicts(approvals);
+    let mut s = Steps {
+        preview_credits: 0.0,
+        render_credits: 0.0,
+        approved: 0,
+        rejected: 0,
+        awaiting: 0,
+    };
+    for r in rows {
+        let Some(p) = r.preview_credits else {
+            continue;
+        };
+        s.preview_credits += p;
+        if r.stage == crate::journal::Stage::Render {
+            s.render_credits += (r.credits_total.or(r.credits_used).unwrap_or(p) - p).max(0.0);
+        }
+        let verdict = latest
+            .get(r.key.as_str())
+            .filter(|a| r.reference.as_deref() == Some(a.reference.as_str()))
+            .map(|a| a.verdict);
+        match verdict {
+            Some(Verdict::Approved) => s.approved += 1,
+            Some(Verdict::Rejected) => s.rejected += 1,
+            None if r.state == RowState::PreviewReady => s.awaiting += 1,
+            None => {}
+        }
+    }
+    s
+}
+
+/// `status`'s lines about the review, when the batch has previews.
+pub(super) fn status_lines(rows: &[Row], approvals: &[Approval]) -> Vec<String> {
+    let s = steps(rows, approvals);
+    if s.preview_credits == 0.0 && approvals.is_empty() {
+        return Vec::new();
+    }
+    vec![
+        format!(
+            "review: {} approved, {} rejected, {} awaiting a verdict",
+            s.approved, s.rejected, s.awaiting
+        ),
+        format!(
+            "credits by step: {} for previews, {} for renders",
+            summary::credits(s.preview_credits),
+            summary::credits(s.render_credits)
+        ),
+    ]
+}
+
+/// `status --json`'s `review` object.
+pub(super) fn status_json(rows: &[Row], approvals: &[Approval]) -> serde_json::Value {
+    let s = steps(rows, approvals);
+    serde_json::json!({
+        "approved": s.approved,
+        "rejected": s.rejected,
+        "awaiting": s.awaiting,
+        "credits_previews": s.preview_credits,
+        "credits_renders": s.render_credits,
+        "approvals": approvals,
+    })
+}

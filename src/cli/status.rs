@@ -54,6 +54,7 @@ pub(super) fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
             "credits_estimated": estimated,
             "sheet": source,
             "target": target,
+            "review": super::review::status_json(&snapshot.rows, &snapshot.approvals),
             "problems": failures.iter().map(|r| serde_json::json!({
                 "key": r.key,
                 "state": r.state,
@@ -96,6 +97,9 @@ pub(super) fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         crate::output::words::credits(credits),
         crate::output::words::credits(estimated)
     );
+    for line in super::review::status_lines(&snapshot.rows, &snapshot.approvals) {
+        println!("{line}");
+    }
     if !failures.is_empty() {
         println!("problems:");
         for r in failures {

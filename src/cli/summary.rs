@@ -68,7 +68,7 @@ pub(super) fn text(s: &Summary, code: ExitCode, cx: &Context) -> Vec<String> {
         c.downloaded,
         c.failed,
         c.rejected,
-        c.submitted + c.submitting,
+        c.submitted + c.submitting + c.rendering + c.render_requested,
         if c.unknown > 0 {
             format!("{} unknown, ", c.unknown)
         } else {
@@ -76,6 +76,7 @@ pub(super) fn text(s: &Summary, code: ExitCode, cx: &Context) -> Vec<String> {
         },
         c.planned
     )];
+    out.extend(super::review::summary_line(c));
     if !cx.changed.is_empty() {
         let n = cx.changed.len();
         let mut keys: Vec<&str> = cx.changed.iter().take(5).map(String::as_str).collect();

@@ -221,6 +221,8 @@ pub struct Snapshot {
     pub credits_total: f64,
     /// The sheet's format as JSON ([`SHEET_META`]), when recorded.
     pub sheet: Option<String>,
+    /// Every reviewer's verdict, oldest first.
+    pub approvals: Vec<crate::review::Approval>,
 }
 
 type Batch = (Vec<Change>, oneshot::Sender<Result<(), JournalError>>);
@@ -268,6 +270,7 @@ impl Journal {
             rows: store::rows(&conn, &path)?,
             credits_total: store::credits_total(&conn, &path)?,
             sheet: store::meta(&conn, &path, SHEET_META)?,
+            approvals: review::approvals(&conn, &path)?,
         }))
     }
 

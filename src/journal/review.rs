@@ -140,7 +140,10 @@ pub(super) fn columns_for(conn: &Connection, columns: String) -> String {
     if has_column(conn, "stage") {
         columns
     } else {
-        columns.replace("AS duplicates, stage", "AS duplicates, 'direct' AS stage")
+        columns.replace(
+            "AS duplicates, stage, preview_credits",
+            "AS duplicates, 'direct' AS stage, NULL AS preview_credits",
+        )
     }
 }
 

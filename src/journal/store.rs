@@ -177,6 +177,8 @@ pub struct Row {
     pub duplicates: Vec<String>,
     /// Whether the row is made directly, or as a preview first and then rendered.
     pub stage: super::review::Stage,
+    /// What its preview cost (the rest of its credits is the render's), once made.
+    pub preview_credits: Option<f64>,
 }
 
 impl Row {
@@ -223,6 +225,7 @@ impl Row {
             credits_total: None,
             duplicates: Vec::new(),
             stage: super::review::Stage::Direct,
+            preview_credits: None,
         }
     }
 
@@ -618,7 +621,7 @@ pub(super) const COLUMNS: &str =
     credits_used, duration, failed_reason, video_path, video_sha256, video_bytes, thumb_path,
     thumb_sha256, thumb_bytes, submitted_at, updated_at, sheet_hash,
     (SELECT SUM(j.credits_used) FROM jobs j WHERE j.key = rows.key) AS credits_total,
-    (SELECT group_concat(j.job_id, ' ') FROM jobs j WHERE j.key = rows.key AND j.status = 'duplicate') AS duplicates, stage";
+    (SELECT group_concat(j.job_id, ' ') FROM jobs j WHERE j.key = rows.key AND j.status = 'duplicate') AS duplicates, stage, preview_credits";
 
 /// The columns a journal from before the `jobs` table can give (opened read-only, so not
 /// migrated): the row's last job is all it knows.
@@ -633,7 +636,10 @@ fn legacy(columns: &str) -> String {
             "(SELECT group_concat(j.job_id, ' ') FROM jobs j WHERE j.key = rows.key AND j.status = 'duplicate') AS duplicates",
             "NULL AS duplicates",
         )
-        .replace("AS duplicates, stage", "AS duplicates, 'direct' AS stage")
+        .replace(
+            "AS duplicates, stage, preview_credits",
+            "AS duplicates, 'direct' AS stage, NULL AS preview_credits",
+        )
 }
 
 /// Whether the journal has this version's schema (a read-only `status` of an older one does
@@ -795,7 +801,7 @@ pub(super) const LEAN: &str =
     NULL AS job, credits_used, duration, failed_reason, video_path, video_sha256, video_bytes,
     thumb_path, thumb_sha256, thumb_bytes, submitted_at, updated_at, sheet_hash,
     (SELECT SUM(j.credits_used) FROM jobs j WHERE j.key = rows.key) AS credits_total,
-    (SELECT group_concat(j.job_id, ' ') FROM jobs j WHERE j.key = rows.key AND j.status = 'duplicate') AS duplicates, stage";
+    (SELECT group_concat(j.job_id, ' ') FROM jobs j WHERE j.key = rows.key AND j.status = 'duplicate') AS duplicates, stage, preview_credits";
 
 /// One column of one row.
 pub(super) fn column(
@@ -972,6 +978,7 @@ fn read_row(r: &rusqlite::Row) -> rusqlite::Result<RawRow> {
                 .get::<_, Option<String>>(31)?
                 .map(|d| d.split(' ').map(str::to_owned).collect())
                 .unwrap_or_default(),
+            preview_credits: r.get(33)?,
             stage: super::review::Stage::parse(
                 &r.get::<_, Option<String>>(32)?.unwrap_or_default(),
             ),

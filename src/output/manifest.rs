@@ -85,6 +85,12 @@ pub struct Entry {
     pub source_line: Option<u64>,
     /// Each scene's label from the sheet, in scene order (empty when it gave none).
     pub scene_labels: Vec<String>,
+    /// `direct`, or `preview`/`render` for a row made for review first.
+    pub stage: crate::journal::Stage,
+    /// What its preview cost.
+    pub preview_credits: Option<f64>,
+    /// What its render cost (its credits beyond the preview's), once asked for.
+    pub render_credits: Option<f64>,
 }
 
 impl Entry {
@@ -116,6 +122,16 @@ impl Entry {
             duplicate_jobs: r.duplicates.clone(),
             source_line: r.lines.first().copied(),
             scene_labels: m.labels.get(&r.key).cloned().unwrap_or_default(),
+            stage: r.stage,
+            preview_credits: r.preview_credits,
+            render_credits: match (
+                r.stage,
+                r.preview_credits,
+                r.credits_total.or(r.credits_used),
+            ) {
+                (crate::journal::Stage::Render, Some(p), Some(all)) => Some((all - p).max(0.0)),
+                _ => None,
+            },
         }
     }
 }
@@ -358,6 +374,9 @@ impl Export for Csv {
                 // Added later: at the end, so the earlier columns keep their places.
                 "failure_explained",
                 "scene_labels",
+                "stage",
+                "preview_credits",
+                "render_credits",
             ],
         )
     }
@@ -388,6 +407,9 @@ impl Export for Csv {
                 e.duplicate_jobs.join(" "),
                 opt(e.failure_explained),
                 e.scene_labels.join(" | "),
+                e.stage.as_str().to_owned(),
+                num(e.preview_credits),
+                num(e.render_credits),
             ],
         )
     }

@@ -72,4 +72,38 @@ async fn previews_then_renders_exactly_the_approved_ones() {
     let said = String::from_utf8_lossy(&status.stdout);
     assert!(said.contains("preview_ready"), "{said}");
     assert!(said.contains("downloaded"), "{said}");
+    assert!(
+        said.contains("review: 2 approved, 1 rejected, 0 awaiting"),
+        "{said}"
+    );
+    assert!(
+        said.contains("credits by step: 3 for previews, 8 for renders"),
+        "{said}"
+    );
+    // The manifest gives each step's credits.
+    let rows = manifest_rows(&dir);
+    let v001 = rows.iter().find(|r| r["key"] == "v001").unwrap();
+    assert_eq!(
+        (
+            &v001["stage"],
+            &v001["preview_credits"],
+            &v001["render_credits"]
+        ),
+        (
+            &serde_json::json!("render"),
+            &serde_json::json!(1.0),
+            &serde_json::json!(4.0)
+        ),
+        "{v001}"
+    );
+    let v002 = rows.iter().find(|r| r["key"] == "v002").unwrap();
+    assert_eq!(v002["status"], "preview_ready");
+    let csv = std::fs::read_to_string(dir.join("manifest.csv")).unwrap();
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with("stage,preview_credits,render_credits"),
+        "{csv}"
+    );
 }
