@@ -194,17 +194,8 @@ fn chips(c: &crate::progress::Counts) -> Vec<Chip> {
             count: c.unknown,
         });
     }
-    // A batch without previews keeps the chips it always had.
-    if c.previewing > 0 {
-        out.insert(
-            1,
-            Chip {
-                group: "previewing",
-                label: "previewing",
-                count: c.previewing,
-            },
-        );
-    }
+    // A batch without previews keeps the chips it always had; the preview chips sit between
+    // done and rendering, in the order a row goes through them.
     if c.preview_ready > 0 {
         out.insert(
             1,
@@ -212,6 +203,16 @@ fn chips(c: &crate::progress::Counts) -> Vec<Chip> {
                 group: "preview-ready",
                 label: "preview ready",
                 count: c.preview_ready,
+            },
+        );
+    }
+    if c.previewing > 0 {
+        out.insert(
+            1,
+            Chip {
+                group: "previewing",
+                label: "previewing",
+                count: c.previewing,
             },
         );
     }
