@@ -71,7 +71,15 @@ impl Counts {
 
     /// Rows the API has accepted (rendering or past it).
     pub fn accepted(&self) -> usize {
-        self.submitted + self.done + self.downloaded + self.failed + self.rejected
+        self.submitted
+            + self.done
+            + self.downloaded
+            + self.failed
+            + self.rejected
+            + self.previewing
+            + self.preview_ready
+            + self.render_requested
+            + self.rendering
     }
 
     /// Rows whose render ended.
@@ -122,7 +130,7 @@ impl Reporter for LogLines {
         tracing::info!(
             total = c.total,
             submitted = c.accepted(),
-            rendering = c.submitted,
+            rendering = c.submitted + c.previewing + c.rendering,
             downloaded = c.downloaded,
             failed = c.failed + c.rejected,
             elapsed_s = self.started.elapsed().as_secs(),
@@ -223,8 +231,10 @@ impl Reporter for Bars {
     fn update(&mut self, c: &Counts) {
         self.submitted.set_position(c.accepted() as u64);
         self.rendered.set_position(c.rendered() as u64);
-        self.rendered
-            .set_message(format!("{} rendering", c.submitted));
+        self.rendered.set_message(format!(
+            "{} rendering",
+            c.submitted + c.previewing + c.rendering
+        ));
         self.downloaded.set_position(c.downloaded as u64);
         let failed = c.failed + c.rejected;
         if failed > 0 {

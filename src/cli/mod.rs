@@ -279,9 +279,9 @@ pub struct RunArgs {
     #[arg(long)]
     pub refresh: bool,
     /// Make previews (1 credit / 30 s) instead of final videos, for review; rows rejected
-    /// and then edited in the sheet are previewed again. Exit 0 once every row's preview is
-    /// ready.
-    #[arg(long, conflicts_with_all = ["render_approved", "rerender", "retry_failed"])]
+    /// and then edited in the sheet are previewed again (with --retry-failed, failed ones
+    /// too). Exit 0 once every row's preview is ready.
+    #[arg(long, conflicts_with_all = ["render_approved", "rerender"])]
     pub preview: bool,
     /// Render exactly the approved previews (4 credits / 30 s), nothing else, then download
     /// them. Exit 0 only when every approved row is downloaded.

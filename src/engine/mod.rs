@@ -250,10 +250,20 @@ pub async fn run(
     });
     // Renders are asked for (and unsure ones settled) before the loop, which then polls and
     // downloads them like any job.
+    // A signal ends the phase at once: a render cut off is one whose answer was lost, and
+    // the journal says `render_requested` for it, so the next run reads its job first.
+    let mut interrupted = false;
     if let Mode::Render(approved) = &cfg.mode {
-        render::phase(&shared, approved).await?;
+        tokio::select! {
+            r = render::phase(&shared, approved) => r?,
+            Some(()) = interrupt.recv() => interrupted = true,
+        }
     }
     let mut c = Coordinator::load(shared.clone(), keys)?;
+    if interrupted {
+        tracing::warn!("interrupted while asking for renders; state saved");
+        c.stop = Some(Stop::Interrupted);
+    }
     reporter.update(&c.counts());
     let mut last_report = Instant::now();
 

@@ -22,7 +22,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 
 use crate::api::review::RenderOutcome;
-use crate::api::{Job, JobStatus};
+use crate::api::{ApiError, Job, JobStatus};
 use crate::journal::{unix_now, Change, JournalError, ReviewChange, RowState};
 
 use super::Shared;
@@ -67,7 +67,7 @@ async fn one(shared: &Shared, key: &str) -> Result<(), JournalError> {
         .as_deref()
         .and_then(|j| serde_json::from_str(j).ok());
     let mut attempt_at = match row.state {
-        RowState::PreviewReady => match send(shared, key, &job_id).await? {
+        RowState::PreviewReady => match send(shared, key, &job_id, preview.as_ref()).await? {
             Sent::Settled => return Ok(()),
             Sent::Unsure => unix_now(),
         },
@@ -108,7 +108,7 @@ async fn one(shared: &Shared, key: &str) -> Result<(), JournalError> {
             Judged::Unchanged if !resent => {
                 resent = true;
                 tracing::info!(%key, "the job still shows the finished preview, unchanged, past the reconciliation window: the render was not taken; asking once more");
-                match send(shared, key, &job_id).await? {
+                match send(shared, key, &job_id, preview.as_ref()).await? {
                     Sent::Settled => return Ok(()),
                     Sent::Unsure => {
                         attempt_at = unix_now();
@@ -125,7 +125,12 @@ async fn one(shared: &Shared, key: &str) -> Result<(), JournalError> {
 }
 
 /// One render POST, journaled before it leaves.
-async fn send(shared: &Shared, key: &str, job_id: &str) -> Result<Sent, JournalError> {
+async fn send(
+    shared: &Shared,
+    key: &str,
+    job_id: &str,
+    preview: Option<&Job>,
+) -> Result<Sent, JournalError> {
     shared
         .journal
         .record(Change::Review(ReviewChange::RenderRequested {
@@ -143,6 +148,30 @@ async fn send(shared: &Shared, key: &str, job_id: &str) -> Result<Sent, JournalE
             Ok(Sent::Settled)
         }
         RenderOutcome::NotTaken(e) => {
+            // A refusal may mean the job is already rendering (asked for by someone in the web
+            // app, or by a call whose answer was lost): the job tells, for free.
+            if matches!(
+                e,
+                ApiError::Status {
+                    status: 400 | 409,
+                    ..
+                }
+            ) {
+                if let Ok(now) = shared.client.job(job_id).await {
+                    if let Judged::Rendering(how) = judge(preview, &now) {
+                        tracing::info!(%key, %how, "the render was refused, but the job is rendering already");
+                        let changes = vec![
+                            Change::Review(ReviewChange::Rendering {
+                                key: key.to_owned(),
+                                how,
+                            }),
+                            seen(key, &now),
+                        ];
+                        shared.journal.apply(changes).await?;
+                        return Ok(Sent::Settled);
+                    }
+                }
+            }
             tracing::error!(%key, error = %e, "the render was refused; the preview stays approved for the next run");
             shared
                 .journal

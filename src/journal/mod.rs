@@ -19,7 +19,9 @@
 //!   after reconciliation)
 //! ```
 //! `--retry-failed` moves `failed`/`rejected` back to `planned` with a new generation, so the
-//! next submission carries a new reference.
+//! next submission carries a new reference. Rows made for review first (`run --preview`) go
+//! `submitting → previewing → preview_ready → render_requested → rendering → done`
+//! (see `review.rs` here and ARCHITECTURE.md).
 
 mod lock;
 mod review;

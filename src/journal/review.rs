@@ -224,6 +224,8 @@ pub(super) fn apply(tx: &Transaction, change: &ReviewChange, now: f64) -> rusqli
             set_state(tx, now, key, RowState::Rendering, Some(how))?;
         }
         ReviewChange::RenderRefused { key, error } => {
+            tx.prepare_cached("UPDATE rows SET stage = 'preview' WHERE key = ?1")?
+                .execute(params![key])?;
             set_state(tx, now, key, RowState::PreviewReady, Some(error))?;
         }
     }

@@ -102,16 +102,22 @@ pub fn check(row: &crate::journal::Row, reference: &str) -> Result<(), String> {
              was for the old version; reject it, then run --preview to preview the new one"
         ));
     }
-    if matches!(
-        row.state,
-        RowState::Planned | RowState::Submitting | RowState::Previewing | RowState::Unknown
-    ) {
+    if row.stage == crate::journal::Stage::Render {
         return Err(format!(
-            "row {key}'s preview is not ready yet ({}): rerun --preview until it is",
+            "row {key}'s render was already asked for ({}): a verdict changes nothing now",
             row.state
         ));
     }
-    Ok(())
+    match row.state {
+        RowState::PreviewReady => Ok(()),
+        RowState::Failed | RowState::Rejected => Err(format!(
+            "row {key}'s preview {}: fix the row and run --preview --retry-failed",
+            row.state
+        )),
+        s => Err(format!(
+            "row {key}'s preview is not ready yet ({s}): rerun --preview until it is"
+        )),
+    }
 }
 
 #[cfg(test)]

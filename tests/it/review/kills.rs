@@ -103,6 +103,12 @@ async fn sigkills_during_previews_and_renders_pay_each_step_once() {
     assert_eq!(code(&out), 0, "after {landed} kills: {}", text(&out));
     let s = h.stats();
     assert_eq!(answered(&s, RENDER, "200"), ROWS as u64, "{:?}", s.requests);
+    assert_eq!(s.renders_by_job.len(), ROWS, "{:?}", s.renders_by_job);
+    assert!(
+        s.render_requests_by_job.values().all(|n| *n == 1),
+        "a job was asked to render twice: {:?}",
+        s.render_requests_by_job
+    );
     // No render was ever sent to a job already rendering (the sandbox answers those 400).
     assert_eq!(answered(&s, RENDER, "400"), 0, "{:?}", s.requests);
     assert_eq!(s.credits_spent, (ROWS * 5) as f64);
