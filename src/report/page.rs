@@ -194,17 +194,8 @@ fn chips(c: &crate::progress::Counts) -> Vec<Chip> {
             count: c.unknown,
         });
     }
-    // A batch without previews keeps the chips it always had.
-    if c.previewing > 0 {
-        out.insert(
-            1,
-            Chip {
-                group: "previewing",
-                label: "previewing",
-                count: c.previewing,
-            },
-        );
-    }
+    // A batch without previews keeps the chips it always had; the preview chips sit between
+    // done and rendering, in the order a row goes through them.
     if c.preview_ready > 0 {
         out.insert(
             1,
@@ -212,6 +203,16 @@ fn chips(c: &crate::progress::Counts) -> Vec<Chip> {
                 group: "preview-ready",
                 label: "preview ready",
                 count: c.preview_ready,
+            },
+        );
+    }
+    if c.previewing > 0 {
+        out.insert(
+            1,
+            Chip {
+                group: "previewing",
+                label: "previewing",
+                count: c.previewing,
             },
         );
     }
@@ -534,5 +535,43 @@ mod tests {
             .map(|i| html.find(&format!("id=\"row-{i}\"")).unwrap())
             .collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    }
+
+    #[test]
+    fn a_ready_preview_is_linked_escaped_and_tickable_but_never_framed_on_open() {
+        let mut r = crate::report::tests::row("k\"><b>", RowState::PreviewReady);
+        r.stage = crate::journal::Stage::Preview;
+        r.reference = Some("cb0123456789ab".into());
+        r.job = Some(r#"{"preview":"https://x.example/p?a=1&b=<i>\"x"}"#.into());
+        let mut bad = crate::report::tests::row("bad", RowState::PreviewReady);
+        bad.stage = crate::journal::Stage::Preview;
+        bad.job = Some(r#"{"preview":"javascript:alert(1)"}"#.into());
+        let counts = Counts {
+            total: 2,
+            preview_ready: 2,
+            ..Counts::default()
+        };
+        let html = page(&[r, bad], counts, false);
+        assert!(!html.contains("<iframe"), "nothing is framed on open");
+        assert!(!html.contains("javascript:"), "{html}");
+        assert!(html.contains("is not a web address"));
+        assert!(
+            html.contains("data-src=\"https:&#x2f;&#x2f;x.example&#x2f;p?a=1&amp;b=%3Ci%3E%22x\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("data-key=\"k&quot;&gt;&lt;b&gt;\" data-reference=\"cb0123456789ab\""),
+            "{html}"
+        );
+        assert!(html.contains("id=\"approvals\""), "the download bar");
+        assert!(html.contains("data-group=\"preview-ready\""));
+        assert_eq!(html.matches("<script").count(), 1);
+        // A batch without ready previews has no download bar.
+        let plain = page(
+            &[crate::report::tests::row("k0", RowState::Planned)],
+            Counts::default(),
+            false,
+        );
+        assert!(!plain.contains("id=\"approvals\""));
     }
 }

@@ -195,6 +195,51 @@ async fn a_preview_batch_report_shows_previews_and_its_ticks_download_as_approva
         ]
     );
 
+    // What a reader's clicks do, in a copy of the page with a script that clicks: the
+    // preview's button frames it (sandboxed, no referrer), a tick changes the download
+    // and is kept in the address.
+    let html = std::fs::read_to_string(&report).unwrap();
+    let clicks = "<script>\
+        document.querySelector('.pv-load').click();\
+        document.querySelectorAll('fieldset.tick')[3].querySelector('input[value=yes]').click();\
+        document.body.setAttribute('data-hash', location.hash);\
+        </script></body>";
+    let clicked = dir.join("clicked.html");
+    std::fs::write(&clicked, html.replacen("</body>", clicks, 1)).unwrap();
+    let doc = dump_dom(&clicked, &fragment).await;
+    let frames = doc.find("iframe", "");
+    assert_eq!(frames.len(), 1, "one click, one preview framed");
+    let first_job = rows[0]["job_id"].as_str().unwrap();
+    let first_link = format!("{}/preview/{first_job}/", h.sandbox.base_url());
+    assert_eq!(frames[0].attr("src"), Some(first_link.as_str()));
+    assert_eq!(
+        frames[0].attr("sandbox"),
+        Some("allow-scripts allow-same-origin allow-presentation")
+    );
+    assert_eq!(frames[0].attr("referrerpolicy"), Some("no-referrer"));
+    let hash = doc.find("body", "")[0]
+        .attr("data-hash")
+        .unwrap()
+        .to_owned();
+    assert!(
+        hash.contains(&format!("yes={},{}", refs["v001"], refs[ODD_KEY])),
+        "{hash}"
+    );
+    let download = doc
+        .elements()
+        .into_iter()
+        .find(|e| e.attr("id") == Some("download"))
+        .expect("the download link");
+    let ticked = data_csv(download.attr("href").unwrap());
+    assert!(
+        ticked.ends_with(&format!(
+            "\"spring, \"\"big\"\" sale\",{},yes\r\n",
+            refs[ODD_KEY]
+        )),
+        "{ticked}"
+    );
+    std::fs::remove_file(&clicked).unwrap();
+
     // And the run takes it: the ticked approval and the commanded one are rendered, once.
     let approvals = file.to_str().unwrap();
     let out = h
