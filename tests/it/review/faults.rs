@@ -134,3 +134,50 @@ async fn a_preview_rendered_elsewhere_is_followed_not_rendered_again() {
     assert_eq!(s.renders_by_job.get(&job), Some(&1));
     assert_eq!(states(&dir)["v001"], "downloaded");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_while_a_render_is_unsure_stops_at_once_and_sends_nothing_more() {
+    let faults = Faults {
+        render: Some(EndpointFaults {
+            status_503: 1.0,
+            ..EndpointFaults::default()
+        }),
+        ..Faults::default()
+    };
+    let h = Harness::start(faults, |_| {}).await;
+    review_config(&h);
+    let sheet = h.sheet("int.csv", &sheet_of(1));
+    let dir = h.batch_dir("int");
+    let out = h.run(&sheet, &["--preview"]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let ok = verdict(&h, "approve", &dir, &["v001"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    let child = h
+        .run_command(&sheet, &["--render-approved"])
+        .spawn()
+        .expect("runner starts");
+    // The render was answered 503: the run waits out the window before reading the job
+    // again. Ctrl-C then.
+    let mut waited = 0;
+    while reached(&h.stats(), RENDER) == 0 && waited < 400 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    assert_eq!(
+        reached(&h.stats(), RENDER),
+        1,
+        "the render was never asked for"
+    );
+    // SAFETY: signalling our own child by its pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = wait_bounded(child, std::time::Duration::from_secs(30))
+        .await
+        .expect("the run ends");
+    assert_eq!(code(&out), 130, "{}", text(&out));
+    assert_eq!(
+        reached(&h.stats(), RENDER),
+        1,
+        "a render was sent after Ctrl-C"
+    );
+    assert_eq!(journal_rows(&dir)["v001"].0, "render_requested");
+}
