@@ -12,8 +12,8 @@ fn keys(n: usize) -> Vec<String> {
     (1..=n).map(|i| format!("v{i:03}")).collect()
 }
 
-/// Previews, approves every row, renders; returns the render run's output.
-async fn preview_approve_render(h: &Harness, name: &str, n: usize) -> std::process::Output {
+/// A sheet of `n` rows named `name`, previewed, every row approved; returns the sheet.
+async fn previewed_and_approved(h: &Harness, name: &str, n: usize) -> std::path::PathBuf {
     let sheet = h.sheet(&format!("{name}.csv"), &sheet_of(n));
     let out = h.run(&sheet, &["--preview"]).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
@@ -21,7 +21,24 @@ async fn preview_approve_render(h: &Harness, name: &str, n: usize) -> std::proce
     let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
     let ok = verdict(h, "approve", &h.batch_dir(name), &keys);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    sheet
+}
+
+/// Previews, approves every row, renders; returns the render run's output.
+async fn preview_approve_render(h: &Harness, name: &str, n: usize) -> std::process::Output {
+    let sheet = previewed_and_approved(h, name, n).await;
     h.run(&sheet, &["--render-approved"]).await
+}
+
+/// Every render answered 503, unprocessed.
+fn renders_fail() -> Faults {
+    Faults {
+        render: Some(EndpointFaults {
+            status_503: 1.0,
+            ..EndpointFaults::default()
+        }),
+        ..Faults::default()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -77,14 +94,7 @@ async fn answers_lost_after_the_preview_or_the_render_was_taken_pay_nothing_twic
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_render_that_keeps_failing_is_asked_once_more_then_waits() {
-    let faults = Faults {
-        render: Some(EndpointFaults {
-            status_503: 1.0,
-            ..EndpointFaults::default()
-        }),
-        ..Faults::default()
-    };
-    let h = Harness::start(faults, |_| {}).await;
+    let h = Harness::start(renders_fail(), |_| {}).await;
     review_config(&h);
     let out = preview_approve_render(&h, "unsure", 1).await;
     // Not proven either way after the second try: the row waits (exit 8), never a third.
@@ -137,21 +147,10 @@ async fn a_preview_rendered_elsewhere_is_followed_not_rendered_again() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_while_a_render_is_unsure_stops_at_once_and_sends_nothing_more() {
-    let faults = Faults {
-        render: Some(EndpointFaults {
-            status_503: 1.0,
-            ..EndpointFaults::default()
-        }),
-        ..Faults::default()
-    };
-    let h = Harness::start(faults, |_| {}).await;
+    let h = Harness::start(renders_fail(), |_| {}).await;
     review_config(&h);
-    let sheet = h.sheet("int.csv", &sheet_of(1));
+    let sheet = previewed_and_approved(&h, "int", 1).await;
     let dir = h.batch_dir("int");
-    let out = h.run(&sheet, &["--preview"]).await;
-    assert_eq!(code(&out), 0, "{}", text(&out));
-    let ok = verdict(&h, "approve", &dir, &["v001"]);
-    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
     let child = h
         .run_command(&sheet, &["--render-approved"])
         .spawn()
