@@ -176,28 +176,31 @@ pub(super) fn given(
     Ok(given)
 }
 
-/// Before the sync: the rejections among `given`, so that a row rejected and edited in the
-/// same sitting is previewed again by this very run (an approval waits for the sync, which
-/// knows whether the row changed).
-pub(super) async fn record_rejections(journal: &Journal, given: &[Given]) -> anyhow::Result<()> {
-    let rejections = given
-        .iter()
-        .filter(|g| g.1 == Verdict::Rejected)
-        .cloned()
-        .collect();
-    record(journal, rejections).await?;
-    Ok(())
+/// Before the sync: the rejections among `given` (taken out of it), so that a row rejected
+/// and edited in the same sitting is previewed again by this very run (an approval waits
+/// for the sync, which knows whether the row changed). Returns how many were refused.
+pub(super) async fn record_rejections(
+    journal: &Journal,
+    given: &mut Vec<Given>,
+) -> anyhow::Result<usize> {
+    let (rejections, approvals) = std::mem::take(given)
+        .into_iter()
+        .partition(|g| g.1 == Verdict::Rejected);
+    *given = approvals;
+    record(journal, rejections).await
 }
 
-/// Records the verdicts `given`, then (for `--preview` and `--render-approved`) checks the
-/// budget at the step's prices; `Err` is the exit code of a run stopped before any paid call.
+/// Records the approvals `given` (`refused`: verdicts refused already), then (for
+/// `--preview` and `--render-approved`) checks the budget at the step's prices; `Err` is
+/// the exit code of a run stopped before any paid call.
 pub(super) async fn decide(
     args: &super::RunArgs,
     journal: &Journal,
     client: &ApiClient,
     given: Vec<Given>,
+    refused: usize,
 ) -> anyhow::Result<Result<Decided, ExitCode>> {
-    let mut refused = record(journal, given).await?;
+    let mut refused = refused + record(journal, given).await?;
     let mode = if args.preview {
         Mode::Preview
     } else if args.render_approved {

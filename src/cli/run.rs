@@ -124,7 +124,7 @@ pub(super) async fn run(
     };
     let fetched = loaded.fetched;
     // The reviewers' `approve` column, read before the plan goes to the journal.
-    let verdicts = match super::review::sheet_verdicts(&plan) {
+    let mut verdicts = match super::review::sheet_verdicts(&plan) {
         Ok(v) => match super::review::given(&args, v) {
             Ok(g) => g,
             Err(code) => return Ok(code),
@@ -254,7 +254,7 @@ pub(super) async fn run(
     });
     // `--preview`: rejected rows are found like rows to render again, and previewed again
     // when edited (`review::repreview`).
-    super::review::record_rejections(&journal, &verdicts).await?;
+    let refused_verdicts = super::review::record_rejections(&journal, &mut verdicts).await?;
     let rerender = if args.preview {
         Rerender::Keys(super::review::rejected_keys(&journal)?)
     } else {
@@ -320,13 +320,14 @@ pub(super) async fn run(
         }
     }
     changed.retain(|k| !rerendering.contains(k));
-    let decided = match super::review::decide(&args, &journal, &client, verdicts).await? {
-        Ok(d) => d,
-        Err(code) => {
-            write_reports(&journal, &batch_dir, &batch, false)?;
-            return Ok(code);
-        }
-    };
+    let decided =
+        match super::review::decide(&args, &journal, &client, verdicts, refused_verdicts).await? {
+            Ok(d) => d,
+            Err(code) => {
+                write_reports(&journal, &batch_dir, &batch, false)?;
+                return Ok(code);
+            }
+        };
 
     let (interrupt_tx, interrupt_rx) = mpsc::unbounded_channel();
     tokio::spawn(watch_signals(interrupt_tx));
