@@ -125,6 +125,49 @@ pub fn check(row: &crate::journal::Row, reference: &str, verdict: Verdict) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::{Row, RowState, Stage};
+
+    fn previewed(state: RowState) -> Row {
+        let mut r = Row::planned(
+            "k".into(),
+            0,
+            vec![2],
+            Default::default(),
+            None,
+            "h1".into(),
+            "{}".into(),
+            3.0,
+            5.0,
+        );
+        r.state = state;
+        r.stage = Stage::Preview;
+        r.reference = Some("cbnow".into());
+        r
+    }
+
+    /// An approval holds only for the row's current, ready, unchanged preview; a rejection
+    /// of a changed row is allowed (that is how it is previewed again).
+    #[test]
+    fn an_approval_holds_only_for_the_current_unchanged_ready_preview() {
+        let ready = previewed(RowState::PreviewReady);
+        assert!(check(&ready, "cbnow", Verdict::Approved).is_ok());
+        let e = check(&ready, "cbold", Verdict::Approved).unwrap_err();
+        assert!(e.contains("previewed again since"), "{e}");
+        let mut changed = ready.clone();
+        changed.sheet_hash = Some("h2".into());
+        let e = check(&changed, "cbnow", Verdict::Approved).unwrap_err();
+        assert!(e.contains("changed in the sheet"), "{e}");
+        assert!(check(&changed, "cbnow", Verdict::Rejected).is_ok());
+        for state in [RowState::Previewing, RowState::Failed] {
+            assert!(check(&previewed(state), "cbnow", Verdict::Approved).is_err());
+        }
+        let mut asked = previewed(RowState::RenderRequested);
+        asked.stage = Stage::Render;
+        assert!(check(&asked, "cbnow", Verdict::Rejected).is_err());
+        let mut direct = ready;
+        direct.stage = Stage::Direct;
+        assert!(check(&direct, "cbnow", Verdict::Approved).is_err());
+    }
 
     #[test]
     fn cells_read_as_verdicts_and_typos_are_refused() {
