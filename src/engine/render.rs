@@ -27,19 +27,34 @@ use crate::journal::{unix_now, Change, JournalError, ReviewChange, RowState};
 
 use super::Shared;
 
-/// Renders at once: they are few, and each is one POST.
+/// Render POSTs under way at once: they are few, and each is one POST.
 const AT_ONCE: usize = 8;
 
 /// Asks for the render of every row in `keys` that is `preview_ready`, and settles every one
 /// left `render_requested` by an earlier run.
+///
+/// Two passes, so an unanswered render never holds up the others: every render is asked for
+/// first, and only then are the unsure ones settled, all at once (each mostly waits out its
+/// reconciliation window, then reads its job through the shared pacer).
 pub(super) async fn phase(shared: &Arc<Shared>, keys: &[String]) -> Result<(), JournalError> {
-    let mut results = futures_util::stream::iter(keys.iter().cloned())
+    let mut unsure = Vec::new();
+    let mut asked = futures_util::stream::iter(keys.iter().cloned())
         .map(|key| {
             let shared = shared.clone();
-            async move { one(&shared, &key).await }
+            async move { ask(&shared, &key).await }
         })
         .buffer_unordered(AT_ONCE);
-    while let Some(r) = results.next().await {
+    while let Some(r) = asked.next().await {
+        unsure.extend(r?);
+    }
+    drop(asked);
+    let mut settled = futures_util::stream::iter(unsure)
+        .map(|u| {
+            let shared = shared.clone();
+            async move { settle(&shared, u).await }
+        })
+        .buffer_unordered(usize::MAX);
+    while let Some(r) = settled.next().await {
         r?;
     }
     Ok(())
@@ -53,27 +68,55 @@ enum Sent {
     Unsure,
 }
 
-async fn one(shared: &Shared, key: &str) -> Result<(), JournalError> {
+/// A render whose take is not known yet.
+struct Unsure {
+    key: String,
+    job_id: String,
+    /// The finished preview as last seen: what "unchanged" is measured against.
+    preview: Option<Job>,
+    /// When the render was last asked for.
+    attempt_at: f64,
+}
+
+/// Asks for the row's render if it is `preview_ready`; a row left `render_requested` (or an
+/// unanswered render) is returned to be settled.
+async fn ask(shared: &Shared, key: &str) -> Result<Option<Unsure>, JournalError> {
     let Some(row) = shared.journal.row(key)? else {
-        return Ok(());
+        return Ok(None);
     };
     let Some(job_id) = row.job_id.clone() else {
         tracing::warn!(%key, "approved, but the journal has no preview job for this row; preview it first");
-        return Ok(());
+        return Ok(None);
     };
-    // The finished preview as last seen: what "unchanged" is measured against.
     let preview: Option<Job> = row
         .job
         .as_deref()
         .and_then(|j| serde_json::from_str(j).ok());
-    let mut attempt_at = match row.state {
+    let attempt_at = match row.state {
         RowState::PreviewReady => match send(shared, key, &job_id, preview.as_ref()).await? {
-            Sent::Settled => return Ok(()),
+            Sent::Settled => return Ok(None),
             Sent::Unsure => unix_now(),
         },
         RowState::RenderRequested => row.updated_at,
-        _ => return Ok(()),
+        _ => return Ok(None),
     };
+    Ok(Some(Unsure {
+        key: key.to_owned(),
+        job_id,
+        preview,
+        attempt_at,
+    }))
+}
+
+/// Settles an unsure render by reading its job, never by posting again blindly.
+async fn settle(shared: &Shared, u: Unsure) -> Result<(), JournalError> {
+    let Unsure {
+        key,
+        job_id,
+        preview,
+        mut attempt_at,
+    } = u;
+    let key = key.as_str();
     let window = shared.cfg.search_margin.as_secs_f64();
     let mut resent = false;
     let mut early = true;
