@@ -62,5 +62,7 @@ Exit codes:
   7    the API could not be reached, or kept throttling creations for too long;
        nothing lost, rerun when it is reachable
   8    creations whose outcome cannot be proven (created or not: unknown); they are
-       never sent again blindly: `creatify-batch resolve BATCH` settles them
+       never sent again blindly: `creatify-batch resolve BATCH` settles them; or
+       renders whose take the job does not show yet (render_requested): the next
+       `run --render-approved` reads their jobs again first
   130  interrupted; state is saved, rerun to resume";

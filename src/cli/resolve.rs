@@ -40,12 +40,24 @@ pub(super) async fn resolve(args: ResolveArgs) -> anyhow::Result<ExitCode> {
     };
     let journal = Arc::new(Journal::open(dir)?);
     let mut open = Vec::new();
+    let mut renders = Vec::new();
     journal.for_each_row(|row| {
         if matches!(row.state, RowState::Unknown | RowState::Submitting) {
             open.push(row);
+        } else if row.state == RowState::RenderRequested {
+            renders.push(row.key);
         }
         Ok::<_, crate::journal::JournalError>(())
     })?;
+    // A render whose take is unsure is settled by reading its job, which the next
+    // `--render-approved` run does first: nothing here to decide by hand.
+    if !renders.is_empty() {
+        println!(
+            "{} with a render not proven taken ({}): `creatify-batch run SHEET --render-approved` reads their jobs again first and never renders them blindly",
+            if renders.len() == 1 { "1 row" } else { "rows" },
+            renders.join(", ")
+        );
+    }
     let is_open = |key: &str| open.iter().any(|r| r.key == key);
 
     // Marks by hand first. A job said to be a row's is checked with the API: it must
@@ -127,6 +139,9 @@ pub(super) async fn resolve(args: ResolveArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::Unresolved);
         }
         return Ok(ExitCode::Success);
+    }
+    if open.is_empty() && !renders.is_empty() {
+        return Ok(ExitCode::Unresolved);
     }
     if open.is_empty() {
         println!("nothing to resolve in {}: no row is unknown", dir.display());

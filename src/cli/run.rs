@@ -261,11 +261,25 @@ pub(super) async fn run(
         rerender
     };
     // The plan is consumed row by row as the journal takes it, and gone before the run starts.
-    let mut report = engine::sync::sync(&journal, rows, retry_failed, &rerender).await?;
+    let mut report =
+        engine::sync::sync(&journal, rows, retry_failed, args.preview, &rerender).await?;
     // The plan is gone: without this, a 100k-row run would hold the plan's peak and then
     // the engine's on top of it.
     crate::memory::release_freed();
     let mut to_rerender = std::mem::take(&mut report.to_rerender);
+    if !args.preview {
+        // `--rerender` makes a finished video again; a preview has none yet.
+        let mut previews = Vec::new();
+        for r in &to_rerender {
+            if journal.row(&r.key)?.is_some_and(|j| is_preview(j.state)) {
+                previews.push(r.key.clone());
+            }
+        }
+        if !previews.is_empty() {
+            tracing::warn!(keys = %previews.join(", "), "--rerender: these rows are previews, not rendered videos; not made again (`run --preview` previews a changed row again)");
+            to_rerender.retain(|r| !previews.contains(&r.key));
+        }
+    }
     let repreviewed = if args.preview {
         super::review::repreview(&journal, std::mem::take(&mut to_rerender)).await?
     } else {
@@ -280,17 +294,32 @@ pub(super) async fn run(
         if rerendering.contains(key) {
             continue;
         }
+        if is_preview(*state) {
+            tracing::warn!(%key, %state, "row changed in the sheet after its preview was made: no verdict on the old preview holds for it; `run --preview` previews the new version");
+            continue;
+        }
         tracing::warn!(%key, %state, "row changed in the sheet after it was submitted; not sent again (--rerender changed, or --rerender {key}, renders the new version as a new job)");
     }
     for key in &report.rerender_in_flight {
         tracing::warn!(%key, "--rerender: this row's job is still being made; not rendered again now (rerun with --rerender once it is done)");
     }
     let extra: Vec<f64> = to_rerender.iter().map(|r| r.est_credits).collect();
+    // A changed preview has no video on disk to be the old version of (exit 6 is for those);
+    // it was told above.
     let mut changed: Vec<String> = report
         .changed_after_submit
         .iter()
+        .filter(|(_, state)| !is_preview(*state))
         .map(|(k, _)| k.clone())
         .collect();
+    if !report.not_retried_reviewed.is_empty() {
+        tracing::warn!(
+            rows = report.not_retried_reviewed.len(),
+            keys = %report.not_retried_reviewed.join(", "),
+            "failed rows of this batch were previews or renders: not made again at full price \
+             without review; `run --preview --retry-failed` previews them again"
+        );
+    }
     if report.retried > 0 {
         tracing::info!(
             rows = report.retried,
@@ -386,16 +415,18 @@ pub(super) async fn run(
     }
     let mut code = summary::exit_code(code, changed.len());
     // An approval or verdict refused (the row changed since its preview) was not carried out.
-    if decided.refused > 0 && code == ExitCode::Success {
+    // Exit 1 outranks 6 (README: the first of 5, 130, 3, 7, 8, 4, 1, 6 wins).
+    let clean = |c: ExitCode| matches!(c, ExitCode::Success | ExitCode::Changed);
+    if decided.refused > 0 && clean(code) {
         code = ExitCode::RowsFailed;
     }
-    if published.is_err() && code == ExitCode::Success {
+    if published.is_err() && clean(code) {
         code = ExitCode::RowsFailed;
     }
     // Fed back, this run saw only the rows of failed.csv: the batch is clean only when none of
     // its rows is still failed (one left out of the file, or a matrix variant fixed under a
     // new value, which is a new variant beside the failed one).
-    if place.feedback && code == ExitCode::Success {
+    if place.feedback && clean(code) {
         let still: usize = journal
             .view()?
             .counts()?
@@ -423,6 +454,14 @@ pub(super) async fn run(
         wall: started.elapsed(),
         delivered: remote.as_ref().map(|r| r.url()),
     };
+    let waiting = summary.counts.previewing + summary.counts.preview_ready;
+    if !args.preview && !args.render_approved && waiting > 0 {
+        // Not done, so not exit 0; but say why, or a cron job alerts with nothing to act on.
+        tracing::warn!(
+            rows = waiting,
+            "rows of this batch are previews, which a plain run does not render: `run --render-approved` renders the approved ones, `run --preview` makes the rest"
+        );
+    }
     summary::print(&summary, code, &cx, global.log_format);
     *said = Some(crate::notify::Message {
         title: format!("creatify-batch {batch}: exit {}", code.code()),
@@ -431,6 +470,11 @@ pub(super) async fn run(
         exit_code: code.code(),
     });
     Ok(code)
+}
+
+/// A row whose job is a preview not sent to its render yet.
+fn is_preview(state: RowState) -> bool {
+    matches!(state, RowState::Previewing | RowState::PreviewReady)
 }
 
 /// The sheet's plan with every avatar and voice id checked against the account's catalogue

@@ -60,7 +60,7 @@ pub(super) fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
                 "state": r.state,
                 "reason": r.failed_reason.as_ref().or(r.last_error.as_ref()),
                 "reason_text": r.failed_reason.as_deref().or(r.last_error.as_deref())
-                    .map(|raw| crate::output::explain::explain(raw).to_string()),
+                    .map(|raw| crate::output::explain::explain(raw).for_stage(r.stage).to_string()),
                 "line": r.lines.first(),
             })).collect::<Vec<_>>(),
         });
@@ -118,7 +118,7 @@ pub(super) fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
                 "  {} ({line}{}): {}\n      raw: {reason}",
                 r.key,
                 r.state,
-                crate::output::explain::explain(reason)
+                crate::output::explain::explain(reason).for_stage(r.stage)
             );
         }
     }

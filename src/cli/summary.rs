@@ -68,7 +68,8 @@ pub(super) fn text(s: &Summary, code: ExitCode, cx: &Context) -> Vec<String> {
         c.downloaded,
         c.failed,
         c.rejected,
-        c.submitted + c.submitting + c.rendering + c.render_requested,
+        // Unsure renders are counted on the review line, not as rendering.
+        c.submitted + c.submitting + c.rendering,
         if c.unknown > 0 {
             format!("{} unknown, ", c.unknown)
         } else {
@@ -164,6 +165,23 @@ pub(super) fn text(s: &Summary, code: ExitCode, cx: &Context) -> Vec<String> {
             credits(cx.unknown_estimate),
             if c.unknown == 1 { "it" } else { "them" },
             cx.dir.display()
+        ));
+    }
+    if c.render_requested > 0 {
+        out.push(format!(
+            "{} asked for, but the job does not show {} taken yet: never asked for blindly \
+             again; rerun with --render-approved, which reads {} first",
+            plural(c.render_requested, "render was", "renders were"),
+            if c.render_requested == 1 {
+                "it"
+            } else {
+                "them"
+            },
+            if c.render_requested == 1 {
+                "its job"
+            } else {
+                "their jobs"
+            },
         ));
     }
     if s.past_deadline > 0 {

@@ -253,9 +253,10 @@ pub async fn run(
     // A signal ends the phase at once: a render cut off is one whose answer was lost, and
     // the journal says `render_requested` for it, so the next run reads its job first.
     let mut interrupted = false;
+    let mut unreached = 0;
     if let Mode::Render(approved) = &cfg.mode {
         tokio::select! {
-            r = render::phase(&shared, approved) => r?,
+            r = render::phase(&shared, approved) => unreached = r?,
             Some(()) = interrupt.recv() => interrupted = true,
         }
     }
@@ -263,6 +264,13 @@ pub async fn run(
     if interrupted {
         tracing::warn!("interrupted while asking for renders; state saved");
         c.stop = Some(Stop::Interrupted);
+    } else if unreached > 0 {
+        // Exit 7, not 1: nothing was refused, the API was not there to ask.
+        c.stop = Some(Stop::Unreachable(format!(
+            "the API at {} could not be reached for {unreached} render(s); they stay approved, \
+             rerun when it is reachable",
+            c.shared.client.base_url()
+        )));
     }
     reporter.update(&c.counts());
     let mut last_report = Instant::now();

@@ -27,6 +27,12 @@ use crate::journal::{unix_now, Change, JournalError, ReviewChange, RowState};
 
 use super::Shared;
 
+/// How often an unsure render's job is read while its reconciliation window runs.
+const LOOK_EVERY: Duration = Duration::from_secs(10);
+
+/// Renders refused with 429 asked again (after the wait each asks for) before giving up.
+const THROTTLED_TRIES: usize = 5;
+
 /// Render POSTs under way at once: they are few, and each is one POST.
 const AT_ONCE: usize = 8;
 
@@ -36,8 +42,12 @@ const AT_ONCE: usize = 8;
 /// Two passes, so an unanswered render never holds up the others: every render is asked for
 /// first, and only then are the unsure ones settled, all at once (each mostly waits out its
 /// reconciliation window, then reads its job through the shared pacer).
-pub(super) async fn phase(shared: &Arc<Shared>, keys: &[String]) -> Result<(), JournalError> {
+///
+/// Returns how many renders found no server (connection refused): those rows stay approved
+/// previews, and the run ends with exit 7, not as failures.
+pub(super) async fn phase(shared: &Arc<Shared>, keys: &[String]) -> Result<usize, JournalError> {
     let mut unsure = Vec::new();
+    let mut unreached = 0;
     let mut asked = futures_util::stream::iter(keys.iter().cloned())
         .map(|key| {
             let shared = shared.clone();
@@ -45,7 +55,11 @@ pub(super) async fn phase(shared: &Arc<Shared>, keys: &[String]) -> Result<(), J
         })
         .buffer_unordered(AT_ONCE);
     while let Some(r) = asked.next().await {
-        unsure.extend(r?);
+        match r? {
+            Asked::Unsure(u) => unsure.push(*u),
+            Asked::Unreached => unreached += 1,
+            Asked::Settled => {}
+        }
     }
     drop(asked);
     let mut settled = futures_util::stream::iter(unsure)
@@ -55,9 +69,11 @@ pub(super) async fn phase(shared: &Arc<Shared>, keys: &[String]) -> Result<(), J
         })
         .buffer_unordered(usize::MAX);
     while let Some(r) = settled.next().await {
-        r?;
+        if r? {
+            unreached += 1;
+        }
     }
-    Ok(())
+    Ok(unreached)
 }
 
 /// What a render POST left behind.
@@ -66,6 +82,15 @@ enum Sent {
     Settled,
     /// No certain answer: read the job.
     Unsure,
+    /// No server answered (connection refused): certainly not taken, and no refusal either.
+    Unreached,
+}
+
+/// What asking for a row's render left behind.
+enum Asked {
+    Settled,
+    Unsure(Box<Unsure>),
+    Unreached,
 }
 
 /// A render whose take is not known yet.
@@ -80,13 +105,13 @@ struct Unsure {
 
 /// Asks for the row's render if it is `preview_ready`; a row left `render_requested` (or an
 /// unanswered render) is returned to be settled.
-async fn ask(shared: &Shared, key: &str) -> Result<Option<Unsure>, JournalError> {
+async fn ask(shared: &Shared, key: &str) -> Result<Asked, JournalError> {
     let Some(row) = shared.journal.row(key)? else {
-        return Ok(None);
+        return Ok(Asked::Settled);
     };
     let Some(job_id) = row.job_id.clone() else {
         tracing::warn!(%key, "approved, but the journal has no preview job for this row; preview it first");
-        return Ok(None);
+        return Ok(Asked::Settled);
     };
     let preview: Option<Job> = row
         .job
@@ -94,22 +119,24 @@ async fn ask(shared: &Shared, key: &str) -> Result<Option<Unsure>, JournalError>
         .and_then(|j| serde_json::from_str(j).ok());
     let attempt_at = match row.state {
         RowState::PreviewReady => match send(shared, key, &job_id, preview.as_ref()).await? {
-            Sent::Settled => return Ok(None),
+            Sent::Settled => return Ok(Asked::Settled),
+            Sent::Unreached => return Ok(Asked::Unreached),
             Sent::Unsure => unix_now(),
         },
         RowState::RenderRequested => row.updated_at,
-        _ => return Ok(None),
+        _ => return Ok(Asked::Settled),
     };
-    Ok(Some(Unsure {
+    Ok(Asked::Unsure(Box::new(Unsure {
         key: key.to_owned(),
         job_id,
         preview,
         attempt_at,
-    }))
+    })))
 }
 
-/// Settles an unsure render by reading its job, never by posting again blindly.
-async fn settle(shared: &Shared, u: Unsure) -> Result<(), JournalError> {
+/// Settles an unsure render by reading its job, never by posting again blindly. True when
+/// the render asked once more found no server.
+async fn settle(shared: &Shared, u: Unsure) -> Result<bool, JournalError> {
     let Unsure {
         key,
         job_id,
@@ -119,23 +146,18 @@ async fn settle(shared: &Shared, u: Unsure) -> Result<(), JournalError> {
     let key = key.as_str();
     let window = shared.cfg.search_margin.as_secs_f64();
     let mut resent = false;
-    let mut early = true;
+    let mut told = false;
     loop {
-        if !early {
-            let left = attempt_at + window - unix_now();
-            if left > 0.0 {
-                tokio::time::sleep(Duration::from_secs_f64(left)).await;
-            }
-        }
         let read = shared.client.job(&job_id).await;
         let judged = match &read {
             Ok(now) => judge(preview.as_ref(), now),
             Err(e) => {
                 tracing::warn!(%key, error = %e, "cannot read the job to see whether its render was taken; the row waits, never rendered blindly (rerun later)");
-                return Ok(());
+                return Ok(false);
             }
         };
         let job = read.ok();
+        let left = attempt_at + window - unix_now();
         match judged {
             Judged::Rendering(how) => {
                 tracing::info!(%key, %how, "the render was taken");
@@ -144,24 +166,31 @@ async fn settle(shared: &Shared, u: Unsure) -> Result<(), JournalError> {
                     how,
                 })];
                 changes.extend(job.map(|j| seen(key, &j)));
-                return shared.journal.apply(changes).await;
+                shared.journal.apply(changes).await?;
+                return Ok(false);
             }
-            // Before the window has passed, an unchanged job proves nothing yet.
-            _ if early => early = false,
+            // Before the window has passed, an unchanged job proves nothing yet: look again
+            // now and then (a render taken shows long before the window ends).
+            _ if left > 0.0 => {
+                if !told {
+                    told = true;
+                    tracing::info!(%key, wait_secs = left.ceil(), every_secs = LOOK_EVERY.as_secs(), "the job does not show the render yet; reading it again until the reconciliation window has passed, never rendering blindly");
+                }
+                tokio::time::sleep(LOOK_EVERY.min(Duration::from_secs_f64(left))).await;
+            }
             Judged::Unchanged if !resent => {
                 resent = true;
-                tracing::info!(%key, "the job still shows the finished preview, unchanged, past the reconciliation window: the render was not taken; asking once more");
+                told = false;
+                tracing::info!(%key, "the job still shows the finished preview, unchanged, past the reconciliation window: taken as not rendered; asking once more (a second render, if the first was taken after all, is refused by the API or followed: never a third)");
                 match send(shared, key, &job_id, preview.as_ref()).await? {
-                    Sent::Settled => return Ok(()),
-                    Sent::Unsure => {
-                        attempt_at = unix_now();
-                        early = true;
-                    }
+                    Sent::Settled => return Ok(false),
+                    Sent::Unreached => return Ok(true),
+                    Sent::Unsure => attempt_at = unix_now(),
                 }
             }
             Judged::Unchanged | Judged::Unclear => {
                 tracing::warn!(%key, job = %job_id, "whether the render was taken cannot be proven from the job; the row stays render_requested and is not rendered again blindly: rerun later, or check the job in the account");
-                return Ok(());
+                return Ok(false);
             }
         }
     }
@@ -180,7 +209,33 @@ async fn send(
             key: key.to_owned(),
         }))
         .await?;
-    match shared.client.render(job_id).await {
+    let mut outcome = shared.client.render(job_id).await;
+    // A 429 is a certain "not taken": wait as it asks and ask again, a few times, rather than
+    // call the render refused (exit 1) for a busy minute.
+    for _ in 0..THROTTLED_TRIES {
+        let RenderOutcome::NotTaken(ApiError::Throttled { retry_after, .. }) = &outcome else {
+            break;
+        };
+        tracing::info!(%key, wait_secs = retry_after.as_secs_f64(), "render throttled (429, not taken); asking again after the wait");
+        tokio::time::sleep(*retry_after).await;
+        outcome = shared.client.render(job_id).await;
+    }
+    match outcome {
+        RenderOutcome::NotTaken(
+            e @ ApiError::Network {
+                maybe_sent: false, ..
+            },
+        ) => {
+            tracing::error!(%key, error = %e, "no server answered the render (not sent); the preview stays approved for the next run");
+            shared
+                .journal
+                .record(Change::Review(ReviewChange::RenderRefused {
+                    key: key.to_owned(),
+                    error: format!("render not sent: {e}"),
+                }))
+                .await?;
+            Ok(Sent::Unreached)
+        }
         RenderOutcome::Taken(job) => {
             let mut changes = vec![Change::Review(ReviewChange::Rendering {
                 key: key.to_owned(),

@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use crate::journal::{Change, Journal, JournalError, Row, RowState};
+use crate::journal::{Change, Journal, JournalError, Row, RowState, Stage};
 
 /// Which sent rows `--rerender` submits again as new jobs.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -59,6 +59,9 @@ pub struct SyncReport {
     pub retried: usize,
     /// Rows whose sheet body differs from what was sent, and stay so: `(key, state)`.
     pub changed_after_submit: Vec<(String, RowState)>,
+    /// Failed rows made through a preview that a plain `--retry-failed` leaves alone: made
+    /// again without `--preview`, they would be full-price videos nobody reviewed.
+    pub not_retried_reviewed: Vec<String>,
     /// Rows `--rerender` asks for, as the sheet has them now: sent back to `planned` by
     /// [`rerender`] once the budget check has passed (until then nothing about them changes).
     pub to_rerender: Vec<Row>,
@@ -77,6 +80,7 @@ struct Known {
     state: RowState,
     payload_hash: String,
     sheet_hash: Option<String>,
+    stage: Stage,
 }
 
 /// `--rerender`: sends `rows` (from [`SyncReport::to_rerender`]) back to `planned` with the
@@ -115,11 +119,13 @@ pub async fn rerender(
 /// it is written (in transactions of [`CHUNK`] rows), so the caller can build each row
 /// lazily. A crash halfway leaves some rows `planned` and others not yet known: the next
 /// run's sync adds the rest. Rows `--rerender` asks for are only
-/// reported (see [`rerender`]).
+/// reported (see [`rerender`]). `previewing` (`run --preview`): failed rows made through a
+/// preview are retried only then.
 pub async fn sync(
     journal: &Journal,
     rows: impl IntoIterator<Item = Row>,
     retry_failed: bool,
+    previewing: bool,
     rerender: &Rerender,
 ) -> Result<SyncReport, JournalError> {
     let mut known: HashMap<String, Known> = HashMap::new();
@@ -130,6 +136,7 @@ pub async fn sync(
                 state: r.state,
                 payload_hash: r.payload_hash,
                 sheet_hash: r.sheet_hash,
+                stage: r.stage,
             },
         );
         Ok::<_, JournalError>(())
@@ -146,6 +153,13 @@ pub async fn sync(
                 state: RowState::Planned,
                 ..
             }) => changes.push(Change::Plan(Box::new(row))),
+            Some(Known {
+                state: RowState::Failed | RowState::Rejected,
+                stage,
+                ..
+            }) if retry_failed && *stage != Stage::Direct && !previewing => {
+                report.not_retried_reviewed.push(row.key.clone());
+            }
             Some(Known {
                 state: RowState::Failed | RowState::Rejected,
                 ..

@@ -219,9 +219,14 @@ pub(super) fn apply(tx: &Transaction, change: &ReviewChange, now: f64) -> rusqli
             set_state(tx, now, key, RowState::RenderRequested, None)?;
         }
         ReviewChange::Rendering { key, how } => {
-            tx.prepare_cached("UPDATE rows SET stage = 'render' WHERE key = ?1")?
-                .execute(params![key])?;
-            set_state(tx, now, key, RowState::Rendering, Some(how))?;
+            // `how` is the event's detail, not an error: a row rendering has none (it was
+            // shown as "could not make this video: render taken", inviting a paid retry).
+            tx.prepare_cached(
+                "UPDATE rows SET stage = 'render', state = ?2, last_error = NULL, updated_at = ?3
+                 WHERE key = ?1",
+            )?
+            .execute(params![key, RowState::Rendering.as_str(), now])?;
+            event(tx, now, key, RowState::Rendering.as_str(), Some(how))?;
         }
         ReviewChange::RenderRefused { key, error } => {
             tx.prepare_cached("UPDATE rows SET stage = 'preview' WHERE key = ?1")?
@@ -398,5 +403,55 @@ mod tests {
             (RowState::PreviewReady, Stage::Preview)
         );
         assert_eq!(j.view().unwrap().preview_credits().unwrap()["a"], 1.0);
+    }
+
+    /// How a render was known to be taken is history, not an error: `status` and the report
+    /// showed "could not make this video: render taken" for every row rendering, inviting a
+    /// paid `--retry-failed`. A refusal's error is cleared by a later render taken too.
+    #[tokio::test]
+    async fn a_row_rendering_carries_no_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(dir.path()).unwrap();
+        let key = || "a".to_owned();
+        j.record(Change::Plan(Box::new(planned("a"))))
+            .await
+            .unwrap();
+        j.apply(vec![
+            Change::Review(ReviewChange::Stage {
+                key: key(),
+                stage: Stage::Preview,
+            }),
+            Change::Submitting {
+                key: key(),
+                reference: "cb0".into(),
+            },
+            Change::Submitted {
+                key: key(),
+                job_id: "job".into(),
+            },
+            Change::Review(ReviewChange::PreviewReady {
+                key: key(),
+                credits: Some(1.0),
+            }),
+            Change::Review(ReviewChange::RenderRequested { key: key() }),
+            Change::Review(ReviewChange::RenderRefused {
+                key: key(),
+                error: "render refused: 429".into(),
+            }),
+        ])
+        .await
+        .unwrap();
+        assert!(j.row("a").unwrap().unwrap().last_error.is_some());
+        j.apply(vec![
+            Change::Review(ReviewChange::RenderRequested { key: key() }),
+            Change::Review(ReviewChange::Rendering {
+                key: key(),
+                how: "render taken".into(),
+            }),
+        ])
+        .await
+        .unwrap();
+        let row = j.row("a").unwrap().unwrap();
+        assert_eq!((row.state, row.last_error), (RowState::Rendering, None));
     }
 }

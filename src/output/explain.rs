@@ -30,6 +30,20 @@ impl fmt::Display for Explanation {
     }
 }
 
+impl Explanation {
+    /// The advice for a row made through a preview (`stage` not direct): retried without
+    /// `--preview`, it would be made as a full-price video nobody reviewed.
+    pub fn for_stage(mut self, stage: crate::journal::Stage) -> Self {
+        if stage != crate::journal::Stage::Direct {
+            self.todo = self.todo.replace(
+                "--retry-failed",
+                "--preview --retry-failed (previewed again, for review)",
+            );
+        }
+        self
+    }
+}
+
 /// What to do once a row's sheet cells are fixed.
 const FIX_AND_RETRY: &str =
     "Fix the row in the sheet (or in failed.csv), then run again with --retry-failed.";
@@ -523,5 +537,19 @@ mod tests {
             e.what,
             "Creatify refused this video: Something odd happened: try later."
         );
+    }
+
+    #[test]
+    fn a_reviewed_row_is_told_to_preview_again_not_to_retry_at_full_price() {
+        use crate::journal::Stage;
+        let raw = "job failed: render error";
+        assert!(!explain(raw)
+            .for_stage(Stage::Direct)
+            .todo
+            .contains("--preview"));
+        for stage in [Stage::Preview, Stage::Render] {
+            let e = explain(raw).for_stage(stage);
+            assert!(e.todo.contains("--preview --retry-failed"), "{e}");
+        }
     }
 }

@@ -117,7 +117,7 @@ impl Entry {
             thumbnail_sha256: r.thumbnail.as_ref().map(|f| f.sha256.clone()),
             failure_explained: failure_reason
                 .as_deref()
-                .map(|raw| super::explain::explain(raw).to_string()),
+                .map(|raw| super::explain::explain(raw).for_stage(r.stage).to_string()),
             failure_reason,
             duplicate_jobs: r.duplicates.clone(),
             source_line: r.lines.first().copied(),

@@ -274,7 +274,7 @@ impl Card {
         } else {
             row.last_error.clone()
         };
-        let explained = raw.as_deref().map(explain);
+        let explained = raw.as_deref().map(|r| explain(r).for_stage(row.stage));
         let used = row.credits_total.or(row.credits_used);
         Self {
             key: row.key.clone(),

@@ -4,6 +4,7 @@
 
 mod approvals;
 mod budget;
+mod exits;
 mod faults;
 mod flow;
 mod kills;
