@@ -51,6 +51,11 @@ pub fn parse(text: &str, origin: &Path) -> Result<Settings, ConfigError> {
         );
         ck.at_least("burst", raw.burst, 1, &mut l.burst);
         ck.at_least("max_in_flight", raw.max_in_flight, 1, &mut l.max_in_flight);
+        if let Some(n) = raw.max_rendering {
+            let mut cap = 1;
+            ck.at_least("max_rendering", Some(n), 1, &mut cap);
+            l.max_rendering = Some(cap);
+        }
         ck.at_least(
             "download_concurrency",
             raw.download_concurrency,

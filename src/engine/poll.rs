@@ -29,6 +29,9 @@ use super::Shared;
 const CALLS_AT_ONCE: usize = 4;
 /// Growth of a job's wait while it tells nothing new.
 const BACKOFF: f64 = 1.5;
+/// The shortest wait until a job's predicted end, and between rounds while rows wait for a
+/// render slot: a predicted end is looked at when it is due, not `min_interval_secs` later.
+pub(super) const SLOT_GAP: Duration = Duration::from_millis(250);
 
 /// A job being rendered, and when to look at it next.
 pub(super) struct Rendering {
@@ -44,6 +47,8 @@ pub(super) struct Rendering {
     wait: Duration,
     /// The first progress seen while running, and when: the base of the end's prediction.
     first_progress: Option<(Instant, f64)>,
+    /// Whether `next` is its predicted end (not a wait that grows).
+    predicted: bool,
 }
 
 impl Rendering {
@@ -62,6 +67,7 @@ impl Rendering {
             next: now + first_look,
             wait: first_look,
             first_progress: None,
+            predicted: false,
         }
     }
 
@@ -87,8 +93,9 @@ impl Rendering {
             }
             _ => None,
         };
+        self.predicted = predicted.is_some();
         let wait = match predicted {
-            Some(end) => end.clamp(min, max),
+            Some(end) => end.clamp(min.min(SLOT_GAP), max),
             None => {
                 let w = self.wait;
                 self.wait = self.wait.mul_f64(BACKOFF).clamp(min, max);
@@ -119,6 +126,15 @@ pub(super) fn pick(
         .take(take)
         .map(|(id, _)| id.clone())
         .collect()
+}
+
+/// When the first predicted end is due (see [`Rendering::looked`]).
+pub(super) fn next_end(rendering: &HashMap<String, Rendering>) -> Option<Instant> {
+    rendering
+        .values()
+        .filter(|r| r.predicted)
+        .map(|r| r.next)
+        .min()
 }
 
 /// When the next job is due.
@@ -187,14 +203,24 @@ mod tests {
         // 0.2 → 0.8 in 30 s: done 10 s from now.
         r.looked(Some(&job("running", Some(0.8))), t0 + 40 * S, 2 * S, 30 * S);
         assert!(near(r.next, t0 + 50 * S));
-        // Almost there: no sooner than the shortest wait.
+        // Almost there (0.2 → 0.99 in 40 s: 0.51 s left): looked at when due, sooner than
+        // the shortest wait (a freed render slot waits for that look)...
         r.looked(
             Some(&job("running", Some(0.99))),
             t0 + 50 * S,
             2 * S,
             30 * S,
         );
-        assert!(near(r.next, t0 + 52 * S));
+        let left = r.next - (t0 + 50 * S);
+        assert!(left > Duration::from_millis(500) && left < Duration::from_millis(520));
+        // ...but never sooner than `SLOT_GAP`.
+        r.looked(
+            Some(&job("running", Some(0.999))),
+            t0 + 50 * S + left,
+            2 * S,
+            30 * S,
+        );
+        assert!(near(r.next, t0 + 50 * S + left + SLOT_GAP));
     }
 
     #[test]

@@ -107,7 +107,9 @@ async fn create_job(
         fate: app.faults.fate(&key),
         moderating: app.faults.moderating(&key),
     };
-    let created = app.store().create(record, app.settings.max_rendering, now);
+    let created = app
+        .store()
+        .create(record, app.settings.max_rendering_at(now), now);
     let (job, durable) = created.map_err(|r| refused(app, r))?;
     durable_or_500(durable).await?;
     webhooks::schedule(app, &job);
@@ -224,7 +226,7 @@ async fn render(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response
     let rendered = app.store().render(
         &id,
         credits::render_credits,
-        app.settings.max_rendering,
+        app.settings.max_rendering_at(now),
         now,
     );
     let result = match rendered {
