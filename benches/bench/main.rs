@@ -11,13 +11,15 @@
 //! ```
 //! Scenarios: `rate` (rate fidelity), `economy` (API calls per video), `scale` (planning and
 //! running 1k/10k/100k rows), `download` (a 1 GiB file against curl), `done` (time to done),
-//! `rendercap` (the account's render cap; `--full` adds 60 s renders), `all`. See BENCHMARKS.md for the figures of this machine.
+//! `rendercap` (the account's render cap; `--full` adds 60 s renders), `reconcile` (lost
+//! creations against an account of 20,000 jobs), `all`. See BENCHMARKS.md for the figures of this machine.
 
 mod done;
 mod download;
 mod economy;
 mod harness;
 mod rate;
+mod reconcile;
 mod rendercap;
 mod scale;
 // The storage tests' SeaweedFS, shared rather than written twice.
@@ -51,6 +53,7 @@ const SCENARIOS: &[&str] = &[
     "upload",
     "done",
     "rendercap",
+    "reconcile",
 ];
 
 fn main() {
@@ -96,6 +99,7 @@ fn main() {
             "upload" => rt.block_on(upload::run(opts)),
             "done" => rt.block_on(done::run(opts)),
             "rendercap" => rt.block_on(rendercap::run(opts)),
+            "reconcile" => rt.block_on(reconcile::run(opts)),
             _ => unreachable!("checked above"),
         }
         println!("({s}: {:.0} s)", started.elapsed().as_secs_f64());

@@ -265,7 +265,13 @@ async fn list(State(app): State<Arc<App>>, Query(q): Query<listing::ListQuery>) 
         return ApiError::field(&FieldPath::dotted("ids"), msg).into_response();
     }
     match listing::list(&app, &q, &ids).await {
-        listing::Listed::Body(body) => Json(body).into_response(),
+        listing::Listed::Body(body) => {
+            if ids.is_empty() {
+                let page = body.get("results").unwrap_or(&body);
+                app.counters.listed(page.as_array().map_or(0, Vec::len));
+            }
+            Json(body).into_response()
+        }
         listing::Listed::InvalidPage => {
             ApiError::detail(StatusCode::NOT_FOUND, "Invalid page.").into_response()
         }
