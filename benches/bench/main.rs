@@ -11,7 +11,7 @@
 //! ```
 //! Scenarios: `rate` (rate fidelity), `economy` (API calls per video), `scale` (planning and
 //! running 1k/10k/100k rows), `download` (a 1 GiB file against curl), `done` (time to done),
-//! `rendercap` (the account's render cap; `--full` adds 60 s renders), `reconcile` (lost
+//! `rendercap` (the account's render cap, ~6 min), `reconcile` (lost
 //! creations against an account of 20,000 jobs), `all`. See BENCHMARKS.md for the figures of this machine.
 
 mod done;

@@ -38,8 +38,8 @@ struct Measured {
     raise_found: Option<f64>,
 }
 
-pub async fn run(opts: Opts) {
-    let renders: &[f64] = if opts.full { &[10.0, 60.0] } else { &[10.0] };
+pub async fn run(_opts: Opts) {
+    let renders: &[f64] = &[10.0, 60.0];
     let mut cases = Vec::new();
     for &render in renders {
         for cap in [5, 15] {
