@@ -486,11 +486,28 @@ mod tests {
                 .keys()
                 .map(|k| k.as_str())
                 .collect();
-            let mut listed = keys.to_vec();
+            // A key without a default value is shown commented out (`# max_rendering = 5`).
+            let text = include_str!("../../pipeline.toml");
+            let mut listed: Vec<&str> = keys
+                .iter()
+                .copied()
+                .filter(|k| in_file.contains(k) || !text.contains(&format!("\n# {k} = ")))
+                .collect();
             in_file.sort();
             listed.sort();
             assert_eq!(in_file, listed, "[{name}]");
         }
+    }
+
+    #[test]
+    fn a_known_render_cap_is_read_and_checked() {
+        let s = parse("[limits]\nmax_rendering = 5\n", Path::new("p.toml")).unwrap();
+        assert_eq!(s.limits.max_rendering, Some(5));
+        let p = problems("[limits]\nmax_rendering = 0\n");
+        assert!(
+            p.len() == 1 && p[0].contains("max_rendering") && p[0].contains("at least 1"),
+            "{p:?}"
+        );
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //!
 //! Why held, not probed: every probe above the cap is a refused call, and an account's cap
 //! changes only when its plan does. So:
-//! - **Unknown**: creations go one at a time, plus one more per 16 accepted, so the refusal
-//!   that reveals a small cap is the only one (a burst of creations would all meet it), and
-//!   an account without a cap still ramps up to the full submission rate within moments.
+//! - **Unknown**: the first 16 creations go one at a time, so the refusal that reveals a cap
+//!   of up to 16 (peers publish 1 to 15) is the only one (a burst would all meet it); then one
+//!   more at once per 2 accepted, so an account without a cap reaches the full submission
+//!   rate within a few round trips (a larger cap costs about half its excess in refusals).
 //! - **Learned**: at the first refusal, the cap is the number the message names, bounded by
 //!   what is rendering (which is at least the account's count: a job may have ended unseen).
 //!   The submit gate then keeps to it: a finished job's slot is refilled, never probed.
@@ -21,7 +22,7 @@ use tokio::time::Instant;
 
 /// How often a learned cap is probed for a raise while rows wait for a slot.
 pub(super) const PROBE_EVERY: Duration = Duration::from_secs(60);
-/// While the cap is unknown: accepted creations per extra creation under way at once.
+/// While the cap is unknown: creations sent one at a time, before the ramp.
 const RAMP: usize = 16;
 
 /// The render cap as the submit gate sees it.
@@ -70,7 +71,7 @@ impl RenderCap {
         if self.configured.is_some() || self.learned.is_some() {
             return max;
         }
-        (1 + self.accepted / RAMP).min(max)
+        (1 + self.accepted.saturating_sub(RAMP - 1) / 2).min(max)
     }
 
     /// The learned cap, if any.
@@ -149,9 +150,19 @@ mod tests {
         assert_eq!(c.submitting(20), 1);
         for n in 1..=16 {
             c.accepted(n);
+            assert_eq!(c.submitting(20), 1, "one at a time for the first 16");
         }
-        assert_eq!(c.submitting(20), 2, "one more under way per 16 accepted");
-        c.refused(16, Some(5), t0);
+        c.accepted(17);
+        assert_eq!(
+            c.submitting(20),
+            2,
+            "then one more under way per 2 accepted"
+        );
+        for n in 18..=35 {
+            c.accepted(n);
+        }
+        assert_eq!(c.submitting(20), 11);
+        c.refused(35, Some(5), t0);
         assert_eq!(
             c.learned(),
             Some(5),
