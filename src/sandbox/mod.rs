@@ -46,6 +46,8 @@
 //!   Checked after credentials, as DRF does.
 //! - Rendering cap (`--max-rendering`, jobs not yet terminal): 429 with a detail saying the
 //!   concurrent render limit is reached and a `Retry-After` until the first one ends.
+//!   `--raise-rendering SECS=N` sets the cap to N, SECS real seconds after the start (an
+//!   account upgraded mid-run).
 //! - 401: `Authentication credentials were not provided.` (a header missing or empty) or
 //!   `Incorrect authentication credentials.`
 //! - 400 bodies follow DRF: `{"field": ["message"]}`, nested for `video_inputs` with `{}` for
