@@ -69,8 +69,8 @@ pub async fn run(opts: Opts) {
         format!("{curl:.2}"),
         format!("{:.0}", mibps(curl)),
         format!("{:.2}", curl / runner),
-        "≥ 0.7".into(),
-        verdict(curl / runner >= 0.7),
+        "≥ 0.85".into(),
+        verdict(curl / runner >= 0.85),
     ]);
     t.row(vec![
         "curl -o, then fsync".into(),

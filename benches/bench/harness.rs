@@ -90,6 +90,11 @@ pub struct Workdir {
 impl Workdir {
     /// Writes `csv` as `<batch>.csv` and `config` as `pipeline.toml`.
     pub fn new(batch: &str, csv: &str, config: &RunnerConfig) -> Workdir {
+        Self::new_with(batch, csv, config, "")
+    }
+
+    /// [`Workdir::new`], with `limits` (lines) added to the config's `[limits]`.
+    pub fn new_with(batch: &str, csv: &str, config: &RunnerConfig, limits: &str) -> Workdir {
         // $TMPDIR (or /tmp): on this machine a real disk, so fsyncs cost what they cost.
         let mut dir = tempfile::Builder::new()
             .prefix("creatify-bench-")
@@ -103,7 +108,10 @@ impl Workdir {
         let sheet = dir.path().join(format!("{batch}.csv"));
         std::fs::write(&sheet, csv).expect("sheet written");
         let config_path = dir.path().join("pipeline.toml");
-        std::fs::write(&config_path, config.toml()).expect("config written");
+        let toml = config
+            .toml()
+            .replace("[limits]\n", &format!("[limits]\n{limits}\n"));
+        std::fs::write(&config_path, toml).expect("config written");
         Workdir {
             dir,
             sheet,

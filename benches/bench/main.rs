@@ -11,13 +11,16 @@
 //! ```
 //! Scenarios: `rate` (rate fidelity), `economy` (API calls per video), `scale` (planning and
 //! running 1k/10k/100k rows), `download` (a 1 GiB file against curl), `done` (time to done),
-//! `all`. See BENCHMARKS.md for the figures of this machine.
+//! `rendercap` (the account's render cap, ~6 min), `reconcile` (lost
+//! creations against an account of 20,000 jobs), `all`. See BENCHMARKS.md for the figures of this machine.
 
 mod done;
 mod download;
 mod economy;
 mod harness;
 mod rate;
+mod reconcile;
+mod rendercap;
 mod scale;
 // The storage tests' SeaweedFS, shared rather than written twice.
 #[path = "../../tests/it/storage/seaweed.rs"]
@@ -42,7 +45,16 @@ impl Opts {
     }
 }
 
-const SCENARIOS: &[&str] = &["rate", "economy", "scale", "download", "upload", "done"];
+const SCENARIOS: &[&str] = &[
+    "rate",
+    "economy",
+    "scale",
+    "download",
+    "upload",
+    "done",
+    "rendercap",
+    "reconcile",
+];
 
 fn main() {
     let mut opts = Opts {
@@ -86,6 +98,8 @@ fn main() {
             "download" => rt.block_on(download::run(opts)),
             "upload" => rt.block_on(upload::run(opts)),
             "done" => rt.block_on(done::run(opts)),
+            "rendercap" => rt.block_on(rendercap::run(opts)),
+            "reconcile" => rt.block_on(reconcile::run(opts)),
             _ => unreachable!("checked above"),
         }
         println!("({s}: {:.0} s)", started.elapsed().as_secs_f64());

@@ -289,9 +289,17 @@ impl ApiClient {
             self.counts.throttled.fetch_add(1, Ordering::Relaxed);
             let asked = retry_after(&headers, std::time::SystemTime::now());
             let capped = asked.map(|d| d.min(self.config.max_retry_after));
-            // A refusal over the account's render cap says nothing about the call rate.
-            let rate_limited = !speaks_of_concurrency(&detail);
-            let retry_after = self.pacer.throttled(ticket, capped, rate_limited);
+            // A refusal over the account's render cap says nothing about the call rate, and
+            // pausing every call would hold back the status polls that see a slot free: it
+            // only tells this creation when to come back.
+            let retry_after = if speaks_of_concurrency(&detail) {
+                self.pacer.answered(ticket);
+                capped
+                    .filter(|d| !d.is_zero())
+                    .unwrap_or(Duration::from_secs(1))
+            } else {
+                self.pacer.throttled(ticket, capped, true)
+            };
             return Err(ApiError::Throttled {
                 retry_after,
                 asked,

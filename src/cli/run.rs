@@ -675,6 +675,7 @@ fn engine_config(
         batch: batch.to_owned(),
         batch_dir: batch_dir.to_owned(),
         max_in_flight: s.limits.max_in_flight,
+        max_rendering: s.limits.max_rendering,
         max_submitting: engine::max_submitting(s.limits.requests_per_second, s.limits.burst),
         download_concurrency: s.limits.download_concurrency,
         poll_min: s.poll.min_interval,

@@ -51,6 +51,11 @@ pub fn parse(text: &str, origin: &Path) -> Result<Settings, ConfigError> {
         );
         ck.at_least("burst", raw.burst, 1, &mut l.burst);
         ck.at_least("max_in_flight", raw.max_in_flight, 1, &mut l.max_in_flight);
+        if let Some(n) = raw.max_rendering {
+            let mut cap = 1;
+            ck.at_least("max_rendering", Some(n), 1, &mut cap);
+            l.max_rendering = Some(cap);
+        }
         ck.at_least(
             "download_concurrency",
             raw.download_concurrency,
@@ -481,11 +486,28 @@ mod tests {
                 .keys()
                 .map(|k| k.as_str())
                 .collect();
-            let mut listed = keys.to_vec();
+            // A key without a default value is shown commented out (`# max_rendering = 5`).
+            let text = include_str!("../../pipeline.toml");
+            let mut listed: Vec<&str> = keys
+                .iter()
+                .copied()
+                .filter(|k| in_file.contains(k) || !text.contains(&format!("\n# {k} = ")))
+                .collect();
             in_file.sort();
             listed.sort();
             assert_eq!(in_file, listed, "[{name}]");
         }
+    }
+
+    #[test]
+    fn a_known_render_cap_is_read_and_checked() {
+        let s = parse("[limits]\nmax_rendering = 5\n", Path::new("p.toml")).unwrap();
+        assert_eq!(s.limits.max_rendering, Some(5));
+        let p = problems("[limits]\nmax_rendering = 0\n");
+        assert!(
+            p.len() == 1 && p[0].contains("max_rendering") && p[0].contains("at least 1"),
+            "{p:?}"
+        );
     }
 
     #[test]

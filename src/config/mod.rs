@@ -92,6 +92,9 @@ pub struct LimitSettings {
     pub burst: u32,
     /// Jobs rendering at once (accounts have concurrency caps).
     pub max_in_flight: usize,
+    /// The account's render cap, when the user knows it (`max_rendering`): never more jobs
+    /// rendering at once, so the API never refuses a creation over it. Unset: learned.
+    pub max_rendering: Option<usize>,
     /// Files downloading at once.
     pub download_concurrency: usize,
 }
@@ -186,6 +189,7 @@ impl Default for Settings {
                 requests_per_second: 5.0,
                 burst: 10,
                 max_in_flight: 10,
+                max_rendering: None,
                 download_concurrency: 4,
             },
             retry: RetrySettings {

@@ -28,6 +28,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "requests_per_second",
             "burst",
             "max_in_flight",
+            "max_rendering",
             "download_concurrency",
         ],
     ),
@@ -80,6 +81,7 @@ pub struct RawLimits {
     pub requests_per_second: Option<f64>,
     pub burst: Option<u32>,
     pub max_in_flight: Option<usize>,
+    pub max_rendering: Option<usize>,
     pub download_concurrency: Option<usize>,
 }
 

@@ -25,7 +25,11 @@ impl Coordinator {
             rows: keys.into_iter().map(|k| (k, planned)).collect(),
             queue: VecDeque::new(),
             submitting: 0,
-            in_flight_cap: cfg.max_in_flight.max(1),
+            render_cap: super::render_cap::RenderCap::new(
+                cfg.max_in_flight,
+                cfg.max_rendering,
+                now,
+            ),
             unsure: HashMap::new(),
             rendering: HashMap::new(),
             downloads: VecDeque::new(),

@@ -21,6 +21,7 @@ mod preview;
 pub mod reconcile;
 pub mod reference;
 mod render;
+mod render_cap;
 mod same_error;
 pub mod search;
 mod submit;
@@ -54,6 +55,8 @@ pub struct EngineConfig {
     pub batch_dir: PathBuf,
     /// Jobs rendering (or being created) at once.
     pub max_in_flight: usize,
+    /// `[limits] max_rendering`: the account's render cap, when known (see [`render_cap`]).
+    pub max_rendering: Option<usize>,
     /// Creations under way at once (see [`max_submitting`]).
     pub max_submitting: usize,
     /// Downloads at once.
@@ -331,8 +334,8 @@ struct Coordinator {
     rows: HashMap<String, Tracked>,
     queue: VecDeque<Pending>,
     submitting: usize,
-    /// `max_in_flight`, lowered while the account's own render cap is lower.
-    in_flight_cap: usize,
+    /// `max_in_flight`, or the account's render cap when lower.
+    render_cap: render_cap::RenderCap,
     unsure: HashMap<String, Unsure>,
     rendering: HashMap<String, Rendering>,
     /// Done rows to download: (key, job id). The job object is read from the journal.
@@ -394,9 +397,9 @@ impl Coordinator {
         }
         let now = Instant::now();
         let probing = self.same_error.cap().unwrap_or(usize::MAX);
-        while self.in_flight() < self.in_flight_cap
-            && self.submitting < self.shared.cfg.max_submitting.max(1).min(probing)
-        {
+        let limit = self.render_cap.limit(now);
+        let at_once = self.render_cap.submitting(self.shared.cfg.max_submitting);
+        while self.in_flight() < limit && self.submitting < at_once.min(probing) {
             let Some(front) = self.queue.front() else {
                 return;
             };
@@ -504,6 +507,13 @@ impl Coordinator {
         }
         if let Some(nb) = self.queue.front().and_then(|p| p.not_before) {
             t = t.min(nb);
+        }
+        if let Some(probe) = self
+            .render_cap
+            .next_probe()
+            .filter(|_| !self.queue.is_empty())
+        {
+            t = t.min(probe.max(Instant::now()));
         }
         t
     }

@@ -29,6 +29,11 @@ use super::Shared;
 const CALLS_AT_ONCE: usize = 4;
 /// Growth of a job's wait while it tells nothing new.
 const BACKOFF: f64 = 1.5;
+/// The progress a job may be ahead of what it reports (reported progress is rounded down).
+const RESOLUTION: f64 = 0.01;
+/// The shortest wait until a job's predicted end, and between rounds while rows wait for a
+/// render slot: a predicted end is looked at when it is due, not `min_interval_secs` later.
+pub(super) const SLOT_GAP: Duration = Duration::from_millis(250);
 
 /// A job being rendered, and when to look at it next.
 pub(super) struct Rendering {
@@ -44,6 +49,8 @@ pub(super) struct Rendering {
     wait: Duration,
     /// The first progress seen while running, and when: the base of the end's prediction.
     first_progress: Option<(Instant, f64)>,
+    /// Whether `next` is its predicted end (not a wait that grows).
+    predicted: bool,
 }
 
 impl Rendering {
@@ -62,6 +69,7 @@ impl Rendering {
             next: now + first_look,
             wait: first_look,
             first_progress: None,
+            predicted: false,
         }
     }
 
@@ -74,7 +82,10 @@ impl Rendering {
         let predicted = match (progress, self.first_progress) {
             (Some(p), Some((t0, p0))) if p > p0 && now > t0 => {
                 let per_sec = (p - p0) / now.duration_since(t0).as_secs_f64();
-                Some(Duration::from_secs_f64(((1.0 - p) / per_sec).min(1e6)))
+                // Plus one step of progress: APIs round it down (the sandbox to 0.01), and a
+                // look that comes a moment early costs a second call for the same end.
+                let left = (1.0 - p + RESOLUTION) / per_sec;
+                Some(Duration::from_secs_f64(left.min(1e6)))
             }
             (Some(p), Some((_, p0))) if p < p0 => {
                 // Progress went back (a render started over): measure from here.
@@ -87,8 +98,9 @@ impl Rendering {
             }
             _ => None,
         };
+        self.predicted = predicted.is_some();
         let wait = match predicted {
-            Some(end) => end.clamp(min, max),
+            Some(end) => end.clamp(min.min(SLOT_GAP), max),
             None => {
                 let w = self.wait;
                 self.wait = self.wait.mul_f64(BACKOFF).clamp(min, max);
@@ -119,6 +131,15 @@ pub(super) fn pick(
         .take(take)
         .map(|(id, _)| id.clone())
         .collect()
+}
+
+/// When the first predicted end is due (see [`Rendering::looked`]).
+pub(super) fn next_end(rendering: &HashMap<String, Rendering>) -> Option<Instant> {
+    rendering
+        .values()
+        .filter(|r| r.predicted)
+        .map(|r| r.next)
+        .min()
 }
 
 /// When the next job is due.
@@ -184,17 +205,27 @@ mod tests {
         // 0.2 → 0.3 in 10 s: the 0.7 left takes 70 s, more than the longest wait.
         r.looked(Some(&job("running", Some(0.3))), t0 + 20 * S, 2 * S, 30 * S);
         assert!(near(r.next, t0 + 50 * S));
-        // 0.2 → 0.8 in 30 s: done 10 s from now.
+        // 0.2 → 0.8 in 30 s: done 10 s from now, plus one step of progress (0.01: 0.5 s).
         r.looked(Some(&job("running", Some(0.8))), t0 + 40 * S, 2 * S, 30 * S);
-        assert!(near(r.next, t0 + 50 * S));
-        // Almost there: no sooner than the shortest wait.
+        assert!(near(r.next, t0 + 50 * S + S / 2));
+        // Almost there (0.2 → 0.985 in 40 s: 0.015 + 0.01 left, 1.27 s): looked at when
+        // due, sooner than the shortest wait (a freed render slot waits for that look)...
         r.looked(
-            Some(&job("running", Some(0.99))),
+            Some(&job("running", Some(0.985))),
             t0 + 50 * S,
             2 * S,
             30 * S,
         );
-        assert!(near(r.next, t0 + 52 * S));
+        let left = r.next - (t0 + 50 * S);
+        assert!(
+            left > Duration::from_millis(1260) && left < Duration::from_millis(1280),
+            "{left:?}"
+        );
+        // ...but never sooner than `SLOT_GAP` (0.1 → 0.9 in 1 s: 0.14 s left).
+        let mut fast = Rendering::new("f".into(), String::new(), t0, 2 * S, t0);
+        fast.looked(Some(&job("running", Some(0.1))), t0 + S, 2 * S, 30 * S);
+        fast.looked(Some(&job("running", Some(0.9))), t0 + 2 * S, 2 * S, 30 * S);
+        assert!(near(fast.next, t0 + 2 * S + SLOT_GAP));
     }
 
     #[test]

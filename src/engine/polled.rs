@@ -95,7 +95,6 @@ impl Coordinator {
                 continue;
             }
             self.rendering.remove(&job.id);
-            self.in_flight_cap = (self.in_flight_cap + 1).min(cfg.max_in_flight.max(1));
             if self.previews.remove(&key) && preview_ready {
                 changes.push(self.preview_made(&key, &job));
                 continue;
@@ -129,9 +128,21 @@ impl Coordinator {
                 "status poll failed; jobs keep their state, will poll again"
             );
         }
-        // The next round: when the first job is due, and not sooner than `poll_min`.
-        let gate = Instant::now() + cfg.poll_min;
+        // The next round: when the first job is due, and not sooner than `poll_min`. While
+        // the account's render cap binds, at the first predicted end instead: the slot it
+        // frees is worth more than the call, and that round looks at every job of the cap
+        // (at most 100), so the others' looks wait for it (up to `poll_max`).
+        let now = Instant::now();
+        let gate = now + cfg.poll_min;
         self.next_poll = poll::next_due(&self.rendering).map_or(gate, |t| t.max(gate));
+        let slot_bound = self.render_cap.known()
+            && self.rendering.len() <= crate::api::client::MAX_IDS_PER_CALL
+            && self.in_flight() + self.queue.len() >= self.render_cap.limit(now);
+        if let Some(end) = poll::next_end(&self.rendering).filter(|_| slot_bound) {
+            self.next_poll = end
+                .max(now + poll::SLOT_GAP)
+                .min(self.next_poll.max(now + cfg.poll_max));
+        }
         Ok(())
     }
 }

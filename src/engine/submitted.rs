@@ -33,6 +33,7 @@ impl Coordinator {
                     ),
                 );
                 self.next_poll = self.next_poll.min(now + cfg.poll_min);
+                self.render_cap.accepted(self.rendering.len());
             }
             Submitted::RowFailed { error } => {
                 self.throttled_since = None;
@@ -84,14 +85,16 @@ impl Coordinator {
                     }
                     (_, ApiError::Throttled { retry_after, .. }) => {
                         // "Slow down" is not a failure: it never uses up the row's attempts.
-                        // A refusal over the account's render cap also lowers ours to what is
-                        // rendering now; each finished job raises it by one again.
-                        if error.is_render_cap() {
-                            let cap = self.rendering.len().max(1);
-                            if cap < self.in_flight_cap {
-                                tracing::info!(cap, "the account's render limit is reached; rendering at most {cap} jobs at once");
-                                self.in_flight_cap = cap;
-                            }
+                        // A refusal over the account's render cap teaches it (held, see
+                        // `render_cap`).
+                        if let (true, ApiError::Throttled { detail, .. }) =
+                            (error.is_render_cap(), &error)
+                        {
+                            self.render_cap.refused(
+                                self.rendering.len(),
+                                super::render_cap::named_cap(detail),
+                                Instant::now(),
+                            );
                         }
                         pending.not_before = Some(Instant::now() + *retry_after);
                         self.creation_throttled(&error);

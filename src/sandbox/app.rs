@@ -24,6 +24,8 @@ pub struct Settings {
     pub render_ms_per_second: f64,
     /// Cap on jobs not yet terminal.
     pub max_rendering: Option<usize>,
+    /// From this real Unix millisecond on, the cap is this (`--raise-rendering`).
+    pub raise_rendering: Option<(i64, usize)>,
     /// Size of the synthetic output video, when set.
     pub video_bytes: Option<u64>,
     /// The seed.
@@ -32,6 +34,16 @@ pub struct Settings {
     pub url_ttl_seconds: f64,
     /// Whether a preview creation answers at once or when the preview is made.
     pub preview_mode: super::PreviewMode,
+}
+
+impl Settings {
+    /// The render cap at `now_ms`.
+    pub fn max_rendering_at(&self, now_ms: i64) -> Option<usize> {
+        match self.raise_rendering {
+            Some((at, to)) if now_ms >= at => Some(to),
+            _ => self.max_rendering,
+        }
+    }
 }
 
 /// The fault decided for a request, passed to handlers that act on it (downloads).

@@ -47,6 +47,8 @@
 //!   Checked after credentials, as DRF does.
 //! - Rendering cap (`--max-rendering`, jobs not yet terminal): 429 with a detail saying the
 //!   concurrent render limit is reached and a `Retry-After` until the first one ends.
+//!   `--raise-rendering SECS=N` sets the cap to N, SECS real seconds after the start (an
+//!   account upgraded mid-run).
 //! - 401: `Authentication credentials were not provided.` (a header missing or empty) or
 //!   `Incorrect authentication credentials.`
 //! - 400 bodies follow DRF: `{"field": ["message"]}`, nested for `video_inputs` with `{}` for
@@ -193,6 +195,9 @@ pub struct SandboxOptions {
     /// Answer 429 to creations while this many jobs are not yet finished (default: no cap).
     #[arg(long, value_name = "N")]
     pub max_rendering: Option<usize>,
+    /// After SECS real seconds, set the render cap to N (an account upgraded mid-run).
+    #[arg(long, value_name = "SECS=N", value_parser = parse_raise)]
+    pub raise_rendering: Option<RaiseRendering>,
     /// The account's starting credits.
     #[arg(long, value_name = "N", default_value_t = 10_000.0)]
     pub credits: f64,
@@ -230,6 +235,26 @@ pub enum PreviewMode {
     Sync,
 }
 
+/// `--raise-rendering SECS=N`: the render cap becomes N, SECS real seconds after the start.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RaiseRendering {
+    /// Real seconds after the sandbox starts.
+    pub after_secs: f64,
+    /// The new cap.
+    pub to: usize,
+}
+
+fn parse_raise(s: &str) -> Result<RaiseRendering, String> {
+    let bad = || format!("{s:?}: expected SECS=N, e.g. 60=15");
+    let (secs, n) = s.split_once('=').ok_or_else(bad)?;
+    let after_secs: f64 = secs.trim().parse().map_err(|_| bad())?;
+    let to: usize = n.trim().parse().map_err(|_| bad())?;
+    if !after_secs.is_finite() || after_secs < 0.0 || to == 0 {
+        return Err(bad());
+    }
+    Ok(RaiseRendering { after_secs, to })
+}
+
 impl Default for SandboxOptions {
     fn default() -> Self {
         Self {
@@ -237,6 +262,7 @@ impl Default for SandboxOptions {
             rate_limit: None,
             burst: 10,
             max_rendering: None,
+            raise_rendering: None,
             credits: 10_000.0,
             faults: None,
             seed: 0,
@@ -394,6 +420,9 @@ impl Sandbox {
                 time_scale: o.time_scale,
                 render_ms_per_second: o.render_seconds * 1000.0 / 30.0,
                 max_rendering: o.max_rendering,
+                raise_rendering: o
+                    .raise_rendering
+                    .map(|r| (now_ms() + (r.after_secs * 1000.0) as i64, r.to)),
                 video_bytes: o.video_bytes,
                 seed: o.seed,
                 url_ttl_seconds: config.faults.download.url_ttl_seconds.unwrap_or(86_400.0),

@@ -109,7 +109,9 @@ async fn create_job(
         fate: app.faults.fate(&key),
         moderating: app.faults.moderating(&key),
     };
-    let created = app.store().create(record, app.settings.max_rendering, now);
+    let created = app
+        .store()
+        .create(record, app.settings.max_rendering_at(now), now);
     let (job, durable) = created.map_err(|r| refused(app, r))?;
     durable_or_500(durable).await?;
     webhooks::schedule(app, &job);
@@ -243,7 +245,7 @@ async fn render(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response
     let rendered = app.store().render(
         &id,
         credits::render_credits,
-        app.settings.max_rendering,
+        app.settings.max_rendering_at(now),
         now,
     );
     let result = match rendered {
@@ -282,7 +284,13 @@ async fn list(State(app): State<Arc<App>>, Query(q): Query<listing::ListQuery>) 
         return ApiError::field(&FieldPath::dotted("ids"), msg).into_response();
     }
     match listing::list(&app, &q, &ids).await {
-        listing::Listed::Body(body) => Json(body).into_response(),
+        listing::Listed::Body(body) => {
+            if ids.is_empty() {
+                let page = body.get("results").unwrap_or(&body);
+                app.counters.listed(page.as_array().map_or(0, Vec::len));
+            }
+            Json(body).into_response()
+        }
         listing::Listed::InvalidPage => {
             ApiError::detail(StatusCode::NOT_FOUND, "Invalid page.").into_response()
         }

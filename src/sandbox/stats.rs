@@ -45,6 +45,10 @@ pub struct Stats {
     pub webhooks_sent: u64,
     /// Webhook POSTs that failed, plus webhooks skipped because the host was not loopback.
     pub webhooks_failed: u64,
+    /// Job list answers (`GET /api/lipsyncs_v2/` without `ids`): pages read.
+    pub job_list_pages: u64,
+    /// Jobs in those answers.
+    pub job_list_jobs: u64,
 }
 
 /// The per-process counters.
@@ -60,6 +64,8 @@ struct Inner {
     render_requests: BTreeMap<String, u64>,
     webhooks_sent: u64,
     webhooks_failed: u64,
+    job_list_pages: u64,
+    job_list_jobs: u64,
 }
 
 impl Counters {
@@ -98,6 +104,14 @@ impl Counters {
         self.with(|c| *c.faults.entry(kind.to_owned()).or_default() += 1);
     }
 
+    /// Counts one page of the job list, of `jobs` jobs.
+    pub fn listed(&self, jobs: usize) {
+        self.with(|c| {
+            c.job_list_pages += 1;
+            c.job_list_jobs += jobs as u64;
+        });
+    }
+
     /// Counts one webhook delivery attempt.
     pub fn webhook(&self, delivered: bool) {
         self.with(|c| {
@@ -119,6 +133,8 @@ impl Counters {
             stats.render_requests_by_job = c.render_requests.clone();
             stats.webhooks_sent = c.webhooks_sent;
             stats.webhooks_failed = c.webhooks_failed;
+            stats.job_list_pages = c.job_list_pages;
+            stats.job_list_jobs = c.job_list_jobs;
         });
     }
 }

@@ -7,6 +7,7 @@ mod crash;
 mod dialect;
 mod faults;
 mod plan;
+mod rendercap;
 mod report;
 mod review;
 mod run;

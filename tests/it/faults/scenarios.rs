@@ -286,11 +286,10 @@ async fn the_accounts_render_cap_lowers_the_runners_and_everything_completes_onc
     assert_eq!(code(&out), 0, "{case}: {}", text(&out));
     let stats = h.stats();
     eprintln!("{case}: {} refusals for {n} creations", stats.throttled);
-    // The first wave sends all n at once (n - 2 refused: nothing is known yet). The 429
-    // names the concurrency cap, so the runner lowers its own to what is rendering and
-    // probes one above it as jobs finish: at most about one refusal per creation after
-    // that. A runner that kept its cap would resend every waiting row on each wave:
-    // (n - 2) + (n - 4) + … = 30 refusals for 12 rows.
+    // While the cap is unknown creations go one at a time, so the 429 that names the
+    // cap is met once; the runner then holds it (tests/it/rendercap.rs asserts how few
+    // refusals that leaves). A runner that kept its own cap would resend every waiting row
+    // on each wave: (n - 2) + (n - 4) + … = 30 refusals for 12 rows.
     let bound = (n - 2) + n;
     assert!(
         stats.throttled > 0,

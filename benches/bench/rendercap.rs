@@ -1,0 +1,240 @@
+//! Scenario `rendercap`: the account's render cap, which binds real accounts before the
+//! request rate does. 30 videos of 30 s against `--max-rendering` 5 and 15, renders of 10 s
+//! and 60 s of real time, the cap unknown to the runner (default config, `max_in_flight`
+//! raised to 100 so the runner's own limit is not the one measured) or configured as
+//! `[limits] max_rendering`. Plus a cap raised mid-run (`--raise-rendering`): how long the
+//! runner takes to use it.
+//!
+//! Per row: wall against the ideal (⌈30 / cap⌉ × the render time; the sandbox varies each
+//! render ±20 %, so the ideal uses the mean), API calls per video (downloads aside), refused
+//! creations per video, and the lag between a job's end (its job object's `updated_at`) and
+//! the runner's journal recording it done. Every row runs at once, each with its own sandbox
+//! and child process (they mostly wait on renders), so the whole table takes as long as its
+//! slowest row.
+
+use crate::harness::{self, median, Counted, RunnerConfig, Workdir};
+use crate::table::{verdict, Table};
+use crate::Opts;
+
+const VIDEOS: usize = 30;
+
+#[derive(Clone, Copy)]
+struct Case {
+    cap: usize,
+    render: f64,
+    known: bool,
+    /// `(after real seconds, new cap)`.
+    raise: Option<(f64, usize)>,
+}
+
+struct Measured {
+    wall: f64,
+    counted: Counted,
+    lags: Vec<f64>,
+    /// The makespan of these very renders on `cap` slots, each refilled the instant it frees
+    /// (in sheet order): what a runner without any lag would take.
+    tight: f64,
+    /// Seconds from the raise to the first instant more than the old cap rendered.
+    raise_found: Option<f64>,
+}
+
+pub async fn run(_opts: Opts) {
+    let renders: &[f64] = &[10.0, 60.0];
+    let mut cases = Vec::new();
+    for &render in renders {
+        for cap in [5, 15] {
+            for known in [false, true] {
+                cases.push(Case {
+                    cap,
+                    render,
+                    known,
+                    raise: None,
+                });
+            }
+        }
+    }
+    cases.push(Case {
+        cap: 5,
+        render: 10.0,
+        known: false,
+        raise: Some((20.0, 15)),
+    });
+    let runs = cases.iter().map(|c| {
+        let videos = if c.raise.is_some() {
+            VIDEOS * 2
+        } else {
+            VIDEOS
+        };
+        tokio::spawn(once(*c, videos))
+    });
+    let mut results = Vec::new();
+    for (case, run) in cases.iter().zip(runs.collect::<Vec<_>>()) {
+        results.push((*case, run.await.expect("the case runs")));
+    }
+    let mut t = Table::new(
+        &format!("Render cap: {VIDEOS} videos of 30 s, runner at its defaults (5 req/s, burst 10), max_in_flight 100"),
+        &[
+            "cap",
+            "render s",
+            "cap known?",
+            "wall s",
+            "wall / ideal",
+            "wall / tight",
+            "calls / video",
+            "429s / video",
+            "lag p50 s",
+            "lag p90 s",
+            "target",
+            "verdict",
+        ],
+    );
+    for (case, m) in &results {
+        let videos = if case.raise.is_some() {
+            VIDEOS * 2
+        } else {
+            VIDEOS
+        };
+        let per = |n: u64| n as f64 / videos as f64;
+        let calls = per(m.counted.api);
+        let refused = per(m.counted.throttled);
+        let (cap, ideal) = match case.raise {
+            None => (
+                case.cap.to_string(),
+                (videos.div_ceil(case.cap)) as f64 * case.render,
+            ),
+            Some((_, to)) => (format!("{} → {to}", case.cap), f64::NAN),
+        };
+        let ratio = m.wall / ideal;
+        let mut lags = m.lags.clone();
+        lags.sort_by(f64::total_cmp);
+        let p90 = lags.get(lags.len() * 9 / 10).copied().unwrap_or(f64::NAN);
+        let (target, ok) = match (case.raise, case.known) {
+            (Some(_), _) => (
+                "found ≤ 60 s, ≤ 1 refusal / min".to_owned(),
+                m.raise_found.is_some_and(|s| s <= 60.0)
+                    && m.counted.throttled as f64 <= 1.0 + (m.wall / 60.0).ceil(),
+            ),
+            (None, true) => (
+                "≤ 1.05×, ≤ 1.3, 0 × 429".to_owned(),
+                ratio <= 1.05 && calls <= 1.3 && m.counted.throttled == 0,
+            ),
+            (None, false) => (
+                "≤ 1.05×, ≤ 1.3, ≤ 0.05".to_owned(),
+                ratio <= 1.05 && calls <= 1.3 && refused <= 0.05,
+            ),
+        };
+        t.row(vec![
+            cap,
+            format!("{:.0}", case.render),
+            if case.known { "yes" } else { "no" }.into(),
+            format!("{:.1}", m.wall),
+            if ratio.is_nan() {
+                m.raise_found
+                    .map_or("not found".into(), |s| format!("raise used after {s:.1} s"))
+            } else {
+                format!("{ratio:.3}")
+            },
+            format!("{:.3}", m.wall / m.tight),
+            format!("{calls:.2}"),
+            format!("{refused:.3}"),
+            format!("{:.2}", median(m.lags.clone())),
+            format!("{p90:.2}"),
+            target,
+            verdict(ok),
+        ]);
+    }
+    t.print();
+    println!("(tight: these very renders on the cap's slots, each refilled the instant it frees; the sandbox varies renders ±20 %)");
+    println!("(lag: a job's end to the runner's journal saying done; calls: every /api/ request, 429s and the credit check included, downloads aside)");
+}
+
+async fn once(case: Case, videos: usize) -> Measured {
+    let started = std::time::SystemTime::now();
+    let mut options = harness::options(1.0, case.render, None);
+    options.max_rendering = Some(case.cap);
+    options.raise_rendering = case
+        .raise
+        .map(|(after_secs, to)| creatify_batch::sandbox::RaiseRendering { after_secs, to });
+    let sandbox = harness::sandbox(options).await;
+    let config = RunnerConfig {
+        requests_per_second: 5.0,
+        burst: 10,
+        max_in_flight: 100,
+        download_concurrency: 4,
+        poll_min: 2.0,
+        poll_max: 30.0,
+    };
+    let mut toml_extra = String::new();
+    if case.known {
+        toml_extra = format!("max_rendering = {}", case.cap);
+    }
+    let wd = Workdir::new_with(
+        "cap",
+        &harness::sheet(videos, |_| Some(30.0)),
+        &config,
+        &toml_extra,
+    );
+    let fin = wd.run(&sandbox).await;
+    let stats = sandbox.stats();
+    let counted = Counted::of(&stats);
+    if std::env::var_os("BENCH_VERBOSE").is_some() {
+        eprintln!(
+            "cap {} render {} known {}: {:?}",
+            case.cap, case.render, case.known, stats.requests
+        );
+    }
+    sandbox.shutdown().await;
+    let batch_dir = wd.batch_dir();
+    let jobs = harness::job_objects(&batch_dir);
+    let done_at: std::collections::HashMap<String, f64> = harness::journal_events(&batch_dir)
+        .into_iter()
+        .filter(|(_, state, _)| state == "done")
+        .map(|(k, _, at)| (k, at))
+        .collect();
+    let lags = jobs
+        .iter()
+        .filter_map(|(key, j)| Some(done_at.get(key)? - harness::unix_secs(j, "updated_at")?))
+        .collect();
+    let raise_found = case.raise.and_then(|(after, _)| {
+        let t0 = started
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs_f64();
+        let spans: Vec<(f64, f64)> = jobs
+            .iter()
+            .filter_map(|(_, j)| {
+                Some((
+                    harness::unix_secs(j, "created_at")?,
+                    harness::unix_secs(j, "updated_at")?,
+                ))
+            })
+            .collect();
+        // The first creation after the raise that found more than the old cap rendering.
+        let mut starts: Vec<f64> = spans
+            .iter()
+            .map(|s| s.0)
+            .filter(|s| *s >= t0 + after)
+            .collect();
+        starts.sort_by(f64::total_cmp);
+        starts.into_iter().find_map(|s| {
+            let at_once = spans.iter().filter(|(a, b)| *a <= s && s < *b).count();
+            (at_once > case.cap).then_some(s - t0 - after)
+        })
+    });
+    let mut slots = vec![0.0f64; case.cap];
+    for (_, j) in &jobs {
+        let Some(render) = harness::render_secs(j) else {
+            continue;
+        };
+        if let Some(free) = slots.iter_mut().min_by(|a, b| a.total_cmp(b)) {
+            *free += render;
+        }
+    }
+    Measured {
+        wall: fin.wall.as_secs_f64(),
+        tight: slots.into_iter().fold(0.0, f64::max),
+        counted,
+        lags,
+        raise_found,
+    }
+}

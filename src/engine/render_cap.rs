@@ -1,0 +1,227 @@
+//! The account's render cap: how many jobs may render at once. Creatify publishes none and
+//! the user rarely knows it, so unless `[limits] max_rendering` says, it is learned from the
+//! first refusal that names it, then held.
+//!
+//! Why held, not probed: every probe above the cap is a refused call, and an account's cap
+//! changes only when its plan does. So:
+//! - **Unknown**: the first 16 creations go one at a time, so the refusal that reveals a cap
+//!   of up to 16 (peers publish 1 to 15) is the only one (a burst would all meet it); then one
+//!   more at once per 2 accepted, so an account without a cap reaches the full submission
+//!   rate within a few round trips (a larger cap costs about half its excess in refusals).
+//! - **Learned**: at the first refusal, the cap is the number the message names, bounded by
+//!   what is rendering (which is at least the account's count: a job may have ended unseen).
+//!   The submit gate then keeps to it: a finished job's slot is refilled, never probed.
+//! - **Probed again once a minute** ([`PROBE_EVERY`]) while rows wait: one creation above the
+//!   cap. Refused: held another minute. Accepted (the plan was upgraded): each accepted
+//!   creation allows one more, until the next refusal learns the new cap.
+//! - **Configured** (`max_rendering`): never above it, never probed: no refusals at all.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// How often a learned cap is probed for a raise while rows wait for a slot.
+pub(super) const PROBE_EVERY: Duration = Duration::from_secs(60);
+/// While the cap is unknown: creations sent one at a time, before the ramp.
+const RAMP: usize = 16;
+
+/// The render cap as the submit gate sees it.
+#[derive(Debug)]
+pub(super) struct RenderCap {
+    /// `[limits] max_in_flight`: never more, whatever the account allows.
+    max_in_flight: usize,
+    /// `[limits] max_rendering`.
+    configured: Option<usize>,
+    /// What the account's refusals said.
+    learned: Option<usize>,
+    /// No creation above the learned cap before this.
+    next_probe: Instant,
+    /// A probe was accepted: one more creation above the cap after each accepted one.
+    climbing: bool,
+    /// Creations accepted this run (the ramp while the cap is unknown).
+    accepted: usize,
+}
+
+impl RenderCap {
+    pub fn new(max_in_flight: usize, configured: Option<usize>, now: Instant) -> Self {
+        Self {
+            max_in_flight: max_in_flight.max(1),
+            configured: configured.map(|c| c.max(1)),
+            learned: None,
+            next_probe: now,
+            climbing: false,
+            accepted: 0,
+        }
+    }
+
+    /// Rows that may be in flight (being created, looked for or rendering) at `now`.
+    pub fn limit(&self, now: Instant) -> usize {
+        let cap = match (self.configured, self.learned) {
+            (Some(c), _) => c,
+            (None, None) => self.max_in_flight,
+            (None, Some(l)) if self.climbing || now >= self.next_probe => l + 1,
+            (None, Some(l)) => l,
+        };
+        cap.min(self.max_in_flight)
+    }
+
+    /// Creations that may be under way at once, of `max`.
+    pub fn submitting(&self, max: usize) -> usize {
+        let max = max.max(1);
+        if self.configured.is_some() || self.learned.is_some() {
+            return max;
+        }
+        (1 + self.accepted.saturating_sub(RAMP - 1) / 2).min(max)
+    }
+
+    /// The learned cap, if any.
+    #[cfg(test)]
+    pub fn learned(&self) -> Option<usize> {
+        self.learned
+    }
+
+    /// Whether the account's cap is known (configured or learned).
+    pub fn known(&self) -> bool {
+        self.configured.is_some() || self.learned.is_some()
+    }
+
+    /// When the held cap may next be probed (for the coordinator's wake-up), if it is held.
+    pub fn next_probe(&self) -> Option<Instant> {
+        (self.configured.is_none() && self.learned.is_some() && !self.climbing)
+            .then_some(self.next_probe)
+    }
+
+    /// A creation was accepted; `rendering` jobs (it included) are now followed.
+    pub fn accepted(&mut self, rendering: usize) {
+        self.accepted += 1;
+        if let Some(l) = self.learned {
+            if rendering > l {
+                tracing::info!(
+                    cap = rendering,
+                    "the account renders more jobs at once than it did; trying one more"
+                );
+                self.learned = Some(rendering);
+                self.climbing = true;
+            }
+        }
+    }
+
+    /// A creation was refused over the account's render cap, with `rendering` jobs followed
+    /// and the message naming `named` (or nothing).
+    pub fn refused(&mut self, rendering: usize, named: Option<usize>, now: Instant) {
+        // What is rendering bounds the cap from above: the refusal came with at least the
+        // cap rendering on the account, and every job of it is one this run follows.
+        let cap = named
+            .filter(|n| *n >= 1)
+            .map_or(rendering, |n| n.min(rendering.max(1)))
+            .max(1);
+        if self.learned != Some(cap) {
+            tracing::info!(
+                cap,
+                "the account's render limit is reached; rendering at most {cap} jobs at once"
+            );
+        }
+        self.learned = Some(cap);
+        self.climbing = false;
+        self.next_probe = now + PROBE_EVERY;
+    }
+}
+
+/// The number a render-cap refusal names ("Concurrent render limit reached: 5 jobs are
+/// already rendering"): its first whole number, if any.
+pub(super) fn named_cap(detail: &str) -> Option<usize> {
+    let digits: String = detail
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_cap_is_found_by_one_creation_at_a_time_then_held() {
+        let t0 = Instant::now();
+        let mut c = RenderCap::new(1000, None, t0);
+        assert_eq!(c.limit(t0), 1000);
+        assert_eq!(c.submitting(20), 1);
+        for n in 1..=16 {
+            c.accepted(n);
+            assert_eq!(c.submitting(20), 1, "one at a time for the first 16");
+        }
+        c.accepted(17);
+        assert_eq!(
+            c.submitting(20),
+            2,
+            "then one more under way per 2 accepted"
+        );
+        for n in 18..=35 {
+            c.accepted(n);
+        }
+        assert_eq!(c.submitting(20), 11);
+        c.refused(35, Some(5), t0);
+        assert_eq!(
+            c.learned(),
+            Some(5),
+            "the named cap, below what is rendering"
+        );
+        assert_eq!(c.limit(t0), 5);
+        assert_eq!(c.submitting(20), 20);
+        // Held: a finished job's slot is refilled, not probed above.
+        assert_eq!(c.limit(t0 + PROBE_EVERY - Duration::from_secs(1)), 5);
+        // A minute on, one probe above it.
+        assert_eq!(c.limit(t0 + PROBE_EVERY), 6);
+        c.refused(5, Some(5), t0 + PROBE_EVERY);
+        assert_eq!(c.limit(t0 + PROBE_EVERY + Duration::from_secs(59)), 5);
+    }
+
+    #[test]
+    fn an_accepted_probe_climbs_until_the_next_refusal() {
+        let t0 = Instant::now();
+        let mut c = RenderCap::new(1000, None, t0);
+        c.refused(5, None, t0);
+        assert_eq!(c.limit(t0), 5);
+        let later = t0 + PROBE_EVERY;
+        assert_eq!(c.limit(later), 6);
+        c.accepted(6);
+        assert_eq!(
+            c.limit(later),
+            7,
+            "climbing: one more per accepted creation"
+        );
+        c.accepted(7);
+        assert_eq!(c.limit(later), 8);
+        c.refused(7, Some(7), later);
+        assert_eq!(c.limit(later), 7);
+        assert_eq!(c.next_probe(), Some(later + PROBE_EVERY));
+    }
+
+    #[test]
+    fn a_configured_cap_is_never_exceeded_or_probed() {
+        let t0 = Instant::now();
+        let c = RenderCap::new(50, Some(5), t0);
+        assert_eq!(c.limit(t0 + PROBE_EVERY * 10), 5);
+        assert_eq!(c.submitting(20), 20);
+        assert_eq!(
+            RenderCap::new(3, Some(5), t0).limit(t0),
+            3,
+            "max_in_flight still binds"
+        );
+    }
+
+    #[test]
+    fn the_named_cap_is_bounded_by_what_is_rendering() {
+        let t0 = Instant::now();
+        let mut c = RenderCap::new(100, None, t0);
+        c.refused(3, Some(30), t0);
+        assert_eq!(c.learned(), Some(3));
+        assert_eq!(
+            named_cap("Concurrent render limit reached: 5 jobs are already rendering"),
+            Some(5)
+        );
+        assert_eq!(named_cap("too many concurrent jobs"), None);
+    }
+}
