@@ -353,6 +353,18 @@ pub fn main() -> i32 {
     crate::memory::few_arenas();
     let cli = Cli::parse();
     init_logging(&cli.global);
+    if matches!(
+        cli.command,
+        Command::Status(_) | Command::Plan(_) | Command::Avatars(_) | Command::Voices(_)
+    ) {
+        // Commands that only print end quietly when their reader does (`status | head`),
+        // as Unix tools do, instead of panicking on a broken pipe. Not `run`: a closed pipe
+        // must not stop a batch.
+        // SAFETY: called once, before any thread is started; SIG_DFL is a valid disposition.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
