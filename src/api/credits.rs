@@ -102,9 +102,33 @@ pub fn render_credits(seconds: f64) -> f64 {
     4.0 * (seconds.max(0.0) / 30.0).ceil().max(1.0)
 }
 
+/// What a render of a previewed video of `seconds` is budgeted at, when a direct creation of
+/// it costs `direct`: the documented 4 per 30 s, or the rest of the direct price when that is
+/// more. Render prices of the aurora models are undocumented; if Creatify bills them like
+/// their creations, 4 per 30 s would let a render run past `--max-credits`, so the budget
+/// takes the higher of the two (preview + render never below a direct creation).
+pub fn render_budget(direct: f64, seconds: f64) -> f64 {
+    render_credits(seconds).max(direct - preview_credits(seconds))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_render_is_budgeted_at_no_less_than_the_rest_of_a_direct_creation() {
+        // Standard: the documented split, 1 + 4 = 5.
+        let std = credits(ModelVersion::Standard, 21.0);
+        assert_eq!(render_budget(std, 21.0), 4.0);
+        // Aurora, 21 s: a direct creation costs 21; the render is budgeted at 20, not 4.
+        let aurora = credits(ModelVersion::Aurora, 21.0);
+        assert_eq!(render_budget(aurora, 21.0), 20.0);
+        // Aurora fast, 4 s: 2 direct; the documented 4 is the higher.
+        assert_eq!(
+            render_budget(credits(ModelVersion::AuroraFast, 4.0), 4.0),
+            4.0
+        );
+    }
 
     #[test]
     fn prices_follow_the_documented_rules() {

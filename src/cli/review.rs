@@ -328,7 +328,7 @@ fn approved(journal: &Journal) -> Result<(Vec<String>, usize, f64), JournalError
         }
         match check(&r, &a.reference, Verdict::Approved) {
             Ok(()) => {
-                cost += credits::render_credits(r.est_seconds);
+                cost += credits::render_budget(r.est_credits, r.est_seconds);
                 keys.push(r.key.clone());
             }
             Err(e) => {

@@ -142,7 +142,10 @@ impl PreviewCard {
             (true, Some(total), Some(p)) if total > p => Some(total - p),
             _ => None,
         };
-        let render_estimate = credit_words(crate::api::credits::render_credits(seconds));
+        let render_estimate = credit_words(crate::api::credits::render_budget(
+            row.est_credits,
+            row.est_seconds,
+        ));
         let render_cost = match render_paid {
             Some(c) => credit_words(c),
             None if rendered => format!("≈ {render_estimate} (estimate)"),
