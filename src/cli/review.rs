@@ -30,9 +30,9 @@ pub struct VerdictArgs {
     pub keys: Vec<String>,
 }
 
-/// `approve`/`reject`: records the verdict on each row's current preview; a row without a
-/// ready preview, or changed in the sheet since it was previewed, is refused (exit 2, the
-/// others are recorded).
+/// `approve`/`reject`: records the verdict on each row's current preview. All or nothing: an
+/// unknown key (with a did-you-mean), a row without a ready preview, or an approval of a row
+/// changed in the sheet since its preview is refused, and then nothing is recorded (exit 2).
 pub(super) async fn verdict(args: VerdictArgs, verdict: Verdict) -> anyhow::Result<ExitCode> {
     let dir = &args.dir;
     if !dir.join(crate::journal::FILE_NAME).is_file() {
@@ -50,9 +50,15 @@ pub(super) async fn verdict(args: VerdictArgs, verdict: Verdict) -> anyhow::Resu
     let journal = Journal::open(dir)?;
     let mut changes = Vec::new();
     let mut refused = Vec::new();
+    let mut keys: Option<Vec<String>> = None;
     for key in &args.keys {
         let Some(row) = journal.row(key)? else {
-            refused.push(format!("no row with key {key:?} in this batch"));
+            let known = keys.get_or_insert_with(|| all_keys(&journal).unwrap_or_default());
+            let refs: Vec<&str> = known.iter().map(String::as_str).collect();
+            let hint = crate::plan::values::suggest(key, &refs)
+                .map(|k| format!(" (did you mean {k:?}?)"))
+                .unwrap_or_default();
+            refused.push(format!("no row with key {key:?} in this batch{hint}"));
             continue;
         };
         let reference = row.reference.clone().unwrap_or_default();
@@ -67,10 +73,20 @@ pub(super) async fn verdict(args: VerdictArgs, verdict: Verdict) -> anyhow::Resu
             Err(e) => refused.push(e),
         }
     }
-    let recorded = changes.len();
-    if !changes.is_empty() {
-        journal.apply(changes).await?;
+    // All or nothing: a mistyped key among good ones records none of them, so that the
+    // command, fixed, can simply be run again.
+    if !refused.is_empty() {
+        journal.close();
+        for r in &refused {
+            say_error(r);
+        }
+        say_error(format!(
+            "nothing was {verdict}; fix the keys above and run the command again"
+        ));
+        return Ok(ExitCode::InvalidInput);
     }
+    let recorded = changes.len();
+    journal.apply(changes).await?;
     journal.close();
     if recorded > 0 {
         println!(
@@ -78,44 +94,43 @@ pub(super) async fn verdict(args: VerdictArgs, verdict: Verdict) -> anyhow::Resu
             summary::plural(recorded, "preview", "previews")
         );
     }
-    if refused.is_empty() {
-        return Ok(ExitCode::Success);
-    }
-    for r in &refused {
-        say_error(r);
-    }
-    Ok(ExitCode::InvalidInput)
+    Ok(ExitCode::Success)
 }
 
 /// The sheet's `approve` column, read before the plan is handed to the journal.
-pub(super) fn sheet_verdicts(plan: &crate::plan::Plan) -> Result<Vec<(String, Verdict)>, String> {
+pub(super) fn sheet_verdicts(
+    plan: &crate::plan::Plan,
+) -> Result<Vec<(String, Option<Verdict>)>, String> {
     crate::review::column::verdicts(&plan.format.headers, &plan.videos)
         .map_err(|e| format!("{e}\nnothing was submitted; fix the sheet and run again"))
 }
 
-/// Rows whose current preview was rejected: `run --preview` previews them again once edited.
+/// Rows with a preview not rendered yet (approved, rejected or not judged): `run --preview`
+/// previews them again once edited, since nothing was paid beyond the preview.
 pub(super) fn rejected_keys(journal: &Journal) -> Result<HashSet<String>, JournalError> {
-    let approvals = journal.approvals()?;
-    let latest = latest_verdicts(&approvals);
     let mut out = HashSet::new();
     journal.for_each_row(|r| {
-        if let Some(a) = latest.get(r.key.as_str()) {
-            if a.verdict == Verdict::Rejected && r.reference.as_deref() == Some(&a.reference) {
-                out.insert(r.key.clone());
-            }
+        let again = matches!(
+            r.state,
+            RowState::PreviewReady | RowState::Failed | RowState::Rejected
+        );
+        if r.stage == crate::journal::Stage::Preview && again {
+            out.insert(r.key.clone());
         }
         Ok::<_, JournalError>(())
     })?;
     Ok(out)
 }
 
-/// `run --preview`: of the rejected rows sync found (`rows`, as the sheet has them now), the
-/// edited ones go back to `planned` under the next generation, a new preview. Returns their
-/// keys (no longer `changed`).
+/// `run --preview`: of the previewed rows sync found (`rows`, as the sheet has them now),
+/// the edited ones go back to `planned` under the next generation, a new preview; a verdict
+/// on the old preview no longer holds. Returns their keys (no longer `changed`).
 pub(super) async fn repreview(
     journal: &Journal,
     rows: Vec<Row>,
 ) -> Result<Vec<String>, JournalError> {
+    let approvals = journal.approvals()?;
+    let latest = latest_verdicts(&approvals);
     let mut keys = Vec::new();
     for row in rows {
         let Some(known) = journal.row(&row.key)? else {
@@ -124,7 +139,17 @@ pub(super) async fn repreview(
         if known.payload_hash == row.payload_hash {
             continue;
         }
-        tracing::info!(key = %row.key, "rejected preview edited in the sheet: previewing it again");
+        match latest
+            .get(row.key.as_str())
+            .filter(|a| known.reference.as_deref() == Some(a.reference.as_str()))
+        {
+            Some(a) => {
+                tracing::info!(key = %row.key, "previewed row edited in the sheet: previewing it again; the old preview's verdict ({} by {}) no longer holds", a.verdict, a.source)
+            }
+            None => {
+                tracing::info!(key = %row.key, "previewed row edited in the sheet: previewing it again")
+            }
+        }
         keys.push(row.key.clone());
         journal
             .record(Change::Review(ReviewChange::Repreview {
@@ -143,30 +168,50 @@ pub(super) struct Decided {
     pub refused: usize,
 }
 
-/// A verdict given for this run: key, verdict, the preview reference (`None`: the row's
-/// current one), and its source.
-pub(super) type Given = (String, Verdict, Option<String>, &'static str);
+/// A verdict given for this run.
+pub(super) struct Given {
+    key: String,
+    /// `None`: an empty sheet cell (remembered, so that a cell written later is an act).
+    verdict: Option<Verdict>,
+    /// The preview it is for (`None`: the row's current one).
+    reference: Option<String>,
+    source: &'static str,
+    /// Where it was read (`FILE, line N`), for messages.
+    place: Option<String>,
+}
 
 /// The verdicts of the sheet's `approve` column and of `--approvals FILE`; an unreadable
 /// file is said, and is exit 2 with nothing sent.
 pub(super) fn given(
     args: &super::RunArgs,
-    sheet: Vec<(String, Verdict)>,
+    sheet: Vec<(String, Option<Verdict>)>,
 ) -> Result<Vec<Given>, ExitCode> {
     let mut given: Vec<Given> = sheet
         .into_iter()
-        .map(|(k, v)| (k, v, None, "sheet"))
+        .map(|(key, verdict)| Given {
+            key,
+            verdict,
+            reference: None,
+            source: "sheet",
+            place: None,
+        })
         .collect();
     if let Some(path) = &args.approvals {
-        match crate::review::file::read(path) {
-            Ok(lines) => given.extend(lines.into_iter().map(|l| {
-                let v = if l.approve {
-                    Verdict::Approved
-                } else {
-                    Verdict::Rejected
-                };
-                (l.key, v, Some(l.reference), "file")
-            })),
+        match crate::review::file::read_lines(path) {
+            Ok(lines) => {
+                tracing::info!(file = %path.display(), "{} read from the approvals file", summary::plural(lines.len(), "verdict", "verdicts"));
+                given.extend(lines.into_iter().map(|(line, l)| Given {
+                    key: l.key,
+                    verdict: Some(if l.approve {
+                        Verdict::Approved
+                    } else {
+                        Verdict::Rejected
+                    }),
+                    reference: Some(l.reference),
+                    source: "file",
+                    place: Some(format!("{}, line {}", path.display(), line)),
+                }))
+            }
             Err(e) => {
                 say_error(format!("--approvals: {e}\nnothing was submitted"));
                 return Err(ExitCode::InvalidInput);
@@ -185,7 +230,7 @@ pub(super) async fn record_rejections(
 ) -> anyhow::Result<usize> {
     let (rejections, approvals) = std::mem::take(given)
         .into_iter()
-        .partition(|g| g.1 == Verdict::Rejected);
+        .partition(|g| g.verdict == Some(Verdict::Rejected));
     *given = approvals;
     record(journal, rejections).await
 }
@@ -241,8 +286,15 @@ pub(super) async fn decide(
     Ok(Ok(Decided { mode, refused }))
 }
 
+/// The journal's `meta` name of the last-read `approve` cell of row `key`.
+fn cell_meta(key: &str) -> String {
+    format!("approve_cell:{key}")
+}
+
 /// Records each verdict that still holds and differs from the row's latest one; says why for
-/// each that does not. Returns how many were refused.
+/// each that does not. A sheet cell is taken only when it changed since it was last read,
+/// or when the row's current preview has no verdict yet: an unchanged cell is no act, and
+/// never overrides a later verdict by command or file. Returns how many were refused.
 async fn record(journal: &Journal, given: Vec<Given>) -> anyhow::Result<usize> {
     let approvals = journal.approvals()?;
     let latest = latest_verdicts(&approvals);
@@ -252,12 +304,47 @@ async fn record(journal: &Journal, given: Vec<Given>) -> anyhow::Result<usize> {
         .cloned()
         .collect();
     let latest_by_sheet = latest_verdicts(&by_sheet);
+    let mut keys: Option<Vec<String>> = None;
     let mut changes = Vec::new();
     let mut refused = 0;
-    for (key, verdict, reference, source) in given {
+    let mut from_file = (0usize, 0usize);
+    let rejections = given.iter().any(|g| g.verdict == Some(Verdict::Rejected));
+    for g in given {
+        let Given {
+            key,
+            verdict,
+            reference,
+            source,
+            place,
+        } = g;
         let Some(row) = journal.row(&key)? else {
-            tracing::error!(%key, "{source} verdict for a row this batch does not have; ignored");
-            refused += 1;
+            // A sheet's row not in the journal yet is a new row: its cell is read again
+            // once it is.
+            if source != "sheet" {
+                let known = keys.get_or_insert_with(|| all_keys(journal).unwrap_or_default());
+                let refs: Vec<&str> = known.iter().map(String::as_str).collect();
+                let hint = crate::plan::values::suggest(&key, &refs)
+                    .map(|k| format!(" (did you mean {k:?}?)"))
+                    .unwrap_or_default();
+                let at = place.map(|p| format!("{p}: ")).unwrap_or_default();
+                tracing::error!("{at}{source} verdict for {key:?}, a row this batch does not have{hint}; ignored");
+                refused += 1;
+            }
+            continue;
+        };
+        let mut changed_cell = true;
+        if source == "sheet" {
+            let cell = verdict.map_or("", Verdict::as_str);
+            let last = journal.meta(&cell_meta(&key))?;
+            changed_cell = last.as_deref() != Some(cell);
+            if changed_cell {
+                changes.push(Change::Meta {
+                    key: cell_meta(&key),
+                    value: cell.to_owned(),
+                });
+            }
+        }
+        let Some(verdict) = verdict else {
             continue;
         };
         // A cell beside a row not previewed yet speaks of a preview still to come.
@@ -269,6 +356,9 @@ async fn record(journal: &Journal, given: Vec<Given>) -> anyhow::Result<usize> {
             continue;
         }
         let reference = reference.unwrap_or_else(|| row.reference.clone().unwrap_or_default());
+        let holding = latest
+            .get(key.as_str())
+            .filter(|a| row.reference.as_deref() == Some(a.reference.as_str()));
         let same = latest
             .get(key.as_str())
             .is_some_and(|a| a.verdict == verdict && a.reference == reference);
@@ -279,34 +369,101 @@ async fn record(journal: &Journal, given: Vec<Given>) -> anyhow::Result<usize> {
         if same || past || direct {
             continue;
         }
+        if source == "sheet" && !changed_cell {
+            if let Some(a) = holding {
+                tracing::warn!(
+                    "{key}: the sheet says {}, but it was {} by {} at {}; that verdict holds (change the cell to give a new one)",
+                    if verdict == Verdict::Approved { "yes" } else { "no" },
+                    a.verdict,
+                    a.source,
+                    when(a.at)
+                );
+                continue;
+            }
+        }
         // A cell that still says what it said about the row's previous preview was not
         // written about this one.
         let stale = source == "sheet"
+            && !changed_cell
             && latest_by_sheet
                 .get(key.as_str())
                 .is_some_and(|a| a.verdict == verdict && a.reference != reference);
         if stale {
-            tracing::info!(%key, "the approve cell still holds its verdict on the row's previous preview, so it is not taken for the new one: give that verdict with creatify-batch approve/reject, or the report");
+            tracing::info!(%key, "the approve cell still holds its verdict on the row's previous preview, so it is not taken for the new one: change the cell, or give that verdict with creatify-batch approve/reject, or the report");
             continue;
         }
-        match check(&row, &reference, verdict) {
-            Ok(()) => changes.push(Change::Review(ReviewChange::Verdict(Approval {
-                key,
-                verdict,
-                reference,
-                source: source.into(),
-                at: crate::journal::unix_now(),
-            }))),
+        let current = row.reference.clone().unwrap_or_default();
+        let result = if source == "file" && reference != current {
+            Err(if journal.references(&key)?.contains(&reference) {
+                format!("row {key}: this verdict is for preview {reference}, but the row was previewed again since (its preview is now {current}): review the new preview")
+            } else {
+                format!("row {key}: {reference} is not a preview of this row (its preview is {current}); download approvals.csv again from the report, or give the verdict with creatify-batch approve/reject")
+            })
+        } else {
+            check(&row, &reference, verdict)
+        };
+        match result {
+            Ok(()) => {
+                from_file.1 += usize::from(source == "file");
+                changes.push(Change::Review(ReviewChange::Verdict(Approval {
+                    key,
+                    verdict,
+                    reference,
+                    source: source.into(),
+                    at: crate::journal::unix_now(),
+                })))
+            }
             Err(e) => {
-                tracing::error!("{source} verdict refused: {e}");
+                let at = place.map(|p| format!("{p}: ")).unwrap_or_default();
+                tracing::error!("{at}{source} verdict refused: {e}");
                 refused += 1;
             }
         }
+        from_file.0 += usize::from(source == "file");
+    }
+    if from_file.0 > 0 {
+        // Rejections and approvals are recorded in two passes (see `record_rejections`).
+        let (one, many) = if rejections {
+            ("rejection", "rejections")
+        } else {
+            ("approval", "approvals")
+        };
+        tracing::info!(
+            "approvals file: {} of {} applied",
+            summary::plural(from_file.1, one, many),
+            from_file.0
+        );
     }
     if !changes.is_empty() {
         journal.apply(changes).await?;
     }
     Ok(refused)
+}
+
+/// Every row's key, for a did-you-mean.
+fn all_keys(journal: &Journal) -> Result<Vec<String>, JournalError> {
+    let mut out = Vec::new();
+    journal.for_each_row(|r| {
+        out.push(r.key);
+        Ok::<_, JournalError>(())
+    })?;
+    Ok(out)
+}
+
+/// A verdict's time, as UTC.
+fn when(at: f64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(at.floor() as i64) {
+        Ok(t) => format!(
+            "{}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        ),
+        Err(_) => format!("{at}"),
+    }
 }
 
 /// The approved previews to render (and renders left unsure by an earlier run, to settle),

@@ -101,7 +101,7 @@ pub fn check(row: &crate::journal::Row, reference: &str, verdict: Verdict) -> Re
     if verdict == Verdict::Approved && row.changed() {
         return Err(format!(
             "row {key} changed in the sheet after preview {reference} was made: the verdict \
-             was for the old version; reject it, then run --preview to preview the new one"
+             was for the old version: run --preview to preview the new one, then review that"
         ));
     }
     if row.stage == crate::journal::Stage::Render {
