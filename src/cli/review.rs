@@ -178,6 +178,9 @@ pub(super) struct Given {
     source: &'static str,
     /// Where it was read (`FILE, line N`), for messages.
     place: Option<String>,
+    /// When the sheet was saved (unix seconds; `None` for a link or a file verdict): a cell
+    /// saved before a verdict by command or file is older than it.
+    saved_at: Option<f64>,
 }
 
 /// The verdicts of the sheet's `approve` column and of `--approvals FILE`; an unreadable
@@ -186,6 +189,11 @@ pub(super) fn given(
     args: &super::RunArgs,
     sheet: Vec<(String, Option<Verdict>)>,
 ) -> Result<Vec<Given>, ExitCode> {
+    let saved_at = std::fs::metadata(&args.sheet)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs_f64());
     let mut given: Vec<Given> = sheet
         .into_iter()
         .map(|(key, verdict)| Given {
@@ -194,6 +202,7 @@ pub(super) fn given(
             reference: None,
             source: "sheet",
             place: None,
+            saved_at,
         })
         .collect();
     if let Some(path) = &args.approvals {
@@ -210,6 +219,7 @@ pub(super) fn given(
                     reference: Some(l.reference),
                     source: "file",
                     place: Some(format!("{}, line {}", path.display(), line)),
+                    saved_at: None,
                 }))
             }
             Err(e) => {
@@ -316,6 +326,7 @@ async fn record(journal: &Journal, given: Vec<Given>) -> anyhow::Result<usize> {
             reference,
             source,
             place,
+            saved_at,
         } = g;
         let Some(row) = journal.row(&key)? else {
             // A sheet's row not in the journal yet is a new row: its cell is read again
@@ -369,8 +380,13 @@ async fn record(journal: &Journal, given: Vec<Given>) -> anyhow::Result<usize> {
         if same || past || direct {
             continue;
         }
-        if source == "sheet" && !changed_cell {
-            if let Some(a) = holding {
+        // The most recent deliberate act wins: an unchanged cell is none, and a cell saved
+        // before a verdict by command or file (the same run's file too) is older than it.
+        let older = |a: &Approval| {
+            !changed_cell || (a.source != "sheet" && saved_at.is_some_and(|t| t < a.at))
+        };
+        if source == "sheet" {
+            if let Some(a) = holding.filter(|a| older(a)) {
                 tracing::warn!(
                     "{key}: the sheet says {}, but it was {} by {} at {}; that verdict holds (change the cell to give a new one)",
                     if verdict == Verdict::Approved { "yes" } else { "no" },

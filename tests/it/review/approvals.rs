@@ -394,3 +394,30 @@ async fn an_approvals_file_says_where_and_what_and_reads_semicolons() {
     assert_eq!(reached(&h.stats(), RENDER), 1);
     assert_eq!(states(&dir)["v001"], "downloaded");
 }
+
+/// The most recent deliberate act wins: a cell saved before a `reject` (or before the run
+/// that reads an approvals file saying no) does not override it, even though it changed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cell_saved_before_a_rejection_does_not_override_it() {
+    let (h, sheet, dir) = previewed("order", &with_approve(2, &["", ""])).await;
+    let rows = journal_rows(&dir);
+    h.sheet("order.csv", &with_approve(2, &["yes", "yes"]));
+    let no = verdict(&h, "reject", &dir, &["v001"]);
+    assert_eq!(no.status.code(), Some(0), "{}", text(&no));
+    let line = FileApproval {
+        key: "v002".into(),
+        reference: rows["v002"].1.clone(),
+        approve: false,
+    };
+    let out = with_file(&h, &sheet, "--render-approved", &[line]).await;
+    assert_eq!(reached(&h.stats(), RENDER), 0, "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("v001: the sheet says yes, but it was rejected by command"),
+        "{t}"
+    );
+    assert!(
+        t.contains("v002: the sheet says yes, but it was rejected by file"),
+        "{t}"
+    );
+}
