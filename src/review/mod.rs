@@ -113,7 +113,8 @@ pub fn check(row: &crate::journal::Row, reference: &str, verdict: Verdict) -> Re
     match row.state {
         RowState::PreviewReady => Ok(()),
         RowState::Failed | RowState::Rejected => Err(format!(
-            "row {key}'s preview {}: fix the row and run --preview --retry-failed",
+            "row {key}'s preview {}: fix the row in the sheet and run --preview (an edited \
+             row is previewed again), or run --preview --retry-failed to try it unchanged",
             row.state
         )),
         s => Err(format!(
