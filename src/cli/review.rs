@@ -20,21 +20,51 @@ use crate::review::{check, Approval, Verdict};
 
 use super::{invalid, say_error, summary};
 
+mod verdicts;
+
+use verdicts::{all_keys, record, Given};
+pub(super) use verdicts::{given, record_rejections};
+
 /// `approve` and `reject`.
 #[derive(Debug, Args)]
 pub struct VerdictArgs {
-    /// The batch folder (OUT/<batch>, or OUT/sandbox/<batch> for a rehearsal).
+    /// The batch: its folder (OUT/<batch>), the sheet (found as `run` finds it), or the
+    /// output folder when it holds one batch, as `status` takes it.
+    #[arg(value_name = "BATCH")]
     pub dir: PathBuf,
     /// The rows (the sheet's keys) whose current preview this verdict is for.
     #[arg(required = true, value_name = "KEY")]
     pub keys: Vec<String>,
+    /// The config file, for the default output folder.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The output folder (overrides [output] dir), where the sheet's batch is looked for.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// The batch by name (OUT/NAME/), as given to `run --batch`.
+    #[arg(long, value_name = "NAME")]
+    pub batch: Option<String>,
+    /// The sheet's rehearsal (OUT/sandbox/<batch>/), as made by `run --sandbox`.
+    #[arg(long)]
+    pub sandbox: bool,
 }
 
-/// `approve`/`reject`: records the verdict on each row's current preview; a row without a
-/// ready preview, or changed in the sheet since it was previewed, is refused (exit 2, the
-/// others are recorded).
+/// `approve`/`reject`: records the verdict on each row's current preview. All or nothing: an
+/// unknown key (with a did-you-mean), a row without a ready preview, or an approval of a row
+/// changed in the sheet since its preview is refused, and then nothing is recorded (exit 2).
 pub(super) async fn verdict(args: VerdictArgs, verdict: Verdict) -> anyhow::Result<ExitCode> {
-    let dir = &args.dir;
+    let found = super::status::batch_of(&super::StatusArgs {
+        dir: Some(args.dir.clone()),
+        config: args.config.clone(),
+        out: args.out.clone(),
+        batch: args.batch.clone(),
+        sandbox: args.sandbox,
+        json: false,
+    });
+    let dir = &match found {
+        Ok(d) => d,
+        Err(e) => return invalid(e),
+    };
     if !dir.join(crate::journal::FILE_NAME).is_file() {
         return invalid(format!(
             "{} is not a batch folder (it has no {}); give the folder a run wrote, e.g. out/<batch>",
@@ -50,9 +80,15 @@ pub(super) async fn verdict(args: VerdictArgs, verdict: Verdict) -> anyhow::Resu
     let journal = Journal::open(dir)?;
     let mut changes = Vec::new();
     let mut refused = Vec::new();
+    let mut keys: Option<Vec<String>> = None;
     for key in &args.keys {
         let Some(row) = journal.row(key)? else {
-            refused.push(format!("no row with key {key:?} in this batch"));
+            let known = keys.get_or_insert_with(|| all_keys(&journal).unwrap_or_default());
+            let refs: Vec<&str> = known.iter().map(String::as_str).collect();
+            let hint = crate::plan::values::suggest(key, &refs)
+                .map(|k| format!(" (did you mean {k:?}?)"))
+                .unwrap_or_default();
+            refused.push(format!("no row with key {key:?} in this batch{hint}"));
             continue;
         };
         let reference = row.reference.clone().unwrap_or_default();
@@ -67,10 +103,20 @@ pub(super) async fn verdict(args: VerdictArgs, verdict: Verdict) -> anyhow::Resu
             Err(e) => refused.push(e),
         }
     }
-    let recorded = changes.len();
-    if !changes.is_empty() {
-        journal.apply(changes).await?;
+    // All or nothing: a mistyped key among good ones records none of them, so that the
+    // command, fixed, can simply be run again.
+    if !refused.is_empty() {
+        journal.close();
+        for r in &refused {
+            say_error(r);
+        }
+        say_error(format!(
+            "nothing was {verdict}: run the command again with the keys above fixed or left out"
+        ));
+        return Ok(ExitCode::InvalidInput);
     }
+    let recorded = changes.len();
+    journal.apply(changes).await?;
     journal.close();
     if recorded > 0 {
         println!(
@@ -78,44 +124,43 @@ pub(super) async fn verdict(args: VerdictArgs, verdict: Verdict) -> anyhow::Resu
             summary::plural(recorded, "preview", "previews")
         );
     }
-    if refused.is_empty() {
-        return Ok(ExitCode::Success);
-    }
-    for r in &refused {
-        say_error(r);
-    }
-    Ok(ExitCode::InvalidInput)
+    Ok(ExitCode::Success)
 }
 
 /// The sheet's `approve` column, read before the plan is handed to the journal.
-pub(super) fn sheet_verdicts(plan: &crate::plan::Plan) -> Result<Vec<(String, Verdict)>, String> {
+pub(super) fn sheet_verdicts(
+    plan: &crate::plan::Plan,
+) -> Result<Vec<(String, Option<Verdict>)>, String> {
     crate::review::column::verdicts(&plan.format.headers, &plan.videos)
         .map_err(|e| format!("{e}\nnothing was submitted; fix the sheet and run again"))
 }
 
-/// Rows whose current preview was rejected: `run --preview` previews them again once edited.
+/// Rows with a preview not rendered yet (approved, rejected or not judged): `run --preview`
+/// previews them again once edited, since nothing was paid beyond the preview.
 pub(super) fn rejected_keys(journal: &Journal) -> Result<HashSet<String>, JournalError> {
-    let approvals = journal.approvals()?;
-    let latest = latest_verdicts(&approvals);
     let mut out = HashSet::new();
     journal.for_each_row(|r| {
-        if let Some(a) = latest.get(r.key.as_str()) {
-            if a.verdict == Verdict::Rejected && r.reference.as_deref() == Some(&a.reference) {
-                out.insert(r.key.clone());
-            }
+        let again = matches!(
+            r.state,
+            RowState::PreviewReady | RowState::Failed | RowState::Rejected
+        );
+        if r.stage == crate::journal::Stage::Preview && again {
+            out.insert(r.key.clone());
         }
         Ok::<_, JournalError>(())
     })?;
     Ok(out)
 }
 
-/// `run --preview`: of the rejected rows sync found (`rows`, as the sheet has them now), the
-/// edited ones go back to `planned` under the next generation, a new preview. Returns their
-/// keys (no longer `changed`).
+/// `run --preview`: of the previewed rows sync found (`rows`, as the sheet has them now),
+/// the edited ones go back to `planned` under the next generation, a new preview; a verdict
+/// on the old preview no longer holds. Returns their keys (no longer `changed`).
 pub(super) async fn repreview(
     journal: &Journal,
     rows: Vec<Row>,
 ) -> Result<Vec<String>, JournalError> {
+    let approvals = journal.approvals()?;
+    let latest = latest_verdicts(&approvals);
     let mut keys = Vec::new();
     for row in rows {
         let Some(known) = journal.row(&row.key)? else {
@@ -124,7 +169,17 @@ pub(super) async fn repreview(
         if known.payload_hash == row.payload_hash {
             continue;
         }
-        tracing::info!(key = %row.key, "rejected preview edited in the sheet: previewing it again");
+        match latest
+            .get(row.key.as_str())
+            .filter(|a| known.reference.as_deref() == Some(a.reference.as_str()))
+        {
+            Some(a) => {
+                tracing::info!(key = %row.key, "previewed row edited in the sheet: previewing it again; the old preview's verdict ({} by {}) no longer holds", a.verdict, a.source)
+            }
+            None => {
+                tracing::info!(key = %row.key, "previewed row edited in the sheet: previewing it again")
+            }
+        }
         keys.push(row.key.clone());
         journal
             .record(Change::Review(ReviewChange::Repreview {
@@ -141,53 +196,6 @@ pub(super) struct Decided {
     pub mode: Mode,
     /// Approvals refused (the row changed, or the preview is not the row's current one).
     pub refused: usize,
-}
-
-/// A verdict given for this run: key, verdict, the preview reference (`None`: the row's
-/// current one), and its source.
-pub(super) type Given = (String, Verdict, Option<String>, &'static str);
-
-/// The verdicts of the sheet's `approve` column and of `--approvals FILE`; an unreadable
-/// file is said, and is exit 2 with nothing sent.
-pub(super) fn given(
-    args: &super::RunArgs,
-    sheet: Vec<(String, Verdict)>,
-) -> Result<Vec<Given>, ExitCode> {
-    let mut given: Vec<Given> = sheet
-        .into_iter()
-        .map(|(k, v)| (k, v, None, "sheet"))
-        .collect();
-    if let Some(path) = &args.approvals {
-        match crate::review::file::read(path) {
-            Ok(lines) => given.extend(lines.into_iter().map(|l| {
-                let v = if l.approve {
-                    Verdict::Approved
-                } else {
-                    Verdict::Rejected
-                };
-                (l.key, v, Some(l.reference), "file")
-            })),
-            Err(e) => {
-                say_error(format!("--approvals: {e}\nnothing was submitted"));
-                return Err(ExitCode::InvalidInput);
-            }
-        }
-    }
-    Ok(given)
-}
-
-/// Before the sync: the rejections among `given` (taken out of it), so that a row rejected
-/// and edited in the same sitting is previewed again by this very run (an approval waits
-/// for the sync, which knows whether the row changed). Returns how many were refused.
-pub(super) async fn record_rejections(
-    journal: &Journal,
-    given: &mut Vec<Given>,
-) -> anyhow::Result<usize> {
-    let (rejections, approvals) = std::mem::take(given)
-        .into_iter()
-        .partition(|g| g.1 == Verdict::Rejected);
-    *given = approvals;
-    record(journal, rejections).await
 }
 
 /// Records the approvals `given` (`refused`: verdicts refused already), then (for
@@ -239,74 +247,6 @@ pub(super) async fn decide(
         }
     }
     Ok(Ok(Decided { mode, refused }))
-}
-
-/// Records each verdict that still holds and differs from the row's latest one; says why for
-/// each that does not. Returns how many were refused.
-async fn record(journal: &Journal, given: Vec<Given>) -> anyhow::Result<usize> {
-    let approvals = journal.approvals()?;
-    let latest = latest_verdicts(&approvals);
-    let by_sheet: Vec<Approval> = approvals
-        .iter()
-        .filter(|a| a.source == "sheet")
-        .cloned()
-        .collect();
-    let latest_by_sheet = latest_verdicts(&by_sheet);
-    let mut changes = Vec::new();
-    let mut refused = 0;
-    for (key, verdict, reference, source) in given {
-        let Some(row) = journal.row(&key)? else {
-            tracing::error!(%key, "{source} verdict for a row this batch does not have; ignored");
-            refused += 1;
-            continue;
-        };
-        // A cell beside a row not previewed yet speaks of a preview still to come.
-        let not_yet = matches!(
-            row.state,
-            RowState::Planned | RowState::Submitting | RowState::Previewing
-        );
-        if source == "sheet" && not_yet {
-            continue;
-        }
-        let reference = reference.unwrap_or_else(|| row.reference.clone().unwrap_or_default());
-        let same = latest
-            .get(key.as_str())
-            .is_some_and(|a| a.verdict == verdict && a.reference == reference);
-        // Past the preview (its render asked for, or made), a verdict changes nothing; a
-        // column beside a row made directly is no review.
-        let past = row.stage == crate::journal::Stage::Render;
-        let direct = source == "sheet" && !row.stage_is_preview();
-        if same || past || direct {
-            continue;
-        }
-        // A cell that still says what it said about the row's previous preview was not
-        // written about this one.
-        let stale = source == "sheet"
-            && latest_by_sheet
-                .get(key.as_str())
-                .is_some_and(|a| a.verdict == verdict && a.reference != reference);
-        if stale {
-            tracing::info!(%key, "the approve cell still holds its verdict on the row's previous preview, so it is not taken for the new one: give that verdict with creatify-batch approve/reject, or the report");
-            continue;
-        }
-        match check(&row, &reference, verdict) {
-            Ok(()) => changes.push(Change::Review(ReviewChange::Verdict(Approval {
-                key,
-                verdict,
-                reference,
-                source: source.into(),
-                at: crate::journal::unix_now(),
-            }))),
-            Err(e) => {
-                tracing::error!("{source} verdict refused: {e}");
-                refused += 1;
-            }
-        }
-    }
-    if !changes.is_empty() {
-        journal.apply(changes).await?;
-    }
-    Ok(refused)
 }
 
 /// The approved previews to render (and renders left unsure by an earlier run, to settle),

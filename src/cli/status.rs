@@ -127,7 +127,7 @@ pub(super) fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
 
 /// The batch folder `status` is about: the sheet's (found as `run` finds it), the one named
 /// with `--batch`, or a batch folder or output folder as given.
-fn batch_of(args: &StatusArgs) -> Result<PathBuf, String> {
+pub(super) fn batch_of(args: &StatusArgs) -> Result<PathBuf, String> {
     let link = |p: &Path| p.to_str().is_some_and(crate::sheet::remote::is_url);
     let given_sheet = args.dir.as_deref().filter(|p| p.is_file() || link(p));
     let out = || -> Result<PathBuf, String> {

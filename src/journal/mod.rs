@@ -392,6 +392,12 @@ impl Journal {
         review::approvals(&conn, &self.path)
     }
 
+    /// Every reference row `key`'s jobs had (earlier previews too), oldest first.
+    pub fn references(&self, key: &str) -> Result<Vec<String>, JournalError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        review::references(&conn, &self.path, key)
+    }
+
     /// Stops the writer after it has applied everything queued.
     pub fn close(mut self) {
         self.stop_writer();

@@ -307,6 +307,28 @@ pub(super) fn preview_credits(
     rows.collect::<rusqlite::Result<_>>().map_err(err)
 }
 
+/// Every reference the row's jobs had (its earlier previews too), oldest first.
+pub(super) fn references(
+    conn: &Connection,
+    path: &Path,
+    key: &str,
+) -> Result<Vec<String>, JournalError> {
+    let err = |source| JournalError::Sqlite {
+        path: path.to_owned(),
+        source,
+    };
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT reference FROM jobs WHERE key = ?1 AND reference IS NOT NULL
+             ORDER BY created_at",
+        )
+        .map_err(err)?;
+    let rows = stmt
+        .query_map([key], |r| r.get::<_, String>(0))
+        .map_err(err)?;
+    rows.collect::<rusqlite::Result<_>>().map_err(err)
+}
+
 /// The latest verdict of each row, by key.
 pub fn latest_verdicts(approvals: &[Approval]) -> std::collections::HashMap<&str, &Approval> {
     let mut out = std::collections::HashMap::new();

@@ -7,31 +7,45 @@ use crate::plan::columns::normalize;
 /// The column's header, as headers are compared (trimmed, lower case).
 pub const HEADER: &str = "approve";
 
-/// The verdict of each video that has one in the sheet, `(key, verdict)`; a cell that is
-/// not a verdict is an error naming its line. A multi-scene video's first non-empty cell
-/// counts.
+/// Each video's cell, `(key, verdict)` (`None`: empty), when the sheet has the column; a
+/// cell that is not a verdict is an error naming its line, and so are scenes of one video
+/// whose cells disagree (a video is approved or rejected as a whole).
 pub fn verdicts(
     headers: &[String],
     videos: &[crate::plan::PlannedVideo],
-) -> Result<Vec<(String, super::Verdict)>, String> {
+) -> Result<Vec<(String, Option<super::Verdict>)>, String> {
     let Some(col) = headers.iter().position(|h| normalize(h) == HEADER) else {
         return Ok(Vec::new());
     };
     let mut out = Vec::new();
     for v in videos {
         let records = v.records.to_vec();
+        // The first line of each verdict met in the video's scenes.
+        let mut seen: Vec<(super::Verdict, u64)> = Vec::new();
         for (i, rec) in records.iter().enumerate() {
             let cell = rec.get(col).map(String::as_str).unwrap_or("");
+            let line = v.lines.get(i).copied().unwrap_or(0);
             match super::Verdict::from_cell(cell) {
-                Ok(None) => continue,
+                Ok(None) => {}
                 Ok(Some(verdict)) => {
-                    out.push((v.key.clone(), verdict));
-                    break;
+                    if !seen.iter().any(|(s, _)| *s == verdict) {
+                        seen.push((verdict, line));
+                    }
                 }
-                Err(e) => {
-                    let line = v.lines.get(i).copied().unwrap_or(0);
-                    return Err(format!("line {line}, column {HEADER}: {e}"));
-                }
+                Err(e) => return Err(format!("line {line}, column {HEADER}: {e}")),
+            }
+        }
+        match seen.as_slice() {
+            [] => out.push((v.key.clone(), None)),
+            [(verdict, _)] => out.push((v.key.clone(), Some(*verdict))),
+            [(a, la), (b, lb), ..] => {
+                let (first, second) = if la <= lb { (la, lb) } else { (lb, la) };
+                return Err(format!(
+                    "lines {first} and {second}, column {HEADER}: the scenes of video {:?} \
+                     disagree ({a} and {b}); a video is approved or rejected as a whole: \
+                     write the same verdict in its rows (or in one of them, the others empty)",
+                    v.key
+                ));
             }
         }
     }

@@ -46,18 +46,44 @@ pub const HEADER: [&str; 3] = ["key", "reference", "approve"];
 
 /// Reads an `approvals.csv`: every line, or the first problem found.
 pub fn read(path: &Path) -> Result<Vec<FileApproval>, FileError> {
+    Ok(read_lines(path)?.into_iter().map(|(_, l)| l).collect())
+}
+
+/// [`read`], with each verdict's line number (1 is the header), for messages.
+pub fn read_lines(path: &Path) -> Result<Vec<(u64, FileApproval)>, FileError> {
     let bytes = std::fs::read(path).map_err(|e| FileError::Read {
         path: path.to_owned(),
         message: e.to_string(),
     })?;
-    parse(path, &bytes)
+    parse_lines(path, &bytes)
 }
 
+#[cfg(test)]
 fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<FileApproval>, FileError> {
+    Ok(parse_lines(path, bytes)?
+        .into_iter()
+        .map(|(_, l)| l)
+        .collect())
+}
+
+/// The delimiter of the header line: `,`, or `;` (Excel in much of Europe) or a tab when
+/// the line has more of those than commas.
+fn delimiter(bytes: &[u8]) -> u8 {
+    let header = bytes.split(|b| *b == b'\n').next().unwrap_or(bytes);
+    let count = |d: u8| header.iter().filter(|b| **b == d).count();
+    [b';', b'\t']
+        .into_iter()
+        .filter(|d| count(*d) > count(b','))
+        .max_by_key(|d| count(*d))
+        .unwrap_or(b',')
+}
+
+fn parse_lines(path: &Path, bytes: &[u8]) -> Result<Vec<(u64, FileApproval)>, FileError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
+        .delimiter(delimiter(bytes))
         .from_reader(bytes);
     let at = |line: u64, message: String| FileError::Line {
         path: path.to_owned(),
@@ -105,11 +131,14 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<FileApproval>, FileError> {
             Ok(None) => continue,
             Err(e) => return Err(at(line, format!("approve: {e}"))),
         };
-        out.push(FileApproval {
-            key,
-            reference,
-            approve,
-        });
+        out.push((
+            line,
+            FileApproval {
+                key,
+                reference,
+                approve,
+            },
+        ));
     }
     Ok(out)
 }
@@ -158,5 +187,19 @@ mod tests {
         assert!(parse(p, b"key,reference,approve\na,cb1,\n")
             .unwrap()
             .is_empty());
+    }
+
+    /// Trial bug: a file saved by a European Excel (`;`) was refused with `no "key" column`.
+    #[test]
+    fn semicolon_and_tab_files_are_read_with_their_lines() {
+        let p = Path::new("approvals.csv");
+        for text in [
+            &b"key;reference;approve\na,1;cb1;yes\nb;cb2;no\n"[..],
+            b"key\treference\tapprove\na,1\tcb1\tyes\nb\tcb2\tno\n",
+        ] {
+            let got = parse_lines(p, text).unwrap();
+            let keys: Vec<(u64, &str)> = got.iter().map(|(n, l)| (*n, l.key.as_str())).collect();
+            assert_eq!(keys, [(2, "a,1"), (3, "b")]);
+        }
     }
 }

@@ -101,7 +101,7 @@ pub fn check(row: &crate::journal::Row, reference: &str, verdict: Verdict) -> Re
     if verdict == Verdict::Approved && row.changed() {
         return Err(format!(
             "row {key} changed in the sheet after preview {reference} was made: the verdict \
-             was for the old version; reject it, then run --preview to preview the new one"
+             was for the old version: run --preview to preview the new one, then review that"
         ));
     }
     if row.stage == crate::journal::Stage::Render {
@@ -113,7 +113,8 @@ pub fn check(row: &crate::journal::Row, reference: &str, verdict: Verdict) -> Re
     match row.state {
         RowState::PreviewReady => Ok(()),
         RowState::Failed | RowState::Rejected => Err(format!(
-            "row {key}'s preview {}: fix the row and run --preview --retry-failed",
+            "row {key}'s preview {}: fix the row in the sheet and run --preview (an edited \
+             row is previewed again), or run --preview --retry-failed to try it unchanged",
             row.state
         )),
         s => Err(format!(
