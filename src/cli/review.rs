@@ -296,10 +296,11 @@ async fn afford(
     if let Some(cap) = max_credits {
         if cost > cap + 1e-9 {
             say_error(format!(
-                "the {what} are estimated at {} credits, over --max-credits {}; nothing was sent. Raise --max-credits to {} or approve fewer rows",
+                "the {what} are estimated at {} credits, over --max-credits {}; nothing was sent. Raise --max-credits to {} or {}",
                 c(cost),
                 c(cap),
-                c(cost)
+                c(cost),
+                fewer(what)
             ));
             return Ok(Some(ExitCode::Budget));
         }
@@ -307,10 +308,11 @@ async fn afford(
     match client.remaining_credits().await {
         Ok(left) if cost > left + 1e-9 => {
             say_error(format!(
-                "the {what} are estimated at {} credits, but the account has {}; nothing was sent. Top up the account to {}",
+                "the {what} are estimated at {} credits, but the account has {} ({} short); nothing was sent. Top up the account, or {}",
                 c(cost),
                 c(left),
-                c(cost)
+                c(cost - left),
+                fewer(what)
             ));
             Ok(Some(ExitCode::Budget))
         }
@@ -410,4 +412,13 @@ pub(super) fn status_json(rows: &[Row], approvals: &[Approval]) -> serde_json::V
         "credits_renders": s.render_credits,
         "approvals": approvals,
     })
+}
+
+/// How to make a step cheaper: previews are of the sheet's rows, renders of the approved ones.
+fn fewer(what: &str) -> &'static str {
+    if what.starts_with("preview") {
+        "preview fewer rows (split the sheet)"
+    } else {
+        "approve fewer rows (`reject KEY...` some)"
+    }
 }

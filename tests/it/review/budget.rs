@@ -16,6 +16,8 @@ async fn previews_and_renders_are_checked_at_their_own_prices_before_any_call() 
     let out = h.run(&sheet, &["--preview", "--max-credits", "2"]).await;
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert_eq!(h.stats().creations_arrived, 0);
+    // Nothing is approved yet: the advice is about previews (it said "approve fewer rows").
+    assert!(text(&out).contains("preview fewer rows"), "{}", text(&out));
     // At preview prices they fit 3 (direct prices would need 15).
     let out = h.run(&sheet, &["--preview", "--max-credits", "3"]).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
@@ -34,6 +36,12 @@ async fn previews_and_renders_are_checked_at_their_own_prices_before_any_call() 
     let out = h.run(&sheet, &["--render-approved"]).await;
     assert_eq!(code(&out), 3, "{}", text(&out));
     assert!(text(&out).contains("the account has 11"), "{}", text(&out));
+    assert!(
+        text(&out)
+            .contains("(1 short); nothing was sent. Top up the account, or approve fewer rows"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(h.stats().creations_arrived, arrived);
     assert_eq!(reached(&h.stats(), RENDER), 0);
 }
