@@ -74,6 +74,7 @@ fn main() -> anyhow::Result<()> {
         sheet: None,
         labels: SceneLabels::new(),
         about: About::default(),
+        verdicts: Default::default(),
     };
     // The first render parses the templates; time a warm one too.
     for round in ["cold", "warm"] {

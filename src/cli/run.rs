@@ -809,6 +809,7 @@ fn write_reports(
             .and_then(|s| serde_json::from_str(&s).ok())
             .unwrap_or_default(),
         about: crate::report::About::read(&view, live)?,
+        verdicts: manifest::verdicts(&view.approvals()?),
     };
     // Full rows: the report shows each video's scenes, avatar and voice from its body.
     manifest::write_all(batch_dir, &m, |f| {

@@ -91,6 +91,11 @@ pub struct Entry {
     pub preview_credits: Option<f64>,
     /// What its render cost (its credits beyond the preview's), once asked for.
     pub render_credits: Option<f64>,
+    /// The verdict that holds for its current preview: `approved`, `rejected`, or none (also
+    /// when the last one was for an earlier preview of the row).
+    pub verdict: Option<&'static str>,
+    /// Its preview's page link (a page for an iframe, not a file), once made.
+    pub preview: Option<String>,
 }
 
 impl Entry {
@@ -132,6 +137,14 @@ impl Entry {
                 (crate::journal::Stage::Render, Some(p), Some(all)) => Some((all - p).max(0.0)),
                 _ => None,
             },
+            verdict: m
+                .verdicts
+                .get(&r.key)
+                .filter(|(reference, _)| r.reference.as_deref() == Some(reference.as_str()))
+                .map(|(_, v)| v.as_str()),
+            preview: (r.stage != crate::journal::Stage::Direct)
+                .then(|| preview_link(r.job.as_deref()))
+                .flatten(),
         }
     }
 }
@@ -150,6 +163,26 @@ pub struct Manifest<'a> {
     pub labels: SceneLabels,
     /// What the HTML report's header says besides the counts.
     pub about: crate::report::About,
+    /// The verdicts on the batch's previews ([`verdicts`]).
+    pub verdicts: Verdicts,
+}
+
+/// The latest verdict of each row, by key, with the preview reference it was given for.
+pub type Verdicts = std::collections::HashMap<String, (String, crate::review::Verdict)>;
+
+/// [`Verdicts`] from every verdict of the batch, oldest first.
+pub fn verdicts(approvals: &[crate::review::Approval]) -> Verdicts {
+    crate::journal::latest_verdicts(approvals)
+        .into_iter()
+        .map(|(k, a)| (k.to_owned(), (a.reference.clone(), a.verdict)))
+        .collect()
+}
+
+/// The `preview` link of a job answer as journaled, read leniently.
+fn preview_link(job: Option<&str>) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(job?).ok()?;
+    let link = v.get("preview")?.as_str()?.trim();
+    (!link.is_empty()).then(|| link.to_owned())
 }
 
 /// Scene labels by row key: only videos with at least one non-empty label.
@@ -377,6 +410,8 @@ impl Export for Csv {
                 "stage",
                 "preview_credits",
                 "render_credits",
+                "verdict",
+                "preview",
             ],
         )
     }
@@ -410,6 +445,8 @@ impl Export for Csv {
                 e.stage.as_str().to_owned(),
                 num(e.preview_credits),
                 num(e.render_credits),
+                e.verdict.unwrap_or_default().to_owned(),
+                opt(e.preview),
             ],
         )
     }
@@ -549,6 +586,7 @@ mod tests {
             counts: Counts::default(),
             credits_used: 0.0,
             labels: SceneLabels::new(),
+            verdicts: Verdicts::new(),
             about: Default::default(),
             sheet: None,
         };
@@ -575,6 +613,7 @@ mod tests {
             counts: Counts::default(),
             credits_used: 0.0,
             labels: SceneLabels::new(),
+            verdicts: Verdicts::new(),
             about: Default::default(),
             sheet: Some(SheetShape {
                 delimiter: b';',
@@ -612,6 +651,7 @@ mod tests {
             counts: Counts::default(),
             credits_used: 0.0,
             labels: SceneLabels::new(),
+            verdicts: Verdicts::new(),
             about: Default::default(),
             sheet: Some(shape(&["key", "script"])),
         };
@@ -639,6 +679,7 @@ mod tests {
             counts: Counts::default(),
             credits_used: 0.0,
             labels: SceneLabels::new(),
+            verdicts: Verdicts::new(),
             about: Default::default(),
             sheet: Some(SheetShape {
                 delimiter: b'\t',
@@ -670,6 +711,7 @@ mod tests {
             counts: Counts::default(),
             credits_used: 0.0,
             labels: SceneLabels::new(),
+            verdicts: Verdicts::new(),
             about: Default::default(),
             sheet: None,
         };

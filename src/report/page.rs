@@ -385,6 +385,7 @@ mod tests {
             credits_used: 10.0,
             sheet: None,
             labels: SceneLabels::from([("k0".to_owned(), vec!["intro".to_owned()])]),
+            verdicts: Default::default(),
             about: About {
                 live,
                 written_at: 1_800_000_000.0,

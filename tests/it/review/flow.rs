@@ -98,12 +98,26 @@ async fn previews_then_renders_exactly_the_approved_ones() {
     );
     let v002 = rows.iter().find(|r| r["key"] == "v002").unwrap();
     assert_eq!(v002["status"], "preview_ready");
+    // The verdict and the preview's link, so a team can filter the manifest (it had neither).
+    assert_eq!(
+        (&v001["verdict"], &v002["verdict"]),
+        (
+            &serde_json::json!("approved"),
+            &serde_json::json!("rejected")
+        )
+    );
+    for v in [v001, v002] {
+        let link = v["preview"].as_str().unwrap_or_default();
+        assert!(link.starts_with("http://127.0.0.1:"), "{v}");
+        assert!(link.contains("/preview/"), "{v}");
+    }
     let csv = std::fs::read_to_string(dir.join("manifest.csv")).unwrap();
     assert!(
         csv.lines()
             .next()
             .unwrap()
-            .ends_with("stage,preview_credits,render_credits"),
+            .ends_with("stage,preview_credits,render_credits,verdict,preview"),
         "{csv}"
     );
+    assert!(csv.contains(",rejected,http://127.0.0.1:"), "{csv}");
 }
