@@ -59,7 +59,10 @@ pub(super) async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let account = Account::open(&quick, args.sandbox).await?;
     // A sheet with problems of its own asks no API anything: its ids are checked too only
     // against a cached catalogue (or the sandbox's).
-    let sheet_is_bad = loaded.plan(&settings, None).is_err();
+    // Planned once without the id check, so a bad sheet asks no API anything; kept when no
+    // catalogue is had, so the sheet is not planned a second time for nothing.
+    let unchecked = loaded.plan(&settings, None);
+    let sheet_is_bad = unchecked.is_err();
     // (The sandbox's catalogue is in this process: reading it asks no API.)
     let ask = !sheet_is_bad || args.sandbox;
     let mode = Mode {
@@ -86,7 +89,14 @@ pub(super) async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         ),
         Err(e) => (None, format!("avatar and voice ids not checked: {e}")),
     };
-    let mut planned = plan_with(&loaded, &settings, catalog.as_ref(), args.sandbox);
+    let mut planned = match catalog.as_ref() {
+        None => unchecked.map_err(|e| (e, Vec::new())),
+        Some(c) => {
+            // The checked plan replaces it: not both in memory at once.
+            drop(unchecked);
+            plan_with(&loaded, &settings, Some(c), args.sandbox)
+        }
+    };
     if let (Some(c), Err((_, unlisted))) = (catalog.as_mut(), &planned) {
         if !unlisted.is_empty() && !mode.offline {
             account.look_up(&settings, c, unlisted).await;
