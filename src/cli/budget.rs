@@ -8,48 +8,57 @@ use crate::journal::Journal;
 
 use super::{say_error, summary};
 
-/// Refuses the run (exit 3) when what is left to send cannot fit the budget or the account's
-/// credits, saying how much of it would fit; exit 5 when the credentials are refused.
-pub(super) async fn check(
-    journal: &Journal,
+/// Which limit a step's cost went over.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Limit {
+    /// `--max-credits`.
+    MaxCredits,
+    /// The account's remaining credits.
+    Balance,
+}
+
+/// Refuses (exit 3) a step whose `needed` credits (`what`: "the rows left to submit") are over
+/// `--max-credits` or the account's balance, before any paid call, ending the message with
+/// `advice(limit, value)`; exit 5 when the credentials are refused. A balance that cannot be
+/// read is a warning: the API refuses what does not fit.
+pub(super) async fn against(
     client: &ApiClient,
     max_credits: Option<f64>,
-    rerender: &[f64],
+    needed: f64,
+    what: &str,
+    advice: impl Fn(Limit, f64) -> anyhow::Result<String>,
 ) -> anyhow::Result<Option<ExitCode>> {
-    let needed =
-        journal.credits_in(crate::journal::RowState::Planned)? + rerender.iter().sum::<f64>();
     if needed == 0.0 {
         return Ok(None);
     }
     let c = summary::credits;
     if let Some(cap) = max_credits {
         if needed > cap + 1e-9 {
-            let fit = fitting(journal, rerender, cap, "raise --max-credits to")?;
             say_error(format!(
-                    "the rows left to submit are estimated at {} credits, over --max-credits {}; nothing was submitted. {fit}",
-                    c(needed),
-                    c(cap)
-                ),
-            );
+                "{what} are estimated at {} credits, over --max-credits {}; nothing was sent. {}",
+                c(needed),
+                c(cap),
+                advice(Limit::MaxCredits, cap)?
+            ));
             return Ok(Some(ExitCode::Budget));
         }
     }
     match client.remaining_credits().await {
-        Ok(remaining) if needed > remaining => {
-            let fit = fitting(journal, rerender, remaining, "top up the account to")?;
+        Ok(remaining) if needed > remaining + 1e-9 => {
             say_error(format!(
-                    "the rows left to submit are estimated at {} credits, but the account has {}; nothing was submitted. {fit}",
-                    c(needed),
-                    c(remaining)
-                ),
-            );
+                "{what} are estimated at {} credits, but the account has {} ({} short); nothing was sent. {}",
+                c(needed),
+                c(remaining),
+                c(needed - remaining),
+                advice(Limit::Balance, remaining)?
+            ));
             Ok(Some(ExitCode::Budget))
         }
         Ok(remaining) => {
             tracing::info!(
-                needed = %summary::credits(needed),
-                remaining = %summary::credits(remaining),
-                "credits check passed"
+                needed = %c(needed),
+                remaining = %c(remaining),
+                "credits check passed ({what})"
             );
             Ok(None)
         }
@@ -62,6 +71,32 @@ pub(super) async fn check(
             Ok(None)
         }
     }
+}
+
+/// Refuses the run (exit 3) when what is left to send cannot fit the budget or the account's
+/// credits, saying how much of it would fit; exit 5 when the credentials are refused.
+pub(super) async fn check(
+    journal: &Journal,
+    client: &ApiClient,
+    max_credits: Option<f64>,
+    rerender: &[f64],
+) -> anyhow::Result<Option<ExitCode>> {
+    let needed =
+        journal.credits_in(crate::journal::RowState::Planned)? + rerender.iter().sum::<f64>();
+    against(
+        client,
+        max_credits,
+        needed,
+        "the rows left to submit",
+        |limit, value| {
+            let raise = match limit {
+                Limit::MaxCredits => "raise --max-credits to",
+                Limit::Balance => "top up the account to",
+            };
+            fitting(journal, rerender, value, raise)
+        },
+    )
+    .await
 }
 
 /// How many of the rows left to submit (in sheet order, then the rows to render again) fit

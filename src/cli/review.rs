@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::api::{credits, ApiClient, ErrorClass};
+use super::budget::Limit;
+use crate::api::{credits, ApiClient};
 use crate::engine::Mode;
 use crate::exit::ExitCode;
 use crate::journal::{
@@ -289,46 +290,22 @@ async fn afford(
     cost: f64,
     what: &str,
 ) -> anyhow::Result<Option<ExitCode>> {
-    if cost == 0.0 {
-        return Ok(None);
-    }
     let c = summary::credits;
-    if let Some(cap) = max_credits {
-        if cost > cap + 1e-9 {
-            say_error(format!(
-                "the {what} are estimated at {} credits, over --max-credits {}; nothing was sent. Raise --max-credits to {} or {}",
-                c(cost),
-                c(cap),
-                c(cost),
-                fewer(what)
-            ));
-            return Ok(Some(ExitCode::Budget));
-        }
-    }
-    match client.remaining_credits().await {
-        Ok(left) if cost > left + 1e-9 => {
-            say_error(format!(
-                "the {what} are estimated at {} credits, but the account has {} ({} short); nothing was sent. Top up the account, or {}",
-                c(cost),
-                c(left),
-                c(cost - left),
-                fewer(what)
-            ));
-            Ok(Some(ExitCode::Budget))
-        }
-        Ok(left) => {
-            tracing::info!(needed = %c(cost), remaining = %c(left), "credits check passed ({what})");
-            Ok(None)
-        }
-        Err(e) if e.class() == ErrorClass::Auth => {
-            say_error(format!("the API refused the credentials: {e}"));
-            Ok(Some(ExitCode::Auth))
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "could not read the account's credits; going on, the API will refuse what does not fit");
-            Ok(None)
-        }
-    }
+    super::budget::against(
+        client,
+        max_credits,
+        cost,
+        &format!("the {what}"),
+        |limit, _| {
+            Ok(match limit {
+                Limit::MaxCredits => {
+                    format!("Raise --max-credits to {} or {}", c(cost), fewer(what))
+                }
+                Limit::Balance => format!("Top up the account, or {}", fewer(what)),
+            })
+        },
+    )
+    .await
 }
 
 /// The review's line of the end-of-run summary, when the batch has previews.
