@@ -455,3 +455,24 @@ fn invalid(message: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
     say_error(message);
     Ok(ExitCode::InvalidInput)
 }
+
+/// The batch folder `dir`, locked for a command that writes its journal (`resolve`,
+/// `approve`, `reject`); or exit 2, said, when it is not one or another run holds it.
+fn lock_batch(
+    dir: &std::path::Path,
+) -> anyhow::Result<Result<crate::journal::BatchLock, ExitCode>> {
+    use crate::journal::{BatchLock, LockError};
+    if !dir.join(crate::journal::FILE_NAME).is_file() {
+        return invalid(format!(
+            "{} is not a batch folder (it has no {}); give the folder a run wrote, e.g. out/<batch>",
+            dir.display(),
+            crate::journal::FILE_NAME
+        ))
+        .map(Err);
+    }
+    match BatchLock::acquire(dir) {
+        Ok(l) => Ok(Ok(l)),
+        Err(e @ LockError::Busy { .. }) => invalid(e).map(Err),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -16,7 +16,7 @@ use crate::engine::reconcile::search_with;
 use crate::engine::reference::{canonical, references_in};
 use crate::engine::search::Verdict;
 use crate::exit::ExitCode;
-use crate::journal::{BatchLock, Change, Journal, LockError, RowState};
+use crate::journal::{Change, Journal, RowState};
 
 use super::{invalid, ResolveArgs};
 
@@ -26,17 +26,9 @@ pub(super) async fn resolve(args: ResolveArgs) -> anyhow::Result<ExitCode> {
         Err(e) => return invalid(e),
     };
     let dir = &args.dir;
-    if !dir.join(crate::journal::FILE_NAME).is_file() {
-        return invalid(format!(
-            "{} is not a batch folder (it has no {}); give the folder a run wrote, e.g. out/<batch>",
-            dir.display(),
-            crate::journal::FILE_NAME
-        ));
-    }
-    let _lock = match BatchLock::acquire(dir) {
+    let _lock = match super::lock_batch(dir)? {
         Ok(l) => l,
-        Err(e @ LockError::Busy { .. }) => return invalid(e),
-        Err(e) => return Err(e.into()),
+        Err(code) => return Ok(code),
     };
     let journal = Arc::new(Journal::open(dir)?);
     let mut open = Vec::new();

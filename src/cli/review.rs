@@ -13,10 +13,7 @@ use super::budget::Limit;
 use crate::api::{credits, ApiClient};
 use crate::engine::Mode;
 use crate::exit::ExitCode;
-use crate::journal::{
-    latest_verdicts, BatchLock, Change, Journal, JournalError, LockError, ReviewChange, Row,
-    RowState,
-};
+use crate::journal::{latest_verdicts, Change, Journal, JournalError, ReviewChange, Row, RowState};
 use crate::review::{check, Approval, Verdict};
 
 use super::{invalid, say_error, summary};
@@ -66,17 +63,9 @@ pub(super) async fn verdict(args: VerdictArgs, verdict: Verdict) -> anyhow::Resu
         Ok(d) => d,
         Err(e) => return invalid(e),
     };
-    if !dir.join(crate::journal::FILE_NAME).is_file() {
-        return invalid(format!(
-            "{} is not a batch folder (it has no {}); give the folder a run wrote, e.g. out/<batch>",
-            dir.display(),
-            crate::journal::FILE_NAME
-        ));
-    }
-    let _lock = match BatchLock::acquire(dir) {
+    let _lock = match super::lock_batch(dir)? {
         Ok(l) => l,
-        Err(e @ LockError::Busy { .. }) => return invalid(e),
-        Err(e) => return Err(e.into()),
+        Err(code) => return Ok(code),
     };
     let journal = Journal::open(dir)?;
     let mut changes = Vec::new();
