@@ -293,12 +293,10 @@ pub struct RunArgs {
     pub approvals: Option<PathBuf>,
 }
 
-/// `status`.
-#[derive(Debug, Args)]
-pub struct StatusArgs {
-    /// The sheet (finds its batch as `run` would), the batch folder (OUT/<batch>), or the
-    /// output folder when it holds one batch.
-    pub dir: Option<PathBuf>,
+/// Where a command finds a batch from a sheet or an output folder, as `run` puts it
+/// (`status`, `approve`, `reject`).
+#[derive(Debug, Clone, Args)]
+pub struct BatchLocation {
     /// The config file, for the default output folder.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -313,6 +311,17 @@ pub struct StatusArgs {
     /// The sheet's rehearsal (OUT/sandbox/<batch>/), as made by `run --sandbox`.
     #[arg(long)]
     pub sandbox: bool,
+}
+
+/// `status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The sheet (finds its batch as `run` would), the batch folder (OUT/<batch>), or the
+    /// output folder when it holds one batch.
+    pub dir: Option<PathBuf>,
+    /// Where the batch is looked for.
+    #[command(flatten)]
+    pub at: BatchLocation,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

@@ -33,32 +33,16 @@ pub struct VerdictArgs {
     /// The rows (the sheet's keys) whose current preview this verdict is for.
     #[arg(required = true, value_name = "KEY")]
     pub keys: Vec<String>,
-    /// The config file, for the default output folder.
-    #[arg(long, short = 'c', value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// The output folder (overrides [output] dir), where the sheet's batch is looked for.
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// The batch by name (OUT/NAME/), as given to `run --batch`.
-    #[arg(long, value_name = "NAME")]
-    pub batch: Option<String>,
-    /// The sheet's rehearsal (OUT/sandbox/<batch>/), as made by `run --sandbox`.
-    #[arg(long)]
-    pub sandbox: bool,
+    /// Where the batch is looked for.
+    #[command(flatten)]
+    pub at: super::BatchLocation,
 }
 
 /// `approve`/`reject`: records the verdict on each row's current preview. All or nothing: an
 /// unknown key (with a did-you-mean), a row without a ready preview, or an approval of a row
 /// changed in the sheet since its preview is refused, and then nothing is recorded (exit 2).
 pub(super) async fn verdict(args: VerdictArgs, verdict: Verdict) -> anyhow::Result<ExitCode> {
-    let found = super::status::batch_of(&super::StatusArgs {
-        dir: Some(args.dir.clone()),
-        config: args.config.clone(),
-        out: args.out.clone(),
-        batch: args.batch.clone(),
-        sandbox: args.sandbox,
-        json: false,
-    });
+    let found = super::status::batch_of(Some(&args.dir), &args.at);
     let dir = &match found {
         Ok(d) => d,
         Err(e) => return invalid(e),

@@ -10,7 +10,7 @@ use crate::progress::Counts;
 use super::{invalid, StatusArgs};
 
 pub(super) fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let batch_dir = match batch_of(&args) {
+    let batch_dir = match batch_of(args.dir.as_deref(), &args.at) {
         Ok(d) => d,
         Err(e) => return invalid(e),
     };
@@ -127,11 +127,14 @@ pub(super) fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
 
 /// The batch folder `status` is about: the sheet's (found as `run` finds it), the one named
 /// with `--batch`, or a batch folder or output folder as given.
-pub(super) fn batch_of(args: &StatusArgs) -> Result<PathBuf, String> {
+pub(super) fn batch_of(
+    given: Option<&Path>,
+    args: &super::BatchLocation,
+) -> Result<PathBuf, String> {
     let link = |p: &Path| p.to_str().is_some_and(crate::sheet::remote::is_url);
-    let given_sheet = args.dir.as_deref().filter(|p| p.is_file() || link(p));
+    let given_sheet = given.filter(|p| p.is_file() || link(p));
     let out = || -> Result<PathBuf, String> {
-        match (&args.out, &args.dir) {
+        match (&args.out, given) {
             (Some(o), _) => match crate::storage::parse_out(&o.to_string_lossy())? {
                 crate::storage::Out::Local(dir) => Ok(dir),
                 // A bucket's batch keeps its journal in [output] dir, where `run` put it.
@@ -139,7 +142,7 @@ pub(super) fn batch_of(args: &StatusArgs) -> Result<PathBuf, String> {
                     .map(|s| s.output.dir)
                     .map_err(|e| e.to_string()),
             },
-            (None, Some(d)) if given_sheet.is_none() => Ok(d.clone()),
+            (None, Some(d)) if given_sheet.is_none() => Ok(d.to_owned()),
             _ => Settings::load(args.config.as_deref())
                 .map(|s| s.output.dir)
                 .map_err(|e| e.to_string()),
