@@ -9,7 +9,7 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, Transaction};
 
-use super::store::{event, set_state};
+use super::store::{event, replan, set_state};
 use super::{JournalError, Row, RowState};
 use crate::review::{Approval, Verdict};
 
@@ -176,38 +176,20 @@ pub(super) fn apply(tx: &Transaction, change: &ReviewChange, now: f64) -> rusqli
             event(tx, now, &a.key, a.verdict.as_str(), Some(&detail))?;
         }
         ReviewChange::Repreview { row } => {
-            let lines = serde_json::to_string(&row.lines).unwrap_or_default();
-            let n = tx
-                .prepare_cached(
-                    "UPDATE rows SET state = 'planned', stage = 'preview',
-                        generation = generation + 1, reference = NULL, job_id = NULL,
-                        ambiguous_since = NULL, api_status = NULL, job = NULL,
-                        failed_reason = NULL, last_error = NULL, submitted_at = NULL,
-                        credits_used = NULL, duration = NULL, preview_credits = NULL,
-                        sheet_hash = NULL, ord = ?2, lines = ?3, records = ?4, name = ?5,
-                        payload_hash = ?6, body = ?7, est_seconds = ?8, est_credits = ?9,
-                        updated_at = ?10
-                     WHERE key = ?1 AND state IN ('preview_ready', 'failed', 'rejected')",
-                )?
-                .execute(params![
-                    row.key,
-                    row.ord,
-                    lines,
-                    row.records.json(),
-                    row.name,
-                    row.payload_hash,
-                    row.body,
-                    row.est_seconds,
-                    row.est_credits,
-                    now
-                ])?;
+            let n = replan(
+                tx,
+                row,
+                now,
+                "stage = 'preview', preview_credits = NULL",
+                "'preview_ready', 'failed', 'rejected'",
+            )?;
             if n > 0 {
                 event(
                     tx,
                     now,
                     &row.key,
                     "planned",
-                    Some("rejected preview edited: previewed again"),
+                    Some("preview edited in the sheet: previewed again"),
                 )?;
             }
         }

@@ -399,6 +399,40 @@ pub(super) fn event(
     Ok(())
 }
 
+/// Sends `row` back to `planned` with the sheet's body and a new generation (so its next
+/// submission carries a new reference), clearing its job and `reset` (SQL assignments) too,
+/// if its state is one of `from` (SQL list); how many rows changed.
+pub(super) fn replan(
+    tx: &Transaction,
+    row: &Row,
+    now: f64,
+    reset: &str,
+    from: &str,
+) -> rusqlite::Result<usize> {
+    let lines = serde_json::to_string(&row.lines).unwrap_or_default();
+    tx.prepare_cached(&format!(
+        "UPDATE rows SET state = 'planned', generation = generation + 1, reference = NULL,
+            job_id = NULL, ambiguous_since = NULL, api_status = NULL, job = NULL,
+            failed_reason = NULL, last_error = NULL, submitted_at = NULL, credits_used = NULL,
+            duration = NULL, sheet_hash = NULL, {reset},
+            ord = ?2, lines = ?3, records = ?4, name = ?5, payload_hash = ?6, body = ?7,
+            est_seconds = ?8, est_credits = ?9, updated_at = ?10
+         WHERE key = ?1 AND state IN ({from})"
+    ))?
+    .execute(params![
+        row.key,
+        row.ord,
+        lines,
+        row.records.json(),
+        row.name,
+        row.payload_hash,
+        row.body,
+        row.est_seconds,
+        row.est_credits,
+        now
+    ])
+}
+
 pub(super) fn set_state(
     tx: &Transaction,
     now: f64,
@@ -539,31 +573,16 @@ fn apply(tx: &Transaction, change: &Change, now: f64) -> rusqlite::Result<()> {
                 .execute(params![key, hash])?;
         }
         Change::Rerender { row, kept } => {
-            let lines = serde_json::to_string(&row.lines).unwrap_or_default();
-            let changed = tx
-                .prepare_cached(
-                    "UPDATE rows SET state = 'planned', generation = generation + 1, reference = NULL,
-                        job_id = NULL, ambiguous_since = NULL, api_status = NULL, job = NULL,
-                        failed_reason = NULL, last_error = NULL, submitted_at = NULL,
-                        credits_used = NULL, duration = NULL, video_path = NULL,
-                        video_sha256 = NULL, video_bytes = NULL, thumb_path = NULL,
-                        thumb_sha256 = NULL, thumb_bytes = NULL, sheet_hash = NULL,
-                        ord = ?2, lines = ?3, records = ?4, name = ?5, payload_hash = ?6,
-                        body = ?7, est_seconds = ?8, est_credits = ?9, updated_at = ?10
-                     WHERE key = ?1 AND state IN ('done', 'downloaded', 'failed', 'rejected')",
-                )?
-                .execute(params![
-                    row.key,
-                    row.ord,
-                    lines,
-                    row.records.json(),
-                    row.name,
-                    row.payload_hash,
-                    row.body,
-                    row.est_seconds,
-                    row.est_credits,
-                    now
-                ])?;
+            // A video made again is a direct creation (a reviewed row's preview and render
+            // were for the old version).
+            let changed = replan(
+                tx,
+                row,
+                now,
+                "video_path = NULL, video_sha256 = NULL, video_bytes = NULL, thumb_path = NULL,
+                 thumb_sha256 = NULL, thumb_bytes = NULL, stage = 'direct', preview_credits = NULL",
+                "'done', 'downloaded', 'failed', 'rejected'",
+            )?;
             if changed > 0 {
                 let detail = match kept {
                     Some(k) => format!("rerender requested; previous files kept as {k}"),
