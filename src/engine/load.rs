@@ -48,6 +48,7 @@ impl Coordinator {
             same_error: super::same_error::SameError::new(cfg.same_error_halt),
             unknown: super::unknown::UnknownStatuses::new(cfg.job_deadline),
             previews: HashSet::new(),
+            refill: super::refill::Refill::new(),
             shared: shared.clone(),
         };
         // One pass over the journal, without bodies and job objects (read when needed).

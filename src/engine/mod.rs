@@ -20,6 +20,7 @@ mod polled;
 mod preview;
 pub mod reconcile;
 pub mod reference;
+mod refill;
 mod render;
 mod render_cap;
 mod same_error;
@@ -181,6 +182,8 @@ pub struct Pending {
     not_before: Option<Instant>,
     /// Sent as a preview (`POST .../preview/`) rather than a final video.
     preview: bool,
+    /// Sent into a slot that was free only by its job's predicted end (see [`refill`]).
+    on_prediction: bool,
 }
 
 /// A submission whose outcome is not known yet.
@@ -362,6 +365,8 @@ struct Coordinator {
     unknown: unknown::UnknownStatuses,
     /// Rows whose job under way is a preview: "made" is judged by `preview`, not `output`.
     previews: HashSet<String>,
+    /// Render slots refilled at their jobs' predicted ends.
+    refill: refill::Refill,
 }
 
 impl Coordinator {
@@ -391,6 +396,24 @@ impl Coordinator {
         self.submitting + self.unsure.len() + self.rendering.len()
     }
 
+    /// Rows holding one of the account's render slots at `now`: as [`Self::in_flight`], but
+    /// once the cap is known, a job past its predicted end holds none (see [`refill`]).
+    fn holding_slots(&self, now: Instant) -> usize {
+        if !self.render_cap.known() {
+            return self.in_flight();
+        }
+        self.submitting + self.unsure.len() + self.refill.holding(&self.rendering, now)
+    }
+
+    /// Whether rows wait for a render slot of a known cap, and the poll rounds can go at the
+    /// refill's cadence (see [`refill`]).
+    fn waiting_for_slots(&self, now: Instant) -> bool {
+        self.render_cap.known()
+            && !self.queue.is_empty()
+            && self.rendering.len() <= crate::api::client::MAX_IDS_PER_CALL
+            && self.in_flight() + self.queue.len() >= self.render_cap.limit(now)
+    }
+
     fn start_submissions(&mut self) {
         if self.stop.is_some() {
             return;
@@ -399,7 +422,7 @@ impl Coordinator {
         let probing = self.same_error.cap().unwrap_or(usize::MAX);
         let limit = self.render_cap.limit(now);
         let at_once = self.render_cap.submitting(self.shared.cfg.max_submitting);
-        while self.in_flight() < limit && self.submitting < at_once.min(probing) {
+        while self.holding_slots(now) < limit && self.submitting < at_once.min(probing) {
             let Some(front) = self.queue.front() else {
                 return;
             };
@@ -424,9 +447,14 @@ impl Coordinator {
                     return;
                 }
             }
-            let Some(p) = self.queue.pop_front() else {
+            // Sent into a slot only a prediction freed (not a probe above the held cap): if
+            // it is refused, the prediction was wrong.
+            let held = self.render_cap.held();
+            let on_prediction = self.in_flight() >= held && self.holding_slots(now) < held;
+            let Some(mut p) = self.queue.pop_front() else {
                 return;
             };
+            p.on_prediction = on_prediction;
             self.committed_credits += p.est_credits;
             self.credits_estimated += p.est_credits;
             self.submitting += 1;
@@ -514,6 +542,14 @@ impl Coordinator {
             .filter(|_| !self.queue.is_empty())
         {
             t = t.min(probe.max(Instant::now()));
+        }
+        // A slot that frees by prediction is refilled at once.
+        if let Some(free) = self
+            .refill
+            .next_free(&self.rendering, Instant::now())
+            .filter(|_| !self.queue.is_empty() && self.render_cap.known())
+        {
+            t = t.min(free);
         }
         t
     }
@@ -678,6 +714,7 @@ impl Pending {
             refusals: 0,
             not_before: None,
             preview: row.stage == crate::journal::Stage::Preview,
+            on_prediction: false,
         }
     }
 }

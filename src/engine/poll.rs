@@ -5,10 +5,11 @@
 //! calls as its due jobs need, and every call is filled to 100 ids:
 //! - **Each job has its own next look.** A new job is first looked at `[poll]
 //!   min_interval_secs` after its creation; while it tells nothing new, the wait grows ×1.5
-//!   up to `max_interval_secs`. Once it reports progress twice while running, its end is
-//!   predicted from the rate of progress and it is looked at then (never later than
-//!   `max_interval_secs`, never sooner than `min_interval_secs`), so a finished job is seen
-//!   within moments, not at the end of a long wait.
+//!   up to `max_interval_secs`. Once it reports progress while running, the latest instant
+//!   it can end by is bounded (see [`end_bound`]) and it is looked at then (never later than
+//!   `max_interval_secs`), so a finished job is seen within moments, not at the end of a long
+//!   wait. While rows wait for a render slot, rounds go at a cadence instead (see
+//!   [`super::refill`]): the slots are refilled at those bounds without a look.
 //! - **A round** happens when a job is due, at most every `min_interval_secs`. It asks about
 //!   every due job, most overdue first, and fills the last call with the jobs due soonest
 //!   (a free look: they cost no extra call).
@@ -51,6 +52,16 @@ pub(super) struct Rendering {
     first_progress: Option<(Instant, f64)>,
     /// Whether `next` is its predicted end (not a wait that grows).
     predicted: bool,
+    /// The latest instant the job is known not to have been running yet: its creation's
+    /// send, or a look that saw it queued.
+    not_running_at: Option<Instant>,
+    /// The latest instant it ends by, if its progress says (see [`end_bound`]).
+    pub ends_by: Option<Instant>,
+    /// Whether `ends_by` comes from a look late in the render (progress at least
+    /// [`PRECISE_FROM`]), close enough to refill its slot on.
+    pub precise: bool,
+    /// When its creation was sent, if this run sent it.
+    pub sent_at: Option<Instant>,
 }
 
 impl Rendering {
@@ -70,45 +81,102 @@ impl Rendering {
             wait: first_look,
             first_progress: None,
             predicted: false,
+            not_running_at: None,
+            ends_by: None,
+            precise: false,
+            sent_at: None,
         }
     }
 
+    /// Its creation was sent at `at` (before the POST left): it cannot have started sooner.
+    pub fn sent(mut self, at: Instant) -> Self {
+        self.not_running_at = Some(at);
+        self.sent_at = Some(at);
+        self
+    }
+
     /// The job was seen still rendering at `now` (or not seen at all: `job` is `None`).
-    pub fn looked(&mut self, job: Option<&Job>, now: Instant, min: Duration, max: Duration) {
+    /// `cadence`: while rows wait for a slot, when the rounds go (see [`super::refill`]).
+    pub fn looked(
+        &mut self,
+        job: Option<&Job>,
+        now: Instant,
+        min: Duration,
+        max: Duration,
+        cadence: Option<Duration>,
+    ) {
         let running = job.is_some_and(|j| j.status == crate::api::JobStatus::Running);
+        if job.is_some() && !running {
+            self.not_running_at = Some(now);
+        }
+        // 0 counts while running: it bounds when it started, as a later progress tells.
         let progress = job
             .and_then(|j| j.progress)
-            .filter(|p| running && *p > 0.0 && *p < 1.0);
-        let predicted = match (progress, self.first_progress) {
-            (Some(p), Some((t0, p0))) if p > p0 && now > t0 => {
-                let per_sec = (p - p0) / now.duration_since(t0).as_secs_f64();
-                // Plus one step of progress: APIs round it down (the sandbox to 0.01), and a
-                // look that comes a moment early costs a second call for the same end.
-                let left = (1.0 - p + RESOLUTION) / per_sec;
-                Some(Duration::from_secs_f64(left.min(1e6)))
-            }
-            (Some(p), Some((_, p0))) if p < p0 => {
-                // Progress went back (a render started over): measure from here.
+            .filter(|p| running && *p >= 0.0 && *p < 1.0);
+        let left = progress.and_then(|p| {
+            let bound = end_bound(
+                now,
+                p,
+                self.not_running_at,
+                self.first_progress.filter(|(_, p0)| *p0 <= p),
+            );
+            if self.first_progress.is_none_or(|(_, p0)| p < p0) {
+                // The first progress, or progress went back (a render started over):
+                // measure from here.
                 self.first_progress = Some((now, p));
-                None
             }
-            (Some(p), None) => {
-                self.first_progress = Some((now, p));
-                None
-            }
-            _ => None,
-        };
-        self.predicted = predicted.is_some();
-        let wait = match predicted {
-            Some(end) => end.clamp(min.min(SLOT_GAP), max),
-            None => {
+            bound.map(|left| (left, p >= PRECISE_FROM))
+        });
+        self.predicted = left.is_some();
+        if let Some((left, precise)) = left {
+            self.ends_by = Some(now + left);
+            self.precise = precise;
+        }
+        let wait = match (left, cadence) {
+            // Its slot is refilled at the bound without a look: the look that finds it done
+            // can wait for a round that others need anyway.
+            (Some((left, true)), Some(c)) => left + c,
+            (_, Some(c)) => c,
+            (Some((left, true)), None) => left.clamp(min.min(SLOT_GAP), max),
+            // A rough bound (early in the render) is far too late to wait for.
+            (rough, None) => {
                 let w = self.wait;
                 self.wait = self.wait.mul_f64(BACKOFF).clamp(min, max);
-                w.clamp(min, max)
+                let w = w.clamp(min, max);
+                rough.map_or(w, |(left, _)| w.min(left.max(min.min(SLOT_GAP))))
             }
         };
         self.next = now + wait;
     }
+}
+
+/// From what progress on a job's end is bounded closely enough to refill its slot on.
+pub(super) const PRECISE_FROM: f64 = 0.5;
+
+/// How long from `now` a running job ends at the latest, given its progress `p` now (rounded
+/// down by the API, by up to [`RESOLUTION`]), if progress rises at a steady rate: the least of
+/// two upper bounds, each late rather than early, so a slot refilled at it is free.
+/// - From `not_running_at`, when it was last known not to be running: it has run for at most
+///   `now - not_running_at` and done at least `p`.
+/// - From `first` progress `(t0, p0)`: since then it has done at least `p - p0 - RESOLUTION`.
+pub(super) fn end_bound(
+    now: Instant,
+    p: f64,
+    not_running_at: Option<Instant>,
+    first: Option<(Instant, f64)>,
+) -> Option<Duration> {
+    let left = 1.0 - p;
+    let from_idle = not_running_at
+        .filter(|t| *t < now && p > 0.0)
+        .map(|t| left * now.duration_since(t).as_secs_f64() / p);
+    let from_first = first
+        .filter(|(t0, p0)| *t0 < now && p - p0 > RESOLUTION)
+        .map(|(t0, p0)| left * now.duration_since(t0).as_secs_f64() / (p - p0 - RESOLUTION));
+    let secs = match (from_idle, from_first) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b)?,
+    };
+    Some(Duration::from_secs_f64(secs.clamp(0.0, 1e6)))
 }
 
 /// The ids a round asks about: every job due at `now`, most overdue first, then the jobs due
@@ -186,7 +254,7 @@ mod tests {
         let mut now = r.next;
         let mut waits = Vec::new();
         for _ in 0..8 {
-            r.looked(Some(&job("in_queue", None)), now, 2 * S, 30 * S);
+            r.looked(Some(&job("in_queue", None)), now, 2 * S, 30 * S, None);
             waits.push((r.next - now).as_secs_f64());
             now = r.next;
         }
@@ -200,32 +268,110 @@ mod tests {
     fn the_end_is_predicted_from_progress() {
         let t0 = Instant::now();
         let near = |a: Instant, b: Instant| a.max(b) - a.min(b) < Duration::from_millis(1);
+        let look = |r: &mut Rendering, p: f64, secs: u32| {
+            r.looked(
+                Some(&job("running", Some(p))),
+                t0 + secs * S,
+                2 * S,
+                30 * S,
+                None,
+            )
+        };
         let mut r = Rendering::new("k".into(), String::new(), t0, 2 * S, t0);
-        r.looked(Some(&job("running", Some(0.2))), t0 + 10 * S, 2 * S, 30 * S);
-        // 0.2 → 0.3 in 10 s: the 0.7 left takes 70 s, more than the longest wait.
-        r.looked(Some(&job("running", Some(0.3))), t0 + 20 * S, 2 * S, 30 * S);
-        assert!(near(r.next, t0 + 50 * S));
-        // 0.2 → 0.8 in 30 s: done 10 s from now, plus one step of progress (0.01: 0.5 s).
-        r.looked(Some(&job("running", Some(0.8))), t0 + 40 * S, 2 * S, 30 * S);
-        assert!(near(r.next, t0 + 50 * S + S / 2));
-        // Almost there (0.2 → 0.985 in 40 s: 0.015 + 0.01 left, 1.27 s): looked at when
-        // due, sooner than the shortest wait (a freed render slot waits for that look)...
-        r.looked(
-            Some(&job("running", Some(0.985))),
-            t0 + 50 * S,
+        look(&mut r, 0.2, 10);
+        assert_eq!(r.ends_by, None, "one look, and no idea when it started");
+        // 0.2 → 0.3 in 10 s: at least 0.09 (0.3 may be 0.309, 0.2 may be 0.2099) in 10 s,
+        // so the 0.7 left takes at most 78 s: too rough to wait for, the wait grows as if
+        // nothing were known (2 s, then 3 s).
+        look(&mut r, 0.3, 20);
+        assert!(near(r.next, t0 + 23 * S));
+        assert!(!r.precise);
+        // 0.2 → 0.8 in 30 s: 0.2 left at 0.59 per 30 s, 10.17 s at the latest.
+        look(&mut r, 0.8, 40);
+        assert!(near(
+            r.next,
+            t0 + 40 * S + Duration::from_secs_f64(0.2 * 30.0 / 0.59)
+        ));
+        assert!(r.precise);
+        // Almost there (0.015 left at 0.775 per 40 s: 0.77 s): looked at when due, sooner
+        // than the shortest wait (a freed render slot waits for that look)...
+        look(&mut r, 0.985, 50);
+        assert!(near(
+            r.next,
+            t0 + 50 * S + Duration::from_secs_f64(0.015 * 40.0 / 0.775)
+        ));
+        // ...but never sooner than `SLOT_GAP` (0.1 → 0.9 in 1 s: 0.13 s left).
+        let mut fast = Rendering::new("f".into(), String::new(), t0, 2 * S, t0);
+        fast.looked(
+            Some(&job("running", Some(0.1))),
+            t0 + S,
             2 * S,
             30 * S,
+            None,
         );
-        let left = r.next - (t0 + 50 * S);
-        assert!(
-            left > Duration::from_millis(1260) && left < Duration::from_millis(1280),
-            "{left:?}"
+        fast.looked(
+            Some(&job("running", Some(0.9))),
+            t0 + 2 * S,
+            2 * S,
+            30 * S,
+            None,
         );
-        // ...but never sooner than `SLOT_GAP` (0.1 → 0.9 in 1 s: 0.14 s left).
-        let mut fast = Rendering::new("f".into(), String::new(), t0, 2 * S, t0);
-        fast.looked(Some(&job("running", Some(0.1))), t0 + S, 2 * S, 30 * S);
-        fast.looked(Some(&job("running", Some(0.9))), t0 + 2 * S, 2 * S, 30 * S);
         assert!(near(fast.next, t0 + 2 * S + SLOT_GAP));
+    }
+
+    /// A job as the sandbox renders it: queued for its first 2.5 s, then progress rising
+    /// steadily to 1 at 10 s, reported rounded down to 0.01.
+    fn sandbox_job(t: f64) -> Job {
+        if t < 2.5 {
+            return job("in_queue", None);
+        }
+        job("running", Some((((t - 2.5) / 7.5) * 100.0).floor() / 100.0))
+    }
+
+    #[test]
+    fn the_bound_is_never_early_and_close_late_in_the_render() {
+        let t0 = Instant::now();
+        let end = t0 + 10 * S;
+        // Looks at every pair of instants a round could come at, 0.1 s apart.
+        for first in 1..95u64 {
+            for second in (first + 1)..100 {
+                let mut r = Rendering::new("k".into(), String::new(), t0, 2 * S, t0).sent(t0);
+                for at in [first, second] {
+                    let t = t0 + Duration::from_millis(at * 100);
+                    r.looked(Some(&sandbox_job(at as f64 / 10.0)), t, 2 * S, 30 * S, None);
+                }
+                let Some(ends_by) = r.ends_by else {
+                    assert!(second < 26, "running at {second}: bounded");
+                    continue;
+                };
+                assert!(
+                    ends_by >= end,
+                    "looks at {first}, {second}: {ends_by:?} early"
+                );
+                if r.precise && first >= 25 && second - first >= 30 {
+                    // Two looks while running, as far apart as rounds at the cadence (a
+                    // third of the render), the second late: within half a second.
+                    let late = ends_by - end;
+                    assert!(late < S / 2, "looks at {first}, {second}: {late:?} late");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn at_a_cadence_a_precise_job_is_looked_at_after_its_end() {
+        let t0 = Instant::now();
+        let c = 3 * S;
+        let mut r = Rendering::new("k".into(), String::new(), t0, 2 * S, t0).sent(t0);
+        r.looked(Some(&sandbox_job(2.0)), t0 + 2 * S, 2 * S, 30 * S, Some(c));
+        assert_eq!(r.next, t0 + 5 * S, "nothing known: the next round");
+        r.looked(Some(&sandbox_job(5.0)), t0 + 5 * S, 2 * S, 30 * S, Some(c));
+        assert!(!r.precise);
+        assert_eq!(r.next, t0 + 8 * S, "a rough bound: the next round");
+        r.looked(Some(&sandbox_job(8.0)), t0 + 8 * S, 2 * S, 30 * S, Some(c));
+        let ends_by = r.ends_by.expect("bounded");
+        assert!(r.precise);
+        assert_eq!(r.next, ends_by + c, "its slot is refilled without a look");
     }
 
     #[test]

@@ -19,6 +19,10 @@ impl Coordinator {
         let shared = self.shared.clone();
         let cfg = &shared.cfg;
         let now = Instant::now();
+        let cadence = self
+            .refill
+            .cadence(cfg.poll_max)
+            .filter(|_| self.waiting_for_slots(now));
         let mut changes = Vec::new();
         let mut errors: Vec<ApiError> = Vec::new();
         let mut jobs = Vec::new();
@@ -30,7 +34,7 @@ impl Coordinator {
                     let seen: HashSet<&str> = found.iter().map(|j| j.id.as_str()).collect();
                     for id in ids.iter().filter(|id| !seen.contains(id.as_str())) {
                         if let Some(r) = self.rendering.get_mut(id) {
-                            r.looked(None, now, cfg.poll_min, cfg.poll_max);
+                            r.looked(None, now, cfg.poll_min, cfg.poll_max, cadence);
                         }
                     }
                     jobs.extend(found);
@@ -71,7 +75,8 @@ impl Coordinator {
             }
             let finished = (job.status.is_terminal() && !no_output) || preview_ready;
             if !finished {
-                r.looked(Some(&job), now, cfg.poll_min, cfg.poll_max);
+                r.looked(Some(&job), now, cfg.poll_min, cfg.poll_max, cadence);
+                self.refill.learn(r);
             }
             let status = job.status.as_str().to_owned();
             if status == r.status && !finished {
@@ -133,6 +138,13 @@ impl Coordinator {
         // frees is worth more than the call, and that round looks at every job of the cap
         // (at most 100), so the others' looks wait for it (up to `poll_max`).
         let now = Instant::now();
+        if let Some(c) = cadence {
+            // Slots are refilled on predictions: rounds only learn progress and collect
+            // finished jobs, each job when it needs it (see `Rendering::looked`).
+            let gate = now + c.min(cfg.poll_min);
+            self.next_poll = poll::next_due(&self.rendering).map_or(now + c, |t| t.max(gate));
+            return Ok(());
+        }
         let gate = now + cfg.poll_min;
         self.next_poll = poll::next_due(&self.rendering).map_or(gate, |t| t.max(gate));
         let slot_bound = self.render_cap.known()

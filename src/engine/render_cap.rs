@@ -65,6 +65,14 @@ impl RenderCap {
         cap.min(self.max_in_flight)
     }
 
+    /// The cap held, without the once-a-minute probe above it.
+    pub fn held(&self) -> usize {
+        self.configured
+            .or(self.learned)
+            .unwrap_or(self.max_in_flight)
+            .min(self.max_in_flight)
+    }
+
     /// Creations that may be under way at once, of `max`.
     pub fn submitting(&self, max: usize) -> usize {
         let max = max.max(1);

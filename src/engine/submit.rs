@@ -14,6 +14,8 @@ pub enum Submitted {
     Created {
         /// Its id.
         job_id: String,
+        /// When the POST was started: the job cannot have started rendering sooner.
+        sent_at: tokio::time::Instant,
     },
     /// The API refused the body (400): the row failed.
     RowFailed {
@@ -81,6 +83,7 @@ pub(super) async fn submit(shared: &Shared, pending: Pending) -> Result<Submitte
             },
         ])
         .await?;
+    let sent_at = tokio::time::Instant::now();
     let outcome = if pending.preview {
         shared.client.create_preview(&body).await
     } else {
@@ -106,7 +109,10 @@ pub(super) async fn submit(shared: &Shared, pending: Pending) -> Result<Submitte
                     },
                 ])
                 .await?;
-            Ok(Submitted::Created { job_id: job.id })
+            Ok(Submitted::Created {
+                job_id: job.id,
+                sent_at,
+            })
         }
         CreateOutcome::NotCreated(e) => {
             let error = e.to_string();

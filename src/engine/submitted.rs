@@ -16,24 +16,28 @@ impl Coordinator {
         let shared = self.shared.clone();
         let cfg = &shared.cfg;
         match outcome {
-            Submitted::Created { job_id } => {
+            Submitted::Created { job_id, sent_at } => {
                 self.throttled_since = None;
                 self.same_error.accepted();
                 tracing::debug!(%key, job = %job_id, "created");
                 self.set_state(&key, RowState::Submitted);
                 let now = Instant::now();
+                // While slots are refilled on predictions, a new job is first looked at by
+                // the next round at the cadence, like every other.
+                let first_look = self
+                    .refill
+                    .cadence(cfg.poll_max)
+                    .filter(|_| self.waiting_for_slots(now))
+                    .unwrap_or(cfg.poll_min);
                 self.rendering.insert(
                     job_id,
-                    Rendering::new(
-                        key,
-                        String::new(),
-                        now + cfg.job_deadline,
-                        cfg.poll_min,
-                        now,
-                    ),
+                    Rendering::new(key, String::new(), now + cfg.job_deadline, first_look, now)
+                        .sent(sent_at),
                 );
-                self.next_poll = self.next_poll.min(now + cfg.poll_min);
-                self.render_cap.accepted(self.rendering.len());
+                self.next_poll = self.next_poll.min(now + first_look);
+                // Jobs past their predicted end are not counted: a creation accepted into
+                // their slot does not mean the account's cap was raised.
+                self.render_cap.accepted(self.holding_slots(now));
             }
             Submitted::RowFailed { error } => {
                 self.throttled_since = None;
@@ -90,8 +94,18 @@ impl Coordinator {
                         if let (true, ApiError::Throttled { detail, .. }) =
                             (error.is_render_cap(), &error)
                         {
+                            // What rendered when it was refused: every job followed if a
+                            // prediction was wrong, else those not past their end.
+                            if pending.on_prediction {
+                                self.refill.refused();
+                            }
+                            let rendering = if pending.on_prediction || !self.render_cap.known() {
+                                self.rendering.len()
+                            } else {
+                                self.refill.holding(&self.rendering, Instant::now())
+                            };
                             self.render_cap.refused(
-                                self.rendering.len(),
+                                rendering,
                                 super::render_cap::named_cap(detail),
                                 Instant::now(),
                             );
@@ -117,6 +131,7 @@ impl Coordinator {
                         pending.not_before = Some(Instant::now() + wait);
                     }
                 }
+                pending.on_prediction = false;
                 self.queue.push_front(pending);
             }
         }

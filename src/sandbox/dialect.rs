@@ -46,6 +46,10 @@
 //!                              # server behind a proxy), not the one the client called
 //! catalog = "drf_page"         # `GET /api/personas/` and `/api/voices/` answer in DRF
 //!                              # pages of `page_size` (default "array", as documented)
+//! progress = "ahead"           # a running job's `progress` rises as the square root of
+//!                              # the work done ("steady", the default: as the work): it
+//!                              # says more than is done, so an end predicted from it is
+//!                              # early
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -102,6 +106,17 @@ pub enum RetryAfterForm {
     HttpDate,
     /// No header at all.
     Missing,
+}
+
+/// How a running job's `progress` rises with the work done.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProgressCurve {
+    /// As the work (the sandbox's pick).
+    #[default]
+    Steady,
+    /// As its square root: ahead of the work, most of all early on.
+    Ahead,
 }
 
 /// Whether statuses are written in lower or upper case.
@@ -173,6 +188,8 @@ pub struct Dialect {
     pub link_base: Option<String>,
     /// Shape of the plain persona and voice lists.
     pub catalog: ListStyle,
+    /// How a running job's `progress` rises.
+    pub progress: ProgressCurve,
 }
 
 impl Default for Dialect {
@@ -205,6 +222,7 @@ impl Default for Dialect {
             existing_jobs: 0,
             link_base: None,
             catalog: ListStyle::Array,
+            progress: ProgressCurve::Steady,
         }
     }
 }

@@ -72,3 +72,74 @@ async fn a_configured_render_cap_is_never_refused() {
     let (refused, _) = run_batch(&h, "max_rendering set").await;
     assert_eq!(refused, 0, "refusals with the cap configured");
 }
+
+/// A harness at real time whose jobs render in about 3 s, at most [`CAP`] at once, the cap
+/// configured, and rounds no more often than every second: a slot refilled before a poll saw
+/// its job end was refilled on a prediction.
+async fn slow_capped(progress: creatify_batch::sandbox::dialect::ProgressCurve) -> Harness {
+    let mut faults = Faults::default();
+    faults.api.progress = progress;
+    let h = Harness::start(faults, |c| {
+        c.options.max_rendering = Some(CAP);
+        c.options.time_scale = 1.0;
+    })
+    .await;
+    let config = FAST_CONFIG
+        .replace(
+            "max_in_flight = 50\n",
+            &format!("max_in_flight = 50\nmax_rendering = {CAP}\n"),
+        )
+        .replace("min_interval_secs = 0.1", "min_interval_secs = 1")
+        .replace("max_interval_secs = 0.5", "max_interval_secs = 3");
+    std::fs::write(h.dir.path().join("pipeline.toml"), config).expect("config written");
+    h
+}
+
+/// Creations sent while fewer jobs were recorded done than the slot they took needed: each
+/// went into a slot that only its job's predicted end had freed.
+fn sent_on_predictions(batch_dir: &std::path::Path) -> usize {
+    let db = rusqlite::Connection::open(batch_dir.join("journal.sqlite")).expect("journal");
+    let mut stmt = db
+        .prepare("SELECT key, state FROM events ORDER BY id")
+        .expect("events");
+    let events: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("events")
+        .flatten()
+        .collect();
+    let (mut sent, mut done, mut predicted) = (std::collections::HashSet::new(), 0, 0);
+    for (key, state) in events {
+        match state.as_str() {
+            "submitting" if sent.insert(key) && sent.len() > CAP && done < sent.len() - CAP => {
+                predicted += 1;
+            }
+            "done" => done += 1,
+            _ => {}
+        }
+    }
+    predicted
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slot_is_refilled_at_its_jobs_predicted_end_without_a_refusal() {
+    let h = slow_capped(Default::default()).await;
+    let (refused, _) = run_batch(&h, "steady progress").await;
+    assert_eq!(refused, 0, "a prediction was early: refused creations");
+    let predicted = sent_on_predictions(&h.batch_dir("cap"));
+    assert!(
+        predicted >= 1,
+        "every slot waited for a poll to see its job done ({ROWS} rows, cap {CAP})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn progress_that_runs_ahead_costs_one_refusal_then_slots_wait_for_polls() {
+    // Progress that says more than is done makes every predicted end early: a runner that
+    // kept trusting them would meet a refusal at nearly every refill.
+    let h = slow_capped(creatify_batch::sandbox::dialect::ProgressCurve::Ahead).await;
+    let (refused, _) = run_batch(&h, "progress ahead").await;
+    assert!(
+        refused <= 1,
+        "{refused} refused creations: early predictions kept being trusted"
+    );
+}

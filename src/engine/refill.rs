@@ -1,0 +1,178 @@
+//! Refilling a render slot at its job's predicted end, without a look first.
+//!
+//! While rows wait for the account's render cap, a slot freed by a job's end used to wait
+//! for a poll round to see it: about one status call per video on top of its creation, to
+//! keep the lag under a second. Here the slot is counted free at the latest instant its job
+//! can end by (from its progress, [`super::poll::end_bound`], a bound that is late rather
+//! than early while progress rises steadily), plus [`MARGIN`]; the next creation goes then.
+//! Poll rounds only learn progress and collect finished jobs, at a cadence of a share of a
+//! typical render ([`CADENCE_SHARE`]), so each round serves every job under way.
+//!
+//! Never at the price of a paid mistake: a creation sent on a prediction is at worst
+//! refused over the cap (HTTP 429: nothing created, nothing charged). The first such refusal
+//! means progress does not rise steadily on this account, and the rest of the run refills a
+//! slot only once a poll has seen it free.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::poll::{Rendering, SLOT_GAP};
+
+/// Past a job's bound before its slot counts as free: the server's own clock and the
+/// request's way there.
+pub(super) const MARGIN: Duration = Duration::from_millis(150);
+/// Poll rounds while slots are refilled on predictions: this share of a typical render, so
+/// every job is seen running at least twice, once late enough to bound its end closely.
+const CADENCE_SHARE: f64 = 0.3;
+/// Weight of the newest render in the typical one.
+const LEARN: f64 = 0.3;
+
+/// Whether slots are refilled on predictions, and the cadence of the rounds meanwhile.
+#[derive(Debug)]
+pub(super) struct Refill {
+    /// Off after a creation sent on a prediction was refused over the cap.
+    trusted: bool,
+    /// A typical render, from a creation's send to its job's end, learned from this run's
+    /// close bounds.
+    typical: Option<Duration>,
+}
+
+impl Refill {
+    pub fn new() -> Self {
+        Self {
+            trusted: true,
+            typical: None,
+        }
+    }
+
+    /// Jobs that hold a slot at `now`: all, or (while predictions are trusted) those whose
+    /// end is not yet past.
+    pub fn holding(&self, rendering: &HashMap<String, Rendering>, now: Instant) -> usize {
+        if !self.trusted {
+            return rendering.len();
+        }
+        rendering.values().filter(|r| !free(r, now)).count()
+    }
+
+    /// When the next slot frees by prediction, if one is due.
+    pub fn next_free(
+        &self,
+        rendering: &HashMap<String, Rendering>,
+        now: Instant,
+    ) -> Option<Instant> {
+        if !self.trusted {
+            return None;
+        }
+        rendering
+            .values()
+            .filter(|r| r.precise && !free(r, now))
+            .filter_map(|r| r.ends_by)
+            .map(|t| t + MARGIN)
+            .min()
+    }
+
+    /// The wait between rounds while slots are refilled on predictions, once a render's
+    /// length is known.
+    pub fn cadence(&self, max: Duration) -> Option<Duration> {
+        let typical = self.typical.filter(|_| self.trusted)?;
+        Some(
+            typical
+                .mul_f64(CADENCE_SHARE)
+                .clamp(SLOT_GAP, max.max(SLOT_GAP)),
+        )
+    }
+
+    /// `r` was just looked at: learn from its bound.
+    pub fn learn(&mut self, r: &Rendering) {
+        let (Some(sent), Some(end), true) = (r.sent_at, r.ends_by, r.precise) else {
+            return;
+        };
+        let took = end.saturating_duration_since(sent);
+        self.typical = Some(match self.typical {
+            None => took,
+            Some(t) => t.mul_f64(1.0 - LEARN) + took.mul_f64(LEARN),
+        });
+    }
+
+    /// A creation sent on a prediction was refused over the cap: refill on polls from now.
+    pub fn refused(&mut self) {
+        if self.trusted {
+            tracing::info!(
+                "a render ended later than its progress said; from now on a slot is refilled \
+                 only once a poll sees it free"
+            );
+        }
+        self.trusted = false;
+    }
+}
+
+/// Whether `r`'s slot is free at `now` by prediction: its close bound is past.
+fn free(r: &Rendering, now: Instant) -> bool {
+    r.precise && r.ends_by.is_some_and(|t| t + MARGIN <= now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(precise: bool, ends_in: Option<Duration>, t0: Instant) -> Rendering {
+        let mut r = Rendering::new("k".into(), String::new(), t0, Duration::ZERO, t0).sent(t0);
+        r.precise = precise;
+        r.ends_by = ends_in.map(|d| t0 + d);
+        r
+    }
+
+    #[test]
+    fn a_slot_frees_at_its_close_bound_plus_the_margin() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs(1);
+        let mut rendering = HashMap::new();
+        rendering.insert("a".into(), job(true, Some(10 * s), t0));
+        rendering.insert("b".into(), job(false, Some(5 * s), t0));
+        rendering.insert("c".into(), job(true, Some(20 * s), t0));
+        rendering.insert("d".into(), job(false, None, t0));
+        let mut refill = Refill::new();
+        assert_eq!(refill.holding(&rendering, t0 + 10 * s), 4);
+        assert_eq!(
+            refill.holding(&rendering, t0 + 10 * s + MARGIN),
+            3,
+            "a is past its bound; b's bound is rough, so it holds its slot"
+        );
+        assert_eq!(refill.next_free(&rendering, t0), Some(t0 + 10 * s + MARGIN));
+        assert_eq!(
+            refill.next_free(&rendering, t0 + 11 * s),
+            Some(t0 + 20 * s + MARGIN)
+        );
+        refill.refused();
+        assert_eq!(
+            refill.holding(&rendering, t0 + 30 * s),
+            4,
+            "after a refusal only a poll frees a slot"
+        );
+        assert_eq!(refill.next_free(&rendering, t0), None);
+    }
+
+    #[test]
+    fn the_cadence_is_a_share_of_a_typical_render() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs(1);
+        let mut refill = Refill::new();
+        assert_eq!(refill.cadence(30 * s), None, "no render seen yet");
+        refill.learn(&job(false, Some(8 * s), t0));
+        assert_eq!(
+            refill.cadence(30 * s),
+            None,
+            "a rough bound teaches nothing"
+        );
+        refill.learn(&job(true, Some(10 * s), t0));
+        assert_eq!(refill.cadence(30 * s), Some(3 * s));
+        refill.learn(&job(true, Some(20 * s), t0));
+        assert_eq!(refill.cadence(30 * s), Some(Duration::from_secs_f64(3.9)));
+        refill.learn(&job(true, Some(1000 * s), t0));
+        assert_eq!(refill.cadence(30 * s), Some(30 * s), "at most poll_max");
+        refill.refused();
+        assert_eq!(refill.cadence(30 * s), None);
+    }
+}
