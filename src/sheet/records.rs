@@ -12,8 +12,18 @@ pub struct Records(String);
 impl Records {
     /// Records from their cells.
     pub fn new(records: &[Vec<String>]) -> Self {
-        // Serializing strings into a String cannot fail.
-        Self(serde_json::to_string(records).unwrap_or_else(|_| "[]".into()))
+        // Sized for the text when no cell needs escaping, and no larger than the text: the
+        // doubling growth of a plain `to_string` left a 180-byte record in 256 bytes (a
+        // 100k-row plan held 7 MB of it).
+        let cells: usize = records.iter().flatten().map(|c| c.len() + 3).sum();
+        let mut text = Vec::with_capacity((1 + 2 * records.len() + cells).max(2));
+        // Serializing strings cannot fail.
+        if serde_json::to_writer(&mut text, records).is_err() {
+            return Self::default();
+        }
+        text.shrink_to_fit();
+        // serde_json writes UTF-8.
+        Self(String::from_utf8(text).unwrap_or_else(|_| "[]".into()))
     }
 
     /// Records from JSON text the journal stored, checked.
