@@ -4,8 +4,9 @@
 //! The stages, one file each: [`columns`] resolves headers to request fields, [`values`]
 //! reads cells by their field's type, `rows` gives each row its key and groups a
 //! multi-scene video's rows, `build` turns a group into a body (defaults, then cells),
-//! deserializes it into the API model and checks it with the API's rules, and [`table`]
-//! prints the result. Every problem in every row is collected before giving up, so a user
+//! deserializes it into the API model and checks it with the API's rules, [`Draft`] holds
+//! the built videos and the problems found until the catalogue's id check has been made on
+//! them and the plan is judged (the sheet is planned once), and [`table`] prints the result. Every problem in every row is collected before giving up, so a user
 //! fixes a sheet in one go: a row whose key is refused is still built on its own for its
 //! other problems, and a video whose rows disagree is still checked with the API's rules.
 //!
