@@ -508,4 +508,31 @@ mod tests {
         );
         assert!(error(judge_voice("Ava", &c, &k)).contains("ambiguous: it has 2 accents"));
     }
+    #[test]
+    fn judging_changes_no_video_and_foretells_the_checks_errors() {
+        use crate::plan::{read_sheet, Draft};
+        let csv = b"key,script,avatar,voice\na,Hi,marco,ava-gb\nb,Hi,nobody-1,ava-us\n";
+        let source = std::path::Path::new("s.csv");
+        let settings = crate::config::Settings::default();
+        let (sheet, tab) = read_sheet(source, csv, Some("csv"), None).unwrap();
+        let mut draft = Draft::new(source, sheet, tab, &settings).unwrap();
+        assert!(!draft.failed());
+        let before = draft.videos().to_vec();
+        let c = catalog();
+        let mut ids = IdCheck::new(&c, &[]);
+        assert!(ids.judge(draft.videos()));
+        assert_eq!(draft.videos(), &before[..], "judging resolved a name");
+        assert_eq!(ids.unlisted, ["nobody-1"]);
+        // The row whose job exists only gets a warning: the check would not fail.
+        let mut spared = IdCheck::new(&c, &[]);
+        spared.spared = ["b".to_owned()].into();
+        assert!(!spared.judge(draft.videos()));
+        // The check made after judging finds what judging foretold, once.
+        draft.check(&mut ids);
+        assert_eq!(ids.unlisted, ["nobody-1"]);
+        assert!(draft.failed());
+        let e = draft.finish().unwrap_err().to_string();
+        assert!(e.contains(r#"unknown avatar "nobody-1""#), "{e}");
+        assert!(!e.contains("marco"), "{e}");
+    }
 }

@@ -72,4 +72,15 @@ mod tests {
         assert!(Records::from_json("[1]".into()).is_err());
         assert_eq!(Records::default().to_vec(), Vec::<Vec<String>>::new());
     }
+    #[test]
+    fn records_hold_no_more_than_their_text() {
+        let cells = vec![vec![
+            "v000001".to_owned(),
+            "Hello, \"number\" one".to_owned(),
+        ]];
+        let r = Records::new(&cells);
+        assert_eq!(r.0.capacity(), r.0.len());
+        assert_eq!(r.to_vec(), cells);
+        assert_eq!(Records::new(&[]).json(), "[]");
+    }
 }
