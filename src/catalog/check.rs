@@ -263,6 +263,8 @@ pub struct IdCheck<'a> {
     pub resolved: usize,
     /// The catalogue is the sandbox's: advice names `--sandbox`.
     pub sandbox: bool,
+    /// Each distinct (field, value) judged so far.
+    verdicts: HashMap<(u8, String), Verdict>,
 }
 
 impl<'a> IdCheck<'a> {
@@ -275,7 +277,53 @@ impl<'a> IdCheck<'a> {
             unlisted: Vec::new(),
             resolved: 0,
             sandbox: false,
+            verdicts: HashMap::new(),
         }
+    }
+
+    /// The verdict on `value` in `field`, judged once per distinct value (an unknown
+    /// avatar that may be unlisted goes to `unlisted`).
+    fn verdict(&mut self, field: Field, value: &str) -> Verdict {
+        let key = (field as u8, value.to_owned());
+        if let Some(v) = self.verdicts.get(&key) {
+            return v.clone();
+        }
+        let verdict = match field {
+            Field::Avatar => judge_avatar(value, self.catalog, &self.known),
+            Field::Voice => judge_voice(value, self.catalog, &self.known),
+        };
+        if matches!(field, Field::Avatar)
+            && matches!(verdict, Verdict::Error(_))
+            && looks_unlisted(value, self.catalog)
+        {
+            self.unlisted.push(value.to_owned());
+        }
+        self.verdicts.insert(key, verdict.clone());
+        verdict
+    }
+
+    /// Judges every avatar and voice of `videos` without changing them (`unlisted` filled
+    /// as [`IdCheck::run`] fills it): whether [`IdCheck::run`] would find an error, so that
+    /// a caller can learn more about unlisted ids first and check once.
+    pub fn judge(&mut self, videos: &[PlannedVideo]) -> bool {
+        let mut failed = false;
+        for v in videos {
+            for scene in &v.body.video_inputs {
+                let avatar = scene.character.as_ref().map(|c| c.avatar_id.as_str());
+                let voice = scene.voice.as_ref().and_then(|x| x.voice_id.as_deref());
+                for (field, value) in [(Field::Avatar, avatar), (Field::Voice, voice)] {
+                    let Some(value) = value.map(str::trim).filter(|s| !s.is_empty()) else {
+                        continue;
+                    };
+                    if matches!(self.verdict(field, value), Verdict::Error(_))
+                        && !self.spared.contains(&v.key)
+                    {
+                        failed = true;
+                    }
+                }
+            }
+        }
+        failed
     }
 
     /// Checks every avatar and voice of `videos`, replacing names by ids; returns the
@@ -286,9 +334,7 @@ impl<'a> IdCheck<'a> {
         columns: &Columns,
         notes: &mut Vec<String>,
     ) -> Vec<Diagnostic> {
-        let catalog = self.catalog;
         let mut errors = Vec::new();
-        let mut verdicts: HashMap<(u8, String), Verdict> = HashMap::new();
         let mut names: Vec<String> = Vec::new();
         for v in videos.iter_mut() {
             let mut cells: Option<Vec<Vec<String>>> = None;
@@ -303,24 +349,7 @@ impl<'a> IdCheck<'a> {
                     if value.is_empty() {
                         continue;
                     }
-                    let key = (field as u8, value.clone());
-                    let verdict = match verdicts.get(&key) {
-                        Some(v) => v.clone(),
-                        None => {
-                            let verdict = match field {
-                                Field::Avatar => judge_avatar(&value, catalog, &self.known),
-                                Field::Voice => judge_voice(&value, catalog, &self.known),
-                            };
-                            if matches!(field, Field::Avatar)
-                                && matches!(verdict, Verdict::Error(_))
-                                && looks_unlisted(&value, catalog)
-                            {
-                                self.unlisted.push(value.clone());
-                            }
-                            verdicts.insert(key, verdict.clone());
-                            verdict
-                        }
-                    };
+                    let verdict = self.verdict(field, &value);
                     let (message, warning) = match verdict {
                         Verdict::Fine => continue,
                         Verdict::Resolved(id, warn) => {
@@ -478,5 +507,32 @@ mod tests {
             Verdict::Resolved("ava-us".into(), None)
         );
         assert!(error(judge_voice("Ava", &c, &k)).contains("ambiguous: it has 2 accents"));
+    }
+    #[test]
+    fn judging_changes_no_video_and_foretells_the_checks_errors() {
+        use crate::plan::{read_sheet, Draft};
+        let csv = b"key,script,avatar,voice\na,Hi,marco,ava-gb\nb,Hi,nobody-1,ava-us\n";
+        let source = std::path::Path::new("s.csv");
+        let settings = crate::config::Settings::default();
+        let (sheet, tab) = read_sheet(source, csv, Some("csv"), None).unwrap();
+        let mut draft = Draft::new(source, sheet, tab, &settings).unwrap();
+        assert!(!draft.failed());
+        let before = draft.videos().to_vec();
+        let c = catalog();
+        let mut ids = IdCheck::new(&c, &[]);
+        assert!(ids.judge(draft.videos()));
+        assert_eq!(draft.videos(), &before[..], "judging resolved a name");
+        assert_eq!(ids.unlisted, ["nobody-1"]);
+        // The row whose job exists only gets a warning: the check would not fail.
+        let mut spared = IdCheck::new(&c, &[]);
+        spared.spared = ["b".to_owned()].into();
+        assert!(!spared.judge(draft.videos()));
+        // The check made after judging finds what judging foretold, once.
+        draft.check(&mut ids);
+        assert_eq!(ids.unlisted, ["nobody-1"]);
+        assert!(draft.failed());
+        let e = draft.finish().unwrap_err().to_string();
+        assert!(e.contains(r#"unknown avatar "nobody-1""#), "{e}");
+        assert!(!e.contains("marco"), "{e}");
     }
 }

@@ -5,12 +5,14 @@ use std::path::{Path, PathBuf};
 
 use crate::batch::{Place, Source};
 use crate::catalog::check::IdCheck;
+use crate::catalog::Catalog;
 use crate::config::Settings;
-use crate::plan::{self, Plan};
+use crate::plan::{self, Draft, Plan};
+
+use super::account::Account;
 use crate::sheet::remote::{self, Fetched, Link};
 
-/// A sheet's bytes, read from its file or fetched from its link, ready to be planned (once,
-/// or again after the catalogue learnt more) without reading or fetching it twice.
+/// A sheet's bytes, read from its file or fetched from its link, ready to be planned once.
 pub(super) struct Loaded {
     /// What names the sheet in messages (its path, or its link).
     name: PathBuf,
@@ -25,28 +27,62 @@ pub(super) struct Loaded {
 }
 
 impl Loaded {
-    /// The plan, its ids checked when `ids` is given.
-    pub fn plan(
-        &self,
-        settings: &Settings,
-        ids: Option<&mut IdCheck<'_>>,
-    ) -> Result<Plan, plan::PlanError> {
+    /// The sheet planned once, its ids not checked yet ([`plan::Draft`]). A file's bytes are
+    /// let go once read, so that a 100k-row plan does not also hold its file (a link's are
+    /// kept: the run keeps a copy of what it fetched).
+    pub fn draft(&mut self, settings: &Settings) -> Result<Draft, plan::PlanError> {
         let bytes = match &self.fetched {
             Some((_, f)) => &f.bytes,
             None => &self.bytes,
         };
-        let mut plan = plan::plan_sheet(
-            &self.name,
-            bytes,
-            self.ext.as_deref(),
-            self.tab.as_deref(),
-            settings,
-            ids,
-        )?;
+        let (sheet, tab) =
+            plan::read_sheet(&self.name, bytes, self.ext.as_deref(), self.tab.as_deref())?;
+        self.bytes = Vec::new();
+        Draft::new(&self.name, sheet, tab, settings)
+    }
+
+    /// The plan of `draft` (a link's batch named after its link), or its problems.
+    pub fn finish(&self, draft: Draft) -> Result<Plan, plan::PlanError> {
+        let mut plan = draft.finish()?;
         if let Some((link, _)) = &self.fetched {
             plan.batch = link.name.clone();
         }
         Ok(plan)
+    }
+
+    /// The problems of `draft`, if it has any ([`Loaded::finish`] of a failed draft).
+    pub fn problems(&self, draft: Result<Draft, plan::PlanError>) -> Option<plan::PlanError> {
+        match draft {
+            Ok(d) if !d.failed() => None,
+            Ok(d) => self.finish(d).err(),
+            Err(e) => Some(e),
+        }
+    }
+}
+
+/// Checks the ids of `draft` against `catalog`; when the check would fail and `look_up`,
+/// the API is asked first about the avatar ids the catalogue does not list (maybe the
+/// account's own), so that the sheet is planned once and checked once.
+pub(super) async fn check_ids(
+    account: &Account,
+    settings: &Settings,
+    catalog: &mut Catalog,
+    draft: &mut Draft,
+    look_up: bool,
+    shape: impl Fn(&mut IdCheck<'_>),
+) {
+    let mut ids = IdCheck::new(catalog, &settings.catalog.known_ids);
+    shape(&mut ids);
+    let fails = ids.judge(draft.videos()) || draft.failed();
+    let unlisted = std::mem::take(&mut ids.unlisted);
+    if look_up && fails && !unlisted.is_empty() {
+        drop(ids);
+        account.look_up(settings, catalog, &unlisted).await;
+        let mut ids = IdCheck::new(catalog, &settings.catalog.known_ids);
+        shape(&mut ids);
+        draft.check(&mut ids);
+    } else {
+        draft.check(&mut ids);
     }
 }
 

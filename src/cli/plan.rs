@@ -3,35 +3,14 @@
 
 use std::io::Write;
 
-use crate::catalog::check::IdCheck;
 use crate::catalog::obtain::Mode;
-use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::engine::reference::{payload_hash, reference, stamped_body};
 use crate::exit::ExitCode;
 use crate::plan;
 
 use super::account::{apply_base_url, Account};
-use super::input::Loaded;
 use super::{invalid, PlanArgs};
-
-/// The plan of `loaded`, its ids checked against `catalog` when there is one; on failure,
-/// the error and the avatar values worth asking the API about.
-pub(super) fn plan_with(
-    loaded: &Loaded,
-    settings: &Settings,
-    catalog: Option<&Catalog>,
-    sandbox: bool,
-) -> Result<plan::Plan, (plan::PlanError, Vec<String>)> {
-    let Some(catalog) = catalog else {
-        return loaded.plan(settings, None).map_err(|e| (e, Vec::new()));
-    };
-    let mut ids = IdCheck::new(catalog, &settings.catalog.known_ids);
-    ids.sandbox = sandbox;
-    loaded
-        .plan(settings, Some(&mut ids))
-        .map_err(|e| (e, ids.unlisted))
-}
 
 pub(super) async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let mut settings = match Settings::load(args.config.as_deref()) {
@@ -41,7 +20,7 @@ pub(super) async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     if let Err(e) = apply_base_url(&mut settings, args.base_url.as_deref()) {
         return invalid(e);
     }
-    let loaded = match super::input::read(&args.sheet, args.tab.as_deref()).await {
+    let mut loaded = match super::input::read(&args.sheet, args.tab.as_deref()).await {
         Ok(l) => l,
         Err(e) => {
             eprintln!("{e}");
@@ -57,12 +36,11 @@ pub(super) async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         .connect_timeout
         .min(std::time::Duration::from_secs(5));
     let account = Account::open(&quick, args.sandbox).await?;
-    // A sheet with problems of its own asks no API anything: its ids are checked too only
-    // against a cached catalogue (or the sandbox's).
-    // Planned once without the id check, so a bad sheet asks no API anything; kept when no
-    // catalogue is had, so the sheet is not planned a second time for nothing.
-    let unchecked = loaded.plan(&settings, None);
-    let sheet_is_bad = unchecked.is_err();
+    // Planned once, without the id check, so that a sheet with problems of its own asks no
+    // API anything (its ids are then checked only against a cached catalogue, or the
+    // sandbox's); then the same videos are checked, not planned again.
+    let draft = loaded.draft(&settings);
+    let sheet_is_bad = draft.as_ref().map_or(true, plan::Draft::failed);
     // (The sandbox's catalogue is in this process: reading it asks no API.)
     let ask = !sheet_is_bad || args.sandbox;
     let mode = Mode {
@@ -89,26 +67,25 @@ pub(super) async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         ),
         Err(e) => (None, format!("avatar and voice ids not checked: {e}")),
     };
-    let mut planned = match catalog.as_ref() {
-        None => unchecked.map_err(|e| (e, Vec::new())),
-        Some(c) => {
-            // The checked plan replaces it: not both in memory at once.
-            drop(unchecked);
-            plan_with(&loaded, &settings, Some(c), args.sandbox)
+    let planned = match draft {
+        Ok(mut draft) => {
+            if let Some(c) = catalog.as_mut() {
+                let sandbox = args.sandbox;
+                super::input::check_ids(&account, &settings, c, &mut draft, !mode.offline, |ids| {
+                    ids.sandbox = sandbox
+                })
+                .await;
+            }
+            loaded.finish(draft)
         }
+        Err(e) => Err(e),
     };
-    if let (Some(c), Err((_, unlisted))) = (catalog.as_mut(), &planned) {
-        if !unlisted.is_empty() && !mode.offline {
-            account.look_up(&settings, c, unlisted).await;
-            planned = plan_with(&loaded, &settings, Some(c), args.sandbox);
-        }
-    }
     let plan = match planned {
         Ok(mut p) => {
             p.notes.push(checked);
             p
         }
-        Err((e, _)) => {
+        Err(e) => {
             eprintln!("{e}");
             // (A sheet that could not be read at all had no ids to check.)
             if matches!(e, plan::PlanError::Invalid(_)) {

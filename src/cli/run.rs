@@ -68,7 +68,7 @@ pub(super) async fn run(
         Ok(r) => r.unwrap_or_default(),
         Err(e) => return invalid(e),
     };
-    let loaded = match super::input::read(&args.sheet, args.tab.as_deref()).await {
+    let mut loaded = match super::input::read(&args.sheet, args.tab.as_deref()).await {
         Ok(l) => l,
         Err(e) => {
             return invalid(format!(
@@ -76,6 +76,8 @@ pub(super) async fn run(
             ))
         }
     };
+    // Planned once: checked below against the catalogue, not planned again.
+    let draft = loaded.draft(&settings);
     let credentials = if args.sandbox {
         sandbox_credentials(&settings)
     } else {
@@ -83,7 +85,7 @@ pub(super) async fn run(
             Ok(c) => c,
             Err(e) => {
                 // The sheet's own problems first: they need fixing either way.
-                if let Err(p) = loaded.plan(&settings, None) {
+                if let Some(p) = loaded.problems(draft) {
                     return invalid(format!(
                         "{p}\nnothing was submitted; fix the sheet and run again"
                     ));
@@ -118,7 +120,7 @@ pub(super) async fn run(
             return invalid(e);
         }
     }
-    let (plan, names) = match checked_plan(&args, &settings, &loaded, &place.dir).await? {
+    let (plan, names) = match checked_plan(&args, &settings, &loaded, draft, &place.dir).await? {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -485,31 +487,41 @@ async fn checked_plan(
     args: &RunArgs,
     settings: &Settings,
     loaded: &super::input::Loaded,
+    draft: Result<crate::plan::Draft, crate::plan::PlanError>,
     batch_dir: &Path,
 ) -> anyhow::Result<Result<(Plan, Names), ExitCode>> {
-    use crate::catalog::check::IdCheck;
     let account = super::account::Account::open(settings, args.sandbox).await?;
+    let sandbox = args.sandbox;
     // A sheet with problems of its own is refused without asking any API anything; its ids
     // are checked too when a catalogue is cached (one kind of error never hides another).
-    if let Err(e) = loaded.plan(settings, None) {
-        // (The sandbox's catalogue is in this process: reading it asks no API.)
-        let offline = crate::catalog::obtain::Mode {
-            refresh: false,
-            offline: !args.sandbox,
-        };
-        let e = match account.catalogue(settings, offline).await {
-            Ok((c, _)) => {
-                let mut ids = IdCheck::new(&c, &settings.catalog.known_ids);
-                ids.sandbox = args.sandbox;
-                loaded.plan(settings, Some(&mut ids)).err().unwrap_or(e)
+    let mut draft = match draft {
+        Ok(d) if !d.failed() => d,
+        Ok(mut d) => {
+            // (The sandbox's catalogue is in this process: reading it asks no API.)
+            let offline = crate::catalog::obtain::Mode {
+                refresh: false,
+                offline: !args.sandbox,
+            };
+            if let Ok((mut c, _)) = account.catalogue(settings, offline).await {
+                super::input::check_ids(&account, settings, &mut c, &mut d, false, |ids| {
+                    ids.sandbox = sandbox
+                })
+                .await;
             }
-            Err(_) => e,
-        };
-        invalid(format!(
-            "{e}\nnothing was submitted; fix the sheet and run again"
-        ))?;
-        return Ok(Err(ExitCode::InvalidInput));
-    }
+            let e = loaded.problems(Ok(d));
+            invalid(format!(
+                "{}\nnothing was submitted; fix the sheet and run again",
+                e.map(|e| e.to_string()).unwrap_or_default()
+            ))?;
+            return Ok(Err(ExitCode::InvalidInput));
+        }
+        Err(e) => {
+            invalid(format!(
+                "{e}\nnothing was submitted; fix the sheet and run again"
+            ))?;
+            return Ok(Err(ExitCode::InvalidInput));
+        }
+    };
     let mode = crate::catalog::obtain::Mode {
         refresh: args.refresh,
         offline: false,
@@ -533,32 +545,25 @@ async fn checked_plan(
     // A batch's own failed.csv fed back is a retry of its rows.
     let retry = args.retry_failed || crate::batch::enclosing_batch(&args.sheet).is_some();
     let spared = super::account::spared_keys(batch_dir, retry);
-    let mut looked_up = false;
-    loop {
-        let mut ids = IdCheck::new(&catalog, &settings.catalog.known_ids);
-        ids.sandbox = args.sandbox;
+    super::input::check_ids(&account, settings, &mut catalog, &mut draft, true, |ids| {
+        ids.sandbox = sandbox;
         ids.spared = spared.clone();
-        match loaded.plan(settings, Some(&mut ids)) {
-            Ok(p) => {
-                tracing::info!(catalogue = %origin.words(), "avatar and voice ids checked");
-                for note in p.notes.iter().filter(|n| n.starts_with("names resolved")) {
-                    tracing::info!("{note}");
-                }
-                let names = crate::catalog::names_of(&p.videos, &catalog);
-                return Ok(Ok((p, names)));
+    })
+    .await;
+    match loaded.finish(draft) {
+        Ok(p) => {
+            tracing::info!(catalogue = %origin.words(), "avatar and voice ids checked");
+            for note in p.notes.iter().filter(|n| n.starts_with("names resolved")) {
+                tracing::info!("{note}");
             }
-            Err(e) => {
-                let unlisted = std::mem::take(&mut ids.unlisted);
-                if !looked_up && !unlisted.is_empty() {
-                    looked_up = true;
-                    account.look_up(settings, &mut catalog, &unlisted).await;
-                    continue;
-                }
-                invalid(format!(
-                    "{e}\nnothing was submitted; fix the sheet and run again"
-                ))?;
-                return Ok(Err(ExitCode::InvalidInput));
-            }
+            let names = crate::catalog::names_of(&p.videos, &catalog);
+            Ok(Ok((p, names)))
+        }
+        Err(e) => {
+            invalid(format!(
+                "{e}\nnothing was submitted; fix the sheet and run again"
+            ))?;
+            Ok(Err(ExitCode::InvalidInput))
         }
     }
 }

@@ -4,8 +4,9 @@
 //! The stages, one file each: [`columns`] resolves headers to request fields, [`values`]
 //! reads cells by their field's type, `rows` gives each row its key and groups a
 //! multi-scene video's rows, `build` turns a group into a body (defaults, then cells),
-//! deserializes it into the API model and checks it with the API's rules, and [`table`]
-//! prints the result. Every problem in every row is collected before giving up, so a user
+//! deserializes it into the API model and checks it with the API's rules, [`Draft`] holds
+//! the built videos and the problems found until the catalogue's id check has been made on
+//! them and the plan is judged (the sheet is planned once), and [`table`] prints the result. Every problem in every row is collected before giving up, so a user
 //! fixes a sheet in one go: a row whose key is refused is still built on its own for its
 //! other problems, and a video whose rows disagree is still checked with the API's rules.
 //!
@@ -54,11 +55,13 @@ pub mod table;
 pub mod values;
 
 mod build;
+mod draft;
 mod error;
 mod rows;
 
 use std::path::{Path, PathBuf};
 
+pub use draft::Draft;
 pub use error::PlanError;
 pub use table::{render_table, write_table};
 
@@ -66,9 +69,8 @@ pub use crate::sheet::{Diagnostic, SheetFormat};
 
 use crate::api::CreateLipsync;
 use crate::catalog::check::IdCheck;
-use crate::config::{check_columns, split_defaults, ConfigError, Settings};
-use crate::sheet::{self, delimiter_name, Records};
-use columns::Columns;
+use crate::config::Settings;
+use crate::sheet::{self, Records};
 
 /// Every video of a sheet, ready to submit.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,7 +109,7 @@ pub struct PlannedVideo {
     /// Values sent as written that look wrong (unknown open-set values, formulas).
     pub warnings: Vec<Diagnostic>,
     /// Each scene's label, in scene order: with both a `key` and a `video` column, the
-    /// row's `key` (empty when the row has none); empty strings otherwise.
+    /// row's `key` (empty when the row has none); an empty list when no scene has one.
     pub scene_labels: Vec<String>,
     /// With `[matrix]`, the key of the row this video is a variant of (for grouping a
     /// row's variants side by side); `None` otherwise.
@@ -153,227 +155,24 @@ pub fn plan_sheet(
     settings: &Settings,
     ids: Option<&mut IdCheck<'_>>,
 ) -> Result<Plan, PlanError> {
-    let kind = sheet::Kind::detect(ext, bytes).map_err(|e| PlanError::from_sheet(source, e))?;
-    let (sheet, tab) =
-        sheet::read_as(bytes, kind, tab).map_err(|e| PlanError::from_sheet(source, e))?;
-    let headers = match &tab {
-        Some(_) => sheet.format.headers.clone(),
-        None => Vec::new(),
-    };
-    let mut plan = plan_read(source, sheet, settings, ids);
-    if let Some(tab) = &tab {
-        match &mut plan {
-            Ok(p) => {
-                for d in p.videos.iter_mut().flat_map(|v| v.warnings.iter_mut()) {
-                    tab.place(d, &p.format.headers);
-                }
-                p.notes.insert(0, workbook_note(tab));
-            }
-            Err(PlanError::Invalid(ds)) => {
-                for d in ds.iter_mut().filter(|d| d.at.is_none()) {
-                    tab.place(d, &headers);
-                }
-            }
-            Err(_) => {}
-        }
-    }
-    plan
-}
-
-/// Which tab of the workbook was read.
-fn workbook_note(tab: &sheet::Tab) -> String {
-    let mut note = format!("workbook: read tab {:?}", tab.name);
-    if tab.tabs.len() > 1 {
-        let others: Vec<String> = tab
-            .tabs
-            .iter()
-            .filter(|t| **t != tab.name)
-            .map(|t| format!("{t:?}"))
-            .collect();
-        note.push_str(&format!(
-            " (also in it: {}; choose with --sheet NAME)",
-            others.join(", ")
-        ));
-    }
-    if tab.merged_cells > 0 {
-        note.push_str(&format!(
-            "; {} taking the value of a merged cell above them",
-            crate::output::words::plural(tab.merged_cells, "cell", "cells")
-        ));
-    }
-    note
-}
-
-/// Plans a sheet already read.
-fn plan_read(
-    source: &Path,
-    sheet: sheet::Sheet,
-    settings: &Settings,
-    ids: Option<&mut IdCheck<'_>>,
-) -> Result<Plan, PlanError> {
-    let column_problems = check_columns(&settings.columns);
-    if !column_problems.is_empty() {
-        return Err(PlanError::Config(ConfigError::Invalid {
-            path: PathBuf::from("[columns]"),
-            problems: column_problems,
-        }));
-    }
-    let (sheet, expanded) = match &settings.matrix {
-        Some(m) => {
-            let (sheet, e) = matrix::expand(sheet, m, settings)?;
-            (sheet, Some(e))
-        }
-        None => (sheet, None),
-    };
-    let (columns, mut errors) = Columns::resolve(
-        &sheet.format.headers,
-        sheet.header_line,
-        &settings.columns,
-        &settings.columns_ignore,
-    );
-    errors.extend(sheet.problems);
-    let source_rows = sheet.rows.len();
-    let (video_defaults, scene_defaults) = split_defaults(&settings.defaults);
-    let cx = build::Context {
-        columns: &columns,
-        video_defaults: &video_defaults,
-        scene_defaults: &scene_defaults,
-        rate: settings.estimate,
-    };
-    // One pass: type a row, place it, and build a video as soon as its last row is read, so
-    // only one video's typed cells are alive at a time (a 100k-row sheet is never held as
-    // typed values).
-    let mut grouper = rows::Grouper::new(&columns, source_rows);
-    let mut videos = Vec::with_capacity(source_rows);
-    let mut current: Option<rows::Group> = None;
-    let mut members: Vec<rows::TypedRow> = Vec::new();
-    let mut finish =
-        |group: rows::Group, members: &mut Vec<rows::TypedRow>, errors: &mut Vec<Diagnostic>| {
-            match build::video(&cx, group, members) {
-                Ok(v) => videos.push(v),
-                Err(d) => errors.extend(d),
-            }
-            members.clear();
-        };
-    for raw in sheet.rows {
-        let row = rows::type_row(raw, &columns, &mut errors);
-        match grouper.place(&row, &mut errors) {
-            rows::Placement::Joins { label } => {
-                if let Some(g) = current.as_mut() {
-                    g.rows.push(members.len());
-                    g.labels.push(label);
-                    members.push(row);
-                }
-            }
-            rows::Placement::Starts {
-                key,
-                derived,
-                label,
-            } => {
-                if let Some(g) = current.take() {
-                    finish(g, &mut members, &mut errors);
-                }
-                current = Some(rows::Group {
-                    key,
-                    derived,
-                    rows: vec![0],
-                    labels: vec![label],
-                });
-                members.push(row);
-            }
-            // Its placement failed (reported); its own problems are still looked for. The
-            // plan fails, so this video is never submitted.
-            rows::Placement::Alone => {
-                if let Some(g) = current.take() {
-                    finish(g, &mut members, &mut errors);
-                }
-                let alone = rows::Group {
-                    key: String::new(),
-                    derived: false,
-                    rows: vec![0],
-                    labels: vec![String::new()],
-                };
-                members.push(row);
-                finish(alone, &mut members, &mut errors);
-            }
-        }
-    }
-    if let Some(g) = current.take() {
-        finish(g, &mut members, &mut errors);
-    }
-    let mut notes = Vec::new();
-    // Built videos are checked even when other rows failed: one kind of error never hides
-    // another.
+    let (sheet, tab) = read_sheet(source, bytes, ext, tab)?;
+    let mut draft = Draft::new(source, sheet, tab, settings)?;
     if let Some(ids) = ids {
-        errors.extend(ids.run(&mut videos, &columns, &mut notes));
+        draft.check(ids);
     }
-    if let Some(e) = &expanded {
-        for v in &mut videos {
-            v.variant_of = e.variant_of.get(&v.key).cloned();
-            matrix::point_at_matrix(&mut v.warnings, &e.filled);
-        }
-        matrix::point_at_matrix(&mut errors, &e.filled);
-    }
-    if errors.iter().any(|d| !d.warning) {
-        errors.extend(videos.into_iter().flat_map(|v| v.warnings));
-        // Stable: problems of one line stay in column order.
-        errors.sort_by_key(|d| d.line);
-        return Err(PlanError::Invalid(errors));
-    }
-    if let Some(e) = &expanded {
-        notes.push(e.note.clone());
-    }
-    if columns.key.is_none() && videos.iter().any(|v| v.key_derived) {
-        notes.push(
-            "no `key` column: keys derived from each row's content (stable across runs; \
-             editing a row gives it a new key)"
-                .to_owned(),
-        );
-    }
-    if columns.video.is_some() {
-        notes.push(format!(
-            "`video` column: {} make {}",
-            crate::output::words::plural(
-                expanded.as_ref().map_or(source_rows, |e| e.source_rows),
-                "row",
-                "rows"
-            ),
-            crate::output::words::plural(videos.len(), "video", "videos")
-        ));
-    }
-    if !columns.ignored.is_empty() {
-        notes.push(format!("ignored columns: {}", columns.ignored.join(", ")));
-    }
-    if sheet.empty_rows > 0 {
-        notes.push(format!("{} empty rows skipped", sheet.empty_rows));
-    }
-    if sheet.format.delimiter != b',' || sheet.format.sep_line {
-        let how = if sheet.format.sep_line {
-            "from the sep= line"
-        } else {
-            "detected"
-        };
-        notes.push(format!(
-            "delimiter {} ({how})",
-            delimiter_name(sheet.format.delimiter)
-        ));
-    }
-    if !settings.defaults.is_empty() {
-        let keys: Vec<&str> = settings.defaults.keys().map(String::as_str).collect();
-        notes.push(format!(
-            "[defaults] applied under every row: {}",
-            keys.join(", ")
-        ));
-    }
-    Ok(Plan {
-        batch: source
-            .file_stem()
-            .map_or_else(|| "batch".to_owned(), |s| s.to_string_lossy().into_owned()),
-        source: source.to_path_buf(),
-        format: sheet.format,
-        videos,
-        notes,
-    })
+    draft.finish()
+}
+
+/// Reads a sheet's bytes as cells ([`plan_sheet`]), with the workbook tab they came from;
+/// once read, the bytes are no longer needed.
+pub fn read_sheet(
+    source: &Path,
+    bytes: &[u8],
+    ext: Option<&str>,
+    tab: Option<&str>,
+) -> Result<(sheet::Sheet, Option<sheet::Tab>), PlanError> {
+    let kind = sheet::Kind::detect(ext, bytes).map_err(|e| PlanError::from_sheet(source, e))?;
+    sheet::read_as(bytes, kind, tab).map_err(|e| PlanError::from_sheet(source, e))
 }
 
 /// The exact request bodies, one compact JSON object per line (JSON Lines), in sheet order.

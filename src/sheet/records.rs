@@ -12,8 +12,18 @@ pub struct Records(String);
 impl Records {
     /// Records from their cells.
     pub fn new(records: &[Vec<String>]) -> Self {
-        // Serializing strings into a String cannot fail.
-        Self(serde_json::to_string(records).unwrap_or_else(|_| "[]".into()))
+        // Sized for the text when no cell needs escaping, and no larger than the text: the
+        // doubling growth of a plain `to_string` left a 180-byte record in 256 bytes (a
+        // 100k-row plan held 7 MB of it).
+        let cells: usize = records.iter().flatten().map(|c| c.len() + 3).sum();
+        let mut text = Vec::with_capacity((1 + 2 * records.len() + cells).max(2));
+        // Serializing strings cannot fail.
+        if serde_json::to_writer(&mut text, records).is_err() {
+            return Self::default();
+        }
+        text.shrink_to_fit();
+        // serde_json writes UTF-8.
+        Self(String::from_utf8(text).unwrap_or_else(|_| "[]".into()))
     }
 
     /// Records from JSON text the journal stored, checked.
@@ -61,5 +71,16 @@ mod tests {
         assert_eq!(Records::from_json(r.json().to_owned()).unwrap(), r);
         assert!(Records::from_json("[1]".into()).is_err());
         assert_eq!(Records::default().to_vec(), Vec::<Vec<String>>::new());
+    }
+    #[test]
+    fn records_hold_no_more_than_their_text() {
+        let cells = vec![vec![
+            "v000001".to_owned(),
+            "Hello, \"number\" one".to_owned(),
+        ]];
+        let r = Records::new(&cells);
+        assert_eq!(r.0.capacity(), r.0.len());
+        assert_eq!(r.to_vec(), cells);
+        assert_eq!(Records::new(&[]).json(), "[]");
     }
 }

@@ -215,7 +215,7 @@ fn key_beside_video_labels_the_scenes() {
         got,
         [
             ("launch", vec!["1", "2"]),
-            ("3", vec![""]),
+            ("3", vec![]),
             ("outro", vec!["4"])
         ]
     );
