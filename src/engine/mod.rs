@@ -399,10 +399,16 @@ impl Coordinator {
     /// Rows holding one of the account's render slots at `now`: as [`Self::in_flight`], but
     /// once the cap is known, a job past its predicted end holds none (see [`refill`]).
     fn holding_slots(&self, now: Instant) -> usize {
-        if !self.render_cap.known() {
-            return self.in_flight();
+        self.submitting + self.unsure.len() + self.rendering_holding(now)
+    }
+
+    /// Jobs rendering that hold a slot at `now` (see [`Self::holding_slots`]).
+    fn rendering_holding(&self, now: Instant) -> usize {
+        if self.render_cap.known() {
+            self.refill.holding(&self.rendering, now)
+        } else {
+            self.rendering.len()
         }
-        self.submitting + self.unsure.len() + self.refill.holding(&self.rendering, now)
     }
 
     /// Whether rows wait for a render slot of a known cap, and the poll rounds can go at the

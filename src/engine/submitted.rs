@@ -37,7 +37,7 @@ impl Coordinator {
                 self.next_poll = self.next_poll.min(now + first_look);
                 // Jobs past their predicted end are not counted: a creation accepted into
                 // their slot does not mean the account's cap was raised.
-                self.render_cap.accepted(self.holding_slots(now));
+                self.render_cap.accepted(self.rendering_holding(now));
             }
             Submitted::RowFailed { error } => {
                 self.throttled_since = None;
@@ -99,10 +99,10 @@ impl Coordinator {
                             if pending.on_prediction {
                                 self.refill.refused();
                             }
-                            let rendering = if pending.on_prediction || !self.render_cap.known() {
+                            let rendering = if pending.on_prediction {
                                 self.rendering.len()
                             } else {
-                                self.refill.holding(&self.rendering, Instant::now())
+                                self.rendering_holding(Instant::now())
                             };
                             self.render_cap.refused(
                                 rendering,
