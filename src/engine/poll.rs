@@ -107,7 +107,10 @@ impl Rendering {
     ) {
         let running = job.is_some_and(|j| j.status == crate::api::JobStatus::Running);
         if job.is_some() && !running {
+            // Not running (yet, or again): whatever its end was bounded by no longer holds.
             self.not_running_at = Some(now);
+            self.ends_by = None;
+            self.precise = false;
         }
         // 0 counts while running: it bounds when it started, as a later progress tells.
         let progress = job
@@ -356,6 +359,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_job_seen_queued_again_loses_its_bound() {
+        let t0 = Instant::now();
+        let mut r = Rendering::new("k".into(), String::new(), t0, 2 * S, t0).sent(t0);
+        r.looked(Some(&sandbox_job(8.0)), t0 + 8 * S, 2 * S, 30 * S, None);
+        assert!(r.precise && r.ends_by.is_some());
+        // Its render started over: the bound of the first one no longer frees its slot.
+        r.looked(Some(&job("in_queue", None)), t0 + 9 * S, 2 * S, 30 * S, None);
+        assert!(!r.precise);
+        assert_eq!(r.ends_by, None);
     }
 
     #[test]
