@@ -1,18 +1,25 @@
-//! The writer side of a download: a blocking thread that hashes and writes the chunks the
+//! The writer side of a download: blocking threads that hash and write the chunks the
 //! network side hands over, decoding them first when the server gzip-encoded the body
-//! (streaming, so memory stays flat), then fsyncs. The SHA-256, the size and the size cap
+//! (streaming, so memory stays flat), then fsync. The SHA-256, the size and the size cap
 //! are always about the decoded bytes: the file as it lands on disk.
+//!
+//! A plain body goes through two threads: this one hashes each batch and hands it on to a
+//! writer thread ([`super::direct`]), so hashing and writing overlap on two cores. A gzip
+//! body is decoded, hashed and written on this thread, through the page cache.
 
-use std::io::{self, IoSlice, Write};
+use std::io::{self, Write};
 
 use sha2::{Digest, Sha256};
 
-/// Chunks queued between the network and the writer (hyper hands over what one read got,
-/// up to a few hundred KiB).
+use super::direct::{start_writeback, BlockWriter};
+
+/// Batches queued between the network and the hasher, and again between the hasher and
+/// the disk (hyper hands over what one read got, up to a few hundred KiB).
 pub(super) const WRITE_QUEUE: usize = 8;
-/// Bytes of chunks handed to the writer at once.
+/// Bytes of chunks handed on at once.
 pub(super) const BATCH: usize = 256 << 10;
-/// Written data handed to the disk in the background every this many bytes.
+/// Through the page cache (gzip), written data handed to the disk in the background every
+/// this many bytes.
 const WRITE_BEHIND: u64 = 8 << 20;
 
 /// How the body is encoded.
@@ -45,13 +52,9 @@ pub(super) enum WriteError {
 
 /// Hashes and writes every queued chunk, then fsyncs the file (also when the sender stopped
 /// early: what arrived is kept for a resume). `at` is the file's length when writing starts
-/// (a resumed download appends). Identity chunks are written with `writev`, without a
-/// buffer: one would copy every byte once more, and on two cores the copies are what is
-/// slow. Gzip chunks go through a streaming decoder; an incomplete stream is `Corrupt`.
-///
-/// On Linux, every [`WRITE_BEHIND`] bytes the kernel is asked to start writing what it has
-/// (`sync_file_range`, which does not wait), so the final fsync finds little left to do
-/// instead of a whole gigabyte of dirty pages: the fsync overlaps with the download.
+/// (a resumed download appends). Plain chunks are hashed here and written by a second
+/// thread in aligned blocks past the page cache ([`super::direct`]); gzip chunks go through
+/// a streaming decoder, and an incomplete stream is `Corrupt`.
 pub(super) fn write_chunks(
     file: std::fs::File,
     at: u64,
@@ -60,21 +63,17 @@ pub(super) fn write_chunks(
     encoding: Encoding,
     cap: u64,
 ) -> Result<Written, WriteError> {
-    let mut sink = Sink {
-        file,
-        at,
-        behind: at,
-        hasher,
-        cap,
-        over: false,
-    };
     match encoding {
-        Encoding::Identity => {
-            while let Some(batch) = rx.blocking_recv() {
-                sink.write_batch(&batch)?;
-            }
-        }
+        Encoding::Identity => hash_and_write(file, at, hasher, rx, cap),
         Encoding::Gzip => {
+            let sink = Sink {
+                file,
+                at,
+                behind: at,
+                hasher,
+                cap,
+                over: false,
+            };
             let mut dec = flate2::write::MultiGzDecoder::new(sink);
             while let Some(batch) = rx.blocking_recv() {
                 for chunk in &batch {
@@ -87,13 +86,71 @@ pub(super) fn write_chunks(
             if let Err(e) = dec.try_finish() {
                 return Err(dec.get_ref().classify(e));
             }
-            sink = dec.finish().map_err(WriteError::Corrupt)?;
+            let sink = dec.finish().map_err(WriteError::Corrupt)?;
+            sink.file.sync_all().map_err(WriteError::Io)?;
+            Ok(Written {
+                hasher: sink.hasher,
+                bytes: sink.at,
+            })
         }
     }
-    sink.file.sync_all().map_err(WriteError::Io)?;
-    Ok(Written {
-        hasher: sink.hasher,
-        bytes: sink.at,
+}
+
+/// A plain body: each batch hashed here, then handed to the writer thread, which copies it
+/// into aligned blocks and writes them ([`BlockWriter`]). The copy costs less than the one
+/// into the page cache it replaces, and is made on the writer's thread, not the hasher's.
+fn hash_and_write(
+    file: std::fs::File,
+    at: u64,
+    mut hasher: Sha256,
+    mut rx: tokio::sync::mpsc::Receiver<Vec<bytes::Bytes>>,
+    cap: u64,
+) -> Result<Written, WriteError> {
+    let (to_disk, from_hasher) = std::sync::mpsc::sync_channel::<Vec<bytes::Bytes>>(WRITE_QUEUE);
+    std::thread::scope(|s| {
+        let writer = std::thread::Builder::new()
+            .name("download-disk".into())
+            .spawn_scoped(s, move || {
+                let mut out = BlockWriter::new(file, at);
+                for batch in from_hasher {
+                    for chunk in &batch {
+                        out.push(chunk)?;
+                    }
+                }
+                out.finish()
+            })
+            .map_err(WriteError::Io)?;
+        let mut hashed = at;
+        let mut over = false;
+        while let Some(batch) = rx.blocking_recv() {
+            let len: u64 = batch.iter().map(|c| c.len() as u64).sum();
+            if hashed + len > cap {
+                over = true;
+                break;
+            }
+            for chunk in &batch {
+                hasher.update(chunk);
+            }
+            hashed += len;
+            if to_disk.send(batch).is_err() {
+                // The writer stopped on an error: it is reported below.
+                break;
+            }
+        }
+        drop(to_disk);
+        let wrote = writer
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the disk writer panicked")));
+        if over {
+            return Err(WriteError::OverCap);
+        }
+        let bytes = wrote.map_err(WriteError::Io)?;
+        if bytes != hashed {
+            return Err(WriteError::Io(io::Error::other(format!(
+                "{hashed} bytes hashed but {bytes} written"
+            ))));
+        }
+        Ok(Written { hasher, bytes })
     })
 }
 
@@ -108,30 +165,6 @@ struct Sink {
 }
 
 impl Sink {
-    fn write_batch(&mut self, batch: &[bytes::Bytes]) -> Result<(), WriteError> {
-        let len: u64 = batch.iter().map(|c| c.len() as u64).sum();
-        if self.at + len > self.cap {
-            self.over = true;
-            return Err(WriteError::OverCap);
-        }
-        for chunk in batch {
-            self.hasher.update(chunk);
-        }
-        // The whole batch in as few `writev` calls as the kernel allows.
-        let mut slices: Vec<IoSlice<'_>> = batch.iter().map(|c| IoSlice::new(c)).collect();
-        let mut rest = &mut slices[..];
-        while !rest.is_empty() {
-            match self.file.write_vectored(rest) {
-                Ok(0) => return Err(WriteError::Io(io::ErrorKind::WriteZero.into())),
-                Ok(n) => IoSlice::advance_slices(&mut rest, n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(WriteError::Io(e)),
-            }
-        }
-        self.wrote(len);
-        Ok(())
-    }
-
     fn wrote(&mut self, len: u64) {
         self.at += len;
         if self.at - self.behind >= WRITE_BEHIND {
@@ -185,24 +218,6 @@ impl Write for Sink {
         self.file.flush()
     }
 }
-
-/// Asks the kernel to start writing `len` bytes of `file` from `offset` to disk, without
-/// waiting. A hint: where it is not available or fails, the final fsync does all the work.
-#[cfg(target_os = "linux")]
-fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
-    use std::os::fd::AsRawFd;
-    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
-        return;
-    };
-    // SAFETY: the descriptor is open for the call's duration (borrowed from `file`), and
-    // sync_file_range reads nothing from our memory.
-    unsafe {
-        libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE);
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn start_writeback(_: &std::fs::File, _: u64, _: u64) {}
 
 /// Hashes what a resumed `.partial` already holds; its length.
 pub(super) fn hash_existing(path: &std::path::Path, hasher: &mut Sha256) -> io::Result<u64> {
