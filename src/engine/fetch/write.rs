@@ -3,21 +3,18 @@
 //! (streaming, so memory stays flat), then fsync. The SHA-256, the size and the size cap
 //! are always about the decoded bytes: the file as it lands on disk.
 //!
-//! A plain body goes through two threads: this one hashes each batch and hands it on to a
-//! writer thread ([`super::direct`]), so hashing and writing overlap on two cores. A gzip
-//! body is decoded, hashed and written on this thread, through the page cache.
+//! The network side copies the body into aligned blocks ([`Block`]); a plain body's blocks
+//! go through two threads: this one hashes each block and hands it on to a writer thread
+//! ([`super::direct`]), which hands it back to be filled again, so reading, hashing and
+//! writing overlap. A gzip body is decoded, hashed and written on this thread, through the
+//! page cache.
 
 use std::io::{self, Write};
 
 use sha2::{Digest, Sha256};
 
-use super::direct::{start_writeback, BlockWriter};
+use super::direct::{start_writeback, Block, BlockWriter, POOL};
 
-/// Batches queued between the network and the hasher, and again between the hasher and
-/// the disk (hyper hands over what one read got, up to a few hundred KiB).
-pub(super) const WRITE_QUEUE: usize = 8;
-/// Bytes of chunks handed on at once.
-pub(super) const BATCH: usize = 256 << 10;
 /// Through the page cache (gzip), written data handed to the disk in the background every
 /// this many bytes.
 const WRITE_BEHIND: u64 = 8 << 20;
@@ -52,19 +49,21 @@ pub(super) enum WriteError {
 
 /// Hashes and writes every queued chunk, then fsyncs the file (also when the sender stopped
 /// early: what arrived is kept for a resume). `at` is the file's length when writing starts
-/// (a resumed download appends). Plain chunks are hashed here and written by a second
-/// thread in aligned blocks past the page cache ([`super::direct`]); gzip chunks go through
-/// a streaming decoder, and an incomplete stream is `Corrupt`.
+/// (a resumed download appends). Every block is handed back through `free` once written.
+/// Plain blocks are hashed here and written by a second thread past the page cache
+/// ([`super::direct`]); gzip blocks go through a streaming decoder, and an incomplete stream
+/// is `Corrupt`.
 pub(super) fn write_chunks(
     file: std::fs::File,
     at: u64,
     hasher: Sha256,
-    mut rx: tokio::sync::mpsc::Receiver<Vec<bytes::Bytes>>,
+    mut rx: tokio::sync::mpsc::Receiver<Block>,
+    free: tokio::sync::mpsc::Sender<Block>,
     encoding: Encoding,
     cap: u64,
 ) -> Result<Written, WriteError> {
     match encoding {
-        Encoding::Identity => hash_and_write(file, at, hasher, rx, cap),
+        Encoding::Identity => hash_and_write(file, at, hasher, rx, free, cap),
         Encoding::Gzip => {
             let sink = Sink {
                 file,
@@ -75,12 +74,12 @@ pub(super) fn write_chunks(
                 over: false,
             };
             let mut dec = flate2::write::MultiGzDecoder::new(sink);
-            while let Some(batch) = rx.blocking_recv() {
-                for chunk in &batch {
-                    if let Err(e) = dec.write_all(chunk) {
-                        return Err(dec.get_ref().classify(e));
-                    }
+            while let Some(block) = rx.blocking_recv() {
+                if let Err(e) = dec.write_all(block.bytes()) {
+                    return Err(dec.get_ref().classify(e));
                 }
+                // The reader may be gone (it stopped): then the block is dropped.
+                let _ = free.blocking_send(block);
             }
             // Checks the stream's trailer (CRC and length): a gzip body cut anywhere fails.
             if let Err(e) = dec.try_finish() {
@@ -96,43 +95,41 @@ pub(super) fn write_chunks(
     }
 }
 
-/// A plain body: each batch hashed here, then handed to the writer thread, which copies it
-/// into aligned blocks and writes them ([`BlockWriter`]). The copy costs less than the one
-/// into the page cache it replaces, and is made on the writer's thread, not the hasher's.
+/// A plain body: each block hashed here, then handed to the writer thread, which writes it
+/// ([`BlockWriter`]) and hands it back to the reader.
 fn hash_and_write(
     file: std::fs::File,
     at: u64,
     mut hasher: Sha256,
-    mut rx: tokio::sync::mpsc::Receiver<Vec<bytes::Bytes>>,
+    mut rx: tokio::sync::mpsc::Receiver<Block>,
+    free: tokio::sync::mpsc::Sender<Block>,
     cap: u64,
 ) -> Result<Written, WriteError> {
-    let (to_disk, from_hasher) = std::sync::mpsc::sync_channel::<Vec<bytes::Bytes>>(WRITE_QUEUE);
+    let (to_disk, from_hasher) = std::sync::mpsc::sync_channel::<Block>(POOL);
     std::thread::scope(|s| {
         let writer = std::thread::Builder::new()
             .name("download-disk".into())
             .spawn_scoped(s, move || {
                 let mut out = BlockWriter::new(file, at);
-                for batch in from_hasher {
-                    for chunk in &batch {
-                        out.push(chunk)?;
-                    }
+                for block in from_hasher {
+                    out.write(&block)?;
+                    // The reader may be gone (it stopped): then the block is dropped.
+                    let _ = free.blocking_send(block);
                 }
                 out.finish()
             })
             .map_err(WriteError::Io)?;
         let mut hashed = at;
         let mut over = false;
-        while let Some(batch) = rx.blocking_recv() {
-            let len: u64 = batch.iter().map(|c| c.len() as u64).sum();
+        while let Some(block) = rx.blocking_recv() {
+            let len = block.bytes().len() as u64;
             if hashed + len > cap {
                 over = true;
                 break;
             }
-            for chunk in &batch {
-                hasher.update(chunk);
-            }
+            hasher.update(block.bytes());
             hashed += len;
-            if to_disk.send(batch).is_err() {
+            if to_disk.send(block).is_err() {
                 // The writer stopped on an error: it is reported below.
                 break;
             }
@@ -255,12 +252,39 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f");
         let file = std::fs::File::create(&p).unwrap();
-        let (tx, rx) = tokio::sync::mpsc::channel(body.len().div_ceil(piece).max(1));
-        for c in body.chunks(piece) {
-            tx.try_send(vec![bytes::Bytes::copy_from_slice(c)]).unwrap();
-        }
-        drop(tx);
-        let w = write_chunks(file, 0, Sha256::new(), rx, encoding, cap)?;
+        // Fed as the network side does: at most POOL blocks, reused once handed back; a
+        // block sent per piece, so every chunking reaches the decoder.
+        let (tx, rx) = tokio::sync::mpsc::channel(POOL);
+        let (free, mut freed) = tokio::sync::mpsc::channel::<Block>(POOL);
+        let owned = body.to_vec();
+        let feeder = std::thread::spawn(move || {
+            let (mut pos, mut made) = (0u64, 0);
+            for mut c in owned.chunks(piece) {
+                while !c.is_empty() {
+                    let mut block = match freed.try_recv() {
+                        Ok(b) => b,
+                        Err(_) if made < POOL => {
+                            made += 1;
+                            Block::new(pos)
+                        }
+                        Err(_) => match freed.blocking_recv() {
+                            Some(b) => b,
+                            None => return,
+                        },
+                    };
+                    block.reset(pos);
+                    let n = block.fill(c);
+                    c = &c[n..];
+                    pos += n as u64;
+                    if tx.blocking_send(block).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        let w = write_chunks(file, 0, Sha256::new(), rx, free, encoding, cap);
+        feeder.join().unwrap();
+        let w = w?;
         let got = std::fs::read(&p).unwrap();
         assert_eq!(w.bytes, got.len() as u64);
         assert_eq!(
