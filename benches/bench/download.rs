@@ -279,11 +279,12 @@ async fn once(i: usize, other_bin: Option<&str>) -> Outcome {
     let sandbox = harness::sandbox(options).await;
     // With a second binary, the two take turns going first.
     let mut other = None;
-    if other_bin.is_some() && i % 2 == 1 {
+    let other_first = i % 2 == 1;
+    if other_bin.is_some() && other_first {
         other = Some(runner_once(&sandbox, other_bin).await.0);
     }
     let (runner, url, peak_rss) = runner_once(&sandbox, None).await;
-    if other_bin.is_some() && i % 2 == 0 {
+    if other_bin.is_some() && !other_first {
         other = Some(runner_once(&sandbox, other_bin).await.0);
     }
 

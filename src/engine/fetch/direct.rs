@@ -45,6 +45,8 @@ pub(super) struct Block {
     raw: Vec<u8>,
     /// Where the aligned block starts in `raw`.
     start: usize,
+    /// Bytes it can hold: a multiple of `ALIGN`.
+    size: usize,
     len: usize,
     /// Where this block must end: a block ends at an aligned file offset, so the first one
     /// after an unaligned resume is short.
@@ -52,15 +54,23 @@ pub(super) struct Block {
 }
 
 impl Block {
-    /// An empty block for the file's bytes from `pos`.
-    pub(super) fn new(pos: u64) -> Block {
-        let raw = vec![0u8; BLOCK + ALIGN];
+    /// An empty block for the file's bytes from `pos`, of [`BLOCK`] bytes or, for a body
+    /// known to be shorter, of its length (rounded up): a small file does not take a whole
+    /// block of memory (downloads run many at once).
+    pub(super) fn new(pos: u64, body_len: Option<u64>) -> Block {
+        let size = body_len.map_or(BLOCK, |n| {
+            let n = usize::try_from(n).unwrap_or(BLOCK).min(BLOCK);
+            (n + ALIGN).div_ceil(ALIGN) * ALIGN
+        });
+        let size = size.min(BLOCK);
+        let raw = vec![0u8; size + ALIGN];
         let start = raw.as_ptr().align_offset(ALIGN).min(ALIGN);
         let mut b = Block {
             raw,
             start,
+            size,
             len: 0,
-            limit: BLOCK,
+            limit: size,
         };
         b.reset(pos);
         b
@@ -69,7 +79,7 @@ impl Block {
     /// Empties the block for the file's bytes from `pos`.
     pub(super) fn reset(&mut self, pos: u64) {
         self.len = 0;
-        self.limit = BLOCK - (pos % ALIGN as u64) as usize;
+        self.limit = self.size - (pos % ALIGN as u64) as usize;
     }
 
     /// Copies as much of `bytes` as fits; how many.
@@ -130,7 +140,7 @@ impl BlockWriter {
         while done < bytes.len() {
             let left = bytes.len() - done;
             // The buffer is aligned at `done` only when `done` is a multiple of ALIGN.
-            let aligned = self.pos % ALIGN as u64 == 0 && done % ALIGN == 0;
+            let aligned = self.pos.is_multiple_of(ALIGN as u64) && done.is_multiple_of(ALIGN);
             let direct = self.direct && aligned && left >= ALIGN;
             let len = if direct { left - left % ALIGN } else { left };
             self.switch(direct)?;
@@ -244,7 +254,7 @@ mod tests {
         let file = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
         let mut w = BlockWriter::new(file, head.len() as u64);
         let mut pos = head.len() as u64;
-        let mut block = Block::new(pos);
+        let mut block = Block::new(pos, None);
         for mut c in body.chunks(piece) {
             while !c.is_empty() {
                 let n = block.fill(c);

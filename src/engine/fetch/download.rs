@@ -75,8 +75,10 @@ pub(super) async fn download(
     });
     let mut body = resp.bytes_stream();
     let mut cut = None;
+    // What is left to come, when the answer says it: sizes the blocks of a small file.
+    let left = |copied: u64| expected.map(|total| total.saturating_sub(copied));
     let mut made = 1;
-    let mut block = Some(Block::new(at));
+    let mut block = Some(Block::new(at, left(at)));
     let mut copied = at;
     'read: while let Some(chunk) = body.next().await {
         let chunk = match chunk {
@@ -113,7 +115,7 @@ pub(super) async fn download(
                     Ok(b) => Some(b),
                     Err(_) if made < POOL => {
                         made += 1;
-                        Some(Block::new(copied))
+                        Some(Block::new(copied, left(copied)))
                     }
                     // None: the writer stopped on an error, reported below.
                     Err(_) => freed.recv().await,

@@ -257,6 +257,7 @@ mod tests {
         let (tx, rx) = tokio::sync::mpsc::channel(POOL);
         let (free, mut freed) = tokio::sync::mpsc::channel::<Block>(POOL);
         let owned = body.to_vec();
+        let owned_len = owned.len() as u64;
         let feeder = std::thread::spawn(move || {
             let (mut pos, mut made) = (0u64, 0);
             for mut c in owned.chunks(piece) {
@@ -265,7 +266,7 @@ mod tests {
                         Ok(b) => b,
                         Err(_) if made < POOL => {
                             made += 1;
-                            Block::new(pos)
+                            Block::new(pos, Some(owned_len.saturating_sub(pos)))
                         }
                         Err(_) => match freed.blocking_recv() {
                             Some(b) => b,
