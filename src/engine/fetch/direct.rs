@@ -99,6 +99,11 @@ impl Block {
         self.len == 0
     }
 
+    /// Whether it was sized to a body shorter than a whole block (the body fits in it).
+    pub(super) fn is_small(&self) -> bool {
+        self.size < BLOCK
+    }
+
     /// The bytes held.
     pub(super) fn bytes(&self) -> &[u8] {
         &self.raw[self.start..self.start + self.len]

@@ -96,7 +96,9 @@ pub(super) fn write_chunks(
 }
 
 /// A plain body: each block hashed here, then handed to the writer thread, which writes it
-/// ([`BlockWriter`]) and hands it back to the reader.
+/// ([`BlockWriter`]) and hands it back to the reader. A body known to fit in its first block
+/// (a thumbnail, a short clip: [`Block::is_small`]) is written here instead: a thread for
+/// one write would cost more than it overlaps, and downloads run many at once.
 fn hash_and_write(
     file: std::fs::File,
     at: u64,
@@ -105,8 +107,36 @@ fn hash_and_write(
     free: tokio::sync::mpsc::Sender<Block>,
     cap: u64,
 ) -> Result<Written, WriteError> {
+    let mut hashed = at;
+    // Hashes a block; false when it takes the file past the cap.
+    let mut hash = |block: &Block| {
+        let len = block.bytes().len() as u64;
+        if hashed + len > cap {
+            return false;
+        }
+        hasher.update(block.bytes());
+        hashed += len;
+        true
+    };
+    let first = rx.blocking_recv();
+    if first.as_ref().is_none_or(Block::is_small) {
+        let mut out = BlockWriter::new(file, at);
+        for block in first
+            .into_iter()
+            .chain(std::iter::from_fn(|| rx.blocking_recv()))
+        {
+            if !hash(&block) {
+                return Err(WriteError::OverCap);
+            }
+            out.write(&block).map_err(WriteError::Io)?;
+            // The reader may be gone (it stopped): then the block is dropped.
+            let _ = free.blocking_send(block);
+        }
+        let bytes = out.finish().map_err(WriteError::Io)?;
+        return Ok(Written { hasher, bytes });
+    }
     let (to_disk, from_hasher) = std::sync::mpsc::sync_channel::<Block>(POOL);
-    std::thread::scope(|s| {
+    let (over, wrote) = std::thread::scope(|s| {
         let writer = std::thread::Builder::new()
             .name("download-disk".into())
             .spawn_scoped(s, move || {
@@ -119,16 +149,15 @@ fn hash_and_write(
                 out.finish()
             })
             .map_err(WriteError::Io)?;
-        let mut hashed = at;
         let mut over = false;
-        while let Some(block) = rx.blocking_recv() {
-            let len = block.bytes().len() as u64;
-            if hashed + len > cap {
+        for block in first
+            .into_iter()
+            .chain(std::iter::from_fn(|| rx.blocking_recv()))
+        {
+            if !hash(&block) {
                 over = true;
                 break;
             }
-            hasher.update(block.bytes());
-            hashed += len;
             if to_disk.send(block).is_err() {
                 // The writer stopped on an error: it is reported below.
                 break;
@@ -138,17 +167,18 @@ fn hash_and_write(
         let wrote = writer
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("the disk writer panicked")));
-        if over {
-            return Err(WriteError::OverCap);
-        }
-        let bytes = wrote.map_err(WriteError::Io)?;
-        if bytes != hashed {
-            return Err(WriteError::Io(io::Error::other(format!(
-                "{hashed} bytes hashed but {bytes} written"
-            ))));
-        }
-        Ok(Written { hasher, bytes })
-    })
+        Ok::<_, WriteError>((over, wrote))
+    })?;
+    if over {
+        return Err(WriteError::OverCap);
+    }
+    let bytes = wrote.map_err(WriteError::Io)?;
+    if bytes != hashed {
+        return Err(WriteError::Io(io::Error::other(format!(
+            "{hashed} bytes hashed but {bytes} written"
+        ))));
+    }
+    Ok(Written { hasher, bytes })
 }
 
 /// The file, with its hash, length and cap.
@@ -337,6 +367,19 @@ mod tests {
         ));
         assert!(matches!(
             write(&data, 4096, Encoding::Identity, 500_000),
+            Err(WriteError::OverCap)
+        ));
+    }
+
+    #[test]
+    fn a_body_of_many_blocks_goes_through_the_writer_thread_whole_and_capped() {
+        // Over a block, so the first block is whole and the writer thread writes.
+        let data: Vec<u8> = (0..5 * (1 << 20) + 123).map(|i| (i % 251) as u8).collect();
+        for piece in [100_003, 1 << 20] {
+            assert!(write(&data, piece, Encoding::Identity, u64::MAX).unwrap() == data);
+        }
+        assert!(matches!(
+            write(&data, 100_003, Encoding::Identity, 3 << 20),
             Err(WriteError::OverCap)
         ));
     }
