@@ -10,6 +10,7 @@
 //! passes: the journal's copy is never trusted for that, since it is what lacked the URL.
 //! A job without a usable thumbnail URL is downloaded without `thumbnail.jpg`.
 
+mod direct;
 mod download;
 mod remote;
 mod stream_check;

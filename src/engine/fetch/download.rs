@@ -18,8 +18,9 @@ use crate::output::{commit_rename, create_no_follow, partial_path};
 
 use super::super::reference::hex;
 use super::super::Shared;
+use super::direct::{Block, POOL};
 use super::verify::{self, Kind};
-use super::write::{self, Encoding, WriteError, BATCH, WRITE_QUEUE};
+use super::write::{self, Encoding, WriteError};
 use super::Attempt;
 
 /// One attempt: resumes `path.partial` when the server allows, renames on success. The
@@ -62,21 +63,24 @@ pub(super) async fn download(
         received = write::hash_existing(&partial, &mut hasher).map_err(io)?;
     }
     let file = create_no_follow(&partial, append).map_err(io)?;
-    // The network is read here; decoding, hashing and writing happen on a blocking thread,
-    // so the two go on at once (on two cores) and the runtime's threads never wait for the
-    // disk. The queue between them bounds the memory a download can hold: WRITE_QUEUE
-    // batches of about BATCH bytes. Chunks go in batches, not one by one: each handover may
-    // wake a thread, and a gigabyte comes in tens of thousands of chunks.
-    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<bytes::Bytes>>(WRITE_QUEUE);
+    // The network is read here, each chunk copied at once into an aligned block (so hyper
+    // reuses its buffer); hashing, decoding and writing happen on blocking threads, so they
+    // go on at once and the runtime's threads never wait for the disk. At most POOL blocks
+    // exist, handed back once written: they bound the memory a download holds.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Block>(POOL);
+    let (free, mut freed) = tokio::sync::mpsc::channel::<Block>(POOL);
     let at = received;
     let writer = tokio::task::spawn_blocking(move || {
-        write::write_chunks(file, at, hasher, rx, encoding, cap)
+        write::write_chunks(file, at, hasher, rx, free, encoding, cap)
     });
     let mut body = resp.bytes_stream();
     let mut cut = None;
-    let mut batch = Vec::new();
-    let mut batched = 0;
-    while let Some(chunk) = body.next().await {
+    // What is left to come, when the answer says it: sizes the blocks of a small file.
+    let left = |copied: u64| expected.map(|total| total.saturating_sub(copied));
+    let mut made = 1;
+    let mut block = Some(Block::new(at, left(at)));
+    let mut copied = at;
+    'read: while let Some(chunk) = body.next().await {
         let chunk = match chunk {
             Ok(c) => c,
             Err(e) => {
@@ -92,19 +96,39 @@ pub(super) async fn download(
             let _ = std::fs::remove_file(&partial);
             return Err(over_cap(cap));
         }
-        batched += chunk.len();
-        batch.push(chunk);
-        if batched >= BATCH {
-            batched = 0;
-            if tx.send(std::mem::take(&mut batch)).await.is_err() {
-                // The writer stopped on an error: it is reported below.
-                break;
+        let mut rest = &chunk[..];
+        while !rest.is_empty() {
+            let Some(b) = block.as_mut() else {
+                break 'read;
+            };
+            let n = b.fill(rest);
+            rest = &rest[n..];
+            copied += n as u64;
+            if b.is_full() {
+                if let Some(full) = block.take() {
+                    // An error here is the writer's: it stopped, and says why below.
+                    if tx.send(full).await.is_err() {
+                        break 'read;
+                    }
+                }
+                block = match freed.try_recv() {
+                    Ok(b) => Some(b),
+                    Err(_) if made < POOL => {
+                        made += 1;
+                        Some(Block::new(copied, left(copied)))
+                    }
+                    // None: the writer stopped on an error, reported below.
+                    Err(_) => freed.recv().await,
+                };
+                if let Some(b) = block.as_mut() {
+                    b.reset(copied);
+                }
             }
         }
     }
-    if !batch.is_empty() {
+    if let Some(b) = block.filter(|b| !b.is_empty()) {
         // An error here is the writer's, reported below.
-        let _ = tx.send(batch).await;
+        let _ = tx.send(b).await;
     }
     drop(tx);
     let written = writer

@@ -1,18 +1,22 @@
-//! The writer side of a download: a blocking thread that hashes and writes the chunks the
+//! The writer side of a download: blocking threads that hash and write the chunks the
 //! network side hands over, decoding them first when the server gzip-encoded the body
-//! (streaming, so memory stays flat), then fsyncs. The SHA-256, the size and the size cap
+//! (streaming, so memory stays flat), then fsync. The SHA-256, the size and the size cap
 //! are always about the decoded bytes: the file as it lands on disk.
+//!
+//! The network side copies the body into aligned blocks ([`Block`]); a plain body's blocks
+//! go through two threads: this one hashes each block and hands it on to a writer thread
+//! ([`super::direct`]), which hands it back to be filled again, so reading, hashing and
+//! writing overlap. A gzip body is decoded, hashed and written on this thread, through the
+//! page cache.
 
-use std::io::{self, IoSlice, Write};
+use std::io::{self, Write};
 
 use sha2::{Digest, Sha256};
 
-/// Chunks queued between the network and the writer (hyper hands over what one read got,
-/// up to a few hundred KiB).
-pub(super) const WRITE_QUEUE: usize = 8;
-/// Bytes of chunks handed to the writer at once.
-pub(super) const BATCH: usize = 256 << 10;
-/// Written data handed to the disk in the background every this many bytes.
+use super::direct::{start_writeback, Block, BlockWriter, POOL};
+
+/// Through the page cache (gzip), written data handed to the disk in the background every
+/// this many bytes.
 const WRITE_BEHIND: u64 = 8 << 20;
 
 /// How the body is encoded.
@@ -45,56 +49,136 @@ pub(super) enum WriteError {
 
 /// Hashes and writes every queued chunk, then fsyncs the file (also when the sender stopped
 /// early: what arrived is kept for a resume). `at` is the file's length when writing starts
-/// (a resumed download appends). Identity chunks are written with `writev`, without a
-/// buffer: one would copy every byte once more, and on two cores the copies are what is
-/// slow. Gzip chunks go through a streaming decoder; an incomplete stream is `Corrupt`.
-///
-/// On Linux, every [`WRITE_BEHIND`] bytes the kernel is asked to start writing what it has
-/// (`sync_file_range`, which does not wait), so the final fsync finds little left to do
-/// instead of a whole gigabyte of dirty pages: the fsync overlaps with the download.
+/// (a resumed download appends). Every block is handed back through `free` once written.
+/// Plain blocks are hashed here and written by a second thread past the page cache
+/// ([`super::direct`]); gzip blocks go through a streaming decoder, and an incomplete stream
+/// is `Corrupt`.
 pub(super) fn write_chunks(
     file: std::fs::File,
     at: u64,
     hasher: Sha256,
-    mut rx: tokio::sync::mpsc::Receiver<Vec<bytes::Bytes>>,
+    mut rx: tokio::sync::mpsc::Receiver<Block>,
+    free: tokio::sync::mpsc::Sender<Block>,
     encoding: Encoding,
     cap: u64,
 ) -> Result<Written, WriteError> {
-    let mut sink = Sink {
-        file,
-        at,
-        behind: at,
-        hasher,
-        cap,
-        over: false,
-    };
     match encoding {
-        Encoding::Identity => {
-            while let Some(batch) = rx.blocking_recv() {
-                sink.write_batch(&batch)?;
-            }
-        }
+        Encoding::Identity => hash_and_write(file, at, hasher, rx, free, cap),
         Encoding::Gzip => {
+            let sink = Sink {
+                file,
+                at,
+                behind: at,
+                hasher,
+                cap,
+                over: false,
+            };
             let mut dec = flate2::write::MultiGzDecoder::new(sink);
-            while let Some(batch) = rx.blocking_recv() {
-                for chunk in &batch {
-                    if let Err(e) = dec.write_all(chunk) {
-                        return Err(dec.get_ref().classify(e));
-                    }
+            while let Some(block) = rx.blocking_recv() {
+                if let Err(e) = dec.write_all(block.bytes()) {
+                    return Err(dec.get_ref().classify(e));
                 }
+                // The reader may be gone (it stopped): then the block is dropped.
+                let _ = free.blocking_send(block);
             }
             // Checks the stream's trailer (CRC and length): a gzip body cut anywhere fails.
             if let Err(e) = dec.try_finish() {
                 return Err(dec.get_ref().classify(e));
             }
-            sink = dec.finish().map_err(WriteError::Corrupt)?;
+            let sink = dec.finish().map_err(WriteError::Corrupt)?;
+            sink.file.sync_all().map_err(WriteError::Io)?;
+            Ok(Written {
+                hasher: sink.hasher,
+                bytes: sink.at,
+            })
         }
     }
-    sink.file.sync_all().map_err(WriteError::Io)?;
-    Ok(Written {
-        hasher: sink.hasher,
-        bytes: sink.at,
-    })
+}
+
+/// A plain body: each block hashed here, then handed to the writer thread, which writes it
+/// ([`BlockWriter`]) and hands it back to the reader. A body known to fit in its first block
+/// (a thumbnail, a short clip: [`Block::is_small`]) is written here instead: a thread for
+/// one write would cost more than it overlaps, and downloads run many at once.
+fn hash_and_write(
+    file: std::fs::File,
+    at: u64,
+    mut hasher: Sha256,
+    mut rx: tokio::sync::mpsc::Receiver<Block>,
+    free: tokio::sync::mpsc::Sender<Block>,
+    cap: u64,
+) -> Result<Written, WriteError> {
+    let mut hashed = at;
+    // Hashes a block; false when it takes the file past the cap.
+    let mut hash = |block: &Block| {
+        let len = block.bytes().len() as u64;
+        if hashed + len > cap {
+            return false;
+        }
+        hasher.update(block.bytes());
+        hashed += len;
+        true
+    };
+    let first = rx.blocking_recv();
+    if first.as_ref().is_none_or(Block::is_small) {
+        let mut out = BlockWriter::new(file, at);
+        for block in first
+            .into_iter()
+            .chain(std::iter::from_fn(|| rx.blocking_recv()))
+        {
+            if !hash(&block) {
+                return Err(WriteError::OverCap);
+            }
+            out.write(&block).map_err(WriteError::Io)?;
+            // The reader may be gone (it stopped): then the block is dropped.
+            let _ = free.blocking_send(block);
+        }
+        let bytes = out.finish().map_err(WriteError::Io)?;
+        return Ok(Written { hasher, bytes });
+    }
+    let (to_disk, from_hasher) = std::sync::mpsc::sync_channel::<Block>(POOL);
+    let (over, wrote) = std::thread::scope(|s| {
+        let writer = std::thread::Builder::new()
+            .name("download-disk".into())
+            .spawn_scoped(s, move || {
+                let mut out = BlockWriter::new(file, at);
+                for block in from_hasher {
+                    out.write(&block)?;
+                    // The reader may be gone (it stopped): then the block is dropped.
+                    let _ = free.blocking_send(block);
+                }
+                out.finish()
+            })
+            .map_err(WriteError::Io)?;
+        let mut over = false;
+        for block in first
+            .into_iter()
+            .chain(std::iter::from_fn(|| rx.blocking_recv()))
+        {
+            if !hash(&block) {
+                over = true;
+                break;
+            }
+            if to_disk.send(block).is_err() {
+                // The writer stopped on an error: it is reported below.
+                break;
+            }
+        }
+        drop(to_disk);
+        let wrote = writer
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the disk writer panicked")));
+        Ok::<_, WriteError>((over, wrote))
+    })?;
+    if over {
+        return Err(WriteError::OverCap);
+    }
+    let bytes = wrote.map_err(WriteError::Io)?;
+    if bytes != hashed {
+        return Err(WriteError::Io(io::Error::other(format!(
+            "{hashed} bytes hashed but {bytes} written"
+        ))));
+    }
+    Ok(Written { hasher, bytes })
 }
 
 /// The file, with its hash, length and cap.
@@ -108,30 +192,6 @@ struct Sink {
 }
 
 impl Sink {
-    fn write_batch(&mut self, batch: &[bytes::Bytes]) -> Result<(), WriteError> {
-        let len: u64 = batch.iter().map(|c| c.len() as u64).sum();
-        if self.at + len > self.cap {
-            self.over = true;
-            return Err(WriteError::OverCap);
-        }
-        for chunk in batch {
-            self.hasher.update(chunk);
-        }
-        // The whole batch in as few `writev` calls as the kernel allows.
-        let mut slices: Vec<IoSlice<'_>> = batch.iter().map(|c| IoSlice::new(c)).collect();
-        let mut rest = &mut slices[..];
-        while !rest.is_empty() {
-            match self.file.write_vectored(rest) {
-                Ok(0) => return Err(WriteError::Io(io::ErrorKind::WriteZero.into())),
-                Ok(n) => IoSlice::advance_slices(&mut rest, n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(WriteError::Io(e)),
-            }
-        }
-        self.wrote(len);
-        Ok(())
-    }
-
     fn wrote(&mut self, len: u64) {
         self.at += len;
         if self.at - self.behind >= WRITE_BEHIND {
@@ -186,24 +246,6 @@ impl Write for Sink {
     }
 }
 
-/// Asks the kernel to start writing `len` bytes of `file` from `offset` to disk, without
-/// waiting. A hint: where it is not available or fails, the final fsync does all the work.
-#[cfg(target_os = "linux")]
-fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
-    use std::os::fd::AsRawFd;
-    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
-        return;
-    };
-    // SAFETY: the descriptor is open for the call's duration (borrowed from `file`), and
-    // sync_file_range reads nothing from our memory.
-    unsafe {
-        libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE);
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn start_writeback(_: &std::fs::File, _: u64, _: u64) {}
-
 /// Hashes what a resumed `.partial` already holds; its length.
 pub(super) fn hash_existing(path: &std::path::Path, hasher: &mut Sha256) -> io::Result<u64> {
     use std::io::Read;
@@ -240,12 +282,40 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f");
         let file = std::fs::File::create(&p).unwrap();
-        let (tx, rx) = tokio::sync::mpsc::channel(body.len().div_ceil(piece).max(1));
-        for c in body.chunks(piece) {
-            tx.try_send(vec![bytes::Bytes::copy_from_slice(c)]).unwrap();
-        }
-        drop(tx);
-        let w = write_chunks(file, 0, Sha256::new(), rx, encoding, cap)?;
+        // Fed as the network side does: at most POOL blocks, reused once handed back; a
+        // block sent per piece, so every chunking reaches the decoder.
+        let (tx, rx) = tokio::sync::mpsc::channel(POOL);
+        let (free, mut freed) = tokio::sync::mpsc::channel::<Block>(POOL);
+        let owned = body.to_vec();
+        let owned_len = owned.len() as u64;
+        let feeder = std::thread::spawn(move || {
+            let (mut pos, mut made) = (0u64, 0);
+            for mut c in owned.chunks(piece) {
+                while !c.is_empty() {
+                    let mut block = match freed.try_recv() {
+                        Ok(b) => b,
+                        Err(_) if made < POOL => {
+                            made += 1;
+                            Block::new(pos, Some(owned_len.saturating_sub(pos)))
+                        }
+                        Err(_) => match freed.blocking_recv() {
+                            Some(b) => b,
+                            None => return,
+                        },
+                    };
+                    block.reset(pos);
+                    let n = block.fill(c);
+                    c = &c[n..];
+                    pos += n as u64;
+                    if tx.blocking_send(block).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        let w = write_chunks(file, 0, Sha256::new(), rx, free, encoding, cap);
+        feeder.join().unwrap();
+        let w = w?;
         let got = std::fs::read(&p).unwrap();
         assert_eq!(w.bytes, got.len() as u64);
         assert_eq!(
@@ -297,6 +367,19 @@ mod tests {
         ));
         assert!(matches!(
             write(&data, 4096, Encoding::Identity, 500_000),
+            Err(WriteError::OverCap)
+        ));
+    }
+
+    #[test]
+    fn a_body_of_many_blocks_goes_through_the_writer_thread_whole_and_capped() {
+        // Over a block, so the first block is whole and the writer thread writes.
+        let data: Vec<u8> = (0..5 * (1 << 20) + 123).map(|i| (i % 251) as u8).collect();
+        for piece in [100_003, 1 << 20] {
+            assert!(write(&data, piece, Encoding::Identity, u64::MAX).unwrap() == data);
+        }
+        assert!(matches!(
+            write(&data, 100_003, Encoding::Identity, 3 << 20),
             Err(WriteError::OverCap)
         ));
     }
