@@ -368,7 +368,13 @@ mod tests {
         r.looked(Some(&sandbox_job(8.0)), t0 + 8 * S, 2 * S, 30 * S, None);
         assert!(r.precise && r.ends_by.is_some());
         // Its render started over: the bound of the first one no longer frees its slot.
-        r.looked(Some(&job("in_queue", None)), t0 + 9 * S, 2 * S, 30 * S, None);
+        r.looked(
+            Some(&job("in_queue", None)),
+            t0 + 9 * S,
+            2 * S,
+            30 * S,
+            None,
+        );
         assert!(!r.precise);
         assert_eq!(r.ends_by, None);
     }
