@@ -49,6 +49,7 @@ impl Coordinator {
             unknown: super::unknown::UnknownStatuses::new(cfg.job_deadline),
             previews: HashSet::new(),
             refill: super::refill::Refill::new(),
+            progress_step: super::poll::ProgressStep::default(),
             shared: shared.clone(),
         };
         // One pass over the journal, without bodies and job objects (read when needed).

@@ -367,6 +367,8 @@ struct Coordinator {
     previews: HashSet<String>,
     /// Render slots refilled at their jobs' predicted ends.
     refill: refill::Refill,
+    /// The step the API's progress moves in, as learned.
+    progress_step: poll::ProgressStep,
 }
 
 impl Coordinator {
@@ -414,8 +416,13 @@ impl Coordinator {
     /// Whether rows wait for a render slot of a known cap, and the poll rounds can go at the
     /// refill's cadence (see [`refill`]).
     fn waiting_for_slots(&self, now: Instant) -> bool {
+        !self.queue.is_empty() && self.slots_bind(now)
+    }
+
+    /// Whether the known render cap, not the rows left, bounds what renders at `now`, with
+    /// few enough jobs rendering for one status call to look at all of them.
+    fn slots_bind(&self, now: Instant) -> bool {
         self.render_cap.known()
-            && !self.queue.is_empty()
             && self.rendering.len() <= crate::api::client::MAX_IDS_PER_CALL
             && self.in_flight() + self.queue.len() >= self.render_cap.limit(now)
     }

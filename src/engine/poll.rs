@@ -30,8 +30,10 @@ use super::Shared;
 const CALLS_AT_ONCE: usize = 4;
 /// Growth of a job's wait while it tells nothing new.
 const BACKOFF: f64 = 1.5;
-/// The progress a job may be ahead of what it reports (reported progress is rounded down).
-const RESOLUTION: f64 = 0.01;
+/// The step sizes progress may move in, coarsest first: reported progress may be off by one
+/// step either way (how the API rounds it is undocumented), and the step is learned from
+/// what it reports ([`ProgressStep`]).
+const STEPS: [f64; 6] = [0.25, 0.2, 0.1, 0.05, 0.02, 0.01];
 /// The shortest wait until a job's predicted end, and between rounds while rows wait for a
 /// render slot: a predicted end is looked at when it is due, not `min_interval_secs` later.
 pub(super) const SLOT_GAP: Duration = Duration::from_millis(250);
@@ -96,7 +98,8 @@ impl Rendering {
     }
 
     /// The job was seen still rendering at `now` (or not seen at all: `job` is `None`).
-    /// `cadence`: while rows wait for a slot, when the rounds go (see [`super::refill`]).
+    /// `cadence`: while rows wait for a slot, when the rounds go (see [`super::refill`]);
+    /// `step`: how far reported progress may be off ([`ProgressStep`]).
     pub fn looked(
         &mut self,
         job: Option<&Job>,
@@ -104,6 +107,7 @@ impl Rendering {
         min: Duration,
         max: Duration,
         cadence: Option<Duration>,
+        step: f64,
     ) {
         let running = job.is_some_and(|j| j.status == crate::api::JobStatus::Running);
         if job.is_some() && !running {
@@ -120,6 +124,7 @@ impl Rendering {
             let bound = end_bound(
                 now,
                 p,
+                step,
                 self.not_running_at,
                 self.first_progress.filter(|(_, p0)| *p0 <= p),
             );
@@ -156,30 +161,68 @@ impl Rendering {
 /// From what progress on a job's end is bounded closely enough to refill its slot on.
 pub(super) const PRECISE_FROM: f64 = 0.5;
 
-/// How long from `now` a running job ends at the latest, given its progress `p` now (rounded
-/// down by the API, by up to [`RESOLUTION`]), if progress rises at a steady rate: the least of
-/// two upper bounds, each late rather than early, so a slot refilled at it is free.
-/// - From `not_running_at`, when it was last known not to be running: it has run for at most
-///   `now - not_running_at` and done at least `p`.
-/// - From `first` progress `(t0, p0)`: since then it has done at least `p - p0 - RESOLUTION`.
+/// How long from `now` a running job ends at the latest, given its progress `p` now (off by
+/// up to `step` either way), if progress rises at a steady rate: the least of two upper
+/// bounds, each late rather than early, so a slot refilled at it is free. It has at most
+/// `1 - p + step` left to do, and:
+/// - from `not_running_at`, when it was last known not to be running, it has run for at most
+///   `now - not_running_at` and done at least `p - step`;
+/// - since its `first` progress `(t0, p0)`, it has done at least `p - p0 - 2 step`.
 pub(super) fn end_bound(
     now: Instant,
     p: f64,
+    step: f64,
     not_running_at: Option<Instant>,
     first: Option<(Instant, f64)>,
 ) -> Option<Duration> {
-    let left = 1.0 - p;
+    let left = 1.0 - p + step;
     let from_idle = not_running_at
-        .filter(|t| *t < now && p > 0.0)
-        .map(|t| left * now.duration_since(t).as_secs_f64() / p);
+        .filter(|t| *t < now && p > step)
+        .map(|t| left * now.duration_since(t).as_secs_f64() / (p - step));
     let from_first = first
-        .filter(|(t0, p0)| *t0 < now && p - p0 > RESOLUTION)
-        .map(|(t0, p0)| left * now.duration_since(t0).as_secs_f64() / (p - p0 - RESOLUTION));
+        .filter(|(t0, p0)| *t0 < now && p - p0 > 2.0 * step)
+        .map(|(t0, p0)| left * now.duration_since(t0).as_secs_f64() / (p - p0 - 2.0 * step));
     let secs = match (from_idle, from_first) {
         (Some(a), Some(b)) => a.min(b),
         (a, b) => a.or(b)?,
     };
     Some(Duration::from_secs_f64(secs.clamp(0.0, 1e6)))
+}
+
+/// The step the API's progress moves in, learned from every value it reports: the coarsest
+/// of [`STEPS`] that each one is a whole number of (until one is not, the coarser step is
+/// assumed: a bound later than it needs to be, never earlier).
+#[derive(Debug, Clone)]
+pub(super) struct ProgressStep {
+    /// Which of [`STEPS`] every value seen so far fits.
+    fits: [bool; STEPS.len()],
+}
+
+impl Default for ProgressStep {
+    fn default() -> Self {
+        Self {
+            fits: [true; STEPS.len()],
+        }
+    }
+}
+
+impl ProgressStep {
+    /// A reported progress (0..=1).
+    pub fn saw(&mut self, p: f64) {
+        for (fits, step) in self.fits.iter_mut().zip(STEPS) {
+            let steps = p / step;
+            *fits &= (steps - steps.round()).abs() < 1e-6;
+        }
+    }
+
+    /// The step to allow for.
+    pub fn get(&self) -> f64 {
+        STEPS
+            .iter()
+            .zip(self.fits)
+            .find_map(|(step, fits)| fits.then_some(*step))
+            .unwrap_or(STEPS[STEPS.len() - 1])
+    }
 }
 
 /// The ids a round asks about: every job due at `now`, most overdue first, then the jobs due
@@ -257,7 +300,7 @@ mod tests {
         let mut now = r.next;
         let mut waits = Vec::new();
         for _ in 0..8 {
-            r.looked(Some(&job("in_queue", None)), now, 2 * S, 30 * S, None);
+            r.looked(Some(&job("in_queue", None)), now, 2 * S, 30 * S, None, 0.01);
             waits.push((r.next - now).as_secs_f64());
             now = r.next;
         }
@@ -278,30 +321,31 @@ mod tests {
                 2 * S,
                 30 * S,
                 None,
+                0.01,
             )
         };
         let mut r = Rendering::new("k".into(), String::new(), t0, 2 * S, t0);
         look(&mut r, 0.2, 10);
         assert_eq!(r.ends_by, None, "one look, and no idea when it started");
-        // 0.2 → 0.3 in 10 s: at least 0.09 (0.3 may be 0.309, 0.2 may be 0.2099) in 10 s,
-        // so the 0.7 left takes at most 78 s: too rough to wait for, the wait grows as if
-        // nothing were known (2 s, then 3 s).
+        // 0.2 → 0.3 in 10 s, each off by up to 0.01 either way: at least 0.08 done in 10 s,
+        // so the 0.71 left at most takes at most 89 s: too rough to wait for, the wait grows
+        // as if nothing were known (2 s, then 3 s).
         look(&mut r, 0.3, 20);
         assert!(near(r.next, t0 + 23 * S));
         assert!(!r.precise);
-        // 0.2 → 0.8 in 30 s: 0.2 left at 0.59 per 30 s, 10.17 s at the latest.
+        // 0.2 → 0.8 in 30 s: 0.21 left at 0.58 per 30 s, 10.86 s at the latest.
         look(&mut r, 0.8, 40);
         assert!(near(
             r.next,
-            t0 + 40 * S + Duration::from_secs_f64(0.2 * 30.0 / 0.59)
+            t0 + 40 * S + Duration::from_secs_f64(0.21 * 30.0 / 0.58)
         ));
         assert!(r.precise);
-        // Almost there (0.015 left at 0.775 per 40 s: 0.77 s): looked at when due, sooner
+        // Almost there (0.025 left at 0.765 per 40 s: 1.31 s): looked at when due, sooner
         // than the shortest wait (a freed render slot waits for that look)...
         look(&mut r, 0.985, 50);
         assert!(near(
             r.next,
-            t0 + 50 * S + Duration::from_secs_f64(0.015 * 40.0 / 0.775)
+            t0 + 50 * S + Duration::from_secs_f64(0.025 * 40.0 / 0.765)
         ));
         // ...but never sooner than `SLOT_GAP` (0.1 → 0.9 in 1 s: 0.13 s left).
         let mut fast = Rendering::new("f".into(), String::new(), t0, 2 * S, t0);
@@ -311,6 +355,7 @@ mod tests {
             2 * S,
             30 * S,
             None,
+            0.01,
         );
         fast.looked(
             Some(&job("running", Some(0.9))),
@@ -318,6 +363,7 @@ mod tests {
             2 * S,
             30 * S,
             None,
+            0.01,
         );
         assert!(near(fast.next, t0 + 2 * S + SLOT_GAP));
     }
@@ -325,33 +371,79 @@ mod tests {
     /// A job as the sandbox renders it: queued for its first 2.5 s, then progress rising
     /// steadily to 1 at 10 s, reported rounded down to 0.01.
     fn sandbox_job(t: f64) -> Job {
+        stepped_job(t, 0.01)
+    }
+
+    /// The same, progress reported rounded down to `step`.
+    fn stepped_job(t: f64, step: f64) -> Job {
         if t < 2.5 {
             return job("in_queue", None);
         }
-        job("running", Some((((t - 2.5) / 7.5) * 100.0).floor() / 100.0))
+        job(
+            "running",
+            Some(((t - 2.5) / 7.5 / step + 1e-9).floor() * step),
+        )
     }
 
     #[test]
     fn the_bound_is_never_early_and_close_late_in_the_render() {
+        // The run's other jobs have shown progress in hundredths (0.37, say).
+        never_early(0.01, Some(0.37));
+    }
+
+    #[test]
+    fn progress_in_coarse_steps_is_never_taken_for_a_finer_one() {
+        // An API whose progress moves in tenths: 0.3 may be 0.39 done. Learned from the
+        // job's own looks only (0 and 0.5 fit quarters: later still, never early)...
+        never_early(0.1, None);
+        // ...or from others' too (0.3).
+        never_early(0.1, Some(0.3));
+    }
+
+    #[test]
+    fn the_step_is_the_coarsest_every_progress_fits() {
+        let learned = |seen: &[f64]| {
+            let mut steps = ProgressStep::default();
+            seen.iter().for_each(|p| steps.saw(*p));
+            steps.get()
+        };
+        assert_eq!(learned(&[]), 0.25, "nothing seen: the coarsest");
+        assert_eq!(learned(&[0.0, 0.5, 0.75]), 0.25);
+        assert_eq!(learned(&[0.5, 0.3]), 0.1);
+        assert_eq!(learned(&[0.3, 0.37]), 0.01);
+        assert_eq!(learned(&[0.123]), 0.01, "finer than any: the finest");
+    }
+
+    /// Looks at every pair of instants a round could come at, 0.1 s apart, at a job whose
+    /// progress moves in `step`s (the step learned from `seen`, what other jobs reported, and
+    /// these looks): its bound is never early, and, with the step known to be 0.01, within
+    /// half a second once two looks a third of the render apart are late in it.
+    fn never_early(step: f64, seen: Option<f64>) {
         let t0 = Instant::now();
         let end = t0 + 10 * S;
-        // Looks at every pair of instants a round could come at, 0.1 s apart.
+        let mut bounded = 0;
         for first in 1..95u64 {
             for second in (first + 1)..100 {
                 let mut r = Rendering::new("k".into(), String::new(), t0, 2 * S, t0).sent(t0);
+                let mut steps = ProgressStep::default();
+                seen.into_iter().for_each(|p| steps.saw(p));
                 for at in [first, second] {
                     let t = t0 + Duration::from_millis(at * 100);
-                    r.looked(Some(&sandbox_job(at as f64 / 10.0)), t, 2 * S, 30 * S, None);
+                    let j = stepped_job(at as f64 / 10.0, step);
+                    if let Some(p) = j.progress {
+                        steps.saw(p);
+                    }
+                    r.looked(Some(&j), t, 2 * S, 30 * S, None, steps.get());
                 }
                 let Some(ends_by) = r.ends_by else {
-                    assert!(second < 26, "running at {second}: bounded");
                     continue;
                 };
+                bounded += 1;
                 assert!(
                     ends_by >= end,
                     "looks at {first}, {second}: {ends_by:?} early"
                 );
-                if r.precise && first >= 25 && second - first >= 30 {
+                if steps.get() == 0.01 && r.precise && first >= 25 && second - first >= 30 {
                     // Two looks while running, as far apart as rounds at the cadence (a
                     // third of the render), the second late: within half a second.
                     let late = ends_by - end;
@@ -359,13 +451,25 @@ mod tests {
                 }
             }
         }
+        // Most pairs of looks while it runs bound it (a check of no bound would hold vacuously).
+        assert!(
+            bounded > 1000,
+            "only {bounded} pairs of looks bounded the job"
+        );
     }
 
     #[test]
     fn a_job_seen_queued_again_loses_its_bound() {
         let t0 = Instant::now();
         let mut r = Rendering::new("k".into(), String::new(), t0, 2 * S, t0).sent(t0);
-        r.looked(Some(&sandbox_job(8.0)), t0 + 8 * S, 2 * S, 30 * S, None);
+        r.looked(
+            Some(&sandbox_job(8.0)),
+            t0 + 8 * S,
+            2 * S,
+            30 * S,
+            None,
+            0.01,
+        );
         assert!(r.precise && r.ends_by.is_some());
         // Its render started over: the bound of the first one no longer frees its slot.
         r.looked(
@@ -374,6 +478,7 @@ mod tests {
             2 * S,
             30 * S,
             None,
+            0.01,
         );
         assert!(!r.precise);
         assert_eq!(r.ends_by, None);
@@ -384,12 +489,33 @@ mod tests {
         let t0 = Instant::now();
         let c = 3 * S;
         let mut r = Rendering::new("k".into(), String::new(), t0, 2 * S, t0).sent(t0);
-        r.looked(Some(&sandbox_job(2.0)), t0 + 2 * S, 2 * S, 30 * S, Some(c));
+        r.looked(
+            Some(&sandbox_job(2.0)),
+            t0 + 2 * S,
+            2 * S,
+            30 * S,
+            Some(c),
+            0.01,
+        );
         assert_eq!(r.next, t0 + 5 * S, "nothing known: the next round");
-        r.looked(Some(&sandbox_job(5.0)), t0 + 5 * S, 2 * S, 30 * S, Some(c));
+        r.looked(
+            Some(&sandbox_job(5.0)),
+            t0 + 5 * S,
+            2 * S,
+            30 * S,
+            Some(c),
+            0.01,
+        );
         assert!(!r.precise);
         assert_eq!(r.next, t0 + 8 * S, "a rough bound: the next round");
-        r.looked(Some(&sandbox_job(8.0)), t0 + 8 * S, 2 * S, 30 * S, Some(c));
+        r.looked(
+            Some(&sandbox_job(8.0)),
+            t0 + 8 * S,
+            2 * S,
+            30 * S,
+            Some(c),
+            0.01,
+        );
         let ends_by = r.ends_by.expect("bounded");
         assert!(r.precise);
         assert_eq!(r.next, ends_by + c, "its slot is refilled without a look");

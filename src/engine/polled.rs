@@ -23,6 +23,13 @@ impl Coordinator {
             .refill
             .cadence(cfg.poll_max)
             .filter(|_| self.waiting_for_slots(now));
+        // Every progress reported teaches the step it moves in, before any bound uses it.
+        for (_, answer) in &answers {
+            for p in answer.iter().flatten().filter_map(|j| j.progress) {
+                self.progress_step.saw(p);
+            }
+        }
+        let step = self.progress_step.get();
         let mut changes = Vec::new();
         let mut errors: Vec<ApiError> = Vec::new();
         let mut jobs = Vec::new();
@@ -34,7 +41,7 @@ impl Coordinator {
                     let seen: HashSet<&str> = found.iter().map(|j| j.id.as_str()).collect();
                     for id in ids.iter().filter(|id| !seen.contains(id.as_str())) {
                         if let Some(r) = self.rendering.get_mut(id) {
-                            r.looked(None, now, cfg.poll_min, cfg.poll_max, cadence);
+                            r.looked(None, now, cfg.poll_min, cfg.poll_max, cadence, step);
                         }
                     }
                     jobs.extend(found);
@@ -75,7 +82,7 @@ impl Coordinator {
             }
             let finished = (job.status.is_terminal() && !no_output) || preview_ready;
             if !finished {
-                r.looked(Some(&job), now, cfg.poll_min, cfg.poll_max, cadence);
+                r.looked(Some(&job), now, cfg.poll_min, cfg.poll_max, cadence, step);
                 self.refill.learn(r);
             }
             let status = job.status.as_str().to_owned();
@@ -147,10 +154,8 @@ impl Coordinator {
         }
         let gate = now + cfg.poll_min;
         self.next_poll = poll::next_due(&self.rendering).map_or(gate, |t| t.max(gate));
-        let slot_bound = self.render_cap.known()
-            && self.rendering.len() <= crate::api::client::MAX_IDS_PER_CALL
-            && self.in_flight() + self.queue.len() >= self.render_cap.limit(now);
-        if let Some(end) = poll::next_end(&self.rendering).filter(|_| slot_bound) {
+        let slots_bind = self.slots_bind(now);
+        if let Some(end) = poll::next_end(&self.rendering).filter(|_| slots_bind) {
             self.next_poll = end
                 .max(now + poll::SLOT_GAP)
                 .min(self.next_poll.max(now + cfg.poll_max));

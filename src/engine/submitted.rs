@@ -96,10 +96,8 @@ impl Coordinator {
                         {
                             // What rendered when it was refused: every job followed if a
                             // prediction was wrong, else those not past their end.
-                            if pending.on_prediction {
-                                self.refill.refused();
-                            }
                             let rendering = if pending.on_prediction {
+                                self.refill.refused();
                                 self.rendering.len()
                             } else {
                                 self.rendering_holding(Instant::now())

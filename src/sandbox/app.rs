@@ -109,10 +109,8 @@ impl App {
         let dialect = &self.faults.faults().api;
         v["name"] = super::listing::stored_name(job.name.as_deref(), dialect);
         super::job::output_dialect(&mut v, &snap, now, dialect);
-        if dialect.progress == super::dialect::ProgressCurve::Ahead
-            && snap.status == crate::api::JobStatus::Running
-        {
-            v["progress"] = ((snap.progress.sqrt() * 100.0).floor() / 100.0).into();
+        if snap.status == crate::api::JobStatus::Running {
+            v["progress"] = super::job::reported_progress(snap.progress, dialect).into();
         }
         v["status"] = Value::String(super::job::status_word(&snap.status, dialect));
         v

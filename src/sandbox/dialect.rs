@@ -50,6 +50,8 @@
 //!                              # the work done ("steady", the default: as the work): it
 //!                              # says more than is done, so an end predicted from it is
 //!                              # early
+//! progress_step = 0.1          # a running job's `progress` moves in steps of this size
+//!                              # (rounded down; default: 0.01)
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -190,6 +192,8 @@ pub struct Dialect {
     pub catalog: ListStyle,
     /// How a running job's `progress` rises.
     pub progress: ProgressCurve,
+    /// The steps a running job's `progress` moves in (rounded down), if not 0.01.
+    pub progress_step: Option<f64>,
 }
 
 impl Default for Dialect {
@@ -223,6 +227,7 @@ impl Default for Dialect {
             link_base: None,
             catalog: ListStyle::Array,
             progress: ProgressCurve::Steady,
+            progress_step: None,
         }
     }
 }
@@ -236,6 +241,9 @@ impl Dialect {
         let seconds = |s: f64| s.is_finite() && s >= 0.0;
         if !(seconds(self.list_delay_seconds) && seconds(self.output_delay_seconds)) {
             anyhow::bail!("[api] delays must be seconds, 0 or more");
+        }
+        if self.progress_step.is_some_and(|s| !(s > 0.0 && s <= 1.0)) {
+            anyhow::bail!("[api] progress_step must be above 0 and at most 1");
         }
         if !(400..=499).contains(&self.credits_status) {
             anyhow::bail!("[api] credits_status must be a 4xx status");

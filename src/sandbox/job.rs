@@ -239,6 +239,19 @@ pub fn output_dialect(v: &mut Value, snap: &Snapshot, now_ms: i64, dialect: &Dia
     }
 }
 
+/// A running job's `progress` as the dialect reports it: ahead of the work (its square
+/// root) with `progress = "ahead"`, rounded down to `progress_step` (0.01 by default).
+pub fn reported_progress(progress: f64, dialect: &Dialect) -> f64 {
+    let p = match dialect.progress {
+        super::dialect::ProgressCurve::Steady => progress,
+        super::dialect::ProgressCurve::Ahead => progress.sqrt(),
+    };
+    let step = dialect.progress_step.unwrap_or(0.01);
+    // A hair added before rounding down, so 0.3 / 0.1 is 3, not 2.9999; divided by the
+    // steps per unit, so 3 tenths are 0.3, not 0.30000000000000004.
+    ((p / step + 1e-9).floor() / (1.0 / step)).clamp(0.0, 1.0)
+}
+
 /// The word the dialect uses for `status` (`status_done`, ..., then `status_case`). Applied
 /// to every job the sandbox writes (creation answers, GETs, lists, webhooks), because a real
 /// server that says `COMPLETED` says it everywhere.
@@ -409,5 +422,16 @@ mod tests {
             parsed.created_at.as_deref(),
             Some("1970-01-01T00:16:40.000000Z")
         );
+    }
+
+    #[test]
+    fn reported_progress_is_rounded_down_to_the_dialect_step() {
+        let mut d = Dialect::default();
+        assert_eq!(reported_progress(0.377, &d), 0.37);
+        assert_eq!(reported_progress(0.3, &d), 0.3, "no 0.29 from 0.3 / 0.01");
+        d.progress_step = Some(0.1);
+        assert_eq!(reported_progress(0.39, &d), 0.3);
+        d.progress = super::super::dialect::ProgressCurve::Ahead;
+        assert_eq!(reported_progress(0.25, &d), 0.5, "ahead: the square root");
     }
 }

@@ -6,6 +6,7 @@
 
 use std::time::Instant;
 
+use creatify_batch::sandbox::dialect::{Dialect, ProgressCurve};
 use creatify_batch::sandbox::Faults;
 
 use crate::support::*;
@@ -76,9 +77,9 @@ async fn a_configured_render_cap_is_never_refused() {
 /// A harness at real time whose jobs render in about 3 s, at most [`CAP`] at once, the cap
 /// configured, and rounds no more often than every second: a slot refilled before a poll saw
 /// its job end was refilled on a prediction.
-async fn slow_capped(progress: creatify_batch::sandbox::dialect::ProgressCurve) -> Harness {
+async fn slow_capped(api: impl FnOnce(&mut Dialect)) -> Harness {
     let mut faults = Faults::default();
-    faults.api.progress = progress;
+    api(&mut faults.api);
     let h = Harness::start(faults, |c| {
         c.options.max_rendering = Some(CAP);
         c.options.time_scale = 1.0;
@@ -122,7 +123,7 @@ fn sent_on_predictions(batch_dir: &std::path::Path) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_slot_is_refilled_at_its_jobs_predicted_end_without_a_refusal() {
-    let h = slow_capped(Default::default()).await;
+    let h = slow_capped(|_| {}).await;
     let (refused, _) = run_batch(&h, "steady progress").await;
     assert_eq!(refused, 0, "a prediction was early: refused creations");
     let predicted = sent_on_predictions(&h.batch_dir("cap"));
@@ -136,7 +137,7 @@ async fn a_slot_is_refilled_at_its_jobs_predicted_end_without_a_refusal() {
 async fn progress_that_runs_ahead_costs_one_refusal_then_slots_wait_for_polls() {
     // Progress that says more than is done makes every predicted end early: a runner that
     // kept trusting them would meet a refusal at nearly every refill.
-    let h = slow_capped(creatify_batch::sandbox::dialect::ProgressCurve::Ahead).await;
+    let h = slow_capped(|api| api.progress = ProgressCurve::Ahead).await;
     let (refused, _) = run_batch(&h, "progress ahead").await;
     assert!(
         refused <= 1,
