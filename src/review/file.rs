@@ -2,6 +2,8 @@
 //! `run --approvals FILE`. A CSV with the header `key,reference,approve`, one preview a line,
 //! `approve` = `yes`/`no`. The report writes it ([`write_csv`]); this reader is strict about
 //! what matters (a key, a reference, a verdict on every line) and says where a line is wrong.
+//! A key a spreadsheet would run as a formula is written with a `'` before it (as in
+//! `manifest.csv`), which the reader takes off.
 
 use std::path::{Path, PathBuf};
 
@@ -120,6 +122,8 @@ fn parse_lines(path: &Path, bytes: &[u8]) -> Result<Vec<(u64, FileApproval)>, Fi
             continue;
         }
         let (key, reference, verdict) = (cell(0), cell(1), cell(2));
+        // The `'` the report puts before a formula-like key comes off again.
+        let key = crate::sheet::undefuse(&key).to_owned();
         if key.is_empty() || reference.is_empty() {
             return Err(at(
                 line,
@@ -149,7 +153,7 @@ pub fn write_csv<W: std::io::Write>(out: W, lines: &[FileApproval]) -> std::io::
     w.write_record(HEADER)?;
     for l in lines {
         w.write_record([
-            l.key.as_str(),
+            crate::output::manifest::defuse(&l.key).as_ref(),
             l.reference.as_str(),
             if l.approve { "yes" } else { "no" },
         ])?;
@@ -201,5 +205,27 @@ mod tests {
             let keys: Vec<(u64, &str)> = got.iter().map(|(n, l)| (*n, l.key.as_str())).collect();
             assert_eq!(keys, [(2, "a,1"), (3, "b")]);
         }
+    }
+
+    #[test]
+    fn a_formula_like_key_is_written_as_text_and_read_back_as_itself() {
+        let lines: Vec<FileApproval> = ["=HYPERLINK(\"http://x\")", "+1", "'-2", "@a", "plain"]
+            .into_iter()
+            .map(|key| FileApproval {
+                key: key.into(),
+                reference: "cb0123456789ab".into(),
+                approve: true,
+            })
+            .collect();
+        let mut buf = Vec::new();
+        write_csv(&mut buf, &lines).unwrap();
+        let text = String::from_utf8(buf.clone()).unwrap();
+        for cell in text.lines().skip(1).map(|l| l.trim_start_matches('"')) {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@']),
+                "a spreadsheet would run {cell:?}"
+            );
+        }
+        assert_eq!(parse(Path::new("approvals.csv"), &buf).unwrap(), lines);
     }
 }

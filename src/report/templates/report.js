@@ -101,7 +101,10 @@
   var bar = document.getElementById("approvals");
   var download = document.getElementById("download");
   var count = document.getElementById("ticked");
+  // A key a spreadsheet would run as a formula (= + - @, a tab or CR first, after any
+  // number of ') gets one more ' first, as manifest.csv does; the reader takes it off.
   var cell = function (s) {
+    if (/^'*[=+\-@\t\r]/.test(s)) s = "'" + s;
     return /[",\r\n]|^\s|\s$/.test(s) ? "\"" + s.replace(/"/g, "\"\"") + "\"" : s;
   };
   function verdictOf(ref) {

@@ -14,8 +14,9 @@ use super::dom::Node;
 use super::dump_dom;
 use crate::support::*;
 
-/// A key with a comma and quotes: its CSV cell must be quoted.
-const ODD_KEY: &str = "spring, \"big\" sale";
+/// A key with a comma and quotes (its CSV cell must be quoted) that a spreadsheet would run
+/// as a formula (its cell must start with `'`).
+const ODD_KEY: &str = "=spring, \"big\" sale";
 
 fn sheet() -> String {
     let mut s = sheet_of(3);
@@ -174,7 +175,7 @@ async fn a_preview_batch_report_shows_previews_and_its_ticks_download_as_approva
     assert_eq!(
         csv,
         format!(
-            "key,reference,approve\r\nv001,{},yes\r\nv002,{},no\r\n\"spring, \"\"big\"\" sale\",{},no\r\n",
+            "key,reference,approve\r\nv001,{},yes\r\nv002,{},no\r\n\"'=spring, \"\"big\"\" sale\",{},no\r\n",
             refs["v001"], refs["v002"], refs[ODD_KEY]
         )
     );
@@ -233,7 +234,7 @@ async fn a_preview_batch_report_shows_previews_and_its_ticks_download_as_approva
     let ticked = data_csv(download.attr("href").unwrap());
     assert!(
         ticked.ends_with(&format!(
-            "\"spring, \"\"big\"\" sale\",{},yes\r\n",
+            "\"'=spring, \"\"big\"\" sale\",{},yes\r\n",
             refs[ODD_KEY]
         )),
         "{ticked}"
