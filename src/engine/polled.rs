@@ -29,7 +29,7 @@ impl Coordinator {
                 self.progress_step.saw(p);
             }
         }
-        let step = self.progress_step.get();
+        let rounding = self.refill.rounding(self.progress_step.get());
         let mut changes = Vec::new();
         let mut errors: Vec<ApiError> = Vec::new();
         let mut jobs = Vec::new();
@@ -41,7 +41,7 @@ impl Coordinator {
                     let seen: HashSet<&str> = found.iter().map(|j| j.id.as_str()).collect();
                     for id in ids.iter().filter(|id| !seen.contains(id.as_str())) {
                         if let Some(r) = self.rendering.get_mut(id) {
-                            r.looked(None, now, cfg.poll_min, cfg.poll_max, cadence, step);
+                            r.looked(None, now, cfg.poll_min, cfg.poll_max, cadence, rounding);
                         }
                     }
                     jobs.extend(found);
@@ -82,7 +82,14 @@ impl Coordinator {
             }
             let finished = (job.status.is_terminal() && !no_output) || preview_ready;
             if !finished {
-                r.looked(Some(&job), now, cfg.poll_min, cfg.poll_max, cadence, step);
+                r.looked(
+                    Some(&job),
+                    now,
+                    cfg.poll_min,
+                    cfg.poll_max,
+                    cadence,
+                    rounding,
+                );
                 self.refill.learn(r);
             }
             let status = job.status.as_str().to_owned();

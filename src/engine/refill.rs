@@ -9,7 +9,10 @@
 //! typical render ([`CADENCE_SHARE`]), so each round serves every job under way.
 //!
 //! Never at the price of a paid mistake: a creation sent on a prediction is at worst
-//! refused over the cap (HTTP 429: nothing created, nothing charged). The first such refusal
+//! refused over the cap (HTTP 429: nothing created, nothing charged). Progress is first
+//! taken as rounded down (the tightest bound); the first such refusal may mean the API rounds
+//! it up or to the nearest, so bounds are widened to a step either way
+//! ([`super::poll::Rounding`]) and every close bound made before is dropped. A second one
 //! means progress does not rise steadily on this account, and the rest of the run refills a
 //! slot only once a poll has seen it free.
 
@@ -18,7 +21,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::poll::{Rendering, SLOT_GAP};
+use super::poll::{Rendering, Rounding, SLOT_GAP};
 
 /// Past a job's bound before its slot counts as free: the server's own clock and the
 /// request's way there.
@@ -29,11 +32,23 @@ const CADENCE_SHARE: f64 = 0.3;
 /// Weight of the newest render in the typical one.
 const LEARN: f64 = 0.3;
 
+/// How far predictions are trusted: each creation sent on one and refused over the cap
+/// moves one step down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trust {
+    /// Progress taken as rounded down.
+    RoundedDown,
+    /// Progress taken as off by a step either way.
+    EitherWay,
+    /// No predictions: a slot is refilled once a poll sees it free.
+    Off,
+}
+
 /// Whether slots are refilled on predictions, and the cadence of the rounds meanwhile.
 #[derive(Debug)]
 pub(super) struct Refill {
-    /// Off after a creation sent on a prediction was refused over the cap.
-    trusted: bool,
+    /// How far predictions are trusted.
+    trust: Trust,
     /// A typical render, from a creation's send to its job's end, learned from this run's
     /// close bounds.
     typical: Option<Duration>,
@@ -42,7 +57,7 @@ pub(super) struct Refill {
 impl Refill {
     pub fn new() -> Self {
         Self {
-            trusted: true,
+            trust: Trust::RoundedDown,
             typical: None,
         }
     }
@@ -50,7 +65,7 @@ impl Refill {
     /// Jobs that hold a slot at `now`: all, or (while predictions are trusted) those whose
     /// end is not yet past.
     pub fn holding(&self, rendering: &HashMap<String, Rendering>, now: Instant) -> usize {
-        if !self.trusted {
+        if self.trust == Trust::Off {
             return rendering.len();
         }
         rendering.values().filter(|r| !free(r, now)).count()
@@ -62,7 +77,7 @@ impl Refill {
         rendering: &HashMap<String, Rendering>,
         now: Instant,
     ) -> Option<Instant> {
-        if !self.trusted {
+        if self.trust == Trust::Off {
             return None;
         }
         rendering
@@ -76,7 +91,7 @@ impl Refill {
     /// The wait between rounds while slots are refilled on predictions, once a render's
     /// length is known.
     pub fn cadence(&self, max: Duration) -> Option<Duration> {
-        let typical = self.typical.filter(|_| self.trusted)?;
+        let typical = self.typical.filter(|_| self.trust != Trust::Off)?;
         Some(
             typical
                 .mul_f64(CADENCE_SHARE)
@@ -96,15 +111,35 @@ impl Refill {
         });
     }
 
-    /// A creation sent on a prediction was refused over the cap: refill on polls from now.
-    pub fn refused(&mut self) {
-        if self.trusted {
-            tracing::info!(
-                "a render ended later than its progress said; from now on a slot is refilled \
-                 only once a poll sees it free"
-            );
+    /// How far reported progress in `step`s is taken to be off.
+    pub fn rounding(&self, step: f64) -> Rounding {
+        match self.trust {
+            Trust::RoundedDown => Rounding::down(step),
+            Trust::EitherWay | Trust::Off => Rounding::either_way(step),
         }
-        self.trusted = false;
+    }
+
+    /// A creation sent on a prediction was refused over the cap: the first time, bounds are
+    /// widened, and true is returned (the close bounds made before must be dropped); after
+    /// that, slots are refilled on polls.
+    pub fn refused(&mut self) -> bool {
+        let before = self.trust;
+        self.trust = match before {
+            Trust::RoundedDown => Trust::EitherWay,
+            Trust::EitherWay | Trust::Off => Trust::Off,
+        };
+        match (before, self.trust) {
+            (Trust::RoundedDown, _) => tracing::info!(
+                "a render ended later than its progress said; from now on its progress is \
+                 taken as off by a step either way"
+            ),
+            (Trust::EitherWay, Trust::Off) => tracing::info!(
+                "a render ended later than its progress said, twice; from now on a slot is \
+                 refilled only once a poll sees it free"
+            ),
+            _ => {}
+        }
+        before == Trust::RoundedDown
     }
 }
 
@@ -145,11 +180,19 @@ mod tests {
             refill.next_free(&rendering, t0 + 11 * s),
             Some(t0 + 20 * s + MARGIN)
         );
-        refill.refused();
+        assert_eq!(refill.rounding(0.01), Rounding::down(0.01));
+        assert!(refill.refused(), "the first refusal drops the close bounds");
+        assert_eq!(refill.rounding(0.01), Rounding::either_way(0.01));
+        assert_eq!(
+            refill.holding(&rendering, t0 + 30 * s),
+            2,
+            "after one refusal, close bounds (made with the wider rounding) still free slots"
+        );
+        assert!(!refill.refused());
         assert_eq!(
             refill.holding(&rendering, t0 + 30 * s),
             4,
-            "after a refusal only a poll frees a slot"
+            "after a second refusal only a poll frees a slot"
         );
         assert_eq!(refill.next_free(&rendering, t0), None);
     }
@@ -172,6 +215,8 @@ mod tests {
         assert_eq!(refill.cadence(30 * s), Some(Duration::from_secs_f64(3.9)));
         refill.learn(&job(true, Some(1000 * s), t0));
         assert_eq!(refill.cadence(30 * s), Some(30 * s), "at most poll_max");
+        refill.refused();
+        assert_eq!(refill.cadence(30 * s), Some(30 * s));
         refill.refused();
         assert_eq!(refill.cadence(30 * s), None);
     }

@@ -97,7 +97,10 @@ impl Coordinator {
                             // What rendered when it was refused: every job followed if a
                             // prediction was wrong, else those not past their end.
                             let rendering = if pending.on_prediction {
-                                self.refill.refused();
+                                if self.refill.refused() {
+                                    // Made with progress taken as rounded down: too tight.
+                                    self.rendering.values_mut().for_each(|r| r.precise = false);
+                                }
                                 self.rendering.len()
                             } else {
                                 self.rendering_holding(Instant::now())

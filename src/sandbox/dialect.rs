@@ -51,7 +51,9 @@
 //!                              # says more than is done, so an end predicted from it is
 //!                              # early
 //! progress_step = 0.1          # a running job's `progress` moves in steps of this size
-//!                              # (rounded down; default: 0.01)
+//!                              # (default: 0.01)
+//! progress_rounding = "up"     # how it is rounded to them: "down" (the default), "up",
+//!                              # "nearest" (up and nearest can say more than is done)
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -119,6 +121,19 @@ pub enum ProgressCurve {
     Steady,
     /// As its square root: ahead of the work, most of all early on.
     Ahead,
+}
+
+/// How a running job's `progress` is rounded to its steps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProgressRounding {
+    /// Down (the sandbox's pick): never more than is done.
+    #[default]
+    Down,
+    /// Up: up to a step more than is done.
+    Up,
+    /// To the nearest step.
+    Nearest,
 }
 
 /// Whether statuses are written in lower or upper case.
@@ -192,8 +207,10 @@ pub struct Dialect {
     pub catalog: ListStyle,
     /// How a running job's `progress` rises.
     pub progress: ProgressCurve,
-    /// The steps a running job's `progress` moves in (rounded down), if not 0.01.
+    /// The steps a running job's `progress` moves in, if not 0.01.
     pub progress_step: Option<f64>,
+    /// How a running job's `progress` is rounded to its steps.
+    pub progress_rounding: ProgressRounding,
 }
 
 impl Default for Dialect {
@@ -228,6 +245,7 @@ impl Default for Dialect {
             catalog: ListStyle::Array,
             progress: ProgressCurve::Steady,
             progress_step: None,
+            progress_rounding: ProgressRounding::Down,
         }
     }
 }

@@ -240,16 +240,24 @@ pub fn output_dialect(v: &mut Value, snap: &Snapshot, now_ms: i64, dialect: &Dia
 }
 
 /// A running job's `progress` as the dialect reports it: ahead of the work (its square
-/// root) with `progress = "ahead"`, rounded down to `progress_step` (0.01 by default).
+/// root) with `progress = "ahead"`, rounded to `progress_step` (0.01 by default) as
+/// `progress_rounding` says (down by default).
 pub fn reported_progress(progress: f64, dialect: &Dialect) -> f64 {
+    use super::dialect::{ProgressCurve, ProgressRounding};
     let p = match dialect.progress {
-        super::dialect::ProgressCurve::Steady => progress,
-        super::dialect::ProgressCurve::Ahead => progress.sqrt(),
+        ProgressCurve::Steady => progress,
+        ProgressCurve::Ahead => progress.sqrt(),
     };
     let step = dialect.progress_step.unwrap_or(0.01);
-    // A hair added before rounding down, so 0.3 / 0.1 is 3, not 2.9999; divided by the
-    // steps per unit, so 3 tenths are 0.3, not 0.30000000000000004.
-    ((p / step + 1e-9).floor() / (1.0 / step)).clamp(0.0, 1.0)
+    // A hair either side of the steps, so 0.3 / 0.1 is 3, not 2.9999 (or 3.0001 rounded
+    // up to 4); divided by the steps per unit, so 3 tenths are 0.3, not 0.30000000000000004.
+    let steps = p / step;
+    let steps = match dialect.progress_rounding {
+        ProgressRounding::Down => (steps + 1e-9).floor(),
+        ProgressRounding::Up => (steps - 1e-9).ceil(),
+        ProgressRounding::Nearest => steps.round(),
+    };
+    (steps / (1.0 / step)).clamp(0.0, 1.0)
 }
 
 /// The word the dialect uses for `status` (`status_done`, ..., then `status_case`). Applied
@@ -431,6 +439,12 @@ mod tests {
         assert_eq!(reported_progress(0.3, &d), 0.3, "no 0.29 from 0.3 / 0.01");
         d.progress_step = Some(0.1);
         assert_eq!(reported_progress(0.39, &d), 0.3);
+        d.progress_rounding = super::super::dialect::ProgressRounding::Up;
+        assert_eq!(reported_progress(0.31, &d), 0.4, "up: more than is done");
+        assert_eq!(reported_progress(0.3, &d), 0.3);
+        d.progress_rounding = super::super::dialect::ProgressRounding::Nearest;
+        assert_eq!(reported_progress(0.36, &d), 0.4);
+        d.progress_rounding = super::super::dialect::ProgressRounding::Down;
         d.progress = super::super::dialect::ProgressCurve::Ahead;
         assert_eq!(reported_progress(0.25, &d), 0.5, "ahead: the square root");
     }

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use creatify_batch::sandbox::dialect::{Dialect, ProgressCurve};
+use creatify_batch::sandbox::dialect::{Dialect, ProgressCurve, ProgressRounding};
 use creatify_batch::sandbox::Faults;
 
 use crate::support::*;
@@ -134,13 +134,35 @@ async fn a_slot_is_refilled_at_its_jobs_predicted_end_without_a_refusal() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn progress_that_runs_ahead_costs_one_refusal_then_slots_wait_for_polls() {
+async fn progress_that_runs_ahead_costs_two_refusals_then_slots_wait_for_polls() {
     // Progress that says more than is done makes every predicted end early: a runner that
-    // kept trusting them would meet a refusal at nearly every refill.
+    // kept trusting them would meet a refusal at nearly every refill. The first refusal
+    // widens the bounds (progress may be rounded up), the second turns predictions off.
     let h = slow_capped(|api| api.progress = ProgressCurve::Ahead).await;
     let (refused, _) = run_batch(&h, "progress ahead").await;
     assert!(
-        refused <= 1,
+        refused <= 2,
         "{refused} refused creations: early predictions kept being trusted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn progress_rounded_up_costs_at_most_one_refusal_and_slots_still_go_on_predictions() {
+    // Progress in tenths rounded up (0.31 done reads 0.4): a bound that took it for rounded
+    // down can come early once; the refusal widens the bounds, and predictions go on.
+    let h = slow_capped(|api| {
+        api.progress_step = Some(0.1);
+        api.progress_rounding = ProgressRounding::Up;
+    })
+    .await;
+    let (refused, _) = run_batch(&h, "progress rounded up").await;
+    assert!(
+        refused <= 1,
+        "{refused} refused creations: bounds stayed early"
+    );
+    let predicted = sent_on_predictions(&h.batch_dir("cap"));
+    assert!(
+        predicted >= 1,
+        "every slot waited for a poll to see its job done ({ROWS} rows, cap {CAP})"
     );
 }
