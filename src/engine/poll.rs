@@ -120,14 +120,16 @@ impl Rendering {
         let progress = job
             .and_then(|j| j.progress)
             .filter(|p| running && *p >= 0.0 && *p < 1.0);
+        // Two bounds: `rounding`'s frees the slot; one with progress off by a step either way
+        // times the look that collects the job, since a look that comes a moment early
+        // costs a second call and a growing wait (the answer's progress was measured a
+        // little before it arrived).
+        let mut look = None;
         let left = progress.and_then(|p| {
-            let bound = end_bound(
-                now,
-                p,
-                rounding,
-                self.not_running_at,
-                self.first_progress.filter(|(_, p0)| *p0 <= p),
-            );
+            let first = self.first_progress.filter(|(_, p0)| *p0 <= p);
+            let bound = end_bound(now, p, rounding, self.not_running_at, first);
+            let wide = Rounding::either_way(rounding.under);
+            look = end_bound(now, p, wide, self.not_running_at, first).or(bound);
             if self.first_progress.is_none_or(|(_, p0)| p < p0) {
                 // The first progress, or progress went back (a render started over):
                 // measure from here.
@@ -140,18 +142,19 @@ impl Rendering {
             self.ends_by = Some(now + left);
             self.precise = precise;
         }
+        let look = look.zip(left).map(|(l, (_, precise))| (l, precise));
         let wait = match (left, cadence) {
             // Its slot is refilled at the bound without a look: the look that finds it done
             // can wait for a round that others need anyway.
             (Some((left, true)), Some(c)) => left + c,
             (_, Some(c)) => c,
-            (Some((left, true)), None) => left.clamp(min.min(SLOT_GAP), max),
+            (Some((_, true)), None) => look.map_or(min, |(l, _)| l).clamp(min.min(SLOT_GAP), max),
             // A rough bound (early in the render) is far too late to wait for.
-            (rough, None) => {
+            (_, None) => {
                 let w = self.wait;
                 self.wait = self.wait.mul_f64(BACKOFF).clamp(min, max);
                 let w = w.clamp(min, max);
-                rough.map_or(w, |(left, _)| w.min(left.max(min.min(SLOT_GAP))))
+                look.map_or(w, |(l, _)| w.min(l.max(min.min(SLOT_GAP))))
             }
         };
         self.next = now + wait;
@@ -372,19 +375,24 @@ mod tests {
         look(&mut r, 0.3, 20);
         assert!(near(r.next, t0 + 23 * S));
         assert!(!r.precise);
-        // 0.2 → 0.8 in 30 s: 0.2 left at 0.59 per 30 s, 10.17 s at the latest.
+        // 0.2 → 0.8 in 30 s: 0.2 left at 0.59 per 30 s, 10.17 s at the latest; looked at
+        // with progress off a step either way (0.21 left at 0.58 per 30 s, 10.86 s).
         look(&mut r, 0.8, 40);
         assert!(near(
-            r.next,
+            r.ends_by.expect("bounded"),
             t0 + 40 * S + Duration::from_secs_f64(0.2 * 30.0 / 0.59)
         ));
+        assert!(near(
+            r.next,
+            t0 + 40 * S + Duration::from_secs_f64(0.21 * 30.0 / 0.58)
+        ));
         assert!(r.precise);
-        // Almost there (0.015 left at 0.775 per 40 s: 0.77 s): looked at when due, sooner
-        // than the shortest wait (a freed render slot waits for that look)...
+        // Almost there (0.025 left at 0.765 per 40 s with the wide bound: 1.31 s): looked at
+        // when due, sooner than the shortest wait...
         look(&mut r, 0.985, 50);
         assert!(near(
             r.next,
-            t0 + 50 * S + Duration::from_secs_f64(0.015 * 40.0 / 0.775)
+            t0 + 50 * S + Duration::from_secs_f64(0.025 * 40.0 / 0.765)
         ));
         // ...but never sooner than `SLOT_GAP` (0.1 → 0.9 in 1 s: 0.13 s left).
         let mut fast = Rendering::new("f".into(), String::new(), t0, 2 * S, t0);
