@@ -396,22 +396,8 @@ mod tests {
         ));
         // ...but never sooner than `SLOT_GAP` (0.1 → 0.9 in 1 s: 0.13 s left).
         let mut fast = Rendering::new("f".into(), String::new(), t0, 2 * S, t0);
-        fast.looked(
-            Some(&job("running", Some(0.1))),
-            t0 + S,
-            2 * S,
-            30 * S,
-            None,
-            Rounding::down(0.01),
-        );
-        fast.looked(
-            Some(&job("running", Some(0.9))),
-            t0 + 2 * S,
-            2 * S,
-            30 * S,
-            None,
-            Rounding::down(0.01),
-        );
+        look_at(&mut fast, &job("running", Some(0.1)), t0, 1, None);
+        look_at(&mut fast, &job("running", Some(0.9)), t0, 2, None);
         assert!(near(fast.next, t0 + 2 * S + SLOT_GAP));
     }
 
@@ -529,28 +515,20 @@ mod tests {
         Bounds { early, loose }
     }
 
+    /// `r` looked at `secs` after the start, seeing `job`, rounds at `cadence` if any.
+    fn look_at(r: &mut Rendering, job: &Job, t0: Instant, secs: u32, cadence: Option<Duration>) {
+        let down = Rounding::down(0.01);
+        r.looked(Some(job), t0 + secs * S, 2 * S, 30 * S, cadence, down);
+    }
+
     #[test]
     fn a_job_seen_queued_again_loses_its_bound() {
         let t0 = Instant::now();
         let mut r = Rendering::new("k".into(), String::new(), t0, 2 * S, t0).sent(t0);
-        r.looked(
-            Some(&sandbox_job(8.0)),
-            t0 + 8 * S,
-            2 * S,
-            30 * S,
-            None,
-            Rounding::down(0.01),
-        );
+        look_at(&mut r, &sandbox_job(8.0), t0, 8, None);
         assert!(r.precise && r.ends_by.is_some());
         // Its render started over: the bound of the first one no longer frees its slot.
-        r.looked(
-            Some(&job("in_queue", None)),
-            t0 + 9 * S,
-            2 * S,
-            30 * S,
-            None,
-            Rounding::down(0.01),
-        );
+        look_at(&mut r, &job("in_queue", None), t0, 9, None);
         assert!(!r.precise);
         assert_eq!(r.ends_by, None);
     }
@@ -558,38 +536,21 @@ mod tests {
     #[test]
     fn at_a_cadence_a_precise_job_is_looked_at_after_its_end() {
         let t0 = Instant::now();
-        let c = 3 * S;
+        let c = Some(3 * S);
         let mut r = Rendering::new("k".into(), String::new(), t0, 2 * S, t0).sent(t0);
-        r.looked(
-            Some(&sandbox_job(2.0)),
-            t0 + 2 * S,
-            2 * S,
-            30 * S,
-            Some(c),
-            Rounding::down(0.01),
-        );
+        look_at(&mut r, &sandbox_job(2.0), t0, 2, c);
         assert_eq!(r.next, t0 + 5 * S, "nothing known: the next round");
-        r.looked(
-            Some(&sandbox_job(5.0)),
-            t0 + 5 * S,
-            2 * S,
-            30 * S,
-            Some(c),
-            Rounding::down(0.01),
-        );
+        look_at(&mut r, &sandbox_job(5.0), t0, 5, c);
         assert!(!r.precise);
         assert_eq!(r.next, t0 + 8 * S, "a rough bound: the next round");
-        r.looked(
-            Some(&sandbox_job(8.0)),
-            t0 + 8 * S,
-            2 * S,
-            30 * S,
-            Some(c),
-            Rounding::down(0.01),
-        );
+        look_at(&mut r, &sandbox_job(8.0), t0, 8, c);
         let ends_by = r.ends_by.expect("bounded");
         assert!(r.precise);
-        assert_eq!(r.next, ends_by + c, "its slot is refilled without a look");
+        assert_eq!(
+            r.next,
+            ends_by + 3 * S,
+            "its slot is refilled without a look"
+        );
     }
 
     #[test]
