@@ -119,6 +119,14 @@ impl Workdir {
         }
     }
 
+    /// Adds `line` to the config's `[section]`.
+    pub fn configure(&self, section: &str, line: &str) {
+        let toml = std::fs::read_to_string(&self.config).expect("config read");
+        let header = format!("[{section}]\n");
+        let toml = toml.replace(&header, &format!("{header}{line}\n"));
+        std::fs::write(&self.config, toml).expect("config written");
+    }
+
     /// `out/<batch>`.
     pub fn batch_dir(&self) -> PathBuf {
         let stem = self.sheet.file_stem().unwrap_or_default();

@@ -24,6 +24,8 @@ struct Case {
     cap: usize,
     render: f64,
     known: bool,
+    /// The runner listens for webhooks (`[poll] webhook_listen`), the cap unknown.
+    hooks: bool,
     /// `(after real seconds, new cap)`.
     raise: Option<(f64, usize)>,
 }
@@ -59,11 +61,12 @@ pub async fn run(_opts: Opts) {
             .into_iter()
             .filter(|c| only_cap.is_none_or(|o| o == *c))
         {
-            for known in [false, true] {
+            for (known, hooks) in [(false, false), (true, false), (false, true)] {
                 cases.push(Case {
                     cap,
                     render,
                     known,
+                    hooks,
                     raise: None,
                 });
             }
@@ -74,6 +77,7 @@ pub async fn run(_opts: Opts) {
             cap: 5,
             render: 10.0,
             known: false,
+            hooks: false,
             raise: Some((20.0, 15)),
         });
     }
@@ -95,6 +99,7 @@ pub async fn run(_opts: Opts) {
             "cap",
             "render s",
             "cap known?",
+            "webhooks",
             "wall s",
             "wall / ideal",
             "wall / tight",
@@ -147,6 +152,7 @@ pub async fn run(_opts: Opts) {
             cap,
             format!("{:.0}", case.render),
             if case.known { "yes" } else { "no" }.into(),
+            if case.hooks { "yes" } else { "no" }.into(),
             format!("{:.1}", m.wall),
             if ratio.is_nan() {
                 m.raise_found
@@ -195,6 +201,9 @@ async fn once(case: Case, videos: usize) -> Measured {
         &config,
         &toml_extra,
     );
+    if case.hooks {
+        wd.configure("poll", "webhook_listen = \"127.0.0.1:0\"");
+    }
     let fin = wd.run(&sandbox).await;
     let stats = sandbox.stats();
     let counted = Counted::of(&stats);

@@ -216,6 +216,16 @@ pub(super) async fn run(
         None
     };
 
+    // Listening before anything is paid for: a port in use costs nothing.
+    let hooks = match settings.poll.webhook_listen {
+        Some(listen) => {
+            match engine::hooks::Listener::bind(listen, settings.poll.webhook_url.as_ref()).await {
+                Ok(l) => Some(l),
+                Err(e) => return invalid(e),
+            }
+        }
+        None => None,
+    };
     let client = Arc::new(ApiClient::new(client_config(&settings), &credentials)?);
     let journal = Arc::new(Journal::open(&batch_dir)?);
     claim.record(&journal).await?;
@@ -383,6 +393,7 @@ pub(super) async fn run(
     let mut cfg = engine_config(&settings, &batch, &batch_dir, args.max_credits, halt_after);
     cfg.storage = remote.clone();
     cfg.mode = decided.mode;
+    cfg.webhook_url = hooks.as_ref().map(|h| h.url().to_owned());
     let result = engine::run(
         cfg,
         keys,
@@ -390,6 +401,7 @@ pub(super) async fn run(
         journal.clone(),
         reporter.as_mut(),
         interrupt_rx,
+        hooks,
     )
     .await;
     reporter.finish();
@@ -702,6 +714,7 @@ fn engine_config(
         same_error_halt: s.retry.same_error_halt,
         storage: None,
         mode: engine::Mode::Direct,
+        webhook_url: None,
     }
 }
 

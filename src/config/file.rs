@@ -121,6 +121,7 @@ pub fn parse(text: &str, origin: &Path) -> Result<Settings, ConfigError> {
         if p.min_interval > p.max_interval {
             ck.problem("max_interval_secs", "must be at least min_interval_secs");
         }
+        webhooks(&mut ck, raw.webhook_listen, raw.webhook_url, p);
     }
     if let Some(raw) = ck.section::<RawOutput>(&table, "output") {
         let o = &mut s.output;
@@ -287,6 +288,63 @@ fn position(text: &str, at: usize) -> (usize, usize) {
         .chars()
         .count();
     (line, column)
+}
+
+/// Longest `webhook_url` that leaves room for the path a run adds (`/` and 32 characters)
+/// within the API's 200.
+const WEBHOOK_URL_MAX: usize = 200 - 33;
+
+/// `[poll] webhook_listen` and `webhook_url`.
+fn webhooks(
+    ck: &mut Checker<'_>,
+    listen: Option<String>,
+    url: Option<String>,
+    p: &mut crate::config::PollSettings,
+) {
+    if let Some(l) = listen {
+        match l.parse::<std::net::SocketAddr>() {
+            Ok(addr) => p.webhook_listen = Some(addr),
+            Err(_) => ck.problem(
+                "webhook_listen",
+                format!("must be an address and port like \"0.0.0.0:8787\", got {l:?}"),
+            ),
+        }
+    }
+    let url_given = url.is_some();
+    if let Some(u) = url {
+        match url::Url::parse(&u) {
+            Ok(url)
+                if matches!(url.scheme(), "http" | "https")
+                    && url.has_host()
+                    && url.query().is_none()
+                    && url.as_str().len() <= WEBHOOK_URL_MAX =>
+            {
+                p.webhook_url = Some(url)
+            }
+            _ => ck.problem(
+                "webhook_url",
+                format!(
+                    "must be an http(s) URL without a query, at most {WEBHOOK_URL_MAX} \
+                     characters (the address the API calls to reach webhook_listen, like \
+                     \"https://batch.example.com/creatify\"), got {u:?}"
+                ),
+            ),
+        }
+    }
+    match (&p.webhook_listen, &p.webhook_url) {
+        (None, Some(_)) => ck.problem(
+            "webhook_url",
+            "needs webhook_listen, the address and port this machine listens on",
+        ),
+        (Some(addr), None) if addr.ip().is_unspecified() && !url_given => ck.problem(
+            "webhook_listen",
+            format!(
+                "listens on every address ({addr}), so the API cannot be told which one \
+                 reaches it: add webhook_url"
+            ),
+        ),
+        _ => {}
+    }
 }
 
 fn api(ck: &mut Checker<'_>, raw: RawApi, s: &mut Settings) {
@@ -474,6 +532,42 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn webhooks_need_an_address_the_api_can_call() {
+        let s = parse(
+            "[poll]\nwebhook_listen = \"127.0.0.1:8787\"\n",
+            Path::new("p.toml"),
+        )
+        .unwrap();
+        assert_eq!(s.poll.webhook_listen, Some(([127, 0, 0, 1], 8787).into()));
+        assert_eq!(s.poll.webhook_url, None);
+        let one = |text: &str, says: &str| {
+            let p = problems(text);
+            assert!(p.len() == 1 && p[0].contains(says), "{text}: {p:?}");
+        };
+        one(
+            "[poll]\nwebhook_listen = \"0.0.0.0:8787\"\n",
+            "add webhook_url",
+        );
+        one(
+            "[poll]\nwebhook_url = \"https://batch.example.com/h\"\n",
+            "needs webhook_listen",
+        );
+        one(
+            "[poll]\nwebhook_listen = \"localhost\"\n",
+            "address and port",
+        );
+        one(
+            "[poll]\nwebhook_listen = \"0.0.0.0:1\"\nwebhook_url = \"ftp://x.example\"\n",
+            "http(s) URL",
+        );
+        let long = format!("https://x.example/{}", "a".repeat(200));
+        one(
+            &format!("[poll]\nwebhook_listen = \"0.0.0.0:1\"\nwebhook_url = \"{long}\"\n"),
+            "at most 167",
+        );
     }
 
     #[test]

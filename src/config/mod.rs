@@ -134,6 +134,10 @@ pub struct PollSettings {
     pub job_deadline: Duration,
     /// Jobs asked for per call (`?ids=`, the API allows at most 100).
     pub batch_size: usize,
+    /// Where to listen for the API's webhooks, if anywhere (see `engine::hooks`).
+    pub webhook_listen: Option<std::net::SocketAddr>,
+    /// The address the API calls to reach that listener (a path under it is added).
+    pub webhook_url: Option<url::Url>,
 }
 
 /// `[output]`.
@@ -207,6 +211,8 @@ impl Default for Settings {
                 max_interval: secs(30),
                 job_deadline: secs(2 * 3600),
                 batch_size: 100,
+                webhook_listen: None,
+                webhook_url: None,
             },
             output: OutputSettings {
                 dir: PathBuf::from("out"),

@@ -52,6 +52,8 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "max_interval_secs",
             "job_deadline_secs",
             "batch_size",
+            "webhook_listen",
+            "webhook_url",
         ],
     ),
     ("output", &["dir", "max_download_mib", "log_interval_secs"]),
@@ -105,6 +107,8 @@ pub struct RawPoll {
     pub max_interval_secs: Option<f64>,
     pub job_deadline_secs: Option<f64>,
     pub batch_size: Option<usize>,
+    pub webhook_listen: Option<String>,
+    pub webhook_url: Option<String>,
 }
 
 #[derive(Deserialize)]

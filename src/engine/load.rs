@@ -50,6 +50,7 @@ impl Coordinator {
             previews: HashSet::new(),
             refill: super::refill::Refill::new(),
             progress_step: super::poll::ProgressStep::default(),
+            hints: super::hooks::Hints::default(),
             shared: shared.clone(),
         };
         // One pass over the journal, without bodies and job objects (read when needed).

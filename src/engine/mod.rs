@@ -14,6 +14,7 @@
 //! deadline, still `submitting`, for the next run to reconcile first.
 
 mod fetch;
+pub mod hooks;
 mod load;
 mod poll;
 mod polled;
@@ -101,6 +102,9 @@ pub struct EngineConfig {
     /// Final videos, previews (`run --preview`), or renders of approved previews
     /// (`run --render-approved`).
     pub mode: Mode,
+    /// What every creation names as its `webhook_url` when this run listens for webhooks
+    /// (see [`hooks`]).
+    pub webhook_url: Option<String>,
 }
 
 /// When to stop submitting because too many rows fail.
@@ -168,6 +172,11 @@ enum Event {
     Reconciled(reconcile::Round),
     Fetched(String, Result<(), String>),
     Journal(JournalError),
+    /// A webhook said a job reached `status` (see [`hooks`]).
+    Hinted {
+        id: String,
+        status: crate::api::JobStatus,
+    },
 }
 
 /// A row waiting to be sent. Its body stays in the journal until its submission reads it,
@@ -184,6 +193,8 @@ pub struct Pending {
     preview: bool,
     /// Sent into a slot that was free only by its job's predicted end (see [`refill`]).
     on_prediction: bool,
+    /// Sent into a slot that was free only by its job's webhook (see [`hooks`]).
+    on_hint: bool,
 }
 
 /// A submission whose outcome is not known yet.
@@ -246,8 +257,11 @@ pub async fn run(
     journal: Arc<Journal>,
     reporter: &mut dyn Reporter,
     mut interrupt: mpsc::UnboundedReceiver<()>,
+    hooks: Option<hooks::Listener>,
 ) -> Result<(ExitCode, Summary), JournalError> {
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let listening = hooks.is_some();
+    let heard = hooks.map(|h| h.serve(tx.clone()));
     let shared = Arc::new(Shared {
         cfg: cfg.clone(),
         client,
@@ -267,6 +281,7 @@ pub async fn run(
         }
     }
     let mut c = Coordinator::load(shared.clone(), keys)?;
+    c.hints = hooks::Hints::new(listening);
     if interrupted {
         tracing::warn!("interrupted while asking for renders; state saved");
         c.stop = Some(Stop::Interrupted);
@@ -316,6 +331,9 @@ pub async fn run(
         }
     }
     reporter.update(&c.counts());
+    if let Some(h) = heard {
+        h.abort();
+    }
     let (code, mut summary) = c.outcome();
     // Every job's credits, failed and retried ones too: the journal's `jobs` table knows
     // jobs this run never saw.
@@ -369,6 +387,8 @@ struct Coordinator {
     refill: refill::Refill,
     /// The step the API's progress moves in, as learned.
     progress_step: poll::ProgressStep,
+    /// Whether webhooks are asked for and believed.
+    hints: hooks::Hints,
 }
 
 impl Coordinator {
@@ -409,7 +429,7 @@ impl Coordinator {
         if self.render_cap.known() {
             self.refill.holding(&self.rendering, now)
         } else {
-            self.rendering.len()
+            self.rendering.values().filter(|r| !r.hinted).count()
         }
     }
 
@@ -463,11 +483,15 @@ impl Coordinator {
             // Sent into a slot only a prediction freed (not a probe above the held cap): if
             // it is refused, the prediction was wrong.
             let held = self.render_cap.held();
-            let on_prediction = self.in_flight() >= held && self.holding_slots(now) < held;
+            let in_flight = self.in_flight();
+            let hinted = self.rendering.values().filter(|r| r.hinted).count();
+            let on_hint = in_flight >= held && in_flight - hinted < held;
+            let on_prediction = !on_hint && in_flight >= held && self.holding_slots(now) < held;
             let Some(mut p) = self.queue.pop_front() else {
                 return;
             };
             p.on_prediction = on_prediction;
+            p.on_hint = on_hint;
             self.committed_credits += p.est_credits;
             self.credits_estimated += p.est_credits;
             self.submitting += 1;
@@ -664,6 +688,7 @@ impl Coordinator {
                 }
             }
             Event::Journal(e) => return Err(e),
+            Event::Hinted { id, status } => self.on_hinted(&id, &status),
         }
         Ok(())
     }
@@ -728,6 +753,7 @@ impl Pending {
             not_before: None,
             preview: row.stage == crate::journal::Stage::Preview,
             on_prediction: false,
+            on_hint: false,
         }
     }
 }

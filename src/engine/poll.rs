@@ -64,6 +64,9 @@ pub(super) struct Rendering {
     pub precise: bool,
     /// When its creation was sent, if this run sent it.
     pub sent_at: Option<Instant>,
+    /// Its webhook said it ended (see [`super::hooks`]): it holds no render slot, and is
+    /// due for the look that confirms it.
+    pub hinted: bool,
 }
 
 impl Rendering {
@@ -87,7 +90,19 @@ impl Rendering {
             ends_by: None,
             precise: false,
             sent_at: None,
+            hinted: false,
         }
+    }
+
+    /// Due for a look by `at` at the latest; returns when it is due.
+    pub fn due_by(&mut self, at: Instant) -> Instant {
+        self.next = self.next.min(at);
+        self.next
+    }
+
+    /// Looked at next `wait` from `now`, whatever its progress says (webhooks tell its end).
+    pub fn look_in(&mut self, now: Instant, wait: Duration) {
+        self.next = now + wait;
     }
 
     /// Its creation was sent at `at` (before the POST left): it cannot have started sooner.

@@ -30,6 +30,8 @@ impl Coordinator {
             }
         }
         let rounding = self.refill.rounding(self.progress_step.get());
+        // While webhooks are believed, they tell a job's end: looks are a safety net.
+        let pace = self.hint_pace();
         let mut changes = Vec::new();
         let mut errors: Vec<ApiError> = Vec::new();
         let mut jobs = Vec::new();
@@ -42,6 +44,9 @@ impl Coordinator {
                     for id in ids.iter().filter(|id| !seen.contains(id.as_str())) {
                         if let Some(r) = self.rendering.get_mut(id) {
                             r.looked(None, now, cfg.poll_min, cfg.poll_max, cadence, rounding);
+                            if let Some(pace) = pace {
+                                r.look_in(now, pace);
+                            }
                         }
                     }
                     jobs.extend(found);
@@ -91,7 +96,19 @@ impl Coordinator {
                     rounding,
                 );
                 self.refill.learn(r);
+                if let Some(pace) = pace {
+                    r.look_in(now, pace);
+                }
             }
+            let hinted = r.hinted;
+            // Ended means terminal here, not downloadable: a `done` without its output yet
+            // was still announced by a true hint.
+            let ended = job.status.is_terminal() || preview_ready;
+            let r = r.key.clone();
+            self.hint_checked(&r, hinted, ended);
+            let Some(r) = self.rendering.get_mut(&job.id) else {
+                continue;
+            };
             let status = job.status.as_str().to_owned();
             if status == r.status && !finished {
                 continue;
@@ -152,6 +169,11 @@ impl Coordinator {
         // frees is worth more than the call, and that round looks at every job of the cap
         // (at most 100), so the others' looks wait for it (up to `poll_max`).
         let now = Instant::now();
+        if self.hints.trusted() {
+            let gate = now + cfg.poll_min;
+            self.next_poll = poll::next_due(&self.rendering).map_or(gate, |t| t.max(gate));
+            return Ok(());
+        }
         if let Some(c) = cadence {
             // Slots are refilled on predictions: rounds only learn progress and collect
             // finished jobs, each job when it needs it (see `Rendering::looked`).

@@ -62,13 +62,14 @@ impl Refill {
         }
     }
 
-    /// Jobs that hold a slot at `now`: all, or (while predictions are trusted) those whose
-    /// end is not yet past.
+    /// Jobs that hold a slot at `now`: all but those whose webhook said they ended, and
+    /// (while predictions are trusted) those whose predicted end is past.
     pub fn holding(&self, rendering: &HashMap<String, Rendering>, now: Instant) -> usize {
-        if self.trust == Trust::Off {
-            return rendering.len();
-        }
-        rendering.values().filter(|r| !free(r, now)).count()
+        let predicted = self.trust != Trust::Off;
+        rendering
+            .values()
+            .filter(|r| !(r.hinted || (predicted && free(r, now))))
+            .count()
     }
 
     /// When the next slot frees by prediction, if one is due.
@@ -195,6 +196,25 @@ mod tests {
             "after a second refusal only a poll frees a slot"
         );
         assert_eq!(refill.next_free(&rendering, t0), None);
+    }
+
+    #[test]
+    fn a_job_whose_webhook_said_it_ended_holds_no_slot_whatever_predictions_are_trusted() {
+        let t0 = Instant::now();
+        let mut rendering = HashMap::new();
+        rendering.insert("a".into(), job(false, None, t0));
+        let mut hinted = job(false, None, t0);
+        hinted.hinted = true;
+        rendering.insert("b".into(), hinted);
+        let mut refill = Refill::new();
+        assert_eq!(refill.holding(&rendering, t0), 1);
+        refill.refused();
+        refill.refused();
+        assert_eq!(
+            refill.holding(&rendering, t0),
+            1,
+            "predictions off, hints still"
+        );
     }
 
     #[test]

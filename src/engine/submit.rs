@@ -62,7 +62,11 @@ pub(super) async fn submit(shared: &Shared, pending: Pending) -> Result<Submitte
             return fail_row(shared, key, error).await;
         }
     };
-    let body = stamped_body(&body, &key, &reference);
+    let mut body = stamped_body(&body, &key, &reference);
+    // This run's webhooks, unless the row names its own (see `hooks`).
+    if body.webhook_url.is_none() {
+        body.webhook_url.clone_from(&shared.cfg.webhook_url);
+    }
     // The exactly-once rule: the reference is on disk before the request leaves, and so is
     // which endpoint it goes to (a killed run's reconciliation must know what it looks for).
     let stage = if pending.preview {

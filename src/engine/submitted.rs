@@ -24,11 +24,12 @@ impl Coordinator {
                 let now = Instant::now();
                 // While slots are refilled on predictions, a new job is first looked at by
                 // the next round at the cadence, like every other.
-                let first_look = self
-                    .refill
-                    .cadence(cfg.poll_max)
-                    .filter(|_| self.waiting_for_slots(now))
-                    .unwrap_or(cfg.poll_min);
+                let first_look = self.hint_pace().unwrap_or_else(|| {
+                    self.refill
+                        .cadence(cfg.poll_max)
+                        .filter(|_| self.waiting_for_slots(now))
+                        .unwrap_or(cfg.poll_min)
+                });
                 self.rendering.insert(
                     job_id,
                     Rendering::new(key, String::new(), now + cfg.job_deadline, first_look, now)
@@ -96,7 +97,10 @@ impl Coordinator {
                         {
                             // What rendered when it was refused: every job followed if a
                             // prediction was wrong, else those not past their end.
-                            let rendering = if pending.on_prediction {
+                            let rendering = if pending.on_hint {
+                                self.hint_refused(&key);
+                                self.rendering.len()
+                            } else if pending.on_prediction {
                                 if self.refill.refused() {
                                     // Made with progress taken as rounded down: too tight.
                                     self.rendering.values_mut().for_each(|r| r.precise = false);
@@ -133,6 +137,7 @@ impl Coordinator {
                     }
                 }
                 pending.on_prediction = false;
+                pending.on_hint = false;
                 self.queue.push_front(pending);
             }
         }

@@ -120,6 +120,11 @@ pub struct JobFaults {
 pub struct WebhookFaults {
     /// Share of jobs whose webhook is delivered twice.
     pub duplicate: f64,
+    /// Share of jobs whose webhook is never sent (the docs promise no retries).
+    pub lost: f64,
+    /// Share of jobs whose webhook comes as their render starts, saying `done` while they
+    /// render (a webhook that lies, or one forged by someone who learned its URL).
+    pub early: f64,
 }
 
 /// The groups of endpoints that share fault rates.
@@ -272,7 +277,13 @@ impl Faults {
         if self.jobs.fail + self.jobs.reject > 1.0 + 1e-9 {
             bail!("[jobs]: fail + reject must be at most 1");
         }
-        check_rate("webhooks", "duplicate", self.webhooks.duplicate)?;
+        for (key, rate) in [
+            ("duplicate", self.webhooks.duplicate),
+            ("lost", self.webhooks.lost),
+            ("early", self.webhooks.early),
+        ] {
+            check_rate("webhooks", key, rate)?;
+        }
         self.api.check()
     }
 
@@ -396,6 +407,16 @@ impl FaultPlan {
     /// Whether the webhook of the job called `key` is sent twice.
     pub fn duplicate_webhook(&self, key: &str) -> bool {
         unit(self.seed, &["webhook", key]) < self.faults.webhooks.duplicate
+    }
+
+    /// Whether the webhook of the job called `key` is never sent.
+    pub fn lost_webhook(&self, key: &str) -> bool {
+        unit(self.seed, &["webhook-lost", key]) < self.faults.webhooks.lost
+    }
+
+    /// Whether the webhook of the job called `key` comes early, saying `done`.
+    pub fn early_webhook(&self, key: &str) -> bool {
+        unit(self.seed, &["webhook-early", key]) < self.faults.webhooks.early
     }
 
     /// A number in 0.8..1.2 that varies the render time of the job called `key`.

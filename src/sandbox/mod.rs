@@ -127,6 +127,8 @@
 //!
 //! [webhooks]
 //! duplicate = 0.2      # the webhook is POSTed twice
+//! lost = 0.1           # the webhook is never POSTed
+//! early = 0.1          # the webhook comes as the render starts, saying "done" (a lie)
 //! ```
 //!
 //! # Persistence format

@@ -1,7 +1,9 @@
 //! Webhooks: when a job with a `webhook_url` turns terminal, POST
 //! `{"id","status","failed_reason","output"}` to it, once, or twice under the
-//! duplicate-webhook fault. Job states derive from time, so each delivery is a timer set when
-//! the render starts (at creation, at `.../render/`, and for jobs replayed from the journal).
+//! duplicate-webhook fault; never under the lost-webhook one, and a quarter into the render,
+//! saying `done`, under the early-webhook one. Job states derive from time, so each delivery
+//! is a timer set when the render starts (at creation, at `.../render/`, and for jobs
+//! replayed from the journal).
 //!
 //! Only loopback hosts (`localhost`, 127.0.0.0/8, `::1`) are called: a sandbox must never
 //! send traffic anywhere else. Other URLs are skipped and logged. No retries, as documented
@@ -28,8 +30,20 @@ pub fn schedule(app: &Arc<App>, job: &JobRecord) {
         app.counters.webhook(false);
         return;
     }
-    let deadline = job.deadline_ms(app.settings.time_scale);
     let key = job.name.as_deref().unwrap_or(&job.id);
+    if app.faults.lost_webhook(key) {
+        app.counters.fault("lost_webhook");
+        return;
+    }
+    let early = app.faults.early_webhook(key);
+    let end = job.deadline_ms(app.settings.time_scale);
+    // An early one comes a quarter into the render, as the job starts running.
+    let deadline = if early {
+        let now = now_ms();
+        now + (end - now).max(0) / 4
+    } else {
+        end
+    };
     let times = if app.faults.duplicate_webhook(key) {
         2
     } else {
@@ -46,16 +60,23 @@ pub fn schedule(app: &Arc<App>, job: &JobRecord) {
         }
         let Some(job) = app.job(&id) else { return };
         let now = now_ms();
-        if !job.snapshot(now, app.settings.time_scale).terminal {
+        if !early && !job.snapshot(now, app.settings.time_scale).terminal {
             return;
         }
         let view = app.job_json(&job, now);
-        let payload = json!({
+        let mut payload = json!({
             "id": view["id"],
             "status": view["status"],
             "failed_reason": view["failed_reason"],
             "output": view["output"],
         });
+        if early {
+            app.counters.fault("early_webhook");
+            payload["status"] = json!(super::job::status_word(
+                &crate::api::JobStatus::Done,
+                &app.faults.faults().api
+            ));
+        }
         for n in 0..times {
             if n > 0 {
                 app.counters.fault("duplicate_webhook");

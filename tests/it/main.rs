@@ -16,3 +16,4 @@ mod sheets;
 mod storage;
 mod support;
 mod truthful;
+mod webhooks;

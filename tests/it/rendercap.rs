@@ -11,8 +11,8 @@ use creatify_batch::sandbox::Faults;
 
 use crate::support::*;
 
-const ROWS: usize = 12;
-const CAP: usize = 2;
+pub const ROWS: usize = 12;
+pub const CAP: usize = 2;
 
 /// A harness whose sandbox renders at most [`CAP`] jobs at once, fast (×20).
 async fn capped() -> Harness {
@@ -24,7 +24,7 @@ async fn capped() -> Harness {
 }
 
 /// Runs the batch to its end; (refused creations, minutes the run took, rounded up).
-async fn run_batch(h: &Harness, case: &str) -> (u64, u64) {
+pub async fn run_batch(h: &Harness, case: &str) -> (u64, u64) {
     let sheet = h.sheet("cap.csv", &sheet_of(ROWS));
     let started = Instant::now();
     let out = wait_bounded(
@@ -80,6 +80,12 @@ async fn a_configured_render_cap_is_never_refused() {
 async fn slow_capped(api: impl FnOnce(&mut Dialect)) -> Harness {
     let mut faults = Faults::default();
     api(&mut faults.api);
+    capped_at_real_time(faults, "max_interval_secs = 3").await
+}
+
+/// As [`slow_capped`], with `faults` and `poll` (its `max_interval_secs` and any other
+/// `[poll]` lines) for the runner.
+pub async fn capped_at_real_time(faults: Faults, poll: &str) -> Harness {
     let h = Harness::start(faults, |c| {
         c.options.max_rendering = Some(CAP);
         c.options.time_scale = 1.0;
@@ -91,14 +97,14 @@ async fn slow_capped(api: impl FnOnce(&mut Dialect)) -> Harness {
             &format!("max_in_flight = 50\nmax_rendering = {CAP}\n"),
         )
         .replace("min_interval_secs = 0.1", "min_interval_secs = 1")
-        .replace("max_interval_secs = 0.5", "max_interval_secs = 3");
+        .replace("max_interval_secs = 0.5", poll);
     std::fs::write(h.dir.path().join("pipeline.toml"), config).expect("config written");
     h
 }
 
 /// Creations sent while fewer jobs were recorded done than the slot they took needed: each
-/// went into a slot that only its job's predicted end had freed.
-fn sent_on_predictions(batch_dir: &std::path::Path) -> usize {
+/// went into a slot that only its job's predicted end (or its webhook) had freed.
+pub fn sent_on_predictions(batch_dir: &std::path::Path) -> usize {
     let db = rusqlite::Connection::open(batch_dir.join("journal.sqlite")).expect("journal");
     let mut stmt = db
         .prepare("SELECT key, state FROM events ORDER BY id")
