@@ -223,9 +223,10 @@ impl Coordinator {
         self.rendering.values_mut().for_each(|r| r.hinted = false);
     }
 
-    /// While hints are believed, the next look at a job not hinted: the safety net's pace.
-    pub(super) fn hint_pace(&self) -> Option<Duration> {
-        self.hints.trusted().then_some(self.shared.cfg.poll_max)
+    /// While hints are believed, the next look at a job that asked for one (`hooked`) and
+    /// is not hinted: the safety net's pace.
+    pub(super) fn hint_pace(&self, hooked: bool) -> Option<Duration> {
+        (hooked && self.hints.trusted()).then_some(self.shared.cfg.poll_max)
     }
 }
 

@@ -67,6 +67,9 @@ pub(super) struct Rendering {
     /// Its webhook said it ended (see [`super::hooks`]): it holds no render slot, and is
     /// due for the look that confirms it.
     pub hinted: bool,
+    /// It asked for this run's webhook (a job of an earlier run, or of a row with its own
+    /// `webhook_url`, is polled as without webhooks).
+    pub hooked: bool,
 }
 
 impl Rendering {
@@ -91,7 +94,14 @@ impl Rendering {
             precise: false,
             sent_at: None,
             hinted: false,
+            hooked: false,
         }
+    }
+
+    /// Whether it asked for this run's webhook.
+    pub fn hooked(mut self, hooked: bool) -> Self {
+        self.hooked = hooked;
+        self
     }
 
     /// Due for a look by `at` at the latest; returns when it is due.

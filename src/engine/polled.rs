@@ -31,7 +31,7 @@ impl Coordinator {
         }
         let rounding = self.refill.rounding(self.progress_step.get());
         // While webhooks are believed, they tell a job's end: looks are a safety net.
-        let pace = self.hint_pace();
+        let pace = self.hint_pace(true);
         let mut changes = Vec::new();
         let mut errors: Vec<ApiError> = Vec::new();
         let mut jobs = Vec::new();
@@ -44,7 +44,7 @@ impl Coordinator {
                     for id in ids.iter().filter(|id| !seen.contains(id.as_str())) {
                         if let Some(r) = self.rendering.get_mut(id) {
                             r.looked(None, now, cfg.poll_min, cfg.poll_max, cadence, rounding);
-                            if let Some(pace) = pace {
+                            if let Some(pace) = pace.filter(|_| r.hooked) {
                                 r.look_in(now, pace);
                             }
                         }
@@ -96,16 +96,18 @@ impl Coordinator {
                     rounding,
                 );
                 self.refill.learn(r);
-                if let Some(pace) = pace {
+                if let Some(pace) = pace.filter(|_| r.hooked) {
                     r.look_in(now, pace);
                 }
             }
-            let hinted = r.hinted;
+            let (hinted, hooked) = (r.hinted, r.hooked);
             // Ended means terminal here, not downloadable: a `done` without its output yet
             // was still announced by a true hint.
             let ended = job.status.is_terminal() || preview_ready;
             let r = r.key.clone();
-            self.hint_checked(&r, hinted, ended);
+            if hooked {
+                self.hint_checked(&r, hinted, ended);
+            }
             let Some(r) = self.rendering.get_mut(&job.id) else {
                 continue;
             };
@@ -169,7 +171,7 @@ impl Coordinator {
         // frees is worth more than the call, and that round looks at every job of the cap
         // (at most 100), so the others' looks wait for it (up to `poll_max`).
         let now = Instant::now();
-        if self.hints.trusted() {
+        if self.hints.trusted() && self.rendering.values().all(|r| r.hooked) {
             let gate = now + cfg.poll_min;
             self.next_poll = poll::next_due(&self.rendering).map_or(gate, |t| t.max(gate));
             return Ok(());

@@ -16,6 +16,8 @@ pub enum Submitted {
         job_id: String,
         /// When the POST was started: the job cannot have started rendering sooner.
         sent_at: tokio::time::Instant,
+        /// It asked for this run's webhook (see [`super::hooks`]).
+        hooked: bool,
     },
     /// The API refused the body (400): the row failed.
     RowFailed {
@@ -64,7 +66,8 @@ pub(super) async fn submit(shared: &Shared, pending: Pending) -> Result<Submitte
     };
     let mut body = stamped_body(&body, &key, &reference);
     // This run's webhooks, unless the row names its own (see `hooks`).
-    if body.webhook_url.is_none() {
+    let hooked = body.webhook_url.is_none() && shared.cfg.webhook_url.is_some();
+    if hooked {
         body.webhook_url.clone_from(&shared.cfg.webhook_url);
     }
     // The exactly-once rule: the reference is on disk before the request leaves, and so is
@@ -116,6 +119,7 @@ pub(super) async fn submit(shared: &Shared, pending: Pending) -> Result<Submitte
             Ok(Submitted::Created {
                 job_id: job.id,
                 sent_at,
+                hooked,
             })
         }
         CreateOutcome::NotCreated(e) => {

@@ -16,7 +16,11 @@ impl Coordinator {
         let shared = self.shared.clone();
         let cfg = &shared.cfg;
         match outcome {
-            Submitted::Created { job_id, sent_at } => {
+            Submitted::Created {
+                job_id,
+                sent_at,
+                hooked,
+            } => {
                 self.throttled_since = None;
                 self.same_error.accepted();
                 tracing::debug!(%key, job = %job_id, "created");
@@ -24,7 +28,7 @@ impl Coordinator {
                 let now = Instant::now();
                 // While slots are refilled on predictions, a new job is first looked at by
                 // the next round at the cadence, like every other.
-                let first_look = self.hint_pace().unwrap_or_else(|| {
+                let first_look = self.hint_pace(hooked).unwrap_or_else(|| {
                     self.refill
                         .cadence(cfg.poll_max)
                         .filter(|_| self.waiting_for_slots(now))
@@ -33,7 +37,8 @@ impl Coordinator {
                 self.rendering.insert(
                     job_id,
                     Rendering::new(key, String::new(), now + cfg.job_deadline, first_look, now)
-                        .sent(sent_at),
+                        .sent(sent_at)
+                        .hooked(hooked),
                 );
                 self.next_poll = self.next_poll.min(now + first_look);
                 // Jobs past their predicted end are not counted: a creation accepted into
