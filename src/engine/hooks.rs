@@ -37,6 +37,9 @@ use super::{Coordinator, Event};
 
 /// Jobs seen ended by a poll, with no webhook ever heard, before webhooks are given up.
 const UNHEARD: usize = 2;
+/// Hints kept for jobs not followed yet (a webhook that came before its creation's answer
+/// was handled); past this many, the oldest are forgotten.
+const HELD: usize = 1000;
 
 /// The listener this run opened, and the URL the API is asked to call.
 #[derive(Debug)]
@@ -125,6 +128,8 @@ pub(super) struct Hints {
     heard: usize,
     /// Jobs a poll saw ended before any webhook was heard.
     unheard: usize,
+    /// Ids hinted before this run followed them, oldest first.
+    held: std::collections::VecDeque<String>,
 }
 
 impl Hints {
@@ -176,7 +181,12 @@ impl Coordinator {
         let now = Instant::now();
         let waiting = !self.queue.is_empty();
         let Some(r) = self.rendering.get_mut(id) else {
-            tracing::debug!(job = %id, "a webhook for a job this run does not follow; ignored");
+            // Perhaps its creation's answer is still on its way: kept for a while.
+            tracing::debug!(job = %id, "a webhook for a job this run does not follow (yet)");
+            if self.hints.held.len() >= HELD {
+                self.hints.held.pop_front();
+            }
+            self.hints.held.push_back(id.to_owned());
             return;
         };
         if r.hinted {
@@ -198,6 +208,15 @@ impl Coordinator {
         if let Some(due) = due {
             self.next_poll = self.next_poll.min(due.max(now + SLOT_GAP));
         }
+    }
+
+    /// Job `id` is followed now: a hint that came for it before counts.
+    pub(super) fn hint_held(&mut self, id: &str) {
+        let Some(at) = self.hints.held.iter().position(|h| h == id) else {
+            return;
+        };
+        self.hints.held.remove(at);
+        self.on_hinted(id, &JobStatus::Done);
     }
 
     /// A poll saw job `key` ended (`hinted`: its webhook had come) or still rendering.

@@ -35,7 +35,7 @@ impl Coordinator {
                         .unwrap_or(cfg.poll_min)
                 });
                 self.rendering.insert(
-                    job_id,
+                    job_id.clone(),
                     Rendering::new(key, String::new(), now + cfg.job_deadline, first_look, now)
                         .sent(sent_at)
                         .hooked(hooked),
@@ -44,6 +44,8 @@ impl Coordinator {
                 // Jobs past their predicted end are not counted: a creation accepted into
                 // their slot does not mean the account's cap was raised.
                 self.render_cap.accepted(self.rendering_holding(now));
+                // Its webhook may have come before its creation's answer was handled.
+                self.hint_held(&job_id);
             }
             Submitted::RowFailed { error } => {
                 self.throttled_since = None;

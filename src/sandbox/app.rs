@@ -22,6 +22,8 @@ pub struct Settings {
     pub time_scale: f64,
     /// Job-clock milliseconds of rendering per second of video.
     pub render_ms_per_second: f64,
+    /// How far each job's render time strays from that, a share either way.
+    pub render_spread: f64,
     /// Cap on jobs not yet terminal.
     pub max_rendering: Option<usize>,
     /// From this real Unix millisecond on, the cap is this (`--raise-rendering`).

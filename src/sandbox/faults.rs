@@ -419,9 +419,10 @@ impl FaultPlan {
         unit(self.seed, &["webhook-early", key]) < self.faults.webhooks.early
     }
 
-    /// A number in 0.8..1.2 that varies the render time of the job called `key`.
-    pub fn render_jitter(&self, key: &str) -> f64 {
-        0.8 + 0.4 * unit(self.seed, &["render", key])
+    /// A number in `1 - spread .. 1 + spread` that varies the render time of the job called
+    /// `key`.
+    pub fn render_jitter(&self, key: &str, spread: f64) -> f64 {
+        1.0 - spread + 2.0 * spread * unit(self.seed, &["render", key])
     }
 }
 

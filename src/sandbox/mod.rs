@@ -212,6 +212,10 @@ pub struct SandboxOptions {
     /// Seconds it takes to render 30 s of video, at time scale 1.
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     pub render_seconds: f64,
+    /// How far each job's render time strays from that, as a share either way (each job's
+    /// own, from its name and the seed); 0: every job takes exactly the render time.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.2)]
+    pub render_spread: f64,
     /// Serve every output video as a synthetic file of this many bytes (for download
     /// benchmarks) instead of the small sample MP4.
     #[arg(long, value_name = "N")]
@@ -269,6 +273,7 @@ impl Default for SandboxOptions {
             faults: None,
             seed: 0,
             render_seconds: 60.0,
+            render_spread: 0.2,
             video_bytes: None,
             state_dir: None,
             preview_mode: PreviewMode::Async,
@@ -421,6 +426,7 @@ impl Sandbox {
             settings: Settings {
                 time_scale: o.time_scale,
                 render_ms_per_second: o.render_seconds * 1000.0 / 30.0,
+                render_spread: o.render_spread,
                 max_rendering: o.max_rendering,
                 raise_rendering: o
                     .raise_rendering
@@ -523,6 +529,12 @@ fn check_options(o: &SandboxOptions) -> anyhow::Result<()> {
         bail!(
             "--render-seconds must be more than 0, got {}",
             o.render_seconds
+        );
+    }
+    if !(0.0..1.0).contains(&o.render_spread) {
+        bail!(
+            "--render-spread must be from 0 to less than 1 (a share), got {}",
+            o.render_spread
         );
     }
     Ok(())

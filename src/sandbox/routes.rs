@@ -92,7 +92,9 @@ async fn create_job(
     let id = uuid::Uuid::new_v4().to_string();
     // Fates follow the name, so a rerun of the same batch meets the same outcomes.
     let key = req.name.clone().unwrap_or_else(|| id.clone());
-    let render_ms = seconds * app.settings.render_ms_per_second * app.faults.render_jitter(&key);
+    let render_ms = seconds
+        * app.settings.render_ms_per_second
+        * app.faults.render_jitter(&key, app.settings.render_spread);
     let record = JobRecord {
         video_inputs: serde_json::to_value(&req.video_inputs).unwrap_or(Value::Null),
         model_version: req.model(),
