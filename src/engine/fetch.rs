@@ -104,6 +104,14 @@ pub(super) async fn fetch(shared: &Shared, key: &str, job_id: &str) -> Result<()
                 None
             }
         };
+        // This run's webhook path is its listener's secret: kept out of the files.
+        if job.webhook_url.is_some() && job.webhook_url == shared.cfg.webhook_url {
+            job.webhook_url = job
+                .webhook_url
+                .as_deref()
+                .and_then(|u| u.rsplit_once('/'))
+                .map(|(base, _)| format!("{base}/…"));
+        }
         let job_json = serde_json::to_vec_pretty(&job).unwrap_or_default();
         match &shared.cfg.storage {
             Some(remote) => {

@@ -127,7 +127,7 @@ pub(super) struct Hints {
     /// Hints heard for jobs this run follows.
     heard: usize,
     /// Jobs a poll saw ended before any webhook was heard.
-    unheard: usize,
+    unheard: std::collections::HashSet<String>,
     /// Ids hinted before this run followed them, oldest first.
     held: std::collections::VecDeque<String>,
 }
@@ -146,29 +146,33 @@ impl Hints {
     }
 
     /// A poll saw a job ended that no hint had announced: with none heard yet, the API may
-    /// not reach this machine.
-    fn ended_unheard(&mut self, key: &str) {
-        if !self.trusted || self.heard > 0 {
-            return;
+    /// not reach this machine. True if that gives webhooks up.
+    fn ended_unheard(&mut self, key: &str) -> bool {
+        if !self.trusted || self.heard > 0 || !self.unheard.insert(key.to_owned()) {
+            return false;
         }
-        self.unheard += 1;
         tracing::debug!(%key, "job ended without its webhook");
-        if self.unheard >= UNHEARD {
-            self.trusted = false;
-            tracing::warn!(
-                "{UNHEARD} jobs ended and no webhook arrived: the API does not seem to reach \
-                 [poll] webhook_url; polling on as without webhooks"
-            );
+        if self.unheard.len() < UNHEARD {
+            return false;
         }
+        self.trusted = false;
+        tracing::warn!(
+            "{UNHEARD} jobs ended and no webhook arrived: the API does not seem to reach \
+             [poll] webhook_url; polling on as without webhooks"
+        );
+        true
     }
 
-    /// A hinted job is still rendering: hints are not believed any more.
-    fn proven_wrong(&mut self, key: &str) {
-        if self.trusted {
-            self.trusted = false;
-            tracing::warn!(%key, "a webhook said this job had ended but it is still rendering; \
-                 webhooks are not believed for the rest of the run, polling on without them");
+    /// A hinted job is still rendering: hints are not believed any more. True if that
+    /// gives webhooks up.
+    fn proven_wrong(&mut self, key: &str) -> bool {
+        if !self.trusted {
+            return false;
         }
+        self.trusted = false;
+        tracing::warn!(%key, "a webhook said this job had ended but it is still rendering; \
+             webhooks are not believed for the rest of the run, polling on without them");
+        true
     }
 }
 
@@ -179,7 +183,8 @@ impl Coordinator {
             return;
         }
         let now = Instant::now();
-        let waiting = !self.queue.is_empty();
+        // Rows that can still be sent into the slot.
+        let waiting = self.stop.is_none() && !self.queue.is_empty();
         let Some(r) = self.rendering.get_mut(id) else {
             // Perhaps its creation's answer is still on its way: kept for a while.
             tracing::debug!(job = %id, "a webhook for a job this run does not follow (yet)");
@@ -189,10 +194,11 @@ impl Coordinator {
             self.hints.held.push_back(id.to_owned());
             return;
         };
-        if r.hinted {
-            return; // Sent twice.
+        if r.hinted || !r.hooked {
+            return; // Sent twice, or not a webhook this run asked for.
         }
         r.hinted = true;
+        r.hinted_at = Some(now);
         self.hints.heard += 1;
         let cfg = &self.shared.cfg;
         // Confirmed lazily while rows still wait (the slot is what mattered); once none do,
@@ -221,14 +227,27 @@ impl Coordinator {
 
     /// A poll saw job `key` ended (`hinted`: its webhook had come) or still rendering.
     pub(super) fn hint_checked(&mut self, key: &str, hinted: bool, ended: bool) {
-        match (hinted, ended) {
+        let lost = match (hinted, ended) {
             (false, true) => self.hints.ended_unheard(key),
-            (true, false) => {
-                self.hints.proven_wrong(key);
-                self.rendering.values_mut().for_each(|r| r.hinted = false);
-            }
-            _ => {}
+            (true, false) => self.hints.proven_wrong(key),
+            _ => false,
+        };
+        if lost {
+            self.hints_lost();
         }
+    }
+
+    /// Webhooks were given up: every job holds its slot until a poll sees it end, and is
+    /// looked at soon, then as without webhooks.
+    fn hints_lost(&mut self) {
+        let now = Instant::now();
+        let min = self.shared.cfg.poll_min;
+        for r in self.rendering.values_mut() {
+            r.hinted = false;
+            r.hinted_at = None;
+            r.look_again(now + min, min);
+        }
+        self.next_poll = self.next_poll.min(now + min);
     }
 
     /// A creation sent into a slot only a webhook had freed was refused over the render cap:
@@ -239,7 +258,7 @@ impl Coordinator {
             tracing::warn!(%key, "a creation sent when a webhook said a render slot was free \
                  was refused over the cap; webhooks are not believed for the rest of the run");
         }
-        self.rendering.values_mut().for_each(|r| r.hinted = false);
+        self.hints_lost();
     }
 
     /// While hints are believed, the next look at a job that asked for one (`hooked`) and

@@ -51,6 +51,7 @@ impl Coordinator {
             refill: super::refill::Refill::new(),
             progress_step: super::poll::ProgressStep::default(),
             hints: super::hooks::Hints::default(),
+            round_started: tokio::time::Instant::now(),
             shared: shared.clone(),
         };
         // One pass over the journal, without bodies and job objects (read when needed).

@@ -389,6 +389,8 @@ struct Coordinator {
     progress_step: poll::ProgressStep,
     /// Whether webhooks are asked for and believed.
     hints: hooks::Hints,
+    /// When the last poll round was sent: an answer to it predates any later hint.
+    round_started: Instant,
 }
 
 impl Coordinator {
@@ -485,7 +487,8 @@ impl Coordinator {
             let held = self.render_cap.held();
             let in_flight = self.in_flight();
             let hinted = self.rendering.values().filter(|r| r.hinted).count();
-            let on_hint = in_flight >= held && in_flight - hinted < held;
+            // (While the cap is unknown, `held` is `max_in_flight`, not the account's.)
+            let on_hint = self.render_cap.known() && in_flight >= held && in_flight - hinted < held;
             let on_prediction = !on_hint && in_flight >= held && self.holding_slots(now) < held;
             let Some(mut p) = self.queue.pop_front() else {
                 return;
@@ -555,6 +558,7 @@ impl Coordinator {
             return;
         }
         self.polling = true;
+        self.round_started = now;
         let shared = self.shared.clone();
         tokio::spawn(async move {
             let answers = poll::poll_round(&shared, ids).await;

@@ -67,6 +67,8 @@ pub(super) struct Rendering {
     /// Its webhook said it ended (see [`super::hooks`]): it holds no render slot, and is
     /// due for the look that confirms it.
     pub hinted: bool,
+    /// When that webhook came.
+    pub hinted_at: Option<Instant>,
     /// It asked for this run's webhook (a job of an earlier run, or of a row with its own
     /// `webhook_url`, is polled as without webhooks).
     pub hooked: bool,
@@ -94,6 +96,7 @@ impl Rendering {
             precise: false,
             sent_at: None,
             hinted: false,
+            hinted_at: None,
             hooked: false,
         }
     }
@@ -113,6 +116,12 @@ impl Rendering {
     /// Looked at next `wait` from `now`, whatever its progress says (webhooks tell its end).
     pub fn look_in(&mut self, now: Instant, wait: Duration) {
         self.next = now + wait;
+    }
+
+    /// Looked at by `at`, then as a new job is (webhooks are not believed any more).
+    pub fn look_again(&mut self, at: Instant, wait: Duration) {
+        self.next = self.next.min(at);
+        self.wait = wait;
     }
 
     /// Its creation was sent at `at` (before the POST left): it cannot have started sooner.

@@ -31,7 +31,9 @@ impl Coordinator {
         }
         let rounding = self.refill.rounding(self.progress_step.get());
         // While webhooks are believed, they tell a job's end: looks are a safety net.
-        let pace = self.hint_pace(true);
+        let pace = cfg.poll_max;
+        // An answer to a round sent before a job's webhook came says nothing against it.
+        let sent = self.round_started;
         let mut changes = Vec::new();
         let mut errors: Vec<ApiError> = Vec::new();
         let mut jobs = Vec::new();
@@ -44,7 +46,7 @@ impl Coordinator {
                     for id in ids.iter().filter(|id| !seen.contains(id.as_str())) {
                         if let Some(r) = self.rendering.get_mut(id) {
                             r.looked(None, now, cfg.poll_min, cfg.poll_max, cadence, rounding);
-                            if let Some(pace) = pace.filter(|_| r.hooked) {
+                            if r.hooked && self.hints.trusted() {
                                 r.look_in(now, pace);
                             }
                         }
@@ -96,11 +98,14 @@ impl Coordinator {
                     rounding,
                 );
                 self.refill.learn(r);
-                if let Some(pace) = pace.filter(|_| r.hooked) {
+                if r.hooked && self.hints.trusted() {
                     r.look_in(now, pace);
                 }
             }
-            let (hinted, hooked) = (r.hinted, r.hooked);
+            let hinted = r.hinted && r.hinted_at.is_some_and(|t| t < sent);
+            // Hinted after this round was sent: its answer is older than the hint.
+            let stale = r.hinted && !hinted;
+            let hooked = r.hooked && !stale;
             // Ended means terminal here, not downloadable: a `done` without its output yet
             // was still announced by a true hint.
             let ended = job.status.is_terminal() || preview_ready;

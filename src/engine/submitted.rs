@@ -114,7 +114,9 @@ impl Coordinator {
                                 }
                                 self.rendering.len()
                             } else {
-                                self.rendering_holding(Instant::now())
+                                // A hinted job may still have counted at the server.
+                                let hinted = self.rendering.values().filter(|r| r.hinted).count();
+                                self.rendering_holding(Instant::now()) + hinted
                             };
                             self.render_cap.refused(
                                 rendering,

@@ -45,6 +45,18 @@ async fn webhooks_refill_slots_at_once_and_polls_only_confirm() {
         calls < ROWS as u64,
         "{calls} status calls for {ROWS} videos: webhooks did not replace the polls"
     );
+    // The webhook path is the listener's secret: no job.json keeps it.
+    let jobs: Vec<_> = files_below(&h.batch_dir("cap"))
+        .into_iter()
+        .filter(|p| p.ends_with("job.json"))
+        .collect();
+    assert_eq!(jobs.len(), ROWS);
+    for p in jobs {
+        let job: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&p).expect("job.json")).expect("JSON");
+        let url = job["webhook_url"].as_str().unwrap_or_default();
+        assert!(url.ends_with("/…"), "{}: {url}", p.display());
+    }
     // Confirmed lazily: nearly every slot was refilled before its job was recorded done.
     let early = sent_on_predictions(&h.batch_dir("cap"));
     assert!(
