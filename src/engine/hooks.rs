@@ -32,7 +32,7 @@ use tokio::time::Instant;
 
 use crate::api::JobStatus;
 
-use super::poll::SLOT_GAP;
+use super::poll::{Rendering, SLOT_GAP};
 use super::{Coordinator, Event};
 
 /// Jobs seen ended by a poll, with no webhook ever heard, before webhooks are given up.
@@ -194,10 +194,9 @@ impl Coordinator {
             self.hints.held.push_back(id.to_owned());
             return;
         };
-        if r.hinted || !r.hooked {
+        if r.hinted() || !r.hooked {
             return; // Sent twice, or not a webhook this run asked for.
         }
-        r.hinted = true;
         r.hinted_at = Some(now);
         self.hints.heard += 1;
         let cfg = &self.shared.cfg;
@@ -205,7 +204,7 @@ impl Coordinator {
         // soon, and at once for the last job rendering.
         let confirm = if waiting {
             cfg.poll_max
-        } else if self.rendering.values().all(|r| r.hinted) {
+        } else if self.rendering.values().all(Rendering::hinted) {
             SLOT_GAP
         } else {
             cfg.poll_min
@@ -243,7 +242,6 @@ impl Coordinator {
         let now = Instant::now();
         let min = self.shared.cfg.poll_min;
         for r in self.rendering.values_mut() {
-            r.hinted = false;
             r.hinted_at = None;
             r.look_again(now + min, min);
         }

@@ -431,8 +431,13 @@ impl Coordinator {
         if self.render_cap.known() {
             self.refill.holding(&self.rendering, now)
         } else {
-            self.rendering.values().filter(|r| !r.hinted).count()
+            self.rendering.len() - self.hinted()
         }
+    }
+
+    /// Jobs whose webhook said they ended (see [`hooks`]).
+    fn hinted(&self) -> usize {
+        self.rendering.values().filter(|r| r.hinted()).count()
     }
 
     /// Whether rows wait for a render slot of a known cap, and the poll rounds can go at the
@@ -486,7 +491,7 @@ impl Coordinator {
             // it is refused, the prediction was wrong.
             let held = self.render_cap.held();
             let in_flight = self.in_flight();
-            let hinted = self.rendering.values().filter(|r| r.hinted).count();
+            let hinted = self.hinted();
             // (While the cap is unknown, `held` is `max_in_flight`, not the account's.)
             let on_hint = self.render_cap.known() && in_flight >= held && in_flight - hinted < held;
             let on_prediction = !on_hint && in_flight >= held && self.holding_slots(now) < held;

@@ -64,10 +64,8 @@ pub(super) struct Rendering {
     pub precise: bool,
     /// When its creation was sent, if this run sent it.
     pub sent_at: Option<Instant>,
-    /// Its webhook said it ended (see [`super::hooks`]): it holds no render slot, and is
-    /// due for the look that confirms it.
-    pub hinted: bool,
-    /// When that webhook came.
+    /// When its webhook said it ended (see [`super::hooks`]): it then holds no render slot,
+    /// and is due for the look that confirms it.
     pub hinted_at: Option<Instant>,
     /// It asked for this run's webhook (a job of an earlier run, or of a row with its own
     /// `webhook_url`, is polled as without webhooks).
@@ -95,10 +93,14 @@ impl Rendering {
             ends_by: None,
             precise: false,
             sent_at: None,
-            hinted: false,
             hinted_at: None,
             hooked: false,
         }
+    }
+
+    /// Whether its webhook said it ended.
+    pub fn hinted(&self) -> bool {
+        self.hinted_at.is_some()
     }
 
     /// Whether it asked for this run's webhook.

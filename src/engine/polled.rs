@@ -102,9 +102,9 @@ impl Coordinator {
                     r.look_in(now, pace);
                 }
             }
-            let hinted = r.hinted && r.hinted_at.is_some_and(|t| t < sent);
+            let hinted = r.hinted_at.is_some_and(|t| t < sent);
             // Hinted after this round was sent: its answer is older than the hint.
-            let stale = r.hinted && !hinted;
+            let stale = r.hinted() && !hinted;
             let hooked = r.hooked && !stale;
             // Ended means terminal here, not downloadable: a `done` without its output yet
             // was still announced by a true hint.

@@ -68,7 +68,7 @@ impl Refill {
         let predicted = self.trust != Trust::Off;
         rendering
             .values()
-            .filter(|r| !(r.hinted || (predicted && free(r, now))))
+            .filter(|r| !(r.hinted() || (predicted && free(r, now))))
             .count()
     }
 
@@ -204,7 +204,7 @@ mod tests {
         let mut rendering = HashMap::new();
         rendering.insert("a".into(), job(false, None, t0));
         let mut hinted = job(false, None, t0);
-        hinted.hinted = true;
+        hinted.hinted_at = Some(t0);
         rendering.insert("b".into(), hinted);
         let mut refill = Refill::new();
         assert_eq!(refill.holding(&rendering, t0), 1);

@@ -115,8 +115,7 @@ impl Coordinator {
                                 self.rendering.len()
                             } else {
                                 // A hinted job may still have counted at the server.
-                                let hinted = self.rendering.values().filter(|r| r.hinted).count();
-                                self.rendering_holding(Instant::now()) + hinted
+                                self.rendering_holding(Instant::now()) + self.hinted()
                             };
                             self.render_cap.refused(
                                 rendering,
