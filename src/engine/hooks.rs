@@ -11,13 +11,15 @@
 //!   it, and is polled as without webhooks).
 //! - **A hint frees a slot, never a row.** A job whose webhook says it ended holds no render
 //!   slot; the next creation goes at once. It is still confirmed by a GET before anything is
-//!   recorded or downloaded, lazily (`max_interval_secs` while rows wait for a slot, the
-//!   shortest wait once none do), in a round that asks about every job at once.
+//!   recorded or downloaded, lazily (within `max_interval_secs`; at once for the last job,
+//!   and once no row waits, whenever enough are hinted to keep the downloads busy), in a
+//!   round that asks about every job at once.
 //! - **The other jobs are looked at every `max_interval_secs`**, a safety net for a webhook
 //!   that is lost.
 //! - **Trust is lost for the run** when a hint is proven wrong (its job still rendering at the
-//!   confirming GET) or when jobs end with no webhook arriving at all (an address the API
-//!   cannot reach): polling goes on as without webhooks, and the run says why.
+//!   confirming GET), when jobs were seen ended [`LATE`] ago with no webhook arriving at all
+//!   (an address the API cannot reach; one that comes late for an ended job keeps trust), or
+//!   when the listener stops: polling goes on as without webhooks, and the run says why.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -32,11 +34,14 @@ use tokio::time::Instant;
 
 use crate::api::JobStatus;
 
-use super::poll::{Rendering, SLOT_GAP};
+use super::poll::SLOT_GAP;
 use super::{Coordinator, Event};
 
 /// Jobs seen ended by a poll, with no webhook ever heard, before webhooks are given up.
 const UNHEARD: usize = 2;
+/// How long a job seen ended by a poll waits for its webhook before it counts as unheard: a
+/// webhook may come from a delivery queue seconds after the status changed.
+const LATE: Duration = Duration::from_secs(10);
 /// Hints kept for jobs not followed yet (a webhook that came before its creation's answer
 /// was handled); past this many, the oldest are forgotten.
 const HELD: usize = 1000;
@@ -82,14 +87,16 @@ impl Listener {
 
     /// Serves until the run ends, every hint sent to the coordinator.
     pub(super) fn serve(self, events: mpsc::UnboundedSender<Event>) -> tokio::task::JoinHandle<()> {
-        let state = (self.token, events);
+        let state = (self.token, events.clone());
         let app = Router::new()
             .route("/{*path}", post(hint))
             .with_state(state);
         tokio::spawn(async move {
-            if let Err(e) = axum::serve(self.listener, app).await {
-                tracing::warn!("the webhook listener stopped ({e}); polling on without it");
-            }
+            let why = match axum::serve(self.listener, app).await {
+                Err(e) => e.to_string(),
+                Ok(()) => "it ended".to_owned(),
+            };
+            let _ = events.send(Event::Unhooked(why));
         })
     }
 }
@@ -126,8 +133,8 @@ pub(super) struct Hints {
     trusted: bool,
     /// Hints heard for jobs this run follows.
     heard: usize,
-    /// Jobs a poll saw ended before any webhook was heard.
-    unheard: std::collections::HashSet<String>,
+    /// Jobs (by id) a poll saw ended before any webhook was heard, and when.
+    unheard: std::collections::HashMap<String, Instant>,
     /// Ids hinted before this run followed them, oldest first.
     held: std::collections::VecDeque<String>,
 }
@@ -145,20 +152,45 @@ impl Hints {
         self.trusted
     }
 
-    /// A poll saw a job ended that no hint had announced: with none heard yet, the API may
-    /// not reach this machine. True if that gives webhooks up.
-    fn ended_unheard(&mut self, key: &str) -> bool {
-        if !self.trusted || self.heard > 0 || !self.unheard.insert(key.to_owned()) {
+    /// A poll saw job `id` ended that no hint had announced: with none heard yet, the API
+    /// may not reach this machine (decided by [`Self::unheard_too_long`]).
+    fn ended_unheard(&mut self, id: &str, now: Instant) {
+        if self.trusted && self.heard == 0 {
+            tracing::debug!(job = %id, "job ended before its webhook");
+            self.unheard.entry(id.to_owned()).or_insert(now);
+        }
+    }
+
+    /// A webhook for job `id`, which this run no longer follows: true if a poll had seen it
+    /// end first (the webhook was only late, and the address is reachable).
+    fn came_late(&mut self, id: &str) -> bool {
+        let late = self.unheard.remove(id).is_some();
+        if late {
+            tracing::debug!(job = %id, "a webhook came after a poll saw its job end");
+            self.heard += 1;
+        }
+        late
+    }
+
+    /// Whether [`UNHEARD`] jobs have ended [`LATE`] ago with no webhook heard at all: true
+    /// if that gives webhooks up now.
+    fn unheard_too_long(&mut self, now: Instant) -> bool {
+        if !self.trusted || self.heard > 0 {
             return false;
         }
-        tracing::debug!(%key, "job ended without its webhook");
-        if self.unheard.len() < UNHEARD {
+        let long = self
+            .unheard
+            .values()
+            .filter(|at| **at + LATE <= now)
+            .count();
+        if long < UNHEARD {
             return false;
         }
         self.trusted = false;
         tracing::warn!(
-            "{UNHEARD} jobs ended and no webhook arrived: the API does not seem to reach \
-             [poll] webhook_url; polling on as without webhooks"
+            "{UNHEARD} jobs ended and no webhook arrived within {}s: the API does not seem to \
+             reach [poll] webhook_url; polling on as without webhooks",
+            LATE.as_secs()
         );
         true
     }
@@ -185,6 +217,9 @@ impl Coordinator {
         let now = Instant::now();
         // Rows that can still be sent into the slot.
         let waiting = self.stop.is_none() && !self.queue.is_empty();
+        if self.hints.came_late(id) {
+            return;
+        }
         let Some(r) = self.rendering.get_mut(id) else {
             // Perhaps its creation's answer is still on its way: kept for a while.
             tracing::debug!(job = %id, "a webhook for a job this run does not follow (yet)");
@@ -200,14 +235,17 @@ impl Coordinator {
         r.hinted_at = Some(now);
         self.hints.heard += 1;
         let cfg = &self.shared.cfg;
-        // Confirmed lazily while rows still wait (the slot is what mattered); once none do,
-        // soon, and at once for the last job rendering.
-        let confirm = if waiting {
-            cfg.poll_max
-        } else if self.rendering.values().all(Rendering::hinted) {
+        // Confirmed lazily (the slot is what mattered; a confirmation only starts a
+        // download), in one round for every hinted job: after `max_interval_secs`, at once
+        // for the last job rendering, and, once no row waits, as soon as enough are hinted
+        // to keep the downloads busy when they would otherwise run dry.
+        let hinted = self.hinted();
+        let streams = cfg.download_concurrency.max(1);
+        let dry = self.downloads.len() + self.downloading < streams;
+        let confirm = if !waiting && (hinted == self.rendering.len() || dry && hinted >= streams) {
             SLOT_GAP
         } else {
-            cfg.poll_min
+            cfg.poll_max
         };
         let due = self.rendering.get_mut(id).map(|r| r.due_by(now + confirm));
         if let Some(due) = due {
@@ -224,14 +262,20 @@ impl Coordinator {
         self.on_hinted(id, &JobStatus::Done);
     }
 
-    /// A poll saw job `key` ended (`hinted`: its webhook had come) or still rendering.
-    pub(super) fn hint_checked(&mut self, key: &str, hinted: bool, ended: bool) {
-        let lost = match (hinted, ended) {
-            (false, true) => self.hints.ended_unheard(key),
-            (true, false) => self.hints.proven_wrong(key),
-            _ => false,
-        };
-        if lost {
+    /// A poll saw job `id` (row `key`) ended (`hinted`: its webhook had come) or still
+    /// rendering.
+    pub(super) fn hint_checked(&mut self, id: &str, key: &str, hinted: bool, ended: bool) {
+        match (hinted, ended) {
+            (false, true) => self.hints.ended_unheard(id, Instant::now()),
+            (true, false) if self.hints.proven_wrong(key) => self.hints_lost(),
+            _ => {}
+        }
+    }
+
+    /// Gives webhooks up once jobs ended with none heard for [`LATE`] (called as the run's
+    /// loop turns, at least every second).
+    pub(super) fn hints_unheard(&mut self) {
+        if self.hints.unheard_too_long(Instant::now()) {
             self.hints_lost();
         }
     }
@@ -246,6 +290,15 @@ impl Coordinator {
             r.look_again(now + min, min);
         }
         self.next_poll = self.next_poll.min(now + min);
+    }
+
+    /// The listener stopped: slots wait for polls from now on.
+    pub(super) fn hooks_down(&mut self, why: &str) {
+        if self.hints.trusted {
+            self.hints.trusted = false;
+            tracing::warn!("the webhook listener stopped ({why}); polling on without webhooks");
+            self.hints_lost();
+        }
     }
 
     /// A creation sent into a slot only a webhook had freed was refused over the render cap:

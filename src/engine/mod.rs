@@ -177,6 +177,8 @@ enum Event {
         id: String,
         status: crate::api::JobStatus,
     },
+    /// The webhook listener stopped, for this reason: no hint can come any more.
+    Unhooked(String),
 }
 
 /// A row waiting to be sent. Its body stays in the journal until its submission reads it,
@@ -320,6 +322,7 @@ pub async fn run(
             _ = tokio::time::sleep_until(wake) => {}
         }
         c.check_reachable();
+        c.hints_unheard();
         // After a stop no new POST leaves, not even one already waiting for its slot behind
         // a 429 pause: those come back unsent, their rows `planned`.
         if c.stop.as_ref().is_some_and(Stop::withdraws_creations) {
@@ -562,6 +565,11 @@ impl Coordinator {
             }
             return;
         }
+        tracing::debug!(
+            jobs = ids.len(),
+            rendering = self.rendering.len(),
+            "status round"
+        );
         self.polling = true;
         self.round_started = now;
         let shared = self.shared.clone();
@@ -698,6 +706,7 @@ impl Coordinator {
             }
             Event::Journal(e) => return Err(e),
             Event::Hinted { id, status } => self.on_hinted(&id, &status),
+            Event::Unhooked(why) => self.hooks_down(&why),
         }
         Ok(())
     }

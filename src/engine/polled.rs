@@ -111,7 +111,7 @@ impl Coordinator {
             let ended = job.status.is_terminal() || preview_ready;
             let r = r.key.clone();
             if hooked {
-                self.hint_checked(&r, hinted, ended);
+                self.hint_checked(&job.id, &r, hinted, ended);
             }
             let Some(r) = self.rendering.get_mut(&job.id) else {
                 continue;

@@ -125,6 +125,9 @@ pub struct WebhookFaults {
     /// Share of jobs whose webhook comes as their render starts, saying `done` while they
     /// render (a webhook that lies, or one forged by someone who learned its URL).
     pub early: f64,
+    /// Seconds (real time) every webhook comes after its job ends: a delivery queue on the
+    /// API's side, so a poll may see the job end first.
+    pub late_seconds: f64,
 }
 
 /// The groups of endpoints that share fault rates.
@@ -283,6 +286,10 @@ impl Faults {
             ("early", self.webhooks.early),
         ] {
             check_rate("webhooks", key, rate)?;
+        }
+        let late = self.webhooks.late_seconds;
+        if !(late.is_finite() && late >= 0.0) {
+            bail!("[webhooks] late_seconds must be 0 or more, got {late}");
         }
         self.api.check()
     }

@@ -129,6 +129,7 @@
 //! duplicate = 0.2      # the webhook is POSTed twice
 //! lost = 0.1           # the webhook is never POSTed
 //! early = 0.1          # the webhook comes as the render starts, saying "done" (a lie)
+//! late_seconds = 5     # every webhook comes this long after its job ends (real seconds)
 //! ```
 //!
 //! # Persistence format

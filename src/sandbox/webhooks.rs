@@ -1,9 +1,9 @@
 //! Webhooks: when a job with a `webhook_url` turns terminal, POST
 //! `{"id","status","failed_reason","output"}` to it, once, or twice under the
 //! duplicate-webhook fault; never under the lost-webhook one, and a quarter into the render,
-//! saying `done`, under the early-webhook one. Job states derive from time, so each delivery
-//! is a timer set when the render starts (at creation, at `.../render/`, and for jobs
-//! replayed from the journal).
+//! saying `done`, under the early-webhook one; `late_seconds` after the job's end under the
+//! late one. Job states derive from time, so each delivery is a timer set when the render
+//! starts (at creation, at `.../render/`, and for jobs replayed from the journal).
 //!
 //! Only loopback hosts (`localhost`, 127.0.0.0/8, `::1`) are called: a sandbox must never
 //! send traffic anywhere else. Other URLs are skipped and logged. No retries, as documented
@@ -42,7 +42,7 @@ pub fn schedule(app: &Arc<App>, job: &JobRecord) {
         let now = now_ms();
         now + (end - now).max(0) / 4
     } else {
-        end
+        end + (app.faults.faults().webhooks.late_seconds * 1000.0) as i64
     };
     let times = if app.faults.duplicate_webhook(key) {
         2

@@ -130,3 +130,54 @@ async fn a_webhook_port_in_use_is_refused_before_anything_is_sent() {
     );
     assert_eq!(h.stats().jobs_created, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn once_no_row_waits_hints_are_confirmed_a_download_round_at_a_time() {
+    // No cap: every row renders at once, and renders of 0.6 to 11.4 s end about a second
+    // apart, each with its webhook. Confirming each soon after its hint (as this runner
+    // once did) is a status call per job; a round for as many as the downloads take at
+    // once, and the last at once, is a few. The safety net (30 s) never comes.
+    let h = Harness::start(Faults::default(), |c| {
+        c.options.time_scale = 1.0;
+        c.options.render_seconds = 60.0;
+        c.options.render_spread = 0.9;
+    })
+    .await;
+    let config = FAST_CONFIG
+        .replace("min_interval_secs = 0.1", "min_interval_secs = 1")
+        .replace(
+            "max_interval_secs = 0.5",
+            &format!("max_interval_secs = 30\n{LISTEN}"),
+        );
+    std::fs::write(h.dir.path().join("pipeline.toml"), config).expect("config written");
+    let (refused, _) = run_batch(&h, "no cap, webhooks").await;
+    assert_eq!(refused, 0);
+    assert!(h.stats().webhooks_sent >= ROWS as u64);
+    let calls = status_calls(&h);
+    // download_concurrency = 4: three rounds of four, and one more for timing's sake.
+    assert!(
+        calls <= (ROWS / 4 + 1) as u64,
+        "{calls} status calls for {ROWS} jobs that each said when they ended"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webhooks_that_come_late_are_not_taken_for_lost() {
+    // Every webhook comes 4 s after its job ends (3 s renders, a look every 5 s): the first
+    // jobs are seen ended by a poll before any webhook is heard. That is a delivery queue,
+    // not an address the API cannot reach: webhooks stay on.
+    let mut faults = Faults::default();
+    faults.webhooks.late_seconds = 4.0;
+    let h = capped(faults, LISTEN).await;
+    let out = h.run(&h.sheet("cap.csv", &sheet_of(ROWS)), &[]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(!text(&out).contains("no webhook arrived"), "{}", text(&out));
+    let stats = h.stats();
+    assert_eq!(
+        stats.throttled, 0,
+        "a late webhook freed a slot that was not free"
+    );
+    assert!(creations_by_key(&stats).values().all(|n| *n == 1));
+    let states = states(&h.batch_dir("cap"));
+    assert!(states.values().all(|s| s == "downloaded"), "{states:?}");
+}
