@@ -147,6 +147,11 @@ impl Hints {
         }
     }
 
+    /// Stops believing hints: true if they were believed until now.
+    fn give_up(&mut self) -> bool {
+        std::mem::replace(&mut self.trusted, false)
+    }
+
     /// Whether slots are freed by hints and polls go at the safety net's pace.
     pub fn trusted(&self) -> bool {
         self.trusted
@@ -161,8 +166,8 @@ impl Hints {
         }
     }
 
-    /// A webhook for job `id`, which this run no longer follows: true if a poll had seen it
-    /// end first (the webhook was only late, and the address is reachable).
+    /// A webhook for job `id`: true if a poll had seen it end first (the webhook was only
+    /// late, and the address is reachable).
     fn came_late(&mut self, id: &str) -> bool {
         let late = self.unheard.remove(id).is_some();
         if late {
@@ -183,10 +188,9 @@ impl Hints {
             .values()
             .filter(|at| **at + LATE <= now)
             .count();
-        if long < UNHEARD {
+        if long < UNHEARD || !self.give_up() {
             return false;
         }
-        self.trusted = false;
         tracing::warn!(
             "{UNHEARD} jobs ended and no webhook arrived within {}s: the API does not seem to \
              reach [poll] webhook_url; polling on as without webhooks",
@@ -198,10 +202,9 @@ impl Hints {
     /// A hinted job is still rendering: hints are not believed any more. True if that
     /// gives webhooks up.
     fn proven_wrong(&mut self, key: &str) -> bool {
-        if !self.trusted {
+        if !self.give_up() {
             return false;
         }
-        self.trusted = false;
         tracing::warn!(%key, "a webhook said this job had ended but it is still rendering; \
              webhooks are not believed for the rest of the run, polling on without them");
         true
@@ -217,10 +220,12 @@ impl Coordinator {
         let now = Instant::now();
         // Rows that can still be sent into the slot.
         let waiting = self.stop.is_none() && !self.queue.is_empty();
-        if self.hints.came_late(id) {
-            return;
-        }
+        // Seen ended by a poll first: still followed if its `done` had no output yet.
+        let late = self.hints.came_late(id);
         let Some(r) = self.rendering.get_mut(id) else {
+            if late {
+                return;
+            }
             // Perhaps its creation's answer is still on its way: kept for a while.
             tracing::debug!(job = %id, "a webhook for a job this run does not follow (yet)");
             if self.hints.held.len() >= HELD {
@@ -294,8 +299,7 @@ impl Coordinator {
 
     /// The listener stopped: slots wait for polls from now on.
     pub(super) fn hooks_down(&mut self, why: &str) {
-        if self.hints.trusted {
-            self.hints.trusted = false;
+        if self.hints.give_up() {
             tracing::warn!("the webhook listener stopped ({why}); polling on without webhooks");
             self.hints_lost();
         }
@@ -304,8 +308,7 @@ impl Coordinator {
     /// A creation sent into a slot only a webhook had freed was refused over the render cap:
     /// the account still counted that job. Slots wait for polls from now on.
     pub(super) fn hint_refused(&mut self, key: &str) {
-        if self.hints.trusted {
-            self.hints.trusted = false;
+        if self.hints.give_up() {
             tracing::warn!(%key, "a creation sent when a webhook said a render slot was free \
                  was refused over the cap; webhooks are not believed for the rest of the run");
         }
