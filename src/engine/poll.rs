@@ -12,7 +12,8 @@
 //!   [`super::refill`]): the slots are refilled at those bounds without a look.
 //! - **A round** happens when a job is due, at most every `min_interval_secs`. It asks about
 //!   every due job, most overdue first, and fills the last call with the jobs due soonest
-//!   (a free look: they cost no extra call).
+//!   (a free look: they cost no extra call). The run's last jobs are the exception (see
+//!   [`tail_look`]): their ends are the run's, so they are looked at when they end.
 //! - A failed call is not a job failure: its jobs stay due and are asked about next round.
 
 use std::collections::HashMap;
@@ -70,6 +71,8 @@ pub(super) struct Rendering {
     /// It asked for this run's webhook (a job of an earlier run, or of a row with its own
     /// `webhook_url`, is polled as without webhooks).
     pub hooked: bool,
+    /// A round came sooner than `min_interval_secs` for its end (see [`tail_look`]).
+    tail_looked: bool,
 }
 
 impl Rendering {
@@ -95,6 +98,7 @@ impl Rendering {
             sent_at: None,
             hinted_at: None,
             hooked: false,
+            tail_looked: false,
         }
     }
 
@@ -325,6 +329,28 @@ pub(super) fn next_end(rendering: &HashMap<String, Rendering>) -> Option<Instant
         .filter(|r| r.predicted)
         .map(|r| r.next)
         .min()
+}
+
+/// Once no row waits, the jobs left end the run, and a look `min_interval_secs` after a round
+/// that just missed one would hold the whole run that long: when every job left has its end
+/// bounded closely (see [`PRECISE_FROM`]) and is due before `gate`, one round at the latest
+/// of their looks collects them all. Once per job, so a job whose progress stalls near its
+/// end is not looked at every moment.
+pub(super) fn tail_look(
+    rendering: &mut HashMap<String, Rendering>,
+    gate: Instant,
+) -> Option<Instant> {
+    let all_close = rendering
+        .values()
+        .all(|r| r.precise && r.predicted && !r.tail_looked && r.next < gate);
+    if !all_close {
+        return None;
+    }
+    let last = rendering.values().map(|r| r.next).max()?;
+    for r in rendering.values_mut() {
+        r.tail_looked = true;
+    }
+    Some(last)
 }
 
 /// When the next job is due.
@@ -608,5 +634,40 @@ mod tests {
         assert_eq!(ids, want);
         assert!(pick(&rendering, t0 - S, 100).is_empty());
         assert_eq!(next_due(&rendering), Some(t0));
+    }
+
+    #[test]
+    fn the_last_jobs_are_looked_at_when_they_end_once_each() {
+        // Two sandbox jobs sent a second apart, both looked at 8 s in: their ends (10 s and
+        // 11 s) are bounded closely from that one look (by 11.1 s and 12.9 s, their queueing
+        // counted as render), before a round gap of 6 s would allow a look.
+        let t0 = Instant::now();
+        let sent = |secs: u32| {
+            Rendering::new("k".into(), String::new(), t0, 2 * S, t0).sent(t0 + secs * S)
+        };
+        let mut rendering = HashMap::new();
+        let (mut a, mut b) = (sent(0), sent(1));
+        look_at(&mut a, &sandbox_job(8.0), t0, 8, None);
+        look_at(&mut b, &sandbox_job(7.0), t0, 8, None);
+        rendering.insert("a".to_owned(), a);
+        rendering.insert("b".to_owned(), b);
+        let gate = t0 + 14 * S;
+        let last = tail_look(&mut rendering, gate).expect("both ends are close");
+        assert_eq!(Some(last), rendering.values().map(|r| r.next).max());
+        assert!(
+            last > t0 + 11 * S && last < t0 + 13 * S,
+            "b's end, not the gap"
+        );
+        // Once per job: a progress that stalls is not looked at every moment.
+        assert_eq!(tail_look(&mut rendering, gate), None);
+        // A job whose end is not bounded closely yet (queued still) holds the gap.
+        let mut rendering: HashMap<String, Rendering> = HashMap::new();
+        for (id, at) in [("a", 0), ("c", 6)] {
+            let mut r = sent(at);
+            look_at(&mut r, &sandbox_job(8.0 - f64::from(at)), t0, 8, None);
+            rendering.insert(id.to_owned(), r);
+        }
+        assert_eq!(tail_look(&mut rendering, gate), None);
+        assert_eq!(tail_look(&mut HashMap::new(), gate), None);
     }
 }

@@ -190,6 +190,12 @@ impl Coordinator {
         }
         let gate = now + cfg.poll_min;
         self.next_poll = poll::next_due(&self.rendering).map_or(gate, |t| t.max(gate));
+        if self.queue.is_empty() {
+            if let Some(last) = poll::tail_look(&mut self.rendering, gate) {
+                self.next_poll = last.max(now + poll::SLOT_GAP);
+                return Ok(());
+            }
+        }
         let slots_bind = self.slots_bind(now);
         if let Some(end) = poll::next_end(&self.rendering).filter(|_| slots_bind) {
             self.next_poll = end

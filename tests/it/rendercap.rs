@@ -172,3 +172,62 @@ async fn progress_rounded_up_costs_at_most_one_refusal_and_slots_still_go_on_pre
         "every slot waited for a poll to see its job done ({ROWS} rows, cap {CAP})"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_runs_last_job_is_looked_at_when_it_ends_not_a_round_gap_later() {
+    // Two exact renders of about 17 s created a second apart, no cap, rounds at most every
+    // 6 s. A round late in both renders bounds both ends closely, a second apart. A runner
+    // that held the next round to the gap (as this one once did) saw the last job done about
+    // 6 s after it ended (5.8 s, measured), and the whole run waited for it; now the last
+    // jobs are looked at when they end (0.75 s after, the look's margin for rounding).
+    let h = Harness::start(Faults::default(), |c| {
+        c.options.time_scale = 1.0;
+        // Per 30 s of video: these scripts say 3 s.
+        c.options.render_seconds = 140.0;
+        c.options.render_spread = 0.0;
+    })
+    .await;
+    let config = FAST_CONFIG
+        .replace("requests_per_second = 200", "requests_per_second = 1")
+        .replace("burst = 50", "burst = 1")
+        .replace("min_interval_secs = 0.1", "min_interval_secs = 6")
+        .replace("max_interval_secs = 0.5", "max_interval_secs = 30");
+    std::fs::write(h.dir.path().join("pipeline.toml"), config).expect("config written");
+    let out = h.run(&h.sheet("tail.csv", &sheet_of(2)), &[]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let dir = h.batch_dir("tail");
+    let db = rusqlite::Connection::open(dir.join("journal.sqlite")).expect("journal");
+    let (mut lags, mut renders) = (Vec::new(), Vec::new());
+    for (key, _) in states(&dir) {
+        let done_at: f64 = db
+            .query_row(
+                "SELECT at FROM events WHERE key = ?1 AND state = 'done'",
+                [&key],
+                |r| r.get(0),
+            )
+            .expect("a done event");
+        let job: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.join(&key).join("job.json")).expect("job.json"),
+        )
+        .expect("job.json is JSON");
+        let at = |field: &str| {
+            job[field]
+                .as_str()
+                .and_then(|s| {
+                    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .unwrap_or_else(|| panic!("{key}: {field}"))
+        };
+        let (ended, created) = (at("updated_at"), at("created_at"));
+        renders.push((ended - created).as_seconds_f64());
+        lags.push(done_at - ended.unix_timestamp_nanos() as f64 / 1e9);
+    }
+    let last = lags.iter().copied().fold(f64::MIN, f64::max);
+    assert_eq!(lags.len(), 2);
+    // Far from both a look at the end and one held to the gap.
+    assert!(
+        last < 2.5,
+        "the last job was seen done {last:.2} s after it ended (lags {lags:?}, renders {renders:?})"
+    );
+}
