@@ -219,7 +219,7 @@ impl Coordinator {
         }
         let now = Instant::now();
         // Rows that can still be sent into the slot.
-        let waiting = self.stop.is_none() && !self.queue.is_empty();
+        let waiting = self.rows_wait();
         // Seen ended by a poll first: still followed if its `done` had no output yet.
         let late = self.hints.came_late(id);
         let Some(r) = self.rendering.get_mut(id) else {

@@ -443,10 +443,21 @@ impl Coordinator {
         self.rendering.values().filter(|r| r.hinted()).count()
     }
 
+    /// Whether rows wait to be sent (after a stop, none will be).
+    fn rows_wait(&self) -> bool {
+        self.stop.is_none() && !self.queue.is_empty()
+    }
+
+    /// Whether the jobs rendering are the run's last: no row waits, none is being created or
+    /// looked for.
+    fn last_jobs(&self) -> bool {
+        !self.rows_wait() && self.submitting == 0 && self.unsure.is_empty()
+    }
+
     /// Whether rows wait for a render slot of a known cap, and the poll rounds can go at the
     /// refill's cadence (see [`refill`]).
     fn waiting_for_slots(&self, now: Instant) -> bool {
-        !self.queue.is_empty() && self.slots_bind(now)
+        self.rows_wait() && self.slots_bind(now)
     }
 
     /// Whether the known render cap, not the rows left, bounds what renders at `now`, with

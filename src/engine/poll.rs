@@ -10,10 +10,9 @@
 //!   `max_interval_secs`), so a finished job is seen within moments, not at the end of a long
 //!   wait. While rows wait for a render slot, rounds go at a cadence instead (see
 //!   [`super::refill`]): the slots are refilled at those bounds without a look.
-//! - **A round** happens when a job is due, at most every `min_interval_secs`. It asks about
-//!   every due job, most overdue first, and fills the last call with the jobs due soonest
-//!   (a free look: they cost no extra call). The run's last jobs are the exception (see
-//!   [`tail_look`]): their ends are the run's, so they are looked at when they end.
+//! - **A round** happens when a job is due, at most every `min_interval_secs` (the run's last
+//!   jobs aside: see [`tail_look`]). It asks about every due job, most overdue first, and
+//!   fills the last call with the jobs due soonest (a free look: they cost no extra call).
 //! - A failed call is not a job failure: its jobs stay due and are asked about next round.
 
 use std::collections::HashMap;
@@ -71,7 +70,7 @@ pub(super) struct Rendering {
     /// It asked for this run's webhook (a job of an earlier run, or of a row with its own
     /// `webhook_url`, is polled as without webhooks).
     pub hooked: bool,
-    /// A round came sooner than `min_interval_secs` for its end (see [`tail_look`]).
+    /// A round was set sooner than `min_interval_secs` for its end (see [`tail_look`]).
     tail_looked: bool,
 }
 
@@ -331,11 +330,11 @@ pub(super) fn next_end(rendering: &HashMap<String, Rendering>) -> Option<Instant
         .min()
 }
 
-/// Once no row waits, the jobs left end the run, and a look `min_interval_secs` after a round
-/// that just missed one would hold the whole run that long: when every job left has its end
-/// bounded closely (see [`PRECISE_FROM`]) and is due before `gate`, one round at the latest
-/// of their looks collects them all. Once per job, so a job whose progress stalls near its
-/// end is not looked at every moment.
+/// Once no row waits or is being sent, the jobs rendering end the run, and a look
+/// `min_interval_secs` after a round that just missed one would hold the whole run that
+/// long: when every one of them has its end bounded closely (see [`PRECISE_FROM`]) and its
+/// look due before `gate`, the next round goes at the latest of their looks, and collects
+/// them all. Once per job, so a job whose progress stalls near its end keeps the gap.
 pub(super) fn tail_look(
     rendering: &mut HashMap<String, Rendering>,
     gate: Instant,
@@ -651,6 +650,8 @@ mod tests {
         look_at(&mut b, &sandbox_job(7.0), t0, 8, None);
         rendering.insert("a".to_owned(), a);
         rendering.insert("b".to_owned(), b);
+        // A gap that ends before b's look: the round gap holds, and nothing is spent.
+        assert_eq!(tail_look(&mut rendering, t0 + 12 * S), None);
         let gate = t0 + 14 * S;
         let last = tail_look(&mut rendering, gate).expect("both ends are close");
         assert_eq!(Some(last), rendering.values().map(|r| r.next).max());

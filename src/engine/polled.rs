@@ -190,17 +190,17 @@ impl Coordinator {
         }
         let gate = now + cfg.poll_min;
         self.next_poll = poll::next_due(&self.rendering).map_or(gate, |t| t.max(gate));
-        if self.queue.is_empty() {
-            if let Some(last) = poll::tail_look(&mut self.rendering, gate) {
-                self.next_poll = last.max(now + poll::SLOT_GAP);
-                return Ok(());
-            }
-        }
         let slots_bind = self.slots_bind(now);
         if let Some(end) = poll::next_end(&self.rendering).filter(|_| slots_bind) {
             self.next_poll = end
                 .max(now + poll::SLOT_GAP)
                 .min(self.next_poll.max(now + cfg.poll_max));
+        } else if self.last_jobs() && errors.is_empty() {
+            // The jobs left end the run: looked at when their bounds say (see
+            // `poll::tail_look`). Not after a failed call, which keeps its gap.
+            if let Some(last) = poll::tail_look(&mut self.rendering, gate) {
+                self.next_poll = last.max(now + poll::SLOT_GAP);
+            }
         }
         Ok(())
     }

@@ -176,10 +176,9 @@ async fn progress_rounded_up_costs_at_most_one_refusal_and_slots_still_go_on_pre
 #[tokio::test(flavor = "multi_thread")]
 async fn the_runs_last_job_is_looked_at_when_it_ends_not_a_round_gap_later() {
     // Two exact renders of about 17 s created a second apart, no cap, rounds at most every
-    // 6 s. A round late in both renders bounds both ends closely, a second apart. A runner
-    // that held the next round to the gap (as this one once did) saw the last job done about
-    // 6 s after it ended (5.8 s, measured), and the whole run waited for it; now the last
-    // jobs are looked at when they end (0.75 s after, the look's margin for rounding).
+    // 6 s. The round that sees the first done bounds the other's end closely, a moment
+    // away. A runner that held the next round to the gap (as this one once did) saw the
+    // slowest job done 5.8 s after it ended (measured), and the whole run waited for it.
     let h = Harness::start(Faults::default(), |c| {
         c.options.time_scale = 1.0;
         // Per 30 s of video: these scripts say 3 s.
@@ -228,6 +227,9 @@ async fn the_runs_last_job_is_looked_at_when_it_ends_not_a_round_gap_later() {
     // Far from both a look at the end and one held to the gap.
     assert!(
         last < 2.5,
-        "the last job was seen done {last:.2} s after it ended (lags {lags:?}, renders {renders:?})"
+        "the slowest job was seen done {last:.2} s after it ended (lags {lags:?}, renders {renders:?})"
     );
+    // And no look every moment: a round at about 6, 12 and 18 s, then the one for the last.
+    let calls = status_calls(&h);
+    assert!(calls <= 6, "{calls} status calls for two jobs");
 }

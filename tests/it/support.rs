@@ -315,3 +315,13 @@ pub async fn wait_bounded(child: Child, limit: Duration) -> Result<Output, Strin
         }
     }
 }
+
+/// Status calls the sandbox answered (`?ids=` rounds and single GETs).
+pub fn status_calls(h: &Harness) -> u64 {
+    h.stats()
+        .requests
+        .iter()
+        .filter(|(route, _)| route.starts_with("GET /api/lipsyncs_v2/"))
+        .flat_map(|(_, by_code)| by_code.values())
+        .sum()
+}

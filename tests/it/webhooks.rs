@@ -15,16 +15,6 @@ async fn capped(faults: Faults, poll: &str) -> Harness {
     capped_at_real_time(faults, &format!("max_interval_secs = 5\n{poll}")).await
 }
 
-/// Status calls the sandbox answered (`?ids=` rounds and single GETs).
-fn status_calls(h: &Harness) -> u64 {
-    h.stats()
-        .requests
-        .iter()
-        .filter(|(route, _)| route.starts_with("GET /api/lipsyncs_v2/"))
-        .flat_map(|(_, by_code)| by_code.values())
-        .sum()
-}
-
 const LISTEN: &str = "webhook_listen = \"127.0.0.1:0\"";
 
 #[tokio::test(flavor = "multi_thread")]
