@@ -38,6 +38,21 @@ const STEPS: [f64; 6] = [0.25, 0.2, 0.1, 0.05, 0.02, 0.01];
 /// render slot: a predicted end is looked at when it is due, not `min_interval_secs` later.
 pub(super) const SLOT_GAP: Duration = Duration::from_millis(250);
 
+/// When a look's answer was measured: after its round was `asked`, before it was handled
+/// (`now`). A bound takes whichever end of that span makes it later, never earlier: on a
+/// loaded machine an answer may wait long after the API measured it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Seen {
+    pub asked: Instant,
+    pub now: Instant,
+}
+
+impl From<Instant> for Seen {
+    fn from(at: Instant) -> Self {
+        Self { asked: at, now: at }
+    }
+}
+
 /// A job being rendered, and when to look at it next.
 pub(super) struct Rendering {
     /// Its row.
@@ -136,22 +151,25 @@ impl Rendering {
         self
     }
 
-    /// The job was seen still rendering at `now` (or not seen at all: `job` is `None`).
+    /// The job was seen still rendering (or not seen at all: `job` is `None`) by a round
+    /// asked and answered at `seen` (see [`Seen`]).
     /// `cadence`: while rows wait for a slot, when the rounds go (see [`super::refill`]);
     /// `rounding`: how far reported progress may be off ([`Rounding`]).
     pub fn looked(
         &mut self,
         job: Option<&Job>,
-        now: Instant,
+        seen: impl Into<Seen>,
         min: Duration,
         max: Duration,
         cadence: Option<Duration>,
         rounding: Rounding,
     ) {
+        let Seen { asked, now } = seen.into();
         let running = job.is_some_and(|j| j.status == crate::api::JobStatus::Running);
         if job.is_some() && !running {
             // Not running (yet, or again): whatever its end was bounded by no longer holds.
-            self.not_running_at = Some(now);
+            // Seen so as early as the round was asked: it has run since for at most that long.
+            self.not_running_at = Some(asked);
             self.ends_by = None;
             self.precise = false;
         }
@@ -171,8 +189,9 @@ impl Rendering {
             look = end_bound(now, p, wide, self.not_running_at, first).or(bound);
             if self.first_progress.is_none_or(|(_, p0)| p < p0) {
                 // The first progress, or progress went back (a render started over):
-                // measure from here.
-                self.first_progress = Some((now, p));
+                // measure from here, as early as it may have been measured (an answer
+                // handled late would otherwise make the job look faster than it is).
+                self.first_progress = Some((asked, p));
             }
             bound.map(|left| (left, p >= PRECISE_FROM))
         });
@@ -670,5 +689,35 @@ mod tests {
         }
         assert_eq!(tail_look(&mut rendering, gate), None);
         assert_eq!(tail_look(&mut HashMap::new(), gate), None);
+    }
+
+    #[test]
+    fn an_answer_handled_late_never_makes_the_bound_early() {
+        // A sandbox job (ends at 10 s) asked about at 5 s (0.33 done) but the answer handled
+        // only at 6 s, a loaded machine; then 0.73 at 8 s. Taken as measured at 6 s, 0.4 in
+        // 2 s would bound the end by 9.4 s: early, a refused creation into its slot.
+        let t0 = Instant::now();
+        let mut r = Rendering::new("k".into(), String::new(), t0, 2 * S, t0).sent(t0);
+        let down = Rounding::down(0.01);
+        let late = Seen {
+            asked: t0 + 5 * S,
+            now: t0 + 6 * S,
+        };
+        r.looked(Some(&sandbox_job(5.0)), late, 2 * S, 30 * S, None, down);
+        r.looked(
+            Some(&sandbox_job(8.0)),
+            t0 + 8 * S,
+            2 * S,
+            30 * S,
+            None,
+            down,
+        );
+        let ends_by = r.ends_by.expect("bounded");
+        assert!(ends_by >= t0 + 10 * S, "{:?} early", t0 + 10 * S - ends_by);
+        assert!(r.precise);
+        // A queued job seen by a round answered late: it may have started once asked.
+        let mut q = Rendering::new("q".into(), String::new(), t0, 2 * S, t0);
+        q.looked(Some(&sandbox_job(2.0)), late, 2 * S, 30 * S, None, down);
+        assert_eq!(q.not_running_at, Some(t0 + 5 * S));
     }
 }

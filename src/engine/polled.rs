@@ -34,6 +34,8 @@ impl Coordinator {
         let pace = cfg.poll_max;
         // An answer to a round sent before a job's webhook came says nothing against it.
         let sent = self.round_started;
+        // When this round's answers were measured: after it was asked, before now.
+        let measured = poll::Seen { asked: sent, now };
         let mut changes = Vec::new();
         let mut errors: Vec<ApiError> = Vec::new();
         let mut jobs = Vec::new();
@@ -45,7 +47,14 @@ impl Coordinator {
                     let seen: HashSet<&str> = found.iter().map(|j| j.id.as_str()).collect();
                     for id in ids.iter().filter(|id| !seen.contains(id.as_str())) {
                         if let Some(r) = self.rendering.get_mut(id) {
-                            r.looked(None, now, cfg.poll_min, cfg.poll_max, cadence, rounding);
+                            r.looked(
+                                None,
+                                measured,
+                                cfg.poll_min,
+                                cfg.poll_max,
+                                cadence,
+                                rounding,
+                            );
                             if r.hooked && self.hints.trusted() {
                                 r.look_in(now, pace);
                             }
@@ -91,7 +100,7 @@ impl Coordinator {
             if !finished {
                 r.looked(
                     Some(&job),
-                    now,
+                    measured,
                     cfg.poll_min,
                     cfg.poll_max,
                     cadence,
@@ -197,9 +206,10 @@ impl Coordinator {
                 .min(self.next_poll.max(now + cfg.poll_max));
         } else if self.last_jobs() && errors.is_empty() {
             // The jobs left end the run: looked at when their bounds say (see
-            // `poll::tail_look`). Not after a failed call, which keeps its gap.
+            // `poll::tail_look`). Not after a failed call, which keeps its gap; never later
+            // than the gap (a `poll_min` under `SLOT_GAP`).
             if let Some(last) = poll::tail_look(&mut self.rendering, gate) {
-                self.next_poll = last.max(now + poll::SLOT_GAP);
+                self.next_poll = last.max(now + poll::SLOT_GAP.min(cfg.poll_min));
             }
         }
         Ok(())
