@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use creatify_batch::sandbox::{Faults, CUSTOM, PERSONAS, VOICES};
 use serde_json::Value;
 
-use crate::support::{Harness, BIN};
+use crate::support::{calls_to, Harness, BIN};
 
 /// The binary with `args`, in the harness's folder, with its credentials (unless `creds`
 /// is false) and its own cache folder.
@@ -36,12 +36,7 @@ fn text(o: &Output) -> (String, String) {
 }
 
 fn persona_calls(h: &Harness) -> u64 {
-    h.stats()
-        .requests
-        .iter()
-        .filter(|(k, _)| k.starts_with("GET /api/personas/"))
-        .flat_map(|(_, by)| by.values())
-        .sum()
+    calls_to(h, "GET /api/personas/")
 }
 
 /// A harness whose catalogue is not cached yet.

@@ -316,12 +316,18 @@ pub async fn wait_bounded(child: Child, limit: Duration) -> Result<Output, Strin
     }
 }
 
-/// Status calls the sandbox answered (`?ids=` rounds and single GETs).
-pub fn status_calls(h: &Harness) -> u64 {
+/// Requests the sandbox answered, whatever their status, on routes starting with `route`
+/// (`"GET /api/personas/"`, say).
+pub fn calls_to(h: &Harness, route: &str) -> u64 {
     h.stats()
         .requests
         .iter()
-        .filter(|(route, _)| route.starts_with("GET /api/lipsyncs_v2/"))
+        .filter(|(r, _)| r.starts_with(route))
         .flat_map(|(_, by_code)| by_code.values())
         .sum()
+}
+
+/// Status calls the sandbox answered (`?ids=` rounds and single GETs).
+pub fn status_calls(h: &Harness) -> u64 {
+    calls_to(h, "GET /api/lipsyncs_v2/")
 }
