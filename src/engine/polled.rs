@@ -75,6 +75,9 @@ impl Coordinator {
             tracing::error!(error = %e, "the API refused the credentials");
             self.stop = Some(Stop::Auth(e.to_string()));
         }
+        // Jobs this round saw not yet ended, each known to exist before it was asked: all of
+        // them were unfinished at once then (what proves a raised render cap).
+        let mut at_once = 0;
         for job in jobs {
             let Some(r) = self.rendering.get_mut(&job.id) else {
                 continue;
@@ -118,6 +121,9 @@ impl Coordinator {
             // Ended means terminal here, not downloadable: a `done` without its output yet
             // was still announced by a true hint.
             let ended = job.status.is_terminal() || preview_ready;
+            if !ended && r.since <= sent {
+                at_once += 1;
+            }
             let r = r.key.clone();
             if hooked {
                 self.hint_checked(&job.id, &r, hinted, ended);
@@ -169,6 +175,7 @@ impl Coordinator {
                 self.failed_row();
             }
         }
+        self.render_cap.seen_at_once(at_once);
         self.unknown.warn_due();
         if !changes.is_empty() {
             self.shared.journal.apply(changes).await?;

@@ -12,8 +12,13 @@
 //!   what is rendering (which is at least the account's count: a job may have ended unseen).
 //!   The submit gate then keeps to it: a finished job's slot is refilled, never probed.
 //! - **Probed again once a minute** ([`PROBE_EVERY`]) while rows wait: one creation above the
-//!   cap. Refused: held another minute. Accepted (the plan was upgraded): each accepted
-//!   creation allows one more, until the next refusal learns the new cap.
+//!   cap. Refused: held another minute. Accepted: that proves nothing by itself, since a job
+//!   counted as rendering may have ended unseen (its predicted end is a late bound, and a
+//!   probe falls due as readily at a wave's end as anywhere). The probe's job is looked at at
+//!   once, and a raise is taken only once a round sees more jobs than the cap unfinished at
+//!   once, each known to exist before the round was asked ([`RenderCap::seen_at_once`]):
+//!   they were all unfinished at that instant. Then the old cap says nothing, and it is found
+//!   again as at the start, one creation at a time.
 //! - **Configured** (`max_rendering`): never above it, never probed: no refusals at all.
 
 use std::time::Duration;
@@ -36,8 +41,6 @@ pub(super) struct RenderCap {
     learned: Option<usize>,
     /// No creation above the learned cap before this.
     next_probe: Instant,
-    /// A probe was accepted: one more creation above the cap after each accepted one.
-    climbing: bool,
     /// Creations accepted this run (the ramp while the cap is unknown).
     accepted: usize,
 }
@@ -49,7 +52,6 @@ impl RenderCap {
             configured: configured.map(|c| c.max(1)),
             learned: None,
             next_probe: now,
-            climbing: false,
             accepted: 0,
         }
     }
@@ -59,7 +61,7 @@ impl RenderCap {
         let cap = match (self.configured, self.learned) {
             (Some(c), _) => c,
             (None, None) => self.max_in_flight,
-            (None, Some(l)) if self.climbing || now >= self.next_probe => l + 1,
+            (None, Some(l)) if now >= self.next_probe => l + 1,
             (None, Some(l)) => l,
         };
         cap.min(self.max_in_flight)
@@ -95,22 +97,35 @@ impl RenderCap {
 
     /// When the held cap may next be probed (for the coordinator's wake-up), if it is held.
     pub fn next_probe(&self) -> Option<Instant> {
-        (self.configured.is_none() && self.learned.is_some() && !self.climbing)
-            .then_some(self.next_probe)
+        (self.configured.is_none() && self.learned.is_some()).then_some(self.next_probe)
     }
 
-    /// A creation was accepted; `rendering` jobs (it included) are now followed.
-    pub fn accepted(&mut self, rendering: usize) {
+    /// A creation was accepted.
+    pub fn accepted(&mut self) {
         self.accepted += 1;
-        if let Some(l) = self.learned {
-            if rendering > l {
-                tracing::info!(
-                    cap = rendering,
-                    "the account renders more jobs at once than it did; trying one more"
-                );
-                self.learned = Some(rendering);
-                self.climbing = true;
-            }
+    }
+
+    /// Whether a creation accepted with `holding` jobs counted as rendering (it included)
+    /// went above the learned cap: a probe, whose job is looked at at once to tell a raise.
+    pub fn above(&self, holding: usize) -> bool {
+        self.configured.is_none() && self.learned.is_some_and(|l| holding > l)
+    }
+
+    /// A poll round saw `unfinished` jobs not yet ended, each known to exist before the
+    /// round was asked: the account had that many at once. More than the learned cap means
+    /// it was raised; the old cap then says nothing, and it is found again from scratch.
+    pub fn seen_at_once(&mut self, unfinished: usize) {
+        let Some(l) = self.learned.filter(|_| self.configured.is_none()) else {
+            return;
+        };
+        if unfinished > l {
+            tracing::info!(
+                rendering = unfinished,
+                was = l,
+                "the account renders more jobs at once than its cap was; finding the new cap"
+            );
+            self.learned = None;
+            self.accepted = 0;
         }
     }
 
@@ -130,7 +145,6 @@ impl RenderCap {
             );
         }
         self.learned = Some(cap);
-        self.climbing = false;
         self.next_probe = now + PROBE_EVERY;
     }
 }
@@ -156,18 +170,18 @@ mod tests {
         let mut c = RenderCap::new(1000, None, t0);
         assert_eq!(c.limit(t0), 1000);
         assert_eq!(c.submitting(20), 1);
-        for n in 1..=16 {
-            c.accepted(n);
+        for _ in 1..=16 {
+            c.accepted();
             assert_eq!(c.submitting(20), 1, "one at a time for the first 16");
         }
-        c.accepted(17);
+        c.accepted();
         assert_eq!(
             c.submitting(20),
             2,
             "then one more under way per 2 accepted"
         );
-        for n in 18..=35 {
-            c.accepted(n);
+        for _ in 18..=35 {
+            c.accepted();
         }
         assert_eq!(c.submitting(20), 11);
         c.refused(35, Some(5), t0);
@@ -187,31 +201,40 @@ mod tests {
     }
 
     #[test]
-    fn an_accepted_probe_climbs_until_the_next_refusal() {
+    fn an_accepted_probe_is_no_raise_until_a_round_sees_more_than_the_cap_at_once() {
         let t0 = Instant::now();
         let mut c = RenderCap::new(1000, None, t0);
-        c.refused(5, None, t0);
+        c.refused(5, Some(5), t0);
         assert_eq!(c.limit(t0), 5);
+        assert!(!c.above(5));
         let later = t0 + PROBE_EVERY;
         assert_eq!(c.limit(later), 6);
-        c.accepted(6);
-        assert_eq!(
-            c.limit(later),
-            7,
-            "climbing: one more per accepted creation"
-        );
-        c.accepted(7);
-        assert_eq!(c.limit(later), 8);
-        c.refused(7, Some(7), later);
-        assert_eq!(c.limit(later), 7);
+        // The probe is accepted with 6 counted as rendering, but one of them may have
+        // ended unseen: still one above the cap, no more (a raise read from this once
+        // let several creations go at once into a cap of 5).
+        assert!(c.above(6));
+        c.accepted();
+        assert_eq!(c.limit(later), 6, "an accepted probe alone is no raise");
+        c.seen_at_once(5);
+        assert_eq!(c.learned(), Some(5), "5 unfinished at once fits the cap");
+        c.seen_at_once(6);
+        assert_eq!(c.learned(), None, "6 at once: the cap was raised");
+        assert!(!c.known());
+        assert_eq!(c.submitting(20), 1, "found again one creation at a time");
+        assert_eq!(c.limit(later), 1000);
+        c.refused(15, Some(15), later);
+        assert_eq!(c.limit(later), 15);
         assert_eq!(c.next_probe(), Some(later + PROBE_EVERY));
     }
 
     #[test]
     fn a_configured_cap_is_never_exceeded_or_probed() {
         let t0 = Instant::now();
-        let c = RenderCap::new(50, Some(5), t0);
+        let mut c = RenderCap::new(50, Some(5), t0);
         assert_eq!(c.limit(t0 + PROBE_EVERY * 10), 5);
+        assert!(!c.above(6));
+        c.seen_at_once(9);
+        assert_eq!(c.limit(t0), 5, "a configured cap is the user's word");
         assert_eq!(c.submitting(20), 20);
         assert_eq!(
             RenderCap::new(3, Some(5), t0).limit(t0),

@@ -26,14 +26,23 @@ impl Coordinator {
                 tracing::debug!(%key, job = %job_id, "created");
                 self.set_state(&key, RowState::Submitted);
                 let now = Instant::now();
-                // While slots are refilled on predictions, a new job is first looked at by
-                // the next round at the cadence, like every other.
-                let first_look = self.hint_pace(hooked).unwrap_or_else(|| {
-                    self.refill
-                        .cadence(cfg.poll_max)
-                        .filter(|_| self.waiting_for_slots(now))
-                        .unwrap_or(cfg.poll_min)
-                });
+                self.render_cap.accepted();
+                // Above the learned cap (a probe), its acceptance may only mean a job ended
+                // unseen: a round looks at once, and a raise is taken only from what it sees
+                // (see `render_cap`). Else, while slots are refilled on predictions, a new
+                // job is first looked at by the next round at the cadence, like every other.
+                let probe = self.render_cap.above(self.rendering_holding(now) + 1);
+                let first_look = if probe {
+                    tracing::debug!(%key, job = %job_id, "created above the cap; looking whether it was raised");
+                    super::poll::SLOT_GAP
+                } else {
+                    self.hint_pace(hooked).unwrap_or_else(|| {
+                        self.refill
+                            .cadence(cfg.poll_max)
+                            .filter(|_| self.waiting_for_slots(now))
+                            .unwrap_or(cfg.poll_min)
+                    })
+                };
                 self.rendering.insert(
                     job_id.clone(),
                     Rendering::new(key, String::new(), now + cfg.job_deadline, first_look, now)
@@ -41,9 +50,6 @@ impl Coordinator {
                         .hooked(hooked),
                 );
                 self.next_poll = self.next_poll.min(now + first_look);
-                // Jobs past their predicted end are not counted: a creation accepted into
-                // their slot does not mean the account's cap was raised.
-                self.render_cap.accepted(self.rendering_holding(now));
                 // Its webhook may have come before its creation's answer was handled.
                 self.hint_held(&job_id);
             }

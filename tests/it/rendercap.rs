@@ -197,7 +197,7 @@ async fn the_runs_last_job_is_looked_at_when_it_ends_not_a_round_gap_later() {
     let dir = h.batch_dir("tail");
     let db = rusqlite::Connection::open(dir.join("journal.sqlite")).expect("journal");
     let (mut lags, mut renders) = (Vec::new(), Vec::new());
-    for (key, _) in states(&dir) {
+    for (key, (created, ended)) in render_spans(&dir) {
         let done_at: f64 = db
             .query_row(
                 "SELECT at FROM events WHERE key = ?1 AND state = 'done'",
@@ -205,22 +205,8 @@ async fn the_runs_last_job_is_looked_at_when_it_ends_not_a_round_gap_later() {
                 |r| r.get(0),
             )
             .expect("a done event");
-        let job: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(dir.join(&key).join("job.json")).expect("job.json"),
-        )
-        .expect("job.json is JSON");
-        let at = |field: &str| {
-            job[field]
-                .as_str()
-                .and_then(|s| {
-                    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-                        .ok()
-                })
-                .unwrap_or_else(|| panic!("{key}: {field}"))
-        };
-        let (ended, created) = (at("updated_at"), at("created_at"));
-        renders.push((ended - created).as_seconds_f64());
-        lags.push(done_at - ended.unix_timestamp_nanos() as f64 / 1e9);
+        renders.push(ended - created);
+        lags.push(done_at - ended);
     }
     let last = lags.iter().copied().fold(f64::MIN, f64::max);
     assert_eq!(lags.len(), 2);
@@ -232,4 +218,100 @@ async fn the_runs_last_job_is_looked_at_when_it_ends_not_a_round_gap_later() {
     // And no look every moment: a round at about 6, 12 and 18 s, then the one for the last.
     let calls = status_calls(&h);
     assert!(calls <= 6, "{calls} status calls for two jobs");
+}
+
+/// When each row's job was created and ended, in seconds since the epoch, from the
+/// `job.json` its run saved.
+fn render_spans(dir: &std::path::Path) -> std::collections::BTreeMap<String, (f64, f64)> {
+    states(dir)
+        .into_keys()
+        .map(|key| {
+            let job: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(dir.join(&key).join("job.json")).expect("job.json"),
+            )
+            .expect("job.json is JSON");
+            let at = |field: &str| {
+                job[field]
+                    .as_str()
+                    .and_then(|s| {
+                        time::OffsetDateTime::parse(
+                            s,
+                            &time::format_description::well_known::Rfc3339,
+                        )
+                        .ok()
+                    })
+                    .map(|t| t.unix_timestamp_nanos() as f64 / 1e9)
+                    .unwrap_or_else(|| panic!("{key}: {field}"))
+            };
+            let span = (at("created_at"), at("updated_at"));
+            (key, span)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_raised_render_cap_is_proven_by_a_look_then_found_again_and_used() {
+    // The account's cap of 2 is raised to 4 two seconds in, after the runner learned 2.
+    // Its probe a minute later is the only way it can see the raise: accepted, then a round
+    // that sees 3 jobs unfinished at once proves it, and the cap is found again. An
+    // accepted probe alone proves nothing (a job counted as rendering may have ended
+    // unseen), which a runner that read it as a raise (as this one once did) got wrong.
+    // Renders of about 2 s, so the run outlasts the probe: about 70 s.
+    let h = Harness::start(Faults::default(), |c| {
+        c.options.max_rendering = Some(CAP);
+        c.options.raise_rendering = Some(creatify_batch::sandbox::RaiseRendering {
+            after_secs: 2.0,
+            to: 2 * CAP,
+        });
+        c.options.time_scale = 1.0;
+        // Per 30 s of video: these scripts say about 2 s.
+        c.options.render_seconds = 17.0;
+    })
+    .await;
+    let config = FAST_CONFIG
+        .replace("min_interval_secs = 0.1", "min_interval_secs = 0.5")
+        .replace("max_interval_secs = 0.5", "max_interval_secs = 3")
+        .replace("job_deadline_secs = 60", "job_deadline_secs = 600");
+    std::fs::write(h.dir.path().join("pipeline.toml"), config).expect("config written");
+    let rows = 80;
+    let started = Instant::now();
+    let out = wait_bounded(
+        h.run_command(&h.sheet("raise.csv", &sheet_of(rows)), &[])
+            .spawn()
+            .expect("binary starts"),
+        std::time::Duration::from_secs(240),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let minutes = started.elapsed().as_secs().div_ceil(60);
+    let log = text(&out);
+    assert_eq!(code(&out), 0, "{log}");
+    let created = creations_by_key(&h.stats());
+    assert!(
+        created.len() == rows && created.values().all(|n| *n == 1),
+        "every row created once: {created:?}"
+    );
+    let spans: Vec<(f64, f64)> = render_spans(&h.batch_dir("raise")).into_values().collect();
+    let most = spans
+        .iter()
+        .map(|(start, _)| {
+            spans
+                .iter()
+                .filter(|(a, b)| a <= start && start < b)
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    assert!(
+        most > CAP,
+        "never more than {most} rendering at once: the raise was not found\n{log}"
+    );
+    let raises = log.matches("finding the new cap").count();
+    assert_eq!(raises, 1, "one raise, proven once\n{log}");
+    // The cap's discovery, one probe a minute, and the new cap's discovery.
+    let refused = h.stats().throttled;
+    assert!(
+        refused <= 2 + minutes,
+        "{refused} refused creations in {minutes} min\n{log}"
+    );
 }
