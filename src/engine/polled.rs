@@ -175,7 +175,7 @@ impl Coordinator {
                 self.failed_row();
             }
         }
-        self.render_cap.seen_at_once(at_once);
+        self.render_cap.seen_at_once(at_once, sent);
         self.unknown.warn_due();
         if !changes.is_empty() {
             self.shared.journal.apply(changes).await?;

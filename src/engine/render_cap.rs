@@ -111,11 +111,16 @@ impl RenderCap {
         self.configured.is_none() && self.learned.is_some_and(|l| holding > l)
     }
 
-    /// A poll round saw `unfinished` jobs not yet ended, each known to exist before the
-    /// round was asked: the account had that many at once. More than the learned cap means
-    /// it was raised; the old cap then says nothing, and it is found again from scratch.
-    pub fn seen_at_once(&mut self, unfinished: usize) {
-        let Some(l) = self.learned.filter(|_| self.configured.is_none()) else {
+    /// A poll round asked at `asked` saw `unfinished` jobs not yet ended, each known to exist
+    /// before: the account had that many at once. More than the learned cap means it was
+    /// raised; the old cap then says nothing, and it is found again from scratch. Only while
+    /// a probe may go (`asked` past [`Self::next_probe`]): an account that keeps some
+    /// unfinished jobs out of its count costs one rediscovery a minute at most, not a loop.
+    pub fn seen_at_once(&mut self, unfinished: usize, asked: Instant) {
+        let Some(l) = self
+            .learned
+            .filter(|_| self.configured.is_none() && asked >= self.next_probe)
+        else {
             return;
         };
         if unfinished > l {
@@ -215,9 +220,11 @@ mod tests {
         assert!(c.above(6));
         c.accepted();
         assert_eq!(c.limit(later), 6, "an accepted probe alone is no raise");
-        c.seen_at_once(5);
+        c.seen_at_once(6, later - Duration::from_secs(1));
+        assert_eq!(c.learned(), Some(5), "no probe was due: no raise taken");
+        c.seen_at_once(5, later);
         assert_eq!(c.learned(), Some(5), "5 unfinished at once fits the cap");
-        c.seen_at_once(6);
+        c.seen_at_once(6, later);
         assert_eq!(c.learned(), None, "6 at once: the cap was raised");
         assert!(!c.known());
         assert_eq!(c.submitting(20), 1, "found again one creation at a time");
@@ -233,7 +240,7 @@ mod tests {
         let mut c = RenderCap::new(50, Some(5), t0);
         assert_eq!(c.limit(t0 + PROBE_EVERY * 10), 5);
         assert!(!c.above(6));
-        c.seen_at_once(9);
+        c.seen_at_once(9, t0 + PROBE_EVERY);
         assert_eq!(c.limit(t0), 5, "a configured cap is the user's word");
         assert_eq!(c.submitting(20), 20);
         assert_eq!(
