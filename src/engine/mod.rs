@@ -603,10 +603,10 @@ impl Coordinator {
         }
         if let Some(probe) = self
             .render_cap
-            .next_probe()
+            .next_probe(Instant::now())
             .filter(|_| !self.queue.is_empty())
         {
-            t = t.min(probe.max(Instant::now()));
+            t = t.min(probe);
         }
         // A slot that frees by prediction is refilled at once.
         if let Some(free) = self

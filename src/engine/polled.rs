@@ -76,8 +76,10 @@ impl Coordinator {
             self.stop = Some(Stop::Auth(e.to_string()));
         }
         // Jobs this round saw not yet ended, each known to exist before it was asked: all of
-        // them were unfinished at once then (what proves a raised render cap).
-        let mut at_once = 0;
+        // them were unfinished at once then (what proves a raised render cap). Each id once
+        // (an answer's pages may repeat one), and none a webhook said ended (an answer that
+        // lags it is no evidence).
+        let mut at_once = HashSet::new();
         for job in jobs {
             let Some(r) = self.rendering.get_mut(&job.id) else {
                 continue;
@@ -121,8 +123,8 @@ impl Coordinator {
             // Ended means terminal here, not downloadable: a `done` without its output yet
             // was still announced by a true hint.
             let ended = job.status.is_terminal() || preview_ready;
-            if !ended && r.since <= sent {
-                at_once += 1;
+            if !ended && r.since <= sent && !r.hinted() {
+                at_once.insert(job.id.clone());
             }
             let r = r.key.clone();
             if hooked {
@@ -175,7 +177,7 @@ impl Coordinator {
                 self.failed_row();
             }
         }
-        self.render_cap.seen_at_once(at_once, sent);
+        self.render_cap.seen_at_once(at_once.len(), sent);
         self.unknown.warn_due();
         if !changes.is_empty() {
             self.shared.journal.apply(changes).await?;

@@ -14,11 +14,12 @@
 //! - **Probed again once a minute** ([`PROBE_EVERY`]) while rows wait: one creation above the
 //!   cap. Refused: held another minute. Accepted: that proves nothing by itself, since a job
 //!   counted as rendering may have ended unseen (its predicted end is a late bound, and a
-//!   probe falls due as readily at a wave's end as anywhere). The probe's job is looked at at
-//!   once, and a raise is taken only once a round sees more jobs than the cap unfinished at
-//!   once, each known to exist before the round was asked ([`RenderCap::seen_at_once`]):
-//!   they were all unfinished at that instant. Then the old cap says nothing, and it is found
-//!   again as at the start, one creation at a time.
+//!   probe falls due as readily at a wave's end as anywhere). The probe's job is looked at
+//!   a moment later ([`super::poll::SLOT_GAP`]), and a raise is taken only once a round, asked
+//!   while a probe may go, sees more jobs than the cap unfinished at once, each known to exist
+//!   before it was asked and none a webhook said ended ([`RenderCap::seen_at_once`]): they
+//!   were all unfinished at that instant. Then the old cap says nothing, and it is found
+//!   again as at the start, one creation at a time (one refusal).
 //! - **Configured** (`max_rendering`): never above it, never probed: no refusals at all.
 
 use std::time::Duration;
@@ -95,9 +96,12 @@ impl RenderCap {
         self.configured.is_some() || self.learned.is_some()
     }
 
-    /// When the held cap may next be probed (for the coordinator's wake-up), if it is held.
-    pub fn next_probe(&self) -> Option<Instant> {
-        (self.configured.is_none() && self.learned.is_some()).then_some(self.next_probe)
+    /// When the held cap may next be probed (for the coordinator's wake-up), if it is held
+    /// and that is still to come after `now` (a probe that may go already needs no wake-up:
+    /// the next slot event sends it).
+    pub fn next_probe(&self, now: Instant) -> Option<Instant> {
+        (self.configured.is_none() && self.learned.is_some() && self.next_probe > now)
+            .then_some(self.next_probe)
     }
 
     /// A creation was accepted.
@@ -231,7 +235,12 @@ mod tests {
         assert_eq!(c.limit(later), 1000);
         c.refused(15, Some(15), later);
         assert_eq!(c.limit(later), 15);
-        assert_eq!(c.next_probe(), Some(later + PROBE_EVERY));
+        assert_eq!(c.next_probe(later), Some(later + PROBE_EVERY));
+        assert_eq!(
+            c.next_probe(later + PROBE_EVERY),
+            None,
+            "a probe that may go wakes nothing (a wake-up at once would spin)"
+        );
     }
 
     #[test]

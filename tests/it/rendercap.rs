@@ -249,9 +249,45 @@ fn render_spans(dir: &std::path::Path) -> std::collections::BTreeMap<String, (f6
         .collect()
 }
 
+/// Runs `rows` rows as batch `name`, rounds at most every `min_poll` s (and at least every
+/// 3 s), job deadlines far off: a run meant to outlast the probe a minute in. Asserts it
+/// ended with exit 0; (its output, the seconds it took).
+async fn run_a_minute_and_more(
+    h: &Harness,
+    name: &str,
+    rows: usize,
+    min_poll: f64,
+) -> (std::process::Output, u64) {
+    let config = FAST_CONFIG
+        .replace(
+            "min_interval_secs = 0.1",
+            &format!("min_interval_secs = {min_poll}"),
+        )
+        .replace("max_interval_secs = 0.5", "max_interval_secs = 3")
+        .replace("job_deadline_secs = 60", "job_deadline_secs = 600");
+    std::fs::write(h.dir.path().join("pipeline.toml"), config).expect("config written");
+    let started = Instant::now();
+    let out = wait_bounded(
+        h.run_command(&h.sheet(&format!("{name}.csv"), &sheet_of(rows)), &[])
+            .spawn()
+            .expect("binary starts"),
+        std::time::Duration::from_secs(240),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let created = creations_by_key(&h.stats());
+    assert!(
+        created.len() == rows && created.values().all(|n| *n == 1),
+        "every row created once: {created:?}"
+    );
+    (out, started.elapsed().as_secs())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_raised_render_cap_is_proven_by_a_look_then_found_again_and_used() {
-    // The account's cap of 2 is raised to 4 two seconds in, after the runner learned 2.
+    // The account's cap of 2 is raised to 4 fifteen seconds in, long after the runner
+    // learned 2 (within a second of its start, on a machine however loaded).
     // Its probe a minute later is the only way it can see the raise: accepted, then a round
     // that sees 3 jobs unfinished at once proves it, and the cap is found again. An
     // accepted probe alone proves nothing (a job counted as rendering may have ended
@@ -260,7 +296,7 @@ async fn a_raised_render_cap_is_proven_by_a_look_then_found_again_and_used() {
     let h = Harness::start(Faults::default(), |c| {
         c.options.max_rendering = Some(CAP);
         c.options.raise_rendering = Some(creatify_batch::sandbox::RaiseRendering {
-            after_secs: 2.0,
+            after_secs: 15.0,
             to: 2 * CAP,
         });
         c.options.time_scale = 1.0;
@@ -268,29 +304,9 @@ async fn a_raised_render_cap_is_proven_by_a_look_then_found_again_and_used() {
         c.options.render_seconds = 17.0;
     })
     .await;
-    let config = FAST_CONFIG
-        .replace("min_interval_secs = 0.1", "min_interval_secs = 0.5")
-        .replace("max_interval_secs = 0.5", "max_interval_secs = 3")
-        .replace("job_deadline_secs = 60", "job_deadline_secs = 600");
-    std::fs::write(h.dir.path().join("pipeline.toml"), config).expect("config written");
-    let rows = 80;
-    let started = Instant::now();
-    let out = wait_bounded(
-        h.run_command(&h.sheet("raise.csv", &sheet_of(rows)), &[])
-            .spawn()
-            .expect("binary starts"),
-        std::time::Duration::from_secs(240),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    let minutes = started.elapsed().as_secs().div_ceil(60);
+    let (out, elapsed) = run_a_minute_and_more(&h, "raise", 80, 0.5).await;
+    let minutes = elapsed.div_ceil(60);
     let log = text(&out);
-    assert_eq!(code(&out), 0, "{log}");
-    let created = creations_by_key(&h.stats());
-    assert!(
-        created.len() == rows && created.values().all(|n| *n == 1),
-        "every row created once: {created:?}"
-    );
     let spans: Vec<(f64, f64)> = render_spans(&h.batch_dir("raise")).into_values().collect();
     let most = spans
         .iter()
@@ -312,6 +328,32 @@ async fn a_raised_render_cap_is_proven_by_a_look_then_found_again_and_used() {
     let refused = h.stats().throttled;
     assert!(
         refused <= 2 + minutes,
+        "{refused} refused creations in {minutes} min\n{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_accepted_probe_into_slots_that_ended_unseen_is_no_raise() {
+    // A cap of 2 that stays 2, renders of a fifth of a second, and rounds every 3 s: the
+    // jobs followed have nearly always ended unseen, so the probe a minute in is accepted
+    // into their free slots. A runner that read that as a raise (as this one once did:
+    // "renders more jobs at once than it did; trying one more") climbed above the real
+    // cap; a round that looks then sees no more than 2 unfinished at once, so no raise.
+    let h = capped().await;
+    let (out, elapsed) = run_a_minute_and_more(&h, "held", 50, 3.0).await;
+    let log = text(&out);
+    assert!(
+        elapsed > 62,
+        "the run ended after {elapsed} s, before its probe: it proves nothing\n{log}"
+    );
+    assert!(
+        !log.contains("renders more jobs at once than"),
+        "a raise read where the cap stayed {CAP}\n{log}"
+    );
+    let refused = h.stats().throttled;
+    let minutes = elapsed.div_ceil(60);
+    assert!(
+        refused <= 1 + minutes,
         "{refused} refused creations in {minutes} min\n{log}"
     );
 }
