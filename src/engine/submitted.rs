@@ -29,18 +29,21 @@ impl Coordinator {
                 self.render_cap.accepted();
                 // Above the learned cap (a probe), its acceptance may only mean a job ended
                 // unseen: a round looks at once, and a raise is taken only from what it sees
-                // (see `render_cap`). Else, while slots are refilled on predictions, a new
-                // job is first looked at by the next round at the cadence, like every other.
+                // (see `render_cap`). Else, once the cap is known and a render's length is
+                // learned, a new job is first looked at the cadence's share of a render
+                // later, like every other while slots are refilled on predictions; and so
+                // are the run's last jobs, which a look from `min_interval_secs` on would
+                // ask about some six times before their progress could bound their ends.
                 let probe = self.render_cap.above(self.rendering_holding(now) + 1);
                 let first_look = if probe {
                     tracing::debug!(%key, job = %job_id, "created above the cap; looking whether it was raised");
                     super::poll::SLOT_GAP
                 } else {
-                    self.hint_pace(hooked).unwrap_or_else(|| {
-                        self.refill
-                            .cadence(cfg.poll_max)
-                            .filter(|_| self.waiting_for_slots(now))
-                            .unwrap_or(cfg.poll_min)
+                    let cadence = self.refill.cadence(cfg.poll_max);
+                    self.hint_pace(hooked).unwrap_or(match cadence {
+                        Some(c) if self.waiting_for_slots(now) => c,
+                        Some(c) if self.render_cap.known() => c.max(cfg.poll_min),
+                        _ => cfg.poll_min,
                     })
                 };
                 self.rendering.insert(
