@@ -4,12 +4,14 @@
 //! Calls, not jobs, are what an account's rate limit counts, so a round is made of as few
 //! calls as its due jobs need, and every call is filled to 100 ids:
 //! - **Each job has its own next look.** A new job is first looked at `[poll]
-//!   min_interval_secs` after its creation; while it tells nothing new, the wait grows ×1.5
-//!   up to `max_interval_secs`. Once it reports progress while running, the latest instant
-//!   it can end by is bounded (see [`end_bound`]) and it is looked at then (never later than
-//!   `max_interval_secs`), so a finished job is seen within moments, not at the end of a long
-//!   wait. While rows wait for a render slot, rounds go at a cadence instead (see
-//!   [`super::refill`]): the slots are refilled at those bounds without a look.
+//!   min_interval_secs` after its creation (once the render cap is known and a render's
+//!   length learned, at the cadence below, at least that); while it tells nothing new, the
+//!   wait grows ×1.5 up to `max_interval_secs`. Once it reports progress while running,
+//!   the latest instant it can end by is bounded (see [`end_bound`]) and it is looked at
+//!   then (never later than `max_interval_secs`), so a finished job is seen within moments,
+//!   not at the end of a long wait. While rows wait for a render slot, rounds go at a
+//!   cadence instead (see [`super::refill`]): the slots are refilled at those bounds without
+//!   a look.
 //! - **A round** happens when a job is due, at most every `min_interval_secs` (the run's last
 //!   jobs aside: see [`tail_look`]). It asks about every due job, most overdue first, and
 //!   fills the last call with the jobs due soonest (a free look: they cost no extra call).
