@@ -89,9 +89,6 @@ pub(super) struct Rendering {
     pub hooked: bool,
     /// A round was set sooner than `min_interval_secs` for its end (see [`tail_look`]).
     tail_looked: bool,
-    /// When this run first knew the job existed (its creation's answer, or the journal): it
-    /// was created at the account by then.
-    pub since: Instant,
 }
 
 impl Rendering {
@@ -118,7 +115,6 @@ impl Rendering {
             hinted_at: None,
             hooked: false,
             tail_looked: false,
-            since: now,
         }
     }
 

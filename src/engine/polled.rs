@@ -39,6 +39,9 @@ impl Coordinator {
         let mut changes = Vec::new();
         let mut errors: Vec<ApiError> = Vec::new();
         let mut jobs = Vec::new();
+        // The ids this round asked about: jobs known to exist before it was asked (a round
+        // asks only about jobs being rendered when it starts).
+        let mut asked = HashSet::new();
         for (ids, answer) in answers {
             match answer {
                 Ok(found) => {
@@ -61,6 +64,7 @@ impl Coordinator {
                         }
                     }
                     jobs.extend(found);
+                    asked.extend(ids);
                 }
                 Err(e) => {
                     // Its jobs stay due: they are asked about next round.
@@ -75,10 +79,11 @@ impl Coordinator {
             tracing::error!(error = %e, "the API refused the credentials");
             self.stop = Some(Stop::Auth(e.to_string()));
         }
-        // Jobs this round saw not yet ended, each known to exist before it was asked: all of
-        // them were unfinished at once then (what proves a raised render cap). Each id once
-        // (an answer's pages may repeat one), and none a webhook said ended (an answer that
-        // lags it is no evidence).
+        // Jobs this round asked about and saw not yet ended: all of them were unfinished at
+        // once when it was asked (what proves a raised render cap). Each id once (an answer's
+        // pages may repeat one), none it did not ask about (an API that ignores `ids` may
+        // answer with jobs created since), and none a webhook said ended (an answer that lags
+        // it is no evidence).
         let mut at_once = HashSet::new();
         for job in jobs {
             let Some(r) = self.rendering.get_mut(&job.id) else {
@@ -123,7 +128,7 @@ impl Coordinator {
             // Ended means terminal here, not downloadable: a `done` without its output yet
             // was still announced by a true hint.
             let ended = job.status.is_terminal() || preview_ready;
-            if !ended && r.since <= sent && !r.hinted() {
+            if !ended && asked.contains(&job.id) && !r.hinted() {
                 at_once.insert(job.id.clone());
             }
             let r = r.key.clone();

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use super::assets::Signer;
 use super::faults::{Fault, FaultPlan};
 use super::job::JobRecord;
-use super::state::Store;
+use super::state::{RenderLimit, Store};
 use super::stats::{Counters, Stats};
 use super::Credentials;
 
@@ -84,6 +84,13 @@ pub fn now_ms() -> i64 {
 }
 
 impl App {
+    /// The render cap at `now_ms`, and which jobs it counts.
+    pub fn render_limit(&self, now_ms: i64) -> Option<RenderLimit> {
+        let cap = self.settings.max_rendering_at(now_ms)?;
+        let counts = self.faults.faults().api.render_cap_counts;
+        Some(RenderLimit { cap, counts })
+    }
+
     /// The account, locked. Critical sections are a few map operations; a panic inside one
     /// cannot leave the store half-changed, so a poisoned lock is taken over.
     pub fn store(&self) -> MutexGuard<'_, Store> {

@@ -54,6 +54,10 @@
 //!                              # (default: 0.01)
 //! progress_rounding = "up"     # how it is rounded to them: "down" (the default), "up",
 //!                              # "nearest" (up and nearest can say more than is done)
+//! render_cap_counts = "running" # what `--max-rendering` counts: "unfinished" (default:
+//!                              # every job not yet ended) or "running" (pending and
+//!                              # queued jobs are not counted, so more jobs than the cap
+//!                              # are unfinished at once, and may even run at once)
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -136,6 +140,17 @@ pub enum ProgressRounding {
     Nearest,
 }
 
+/// Which jobs the render cap (`--max-rendering`) counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RenderCapCounts {
+    /// Every job not yet ended (the sandbox's pick).
+    #[default]
+    Unfinished,
+    /// Only jobs reported `running`.
+    Running,
+}
+
 /// Whether statuses are written in lower or upper case.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -211,6 +226,8 @@ pub struct Dialect {
     pub progress_step: Option<f64>,
     /// How a running job's `progress` is rounded to its steps.
     pub progress_rounding: ProgressRounding,
+    /// Which jobs the render cap counts.
+    pub render_cap_counts: RenderCapCounts,
 }
 
 impl Default for Dialect {
@@ -246,6 +263,7 @@ impl Default for Dialect {
             progress: ProgressCurve::Steady,
             progress_step: None,
             progress_rounding: ProgressRounding::Down,
+            render_cap_counts: RenderCapCounts::Unfinished,
         }
     }
 }

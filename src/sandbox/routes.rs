@@ -111,9 +111,7 @@ async fn create_job(
         fate: app.faults.fate(&key),
         moderating: app.faults.moderating(&key),
     };
-    let created = app
-        .store()
-        .create(record, app.settings.max_rendering_at(now), now);
+    let created = app.store().create(record, app.render_limit(now), now);
     let (job, durable) = created.map_err(|r| refused(app, r))?;
     durable_or_500(durable).await?;
     webhooks::schedule(app, &job);
@@ -244,12 +242,9 @@ async fn render(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response
     }
     app.counters.render_request(&id);
     let now = now_ms();
-    let rendered = app.store().render(
-        &id,
-        credits::render_credits,
-        app.settings.max_rendering_at(now),
-        now,
-    );
+    let rendered = app
+        .store()
+        .render(&id, credits::render_credits, app.render_limit(now), now);
     let result = match rendered {
         Ok((job, durable)) => match durable_or_500(durable).await {
             Ok(()) => {

@@ -5,8 +5,10 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
+use super::dialect::RenderCapCounts;
 use super::job::JobRecord;
 use super::journal::{Durable, Event, Journal};
+use crate::api::JobStatus;
 
 /// Why a creation or a render was refused.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +31,15 @@ pub enum Refusal {
     NotRenderable(&'static str),
     /// No such job.
     NotFound,
+}
+
+/// The render cap a creation is admitted under.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderLimit {
+    /// Jobs at once.
+    pub cap: usize,
+    /// Which jobs it counts.
+    pub counts: RenderCapCounts,
 }
 
 /// Jobs and credits.
@@ -182,15 +193,31 @@ impl Store {
         self.rendering.len()
     }
 
-    fn admit(&mut self, cost: f64, limit: Option<usize>, now_ms: i64) -> Result<(), Refusal> {
+    /// How many jobs `counts` counts against the cap at `now_ms`.
+    fn counted(&mut self, counts: RenderCapCounts, now_ms: i64) -> usize {
+        let unfinished = self.rendering(now_ms);
+        match counts {
+            RenderCapCounts::Unfinished => unfinished,
+            RenderCapCounts::Running => self
+                .rendering
+                .iter()
+                .filter_map(|Reverse((_, id))| self.jobs.get(id))
+                .filter(|(_, job)| {
+                    job.snapshot(now_ms, self.time_scale).status == JobStatus::Running
+                })
+                .count(),
+        }
+    }
+
+    fn admit(&mut self, cost: f64, limit: Option<RenderLimit>, now_ms: i64) -> Result<(), Refusal> {
         if cost > self.credits + 1e-9 {
             return Err(Refusal::Credits {
                 needed: cost,
                 remaining: self.credits.max(0.0),
             });
         }
-        if let Some(limit) = limit {
-            if self.rendering(now_ms) >= limit {
+        if let Some(RenderLimit { cap: limit, counts }) = limit {
+            if self.counted(counts, now_ms) >= limit {
                 let first = self.rendering.peek().map_or(now_ms, |Reverse((d, _))| *d);
                 return Err(Refusal::Busy {
                     limit,
@@ -206,7 +233,7 @@ impl Store {
     pub fn create(
         &mut self,
         job: JobRecord,
-        limit: Option<usize>,
+        limit: Option<RenderLimit>,
         now_ms: i64,
     ) -> Result<(Arc<JobRecord>, Option<Durable>), Refusal> {
         self.admit(job.credits_used, limit, now_ms)?;
@@ -229,7 +256,7 @@ impl Store {
         &mut self,
         id: &str,
         cost: impl FnOnce(f64) -> f64,
-        limit: Option<usize>,
+        limit: Option<RenderLimit>,
         now_ms: i64,
     ) -> Result<(Arc<JobRecord>, Option<Durable>), Refusal> {
         let (seq, job) = self.jobs.get(id).ok_or(Refusal::NotFound)?.clone();

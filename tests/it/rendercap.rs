@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use creatify_batch::sandbox::dialect::{Dialect, ProgressCurve, ProgressRounding};
+use creatify_batch::sandbox::dialect::{Dialect, ProgressCurve, ProgressRounding, RenderCapCounts};
 use creatify_batch::sandbox::Faults;
 
 use crate::support::*;
@@ -389,5 +389,44 @@ async fn the_last_jobs_are_first_looked_at_by_the_renders_learned_length() {
         calls <= 14,
         "{calls} status calls for two waves of {CAP}\n{}",
         text(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_whose_cap_counts_only_running_jobs_costs_at_most_a_rediscovery_a_minute() {
+    // What the cap counts is undocumented. Here it counts only jobs reported `running`:
+    // pending and queued ones (the first quarter of each render) are not, so the runner
+    // sees more jobs unfinished at once than the cap, and even more running at once. A round
+    // that sees that while a probe may go reads a raise and finds the cap again (one
+    // refusal); only while a probe may go, so at most once a minute, never a loop. Renders
+    // of about 2 s against a cap of 2 the runner does not know. The first creations are all
+    // accepted (none is running yet when the next goes: about 50 in the first second), the
+    // rest go about one a second: about 70 s.
+    let mut faults = Faults::default();
+    faults.api.render_cap_counts = RenderCapCounts::Running;
+    let h = Harness::start(faults, |c| {
+        c.options.max_rendering = Some(CAP);
+        c.options.time_scale = 1.0;
+        // Per 30 s of video: these scripts say about 2 s.
+        c.options.render_seconds = 17.0;
+    })
+    .await;
+    let (out, elapsed) = run_a_minute_and_more(&h, "running", 120, 0.5).await;
+    let log = text(&out);
+    assert!(
+        elapsed > 62,
+        "the run ended after {elapsed} s, before its probe: it proves nothing\n{log}"
+    );
+    let minutes = elapsed.div_ceil(60);
+    let raises = log.matches("finding the new cap").count() as u64;
+    assert!(
+        raises <= minutes,
+        "{raises} raises read in {minutes} min: a loop\n{log}"
+    );
+    // The cap's discovery, then each minute a probe and a rediscovery at most.
+    let refused = h.stats().throttled;
+    assert!(
+        refused <= 1 + 2 * minutes,
+        "{refused} refused creations in {minutes} min\n{log}"
     );
 }
