@@ -5,13 +5,13 @@
 //! calls as its due jobs need, and every call is filled to 100 ids:
 //! - **Each job has its own next look.** A new job is first looked at `[poll]
 //!   min_interval_secs` after its creation (once the render cap is known and a render's
-//!   length learned, at the cadence below, at least that); while it tells nothing new, the
-//!   wait grows ×1.5 up to `max_interval_secs`. Once it reports progress while running,
-//!   the latest instant it can end by is bounded (see [`end_bound`]) and it is looked at
-//!   then (never later than `max_interval_secs`), so a finished job is seen within moments,
-//!   not at the end of a long wait. While rows wait for a render slot, rounds go at a
-//!   cadence instead (see [`super::refill`]): the slots are refilled at those bounds without
-//!   a look.
+//!   length learned, at the cadence's first share of a render, at least that); while it
+//!   tells nothing new, the wait grows ×1.5 up to `max_interval_secs`. Once it reports
+//!   progress while running, the latest instant it can end by is bounded (see
+//!   [`end_bound`]) and it is looked at then (never later than `max_interval_secs`), so a
+//!   finished job is seen within moments, not at the end of a long wait. While rows wait
+//!   for a render slot, jobs are looked at by a cadence instead (see [`super::refill`]): the
+//!   slots are refilled at those bounds without a look.
 //! - **A round** happens when a job is due, at most every `min_interval_secs` (the run's last
 //!   jobs aside: see [`tail_look`]). It asks about every due job, most overdue first, and
 //!   fills the last call with the jobs due soonest (a free look: they cost no extra call).
@@ -26,6 +26,7 @@ use tokio::time::Instant;
 use crate::api::client::MAX_IDS_PER_CALL;
 use crate::api::{ApiError, Job};
 
+use super::refill::Cadence;
 use super::Shared;
 
 /// How many poll calls of one round run at once (the shared schedule still paces them).
@@ -155,7 +156,7 @@ impl Rendering {
 
     /// The job was seen still rendering (or not seen at all: `job` is `None`) by a round
     /// asked and answered at `seen` (see [`Seen`]).
-    /// `cadence`: while rows wait for a slot, when the rounds go (see [`super::refill`]);
+    /// `cadence`: while rows wait for a slot, when jobs are looked at (see [`super::refill`]);
     /// `rounding`: how far reported progress may be off ([`Rounding`]).
     pub fn looked(
         &mut self,
@@ -163,7 +164,7 @@ impl Rendering {
         seen: impl Into<Seen>,
         min: Duration,
         max: Duration,
-        cadence: Option<Duration>,
+        cadence: Option<Cadence>,
         rounding: Rounding,
     ) {
         let Seen { asked, now } = seen.into();
@@ -205,9 +206,12 @@ impl Rendering {
         let look = look.zip(left).map(|(l, (_, precise))| (l, precise));
         let wait = match (left, cadence) {
             // Its slot is refilled at the bound without a look: the look that finds it done
-            // can wait for a round that others need anyway.
-            (Some((left, true)), Some(c)) => left + c,
-            (_, Some(c)) => c,
+            // can wait for a round that others need anyway, the first look at the job sent
+            // into its slot.
+            (Some((left, true)), Some(c)) => left + c.first,
+            // Not bounded closely yet: the next round others need (a look by another job's
+            // round, as at a probe's, realigns it on them).
+            (_, Some(c)) => c.every,
             (Some((_, true)), None) => look.map_or(min, |(l, _)| l).clamp(min.min(SLOT_GAP), max),
             // A rough bound (early in the render) is far too late to wait for.
             (_, None) => {
@@ -223,7 +227,6 @@ impl Rendering {
 
 /// From what progress on a job's end is bounded closely enough to refill its slot on.
 pub(super) const PRECISE_FROM: f64 = 0.5;
-
 /// How far a reported progress may be from the work done: it may say less than is done by
 /// up to `under`, and more by up to `over`. Rounded down (the sandbox's way, and the first
 /// assumption): `under` one step, `over` none; rounded up or to the nearest: a step both
@@ -598,7 +601,7 @@ mod tests {
     }
 
     /// `r` looked at `secs` after the start, seeing `job`, rounds at `cadence` if any.
-    fn look_at(r: &mut Rendering, job: &Job, t0: Instant, secs: u32, cadence: Option<Duration>) {
+    fn look_at(r: &mut Rendering, job: &Job, t0: Instant, secs: u32, cadence: Option<Cadence>) {
         let down = Rounding::down(0.01);
         r.looked(Some(job), t0 + secs * S, 2 * S, 30 * S, cadence, down);
     }
@@ -618,20 +621,27 @@ mod tests {
     #[test]
     fn at_a_cadence_a_precise_job_is_looked_at_after_its_end() {
         let t0 = Instant::now();
-        let c = Some(3 * S);
+        let c = Some(Cadence {
+            every: 3 * S,
+            first: 4 * S,
+        });
         let mut r = Rendering::new("k".into(), String::new(), t0, 2 * S, t0).sent(t0);
         look_at(&mut r, &sandbox_job(2.0), t0, 2, c);
-        assert_eq!(r.next, t0 + 5 * S, "nothing known: the next round");
+        assert_eq!(r.next, t0 + 5 * S, "nothing known: the longest wait");
         look_at(&mut r, &sandbox_job(5.0), t0, 5, c);
         assert!(!r.precise);
-        assert_eq!(r.next, t0 + 8 * S, "a rough bound: the next round");
+        assert_eq!(
+            r.next,
+            t0 + 8 * S,
+            "a rough bound and no rate yet: the longest wait"
+        );
         look_at(&mut r, &sandbox_job(8.0), t0, 8, c);
         let ends_by = r.ends_by.expect("bounded");
         assert!(r.precise);
         assert_eq!(
             r.next,
-            ends_by + 3 * S,
-            "its slot is refilled without a look"
+            ends_by + 4 * S,
+            "its slot is refilled without a look; it is collected with the next job's first"
         );
     }
 

@@ -207,8 +207,8 @@ impl Coordinator {
         if let Some(c) = cadence {
             // Slots are refilled on predictions: rounds only learn progress and collect
             // finished jobs, each job when it needs it (see `Rendering::looked`).
-            let gate = now + c.min(cfg.poll_min);
-            self.next_poll = poll::next_due(&self.rendering).map_or(now + c, |t| t.max(gate));
+            let gate = now + c.every.min(cfg.poll_min);
+            self.next_poll = poll::next_due(&self.rendering).map_or(now + c.every, |t| t.max(gate));
             return Ok(());
         }
         let gate = now + cfg.poll_min;

@@ -5,8 +5,13 @@
 //! keep the lag under a second. Here the slot is counted free at the latest instant its job
 //! can end by (from its progress, [`super::poll::end_bound`], a bound that is late rather
 //! than early while progress rises steadily), plus [`MARGIN`]; the next creation goes then.
-//! Poll rounds only learn progress and collect finished jobs, at a cadence of a share of a
-//! typical render ([`CADENCE_SHARE`]), so each round serves every job under way.
+//! Poll rounds only learn progress and collect finished jobs, each job when it needs it
+//! ([`Cadence`]): a new job is first looked at [`FIRST_SHARE`] of a typical render, then
+//! every [`CADENCE_SHARE`] of one until its end is bounded closely, and then again only
+//! [`FIRST_SHARE`] past its bound: the round of the first look at the job sent into the slot
+//! it freed. So a wave of exact renders costs about two rounds, each serving every job under
+//! way (it cost three or four when the first look and the collecting one came at
+//! [`CADENCE_SHARE`]).
 //!
 //! Never at the price of a paid mistake: a creation sent on a prediction is at worst
 //! refused over the cap (HTTP 429: nothing created, nothing charged). Progress is first
@@ -26,11 +31,25 @@ use super::poll::{Rendering, Rounding, SLOT_GAP};
 /// Past a job's bound before its slot counts as free: the server's own clock and the
 /// request's way there.
 pub(super) const MARGIN: Duration = Duration::from_millis(150);
-/// Poll rounds while slots are refilled on predictions: this share of a typical render, so
-/// every job is seen running at least twice, once late enough to bound its end closely.
+/// The longest wait between looks at a job whose end is not yet bounded closely, while slots
+/// are refilled on predictions: this share of a typical render, so every job is seen
+/// running at least twice, once late enough to bound its end closely.
 const CADENCE_SHARE: f64 = 0.3;
+/// A new job's first look, and a finished one's past its bound: this share of a typical
+/// render. Late enough that the job is running (a sandbox job is queued for its first
+/// quarter), early enough for a second look before it ends.
+const FIRST_SHARE: f64 = 0.45;
 /// Weight of the newest render in the typical one.
 const LEARN: f64 = 0.3;
+
+/// When jobs are looked at while slots are refilled on predictions (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Cadence {
+    /// The longest wait between looks at a job whose end is not bounded closely.
+    pub every: Duration,
+    /// A new job's first look, and a finished one's look past its close bound.
+    pub first: Duration,
+}
 
 /// How far predictions are trusted: each creation sent on one and refused over the cap
 /// moves one step down.
@@ -89,15 +108,15 @@ impl Refill {
             .min()
     }
 
-    /// The wait between rounds while slots are refilled on predictions, once a render's
+    /// When jobs are looked at while slots are refilled on predictions, once a render's
     /// length is known.
-    pub fn cadence(&self, max: Duration) -> Option<Duration> {
+    pub fn cadence(&self, max: Duration) -> Option<Cadence> {
         let typical = self.typical.filter(|_| self.trust != Trust::Off)?;
-        Some(
-            typical
-                .mul_f64(CADENCE_SHARE)
-                .clamp(SLOT_GAP, max.max(SLOT_GAP)),
-        )
+        let share = |s: f64| typical.mul_f64(s).clamp(SLOT_GAP, max.max(SLOT_GAP));
+        Some(Cadence {
+            every: share(CADENCE_SHARE),
+            first: share(FIRST_SHARE),
+        })
     }
 
     /// `r` was just looked at: learn from its bound.
@@ -229,14 +248,21 @@ mod tests {
             None,
             "a rough bound teaches nothing"
         );
+        let every = |r: &Refill| r.cadence(30 * s).map(|c| c.every);
         refill.learn(&job(true, Some(10 * s), t0));
-        assert_eq!(refill.cadence(30 * s), Some(3 * s));
+        assert_eq!(
+            refill.cadence(30 * s),
+            Some(Cadence {
+                every: 3 * s,
+                first: Duration::from_secs_f64(4.5)
+            })
+        );
         refill.learn(&job(true, Some(20 * s), t0));
-        assert_eq!(refill.cadence(30 * s), Some(Duration::from_secs_f64(3.9)));
+        assert_eq!(every(&refill), Some(Duration::from_secs_f64(3.9)));
         refill.learn(&job(true, Some(1000 * s), t0));
-        assert_eq!(refill.cadence(30 * s), Some(30 * s), "at most poll_max");
+        assert_eq!(every(&refill), Some(30 * s), "at most poll_max");
         refill.refused();
-        assert_eq!(refill.cadence(30 * s), Some(30 * s));
+        assert_eq!(every(&refill), Some(30 * s));
         refill.refused();
         assert_eq!(refill.cadence(30 * s), None);
     }

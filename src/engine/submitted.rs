@@ -30,7 +30,7 @@ impl Coordinator {
                 // Above the learned cap (a probe), its acceptance may only mean a job ended
                 // unseen: a round looks at once, and a raise is taken only from what it sees
                 // (see `render_cap`). Else, once the cap is known and a render's length is
-                // learned, a new job is first looked at the cadence's share of a render
+                // learned, a new job is first looked at the cadence's first share of a render
                 // later, like every other while slots are refilled on predictions; and so
                 // are the run's last jobs, which a look from `min_interval_secs` on would
                 // ask about some six times before their progress could bound their ends.
@@ -41,8 +41,8 @@ impl Coordinator {
                 } else {
                     let cadence = self.refill.cadence(cfg.poll_max);
                     self.hint_pace(hooked).unwrap_or(match cadence {
-                        Some(c) if self.waiting_for_slots(now) => c,
-                        Some(c) if self.render_cap.known() => c.max(cfg.poll_min),
+                        Some(c) if self.waiting_for_slots(now) => c.first,
+                        Some(c) if self.render_cap.known() => c.first.max(cfg.poll_min),
                         _ => cfg.poll_min,
                     })
                 };
