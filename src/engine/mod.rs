@@ -454,7 +454,7 @@ impl Coordinator {
         !self.rows_wait() && self.submitting == 0 && self.unsure.is_empty()
     }
 
-    /// Whether rows wait for a render slot of a known cap, and the poll rounds can go at the
+    /// Whether rows wait for a render slot of a known cap, and jobs can be looked at by the
     /// refill's cadence (see [`refill`]).
     fn waiting_for_slots(&self, now: Instant) -> bool {
         self.rows_wait() && self.slots_bind(now)

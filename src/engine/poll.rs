@@ -227,6 +227,7 @@ impl Rendering {
 
 /// From what progress on a job's end is bounded closely enough to refill its slot on.
 pub(super) const PRECISE_FROM: f64 = 0.5;
+
 /// How far a reported progress may be from the work done: it may say less than is done by
 /// up to `under`, and more by up to `over`. Rounded down (the sandbox's way, and the first
 /// assumption): `under` one step, `over` none; rounded up or to the nearest: a step both

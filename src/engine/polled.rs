@@ -39,8 +39,8 @@ impl Coordinator {
         let mut changes = Vec::new();
         let mut errors: Vec<ApiError> = Vec::new();
         let mut jobs = Vec::new();
-        // The ids this round asked about: jobs known to exist before it was asked (a round
-        // asks only about jobs being rendered when it starts).
+        // The ids this round's answered calls asked about: jobs known to exist before it was
+        // asked (a round asks only about jobs being rendered when it starts).
         let mut asked = HashSet::new();
         for (ids, answer) in answers {
             match answer {

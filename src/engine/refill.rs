@@ -63,7 +63,7 @@ enum Trust {
     Off,
 }
 
-/// Whether slots are refilled on predictions, and the cadence of the rounds meanwhile.
+/// Whether slots are refilled on predictions, and when jobs are looked at meanwhile.
 #[derive(Debug)]
 pub(super) struct Refill {
     /// How far predictions are trusted.

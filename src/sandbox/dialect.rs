@@ -54,7 +54,8 @@
 //!                              # (default: 0.01)
 //! progress_rounding = "up"     # how it is rounded to them: "down" (the default), "up",
 //!                              # "nearest" (up and nearest can say more than is done)
-//! render_cap_counts = "running" # what `--max-rendering` counts: "unfinished" (default:
+//! render_cap_counts = "running"
+//!                              # what `--max-rendering` counts: "unfinished" (default:
 //!                              # every job not yet ended) or "running" (pending and
 //!                              # queued jobs are not counted, so more jobs than the cap
 //!                              # are unfinished at once, and may even run at once)

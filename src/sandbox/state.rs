@@ -20,11 +20,12 @@ pub enum Refusal {
         /// What is left.
         remaining: f64,
     },
-    /// The account already has `limit` jobs rendering; one ends in `retry_after_ms`.
+    /// The account already has `limit` jobs counted against its cap; one of them ends in
+    /// `retry_after_ms`.
     Busy {
         /// The cap.
         limit: usize,
-        /// Milliseconds until the first rendering job ends.
+        /// Milliseconds until the first of them ends.
         retry_after_ms: i64,
     },
     /// `.../render/` on a job that is not a preview, or not ready, or already rendered.
@@ -193,20 +194,22 @@ impl Store {
         self.rendering.len()
     }
 
-    /// How many jobs `counts` counts against the cap at `now_ms`.
-    fn counted(&mut self, counts: RenderCapCounts, now_ms: i64) -> usize {
-        let unfinished = self.rendering(now_ms);
-        match counts {
-            RenderCapCounts::Unfinished => unfinished,
-            RenderCapCounts::Running => self
-                .rendering
-                .iter()
-                .filter_map(|Reverse((_, id))| self.jobs.get(id))
-                .filter(|(_, job)| {
+    /// How many jobs `counts` counts against the cap at `now_ms`, and when the first of them
+    /// ends (Unix ms).
+    fn counted(&mut self, counts: RenderCapCounts, now_ms: i64) -> (usize, Option<i64>) {
+        self.rendering(now_ms);
+        let counted = self
+            .rendering
+            .iter()
+            .filter(|Reverse((_, id))| match counts {
+                RenderCapCounts::Unfinished => true,
+                RenderCapCounts::Running => self.jobs.get(id).is_some_and(|(_, job)| {
                     job.snapshot(now_ms, self.time_scale).status == JobStatus::Running
-                })
-                .count(),
-        }
+                }),
+            });
+        counted.fold((0, None), |(n, first), Reverse((end, _))| {
+            (n + 1, Some(first.map_or(*end, |f: i64| f.min(*end))))
+        })
     }
 
     fn admit(&mut self, cost: f64, limit: Option<RenderLimit>, now_ms: i64) -> Result<(), Refusal> {
@@ -217,11 +220,11 @@ impl Store {
             });
         }
         if let Some(RenderLimit { cap: limit, counts }) = limit {
-            if self.counted(counts, now_ms) >= limit {
-                let first = self.rendering.peek().map_or(now_ms, |Reverse((d, _))| *d);
+            let (counted, first) = self.counted(counts, now_ms);
+            if counted >= limit {
                 return Err(Refusal::Busy {
                     limit,
-                    retry_after_ms: first - now_ms,
+                    retry_after_ms: first.unwrap_or(now_ms) - now_ms,
                 });
             }
         }

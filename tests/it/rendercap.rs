@@ -360,8 +360,12 @@ async fn an_accepted_probe_into_slots_that_ended_unseen_is_no_raise() {
 
 /// Status calls for `waves` waves of [`CAP`] exact renders, `render_seconds` per 30 s of
 /// video at real time, the cap configured, rounds at least `min_poll` s and at most 10 s
-/// apart.
-async fn status_calls_of_exact_waves(render_seconds: f64, waves: usize, min_poll: f64) -> u64 {
+/// apart; and the run's log.
+async fn status_calls_of_exact_waves(
+    render_seconds: f64,
+    waves: usize,
+    min_poll: f64,
+) -> (u64, String) {
     let h = Harness::start(Faults::default(), |c| {
         c.options.max_rendering = Some(CAP);
         c.options.time_scale = 1.0;
@@ -384,7 +388,7 @@ async fn status_calls_of_exact_waves(render_seconds: f64, waves: usize, min_poll
         .run(&h.sheet("waves.csv", &sheet_of(waves * CAP)), &[])
         .await;
     assert_eq!(code(&out), 0, "{}", text(&out));
-    status_calls(&h)
+    (status_calls(&h), text(&out))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -395,8 +399,11 @@ async fn the_last_jobs_are_first_looked_at_by_the_renders_learned_length() {
     // from `min_interval_secs` on (as this one once did) asked about the wave on a backoff
     // from 0.25 s before its progress could bound its end: 17 status calls in all, against
     // 12 now (measured, three runs). Per 30 s of video, these scripts say about 12 s.
-    let calls = status_calls_of_exact_waves(100.0, 2, 0.25).await;
-    assert!(calls <= 14, "{calls} status calls for two waves of {CAP}");
+    let (calls, log) = status_calls_of_exact_waves(100.0, 2, 0.25).await;
+    assert!(
+        calls <= 14,
+        "{calls} status calls for two waves of {CAP}\n{log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -408,7 +415,7 @@ async fn an_account_whose_cap_counts_only_running_jobs_costs_at_most_a_rediscove
     // refusal); only while a probe may go, so at most once a minute, never a loop. Renders
     // of about 2 s against a cap of 2 the runner does not know. The first creations are all
     // accepted (none is running yet when the next goes: about 50 in the first second), the
-    // rest go about one a second: about 70 s.
+    // rest go about one a second: 65–85 s.
     let mut faults = Faults::default();
     faults.api.render_cap_counts = RenderCapCounts::Running;
     let h = Harness::start(faults, |c| {
@@ -444,11 +451,14 @@ async fn a_wave_of_renders_into_refilled_slots_costs_about_two_rounds() {
     // wave, slots are refilled on predictions and each job needs two looks while it runs
     // (the second late enough to bound its end) and one that collects it. A new job's first
     // look at 0.45 of a render, the next 0.3 of a render on, and the collection of the one
-    // before it in the round of the first: about two rounds a wave. A runner
-    // that first looked at a new job and collected a finished one 0.3 of a render on (as
-    // this one once did) asked about each wave about three times: 18 status calls in all,
-    // against 15 now (measured, three runs each). Per 30 s of video, these scripts say about
-    // 6 s.
-    let calls = status_calls_of_exact_waves(50.0, 5, 0.5).await;
-    assert!(calls <= 16, "{calls} status calls for five waves of {CAP}");
+    // before it in the round of the first: about two rounds a wave (the first wave, before
+    // the render's length is known, takes more). A runner that first looked at a new job
+    // and collected a finished one 0.3 of a render on (as this one once did) asked about
+    // each wave about three times: 18 status calls in all, against 15 now (measured, three
+    // runs each). Per 30 s of video, these scripts say about 6 s.
+    let (calls, log) = status_calls_of_exact_waves(50.0, 5, 0.5).await;
+    assert!(
+        calls <= 17,
+        "{calls} status calls for five waves of {CAP}\n{log}"
+    );
 }
