@@ -631,11 +631,7 @@ mod tests {
         assert_eq!(r.next, t0 + 5 * S, "nothing known: the longest wait");
         look_at(&mut r, &sandbox_job(5.0), t0, 5, c);
         assert!(!r.precise);
-        assert_eq!(
-            r.next,
-            t0 + 8 * S,
-            "a rough bound and no rate yet: the longest wait"
-        );
+        assert_eq!(r.next, t0 + 8 * S, "a rough bound: the longest wait");
         look_at(&mut r, &sandbox_job(8.0), t0, 8, c);
         let ends_by = r.ends_by.expect("bounded");
         assert!(r.precise);

@@ -206,10 +206,10 @@ impl Store {
                 RenderCapCounts::Running => self.jobs.get(id).is_some_and(|(_, job)| {
                     job.snapshot(now_ms, self.time_scale).status == JobStatus::Running
                 }),
-            });
-        counted.fold((0, None), |(n, first), Reverse((end, _))| {
-            (n + 1, Some(first.map_or(*end, |f: i64| f.min(*end))))
-        })
+            })
+            .map(|Reverse((end, _))| *end);
+        let first = counted.clone().min();
+        (counted.count(), first)
     }
 
     fn admit(&mut self, cost: f64, limit: Option<RenderLimit>, now_ms: i64) -> Result<(), Refusal> {
