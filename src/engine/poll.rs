@@ -210,8 +210,14 @@ impl Rendering {
             // into its slot.
             (Some((left, true)), Some(c)) => left + c.first,
             // Not bounded closely yet: the next round others need (a look by another job's
-            // round, as at a probe's, realigns it on them).
-            (_, Some(c)) => c.every,
+            // round realigns it on them), but never before its own first look: a look at a
+            // job moments old (as a probe's round, which asks about every job, makes) finds
+            // it queued or barely started, and waiting only `every` from it would cost a
+            // third look before its end is bounded closely.
+            (_, Some(c)) => {
+                let first = self.sent_at.map_or(now, |t| t + c.first);
+                c.every.max(first.saturating_duration_since(now))
+            }
             (Some((_, true)), None) => look.map_or(min, |(l, _)| l).clamp(min.min(SLOT_GAP), max),
             // A rough bound (early in the render) is far too late to wait for.
             (_, None) => {
@@ -640,6 +646,57 @@ mod tests {
             ends_by + 4 * S,
             "its slot is refilled without a look; it is collected with the next job's first"
         );
+    }
+
+    #[test]
+    fn a_look_at_a_job_moments_old_keeps_its_first_look() {
+        // A probe's round asks about every job, those just sent into freed slots too: seen
+        // queued 250 ms old, a job of a 60 s render is still first looked at 0.45 of one
+        // (27 s, progress 0.27 in the sandbox), then 0.3 later (45 s, 0.67: bounded
+        // closely), not at 18 s and 36 s (0.07 and 0.47) and 54 s.
+        let t0 = Instant::now();
+        let c = Some(Cadence {
+            every: 18 * S,
+            first: 27 * S,
+        });
+        let mut r = Rendering::new("k".into(), String::new(), t0, 27 * S, t0).sent(t0);
+        let down = Rounding::down(0.01);
+        let moments = t0 + Duration::from_millis(250);
+        r.looked(
+            Some(&job("in_queue", None)),
+            moments,
+            2 * S,
+            30 * S,
+            c,
+            down,
+        );
+        assert_eq!(r.next, t0 + 27 * S, "its first look stays where it was");
+        look_at(&mut r, &job("running", Some(0.27)), t0, 27, c);
+        assert!(!r.precise);
+        assert_eq!(r.next, t0 + 45 * S, "then the cadence");
+        look_at(&mut r, &job("running", Some(0.67)), t0, 45, c);
+        assert!(r.precise, "bounded closely at the second look");
+    }
+
+    #[test]
+    fn a_look_brought_forward_keeps_the_wait_its_job_was_made_with() {
+        // A probe's job: made to be looked at 27 s on, brought forward to 250 ms (the look
+        // that tells whether the cap was raised). Seen queued then, with no cadence (no row
+        // waits: the run's last wave), it waits the 27 s it was made with, not a backoff
+        // grown from 250 ms (2 s, 3 s, 4.5 s … each a round about every job).
+        let t0 = Instant::now();
+        let mut r = Rendering::new("k".into(), String::new(), t0, 27 * S, t0).sent(t0);
+        let soon = t0 + Duration::from_millis(250);
+        assert_eq!(r.due_by(soon), soon);
+        r.looked(
+            Some(&job("in_queue", None)),
+            soon,
+            2 * S,
+            30 * S,
+            None,
+            Rounding::down(0.01),
+        );
+        assert_eq!(r.next, soon + 27 * S);
     }
 
     #[test]

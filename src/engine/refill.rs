@@ -6,7 +6,8 @@
 //! can end by (from its progress, [`super::poll::end_bound`], a bound that is late rather
 //! than early while progress rises steadily), plus [`MARGIN`]; the next creation goes then.
 //! Poll rounds only learn progress and collect finished jobs, each job when it needs it
-//! ([`Cadence`]): a new job is first looked at [`FIRST_SHARE`] of a typical render, then
+//! ([`Cadence`]): a new job is first looked at [`FIRST_SHARE`] of a typical render (a round
+//! that asks about it sooner, as a probe's does, leaves that look where it was), then
 //! every [`CADENCE_SHARE`] of one until its end is bounded closely, and then again only
 //! [`FIRST_SHARE`] past its bound: the round of the first look at the job sent into the slot
 //! it freed. So a wave of exact renders costs about two rounds, each serving every job under

@@ -34,25 +34,30 @@ impl Coordinator {
                 // later, like every other while slots are refilled on predictions; and so
                 // are the run's last jobs, which a look from `min_interval_secs` on would
                 // ask about some six times before their progress could bound their ends.
+                // A probe's job is looked at at once, then waits as any other would have from
+                // its creation (not from that look: a wait grown from 250 ms would ask about
+                // it, and about every job with it, five more times before its end).
                 let probe = self.render_cap.above(self.rendering_holding(now) + 1);
-                let first_look = if probe {
+                let cadence = self.refill.cadence(cfg.poll_max);
+                let first_look = self.hint_pace(hooked).unwrap_or(match cadence {
+                    Some(c) if self.waiting_for_slots(now) => c.first,
+                    Some(c) if self.render_cap.known() => c.first.max(cfg.poll_min),
+                    _ => cfg.poll_min,
+                });
+                if probe {
                     tracing::debug!(%key, job = %job_id, "created above the cap; looking whether it was raised");
-                    super::poll::SLOT_GAP
-                } else {
-                    let cadence = self.refill.cadence(cfg.poll_max);
-                    self.hint_pace(hooked).unwrap_or(match cadence {
-                        Some(c) if self.waiting_for_slots(now) => c.first,
-                        Some(c) if self.render_cap.known() => c.first.max(cfg.poll_min),
-                        _ => cfg.poll_min,
-                    })
-                };
-                self.rendering.insert(
-                    job_id.clone(),
+                }
+                let mut r =
                     Rendering::new(key, String::new(), now + cfg.job_deadline, first_look, now)
                         .sent(sent_at)
-                        .hooked(hooked),
-                );
-                self.next_poll = self.next_poll.min(now + first_look);
+                        .hooked(hooked);
+                let look_at = if probe {
+                    r.due_by(now + super::poll::SLOT_GAP)
+                } else {
+                    now + first_look
+                };
+                self.rendering.insert(job_id.clone(), r);
+                self.next_poll = self.next_poll.min(look_at);
                 // Its webhook may have come before its creation's answer was handled.
                 self.hint_held(&job_id);
             }
