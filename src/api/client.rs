@@ -377,7 +377,44 @@ impl ApiClient {
     /// followed; when it is JSON of any other shape, each job is asked for on its own
     /// (`GET /{id}/`). A job in the answer that cannot be read is left out (see
     /// [`readable_jobs`]).
+    ///
+    /// An answer that leaves jobs asked about out (a server that caps `?ids=` answers below
+    /// the documented 100, or ignores `ids` and answers with a page of its job list) would
+    /// leave them unseen round after round, their slots held and their videos never
+    /// fetched: they are asked about again, by `?ids=` while that finds some of them, then
+    /// each by itself (`GET /api/lipsyncs_v2/{id}/`). A job still missing then (not found
+    /// by itself either) is left out, as before, and asked about next round.
     pub async fn jobs(&self, ids: &[String]) -> Result<Vec<Job>, ApiError> {
+        let mut jobs = self.jobs_batched(ids).await?;
+        let mut missing = absent(ids, &jobs);
+        // Each pass finds at least one more, so at most `ids.len()` passes.
+        while !missing.is_empty() {
+            let Ok(more) = self.jobs_batched(&missing).await else {
+                return Ok(jobs); // What was found stands; the rest are asked next round.
+            };
+            let before = missing.len();
+            jobs.extend(more);
+            missing = absent(&missing, &jobs);
+            if missing.len() == before {
+                tracing::debug!(
+                    jobs = missing.len(),
+                    "the batched status answer leaves jobs out; asking for each on its own"
+                );
+                for id in &missing {
+                    match self.job(id).await {
+                        Ok(job) => jobs.push(job),
+                        Err(e) if e.class() == ErrorClass::Auth => return Err(e),
+                        Err(_) => {}
+                    }
+                }
+                break;
+            }
+        }
+        Ok(jobs)
+    }
+
+    /// `GET /api/lipsyncs_v2/?ids=`, every page of the answer.
+    async fn jobs_batched(&self, ids: &[String]) -> Result<Vec<Job>, ApiError> {
         self.counts.poll.fetch_add(1, Ordering::Relaxed);
         let mut url = self.url("api/lipsyncs_v2/");
         url.query_pairs_mut().append_pair("ids", &ids.join(","));
@@ -615,6 +652,15 @@ pub struct Walked {
     pub stopped: bool,
     /// The list ended (no `next`).
     pub reached_end: bool,
+}
+
+/// The ids among `ids` that no job in `jobs` has.
+fn absent(ids: &[String], jobs: &[Job]) -> Vec<String> {
+    let seen: std::collections::HashSet<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
+    ids.iter()
+        .filter(|id| !seen.contains(id.as_str()))
+        .cloned()
+        .collect()
 }
 
 /// The jobs of a list answer that can be read. One without an `id` or a `status` cannot be

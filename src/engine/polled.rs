@@ -45,8 +45,9 @@ impl Coordinator {
         for (ids, answer) in answers {
             match answer {
                 Ok(found) => {
-                    // Asked about but not in the answer: unknown to the API for now; look
-                    // again later like a job that told nothing new.
+                    // Asked about but not in the answer, even asked again and by itself
+                    // (`Client::jobs`): unknown to the API for now; look again later like a
+                    // job that told nothing new.
                     let seen: HashSet<&str> = found.iter().map(|j| j.id.as_str()).collect();
                     for id in ids.iter().filter(|id| !seen.contains(id.as_str())) {
                         if let Some(r) = self.rendering.get_mut(id) {

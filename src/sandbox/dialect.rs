@@ -9,6 +9,10 @@
 //!                              # previous,results} with page/page_size), "limit_offset"
 //!                              # (DRF LimitOffsetPagination: limit/offset, next links)
 //! ids = "drf_page"             # `?ids=` answers: "array" (default) or "drf_page"
+//! ids_max = 3                  # an `?ids=` answer holds at most N of the jobs asked
+//!                              # about (the rest silently left out; documented: 100)
+//! ids_ignored = true           # `?ids=` is ignored: the answer is the job list, as
+//!                              # without it (with `list`, `list_cap`, `list_order`)
 //! page_size = 20               # jobs per page when paginated (a client's page_size or
 //!                              # limit is honoured up to this many)
 //! list_cap = 50                # the list shows only the newest N jobs (no way to see more)
@@ -171,6 +175,10 @@ pub struct Dialect {
     pub list: ListStyle,
     /// Shape of `GET /api/lipsyncs_v2/?ids=`.
     pub ids: ListStyle,
+    /// An `?ids=` answer holds at most this many of the jobs asked about.
+    pub ids_max: Option<usize>,
+    /// `?ids=` is ignored: the answer is the job list.
+    pub ids_ignored: bool,
     /// Jobs per page when paginated.
     pub page_size: usize,
     /// Only the newest N jobs are ever listed.
@@ -236,6 +244,8 @@ impl Default for Dialect {
         Self {
             list: ListStyle::Array,
             ids: ListStyle::Array,
+            ids_max: None,
+            ids_ignored: false,
             page_size: 100,
             list_cap: None,
             list_order: ListOrder::NewestFirst,

@@ -40,7 +40,9 @@ pub enum Listed {
 /// The job list (`ids` empty) or the jobs among `ids`, shaped by the dialect.
 pub async fn list(app: &Arc<App>, q: &ListQuery, ids: &[&str]) -> Listed {
     let d = &app.faults.faults().api;
-    let jobs = if ids.is_empty() {
+    // A server that ignores `ids` answers with its job list.
+    let listed = ids.is_empty() || d.ids_ignored;
+    let jobs = if listed {
         if d.list_delay_seconds > 0.0 {
             tokio::time::sleep(std::time::Duration::from_secs_f64(d.list_delay_seconds)).await;
         }
@@ -51,9 +53,13 @@ pub async fn list(app: &Arc<App>, q: &ListQuery, ids: &[&str]) -> Listed {
         order(&mut all, d.list_order, app.settings.seed);
         all
     } else {
-        app.store().some(ids)
+        let mut some = app.store().some(ids);
+        if let Some(max) = d.ids_max {
+            some.truncate(max);
+        }
+        some
     };
-    let style = if ids.is_empty() { d.list } else { d.ids };
+    let style = if listed { d.list } else { d.ids };
     let now = now_ms();
     let render = |jobs: &[Arc<JobRecord>]| -> Vec<Value> {
         jobs.iter().map(|j| app.job_json(j, now)).collect()

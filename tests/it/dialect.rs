@@ -4,6 +4,7 @@
 //! the shape: never pays twice, never sticks on paid work.
 
 mod error_classes;
+mod ids_answers;
 mod listing;
 mod media;
 mod output_delay;
