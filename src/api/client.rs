@@ -158,6 +158,10 @@ pub struct ApiClient {
     pub counts: Arc<CallCounts>,
     /// Whether API calls reach the server (see [`super::reach`]).
     pub reach: super::reach::Reach,
+    /// A second `?ids=` for the jobs an answer left out found none of them (a server that
+    /// ignores `ids`): from then on such jobs are asked for each by itself at once (see
+    /// [`super::statuses`]).
+    pub(super) ids_ignored: std::sync::atomic::AtomicBool,
 }
 
 impl ApiClient {
@@ -202,6 +206,7 @@ impl ApiClient {
             config,
             counts: Arc::default(),
             reach: Default::default(),
+            ids_ignored: Default::default(),
         })
     }
 
@@ -370,101 +375,6 @@ impl ApiClient {
             Err(e @ ApiError::NotSent) => CreateOutcome::NotCreated(e),
             Err(e) => CreateOutcome::NotCreated(e),
         }
-    }
-
-    /// `GET /api/lipsyncs_v2/?ids=…` for up to [`MAX_IDS_PER_CALL`] ids, retried. The answer
-    /// may be a plain array (as documented) or a page envelope, whose `next` pages are
-    /// followed; when it is JSON of any other shape, each job is asked for on its own
-    /// (`GET /{id}/`). A job in the answer that cannot be read is left out (see
-    /// [`readable_jobs`]).
-    ///
-    /// An answer that leaves jobs asked about out (a server that caps `?ids=` answers below
-    /// the documented 100, or ignores `ids` and answers with a page of its job list) would
-    /// leave them unseen round after round, their slots held and their videos never
-    /// fetched: they are asked about again, by `?ids=` while that finds some of them, then
-    /// each by itself (`GET /api/lipsyncs_v2/{id}/`). A job still missing then (not found
-    /// by itself either) is left out, as before, and asked about next round.
-    pub async fn jobs(&self, ids: &[String]) -> Result<Vec<Job>, ApiError> {
-        let mut jobs = self.jobs_batched(ids).await?;
-        let mut missing = absent(ids, &jobs);
-        // Each pass finds at least one more, so at most `ids.len()` passes.
-        while !missing.is_empty() {
-            let Ok(more) = self.jobs_batched(&missing).await else {
-                return Ok(jobs); // What was found stands; the rest are asked next round.
-            };
-            let before = missing.len();
-            jobs.extend(more);
-            missing = absent(&missing, &jobs);
-            if missing.len() == before {
-                tracing::debug!(
-                    jobs = missing.len(),
-                    "the batched status answer leaves jobs out; asking for each on its own"
-                );
-                for id in &missing {
-                    match self.job(id).await {
-                        Ok(job) => jobs.push(job),
-                        Err(e) if e.class() == ErrorClass::Auth => return Err(e),
-                        Err(_) => {}
-                    }
-                }
-                break;
-            }
-        }
-        Ok(jobs)
-    }
-
-    /// `GET /api/lipsyncs_v2/?ids=`, every page of the answer.
-    async fn jobs_batched(&self, ids: &[String]) -> Result<Vec<Job>, ApiError> {
-        self.counts.poll.fetch_add(1, Ordering::Relaxed);
-        let mut url = self.url("api/lipsyncs_v2/");
-        url.query_pairs_mut().append_pair("ids", &ids.join(","));
-        let mut jobs = Vec::new();
-        // Bounded: 100 ids need at most 100 pages, however small the server's pages are.
-        for _ in 0..=ids.len() {
-            // Not JSON at all (a maintenance page) is the API being down: retried, then
-            // reported. JSON of another shape is this API's dialect: read job by job.
-            let answer: serde_json::Value = self.get_json(url.clone()).await?;
-            let Some((items, next)) = listing::items_of(answer) else {
-                let e = ApiError::Decode {
-                    status: 200,
-                    message: "the answer to ?ids= is neither a list of jobs nor a page of them"
-                        .into(),
-                };
-                if jobs.is_empty() {
-                    return self.jobs_one_by_one(ids, e).await;
-                }
-                return Err(e);
-            };
-            jobs.extend(readable_jobs(items));
-            match next.and_then(|n| self.same_origin(&n)) {
-                Some(n) => {
-                    self.counts.poll.fetch_add(1, Ordering::Relaxed);
-                    url = n;
-                }
-                None => break,
-            }
-        }
-        Ok(jobs)
-    }
-
-    /// The fallback when `?ids=` cannot be read: each job by itself. Jobs that cannot be read
-    /// this way either are left out (asked about again next round); refused credentials
-    /// end it.
-    async fn jobs_one_by_one(&self, ids: &[String], why: ApiError) -> Result<Vec<Job>, ApiError> {
-        tracing::warn!(error = %why, jobs = ids.len(), "cannot read the batched status answer; asking for each job on its own");
-        let mut jobs = Vec::with_capacity(ids.len());
-        let mut last = why;
-        for id in ids {
-            match self.job(id).await {
-                Ok(job) => jobs.push(job),
-                Err(e) if e.class() == ErrorClass::Auth => return Err(e),
-                Err(e) => last = e,
-            }
-        }
-        if jobs.is_empty() {
-            return Err(last);
-        }
-        Ok(jobs)
     }
 
     /// Where a `next` link leads, always on the API's own host: the credentials never go
@@ -652,32 +562,6 @@ pub struct Walked {
     pub stopped: bool,
     /// The list ended (no `next`).
     pub reached_end: bool,
-}
-
-/// The ids among `ids` that no job in `jobs` has.
-fn absent(ids: &[String], jobs: &[Job]) -> Vec<String> {
-    let seen: std::collections::HashSet<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
-    ids.iter()
-        .filter(|id| !seen.contains(id.as_str()))
-        .cloned()
-        .collect()
-}
-
-/// The jobs of a list answer that can be read. One without an `id` or a `status` cannot be
-/// matched or judged; failing the whole answer for it would leave every other job of the
-/// batch unpolled until its deadline, so it is skipped (its own job keeps its state and is
-/// asked about again next round).
-fn readable_jobs(items: Vec<serde_json::Value>) -> Vec<Job> {
-    items
-        .into_iter()
-        .filter_map(|item| match serde_json::from_value::<Job>(item) {
-            Ok(job) => Some(job),
-            Err(e) => {
-                tracing::warn!(error = %e, "skipping a job the API described in a way this client cannot read");
-                None
-            }
-        })
-        .collect()
 }
 
 /// What a 429's `Retry-After` asks for: whole or fractional seconds, or an HTTP date. A date

@@ -10,6 +10,7 @@ pub mod model;
 pub mod pace;
 pub mod reach;
 pub mod review;
+pub mod statuses;
 pub mod tls;
 pub mod validate;
 

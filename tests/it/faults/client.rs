@@ -185,6 +185,37 @@ async fn one_unreadable_job_in_a_poll_answer_does_not_hide_the_others() {
     let jobs = client.jobs(&ids(&["a", "b", "c"])).await.expect("read");
     let got: Vec<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
     assert_eq!(got, ["a"]);
+    assert_eq!(
+        script.hits(),
+        1,
+        "b and c were in the answer, unreadable: not asked about again in the same round"
+    );
+}
+
+#[tokio::test]
+async fn jobs_left_out_of_a_poll_answer_are_asked_again_then_each_by_itself() {
+    // A server that ignores `ids`: every answer is its job list, which holds `a` (and `z`,
+    // not asked about) but never `b`.
+    let list = r#"[{"id":"a","status":"running"},{"id":"z","status":"done"}]"#;
+    let script = Script::default();
+    script
+        .get(json(200, list)) // ?ids=a,b
+        .get(json(200, list)) // ?ids=b: still left out
+        .get(json(200, r#"{"id":"b","status":"running","progress":0.5}"#)) // GET /b/
+        .get(json(200, list)) // the next round's ?ids=a,b
+        .get(json(
+            200,
+            r#"{"id":"b","status":"done","output":"https://cdn.example/b.mp4"}"#,
+        )); // GET /b/ at once: the second ?ids= found nothing the first time
+    let client = script.serve(1).await;
+    let jobs = client.jobs(&ids(&["a", "b"])).await.expect("read");
+    let got: Vec<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
+    assert_eq!(got, ["a", "z", "b"], "each job once");
+    assert_eq!(script.hits(), 3);
+    let jobs = client.jobs(&ids(&["a", "b"])).await.expect("read");
+    let b = jobs.iter().find(|j| j.id == "b").expect("b");
+    assert_eq!(b.status, JobStatus::Done);
+    assert_eq!(script.hits(), 5, "no second ?ids= once it found nothing");
 }
 
 #[tokio::test]
