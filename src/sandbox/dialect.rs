@@ -12,7 +12,8 @@
 //! ids_max = 3                  # an `?ids=` answer holds at most N of the jobs asked
 //!                              # about (the rest silently left out; documented: 100)
 //! ids_ignored = true           # `?ids=` is ignored: the answer is the job list, as
-//!                              # without it (with `list`, `list_cap`, `list_order`)
+//!                              # without it (`list`, `page_size`, `list_cap`,
+//!                              # `list_order`, `list_delay_seconds`; not `ids_max`)
 //! page_size = 20               # jobs per page when paginated (a client's page_size or
 //!                              # limit is honoured up to this many)
 //! list_cap = 50                # the list shows only the newest N jobs (no way to see more)

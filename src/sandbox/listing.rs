@@ -2,7 +2,8 @@
 //! [`Dialect`] says: a plain array (the sandbox's pick), or a DRF page
 //! (`{count, next, previous, results}`, by `page`/`page_size` or `limit`/`offset`); newest
 //! first, oldest first or in no order; all jobs or only the newest `list_cap`; and late by
-//! `list_delay_seconds`. What a job's stored `name` looks like (cut, rewritten, dropped) is
+//! `list_delay_seconds`. An `?ids=` answer may hold only the newest `ids_max` of the jobs
+//! asked about, or (`ids_ignored`) be the job list itself. What a job's stored `name` looks like (cut, rewritten, dropped) is
 //! applied here too, since every job object the sandbox writes passes through
 //! [`stored_name`].
 
