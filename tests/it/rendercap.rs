@@ -437,10 +437,17 @@ async fn an_account_whose_cap_counts_only_running_jobs_costs_at_most_a_rediscove
         raises <= minutes,
         "{raises} raises read in {minutes} min: a loop\n{log}"
     );
-    // The cap's discovery, then each minute a probe and a rediscovery at most.
+    // The cap's discovery, then each minute a probe and a rediscovery at most. The
+    // discovery here is a burst, not one refusal: the first 50 creations (`max_in_flight`)
+    // are all accepted while queued, so when they end and free their slots together, the
+    // ramp for an unknown cap lets up to 1 + (50 - 15) / 2 = 18 creations go at once
+    // (`engine::render_cap`), and all those in flight as the account starts refusing are
+    // refused together (nothing created). How many are in flight then depends on the
+    // machine: 3 in a quiet run, 19 in a CI run under load.
     let refused = h.stats().throttled;
+    let burst = 1 + (50 - 15) / 2;
     assert!(
-        refused <= 1 + 2 * minutes,
+        refused <= burst + 2 * minutes,
         "{refused} refused creations in {minutes} min\n{log}"
     );
 }
