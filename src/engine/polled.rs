@@ -46,7 +46,7 @@ impl Coordinator {
             match answer {
                 Ok(found) => {
                     // Asked about but not in the answer, even asked again and by itself
-                    // (`Client::jobs`): unknown to the API for now; look again later like a
+                    // (`ApiClient::jobs`): unknown to the API for now; look again later like a
                     // job that told nothing new.
                     let seen: HashSet<&str> = found.iter().map(|j| j.id.as_str()).collect();
                     for id in ids.iter().filter(|id| !seen.contains(id.as_str())) {

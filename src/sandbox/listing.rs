@@ -3,9 +3,9 @@
 //! (`{count, next, previous, results}`, by `page`/`page_size` or `limit`/`offset`); newest
 //! first, oldest first or in no order; all jobs or only the newest `list_cap`; and late by
 //! `list_delay_seconds`. An `?ids=` answer may hold only the newest `ids_max` of the jobs
-//! asked about, or (`ids_ignored`) be the job list itself. What a job's stored `name` looks like (cut, rewritten, dropped) is
-//! applied here too, since every job object the sandbox writes passes through
-//! [`stored_name`].
+//! asked about, or (`ids_ignored`) be the job list itself. What a job's stored `name` looks
+//! like (cut, rewritten, dropped) is applied here too, since every job object the sandbox
+//! writes passes through [`stored_name`].
 
 use std::sync::Arc;
 
