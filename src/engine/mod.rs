@@ -26,6 +26,7 @@ mod render;
 mod render_cap;
 mod same_error;
 pub mod search;
+mod start;
 mod submit;
 mod submitted;
 pub mod sync;
@@ -474,7 +475,15 @@ impl Coordinator {
         }
         let now = Instant::now();
         let probing = self.same_error.cap().unwrap_or(usize::MAX);
-        let limit = self.render_cap.limit(now);
+        let mut limit = self.render_cap.limit(now);
+        let held = self.render_cap.held();
+        if limit > held {
+            let alone = self.submitting == 0 && self.holding_slots(now) >= held;
+            let next_end = self.refill.next_free(&self.rendering, now);
+            if !self.render_cap.probe_goes(now, alone, next_end) {
+                limit = held;
+            }
+        }
         let at_once = self.render_cap.submitting(self.shared.cfg.max_submitting);
         while self.holding_slots(now) < limit && self.submitting < at_once.min(probing) {
             let Some(front) = self.queue.front() else {

@@ -27,6 +27,7 @@ use crate::api::client::MAX_IDS_PER_CALL;
 use crate::api::{ApiError, Job};
 
 use super::refill::Cadence;
+use super::start::Learned;
 use super::Shared;
 
 /// How many poll calls of one round run at once (the shared schedule still paces them).
@@ -82,6 +83,8 @@ pub(super) struct Rendering {
     pub precise: bool,
     /// When its creation was sent, if this run sent it.
     pub sent_at: Option<Instant>,
+    /// When its creation's answer came, if this run sent it: it existed by then.
+    pub answered_at: Option<Instant>,
     /// When its webhook said it ended (see [`super::hooks`]): it then holds no render slot,
     /// and is due for the look that confirms it.
     pub hinted_at: Option<Instant>,
@@ -90,6 +93,14 @@ pub(super) struct Rendering {
     pub hooked: bool,
     /// A round was set sooner than `min_interval_secs` for its end (see [`tail_look`]).
     tail_looked: bool,
+    /// When it started running, from the soonest to the latest, from two looks while it
+    /// ran (see [`super::start`]).
+    pub started: Option<(Instant, Instant)>,
+    /// Whether `ends_by` is bounded closely from a start this run's renders taught, not
+    /// from its own progress alone.
+    pub learned: bool,
+    /// Whether it taught the run when a job starts.
+    pub taught: bool,
 }
 
 impl Rendering {
@@ -113,9 +124,13 @@ impl Rendering {
             ends_by: None,
             precise: false,
             sent_at: None,
+            answered_at: None,
             hinted_at: None,
             hooked: false,
             tail_looked: false,
+            started: None,
+            learned: false,
+            taught: false,
         }
     }
 
@@ -154,10 +169,16 @@ impl Rendering {
         self
     }
 
+    /// Its creation's answer came at `at`.
+    pub fn answered(mut self, at: Instant) -> Self {
+        self.answered_at = Some(at);
+        self
+    }
+
     /// The job was seen still rendering (or not seen at all: `job` is `None`) by a round
     /// asked and answered at `seen` (see [`Seen`]).
     /// `cadence`: while rows wait for a slot, when jobs are looked at (see [`super::refill`]);
-    /// `rounding`: how far reported progress may be off ([`Rounding`]).
+    /// `reading`: how far reported progress may be off, and when jobs start ([`Reading`]).
     pub fn looked(
         &mut self,
         job: Option<&Job>,
@@ -165,9 +186,10 @@ impl Rendering {
         min: Duration,
         max: Duration,
         cadence: Option<Cadence>,
-        rounding: Rounding,
+        reading: impl Into<Reading>,
     ) {
         let Seen { asked, now } = seen.into();
+        let Reading { rounding, start } = reading.into();
         let running = job.is_some_and(|j| j.status == crate::api::JobStatus::Running);
         if job.is_some() && !running {
             // Not running (yet, or again): whatever its end was bounded by no longer holds.
@@ -175,6 +197,7 @@ impl Rendering {
             self.not_running_at = Some(asked);
             self.ends_by = None;
             self.precise = false;
+            self.started = None;
         }
         // 0 counts while running: it bounds when it started, as a later progress tells.
         let progress = job
@@ -185,10 +208,22 @@ impl Rendering {
         // costs a second call and a growing wait (the answer's progress was measured a
         // little before it arrived).
         let mut look = None;
+        self.learned = false;
+        let learned = start.zip(self.answered_at);
         let left = progress.and_then(|p| {
             let first = self.first_progress.filter(|(_, p0)| *p0 <= p);
             let bound = end_bound(now, p, rounding, self.not_running_at, first);
             let wide = Rounding::either_way(rounding.under);
+            // Each pair of looks bounds its start: where they overlap is the closest.
+            let start = first.and_then(|f| super::start::started(f, asked, now, p, rounding));
+            if let Some((soonest, latest)) = start {
+                self.started = Some(match self.started {
+                    Some((s, l)) if s.max(soonest) <= l.min(latest) => {
+                        (s.max(soonest), l.min(latest))
+                    }
+                    _ => (soonest, latest),
+                });
+            }
             look = end_bound(now, p, wide, self.not_running_at, first).or(bound);
             if self.first_progress.is_none_or(|(_, p0)| p < p0) {
                 // The first progress, or progress went back (a render started over):
@@ -196,7 +231,20 @@ impl Rendering {
                 // handled late would otherwise make the job look faster than it is).
                 self.first_progress = Some((asked, p));
             }
-            bound.map(|left| (left, p >= PRECISE_FROM))
+            // Its first look while running bounds the end closely from a start this run's
+            // renders taught (see `super::start`); later looks, by two of its own.
+            let learned_bound = |rounding| {
+                learned
+                    .filter(|_| first.is_none())
+                    .and_then(|(l, made)| l.bound(now, p, rounding, made, self.not_running_at))
+            };
+            let from_start = learned_bound(rounding)
+                .filter(|l| bound.is_none_or(|b| *l < b))
+                .inspect(|left| look = learned_bound(wide).or(Some(*left)));
+            self.learned = from_start.is_some();
+            from_start
+                .map(|left| (left, true))
+                .or(bound.map(|left| (left, p >= PRECISE_FROM)))
         });
         self.predicted = left.is_some();
         if let Some((left, precise)) = left {
@@ -228,6 +276,23 @@ impl Rendering {
             }
         };
         self.next = now + wait;
+    }
+}
+
+/// What a look's progress is read with: how far it may be off, and when a job starts, if
+/// this run's renders taught it (see [`super::start`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Reading {
+    pub rounding: Rounding,
+    pub start: Option<Learned>,
+}
+
+impl From<Rounding> for Reading {
+    fn from(rounding: Rounding) -> Self {
+        Self {
+            rounding,
+            start: None,
+        }
     }
 }
 
@@ -645,6 +710,67 @@ mod tests {
             r.next,
             ends_by + 4 * S,
             "its slot is refilled without a look; it is collected with the next job's first"
+        );
+    }
+
+    #[test]
+    fn once_the_run_taught_when_jobs_start_one_early_look_bounds_an_end() {
+        // Sandbox renders of 10 s: queued 2.5 s, then 7.5 s running.
+        let t0 = Instant::now();
+        let down = Rounding::down(0.01);
+        let secs = |s: f64| t0 + Duration::from_secs_f64(s);
+        let mut refill = super::super::refill::Refill::new();
+        for _ in 0..2 {
+            let mut r = Rendering::new("k".into(), String::new(), t0, 2 * S, t0)
+                .sent(t0)
+                .answered(t0);
+            let c = refill.cadence(30 * S);
+            r.looked(Some(&sandbox_job(4.0)), secs(4.0), 2 * S, 30 * S, c, down);
+            assert!(
+                !r.precise,
+                "one early look of the first wave bounds nothing closely"
+            );
+            r.looked(Some(&sandbox_job(8.0)), secs(8.0), 2 * S, 30 * S, c, down);
+            assert!(r.precise && !r.learned);
+            refill.learn(&mut r);
+        }
+        let c = refill.cadence(30 * S);
+        let learned = Reading {
+            rounding: down,
+            start: Some(refill.start().expect("two jobs agree")),
+        };
+        let first = c.expect("a render learned").first;
+        // Past the middle of its running (6.25 s), not at 0.45 of a render (4.5 s, 0.26 done,
+        // where a start learned a little early would make the bound 0.5 s late).
+        let first = first.as_secs_f64();
+        assert!((6.25..6.75).contains(&first), "first look at {first}");
+        let mut r = Rendering::new("k".into(), String::new(), t0, 4 * S, t0)
+            .sent(t0)
+            .answered(t0);
+        r.looked(
+            Some(&sandbox_job(first)),
+            secs(first),
+            2 * S,
+            30 * S,
+            c,
+            learned,
+        );
+        assert!(r.precise && r.learned, "bounded closely by its first look");
+        let end = (r.ends_by.expect("bounded") - t0).as_secs_f64();
+        assert!((10.0..10.3).contains(&end), "never early, and close: {end}");
+        let mut slow = Rendering::new("k".into(), String::new(), t0, 4 * S, t0)
+            .sent(t0)
+            .answered(t0);
+        let slower = job("running", Some(0.1));
+        slow.looked(Some(&slower), secs(first), 2 * S, 30 * S, c, learned);
+        assert!(
+            !slow.precise,
+            "a render unlike those seen waits for a second look"
+        );
+        refill.refused();
+        assert!(
+            refill.start().is_none(),
+            "the first refusal ends the lesson"
         );
     }
 

@@ -29,7 +29,10 @@ impl Coordinator {
                 self.progress_step.saw(p);
             }
         }
-        let rounding = self.refill.rounding(self.progress_step.get());
+        let reading = poll::Reading {
+            rounding: self.refill.rounding(self.progress_step.get()),
+            start: self.refill.start(),
+        };
         // While webhooks are believed, they tell a job's end: looks are a safety net.
         let pace = cfg.poll_max;
         // An answer to a round sent before a job's webhook came says nothing against it.
@@ -51,14 +54,7 @@ impl Coordinator {
                     let seen: HashSet<&str> = found.iter().map(|j| j.id.as_str()).collect();
                     for id in ids.iter().filter(|id| !seen.contains(id.as_str())) {
                         if let Some(r) = self.rendering.get_mut(id) {
-                            r.looked(
-                                None,
-                                measured,
-                                cfg.poll_min,
-                                cfg.poll_max,
-                                cadence,
-                                rounding,
-                            );
+                            r.looked(None, measured, cfg.poll_min, cfg.poll_max, cadence, reading);
                             if r.hooked && self.hints.trusted() {
                                 r.look_in(now, pace);
                             }
@@ -115,7 +111,7 @@ impl Coordinator {
                     cfg.poll_min,
                     cfg.poll_max,
                     cadence,
-                    rounding,
+                    reading,
                 );
                 self.refill.learn(r);
                 if r.hooked && self.hints.trusted() {

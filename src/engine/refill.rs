@@ -12,7 +12,8 @@
 //! [`FIRST_SHARE`] past its bound: the round of the first look at the job sent into the slot
 //! it freed. So a wave of exact renders costs about two rounds, each serving every job under
 //! way (it cost three or four when the first look and the collecting one came at
-//! [`CADENCE_SHARE`]).
+//! [`CADENCE_SHARE`]); one, once the run has learned when a job starts ([`super::start`]):
+//! the first look then comes later and bounds the end by itself.
 //!
 //! Never at the price of a paid mistake: a creation sent on a prediction is at worst
 //! refused over the cap (HTTP 429: nothing created, nothing charged). Progress is first
@@ -28,6 +29,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::poll::{Rendering, Rounding, SLOT_GAP};
+use super::start::{Learned, Starts};
 
 /// Past a job's bound before its slot counts as free: the server's own clock and the
 /// request's way there.
@@ -48,7 +50,8 @@ const LEARN: f64 = 0.3;
 pub(super) struct Cadence {
     /// The longest wait between looks at a job whose end is not bounded closely.
     pub every: Duration,
-    /// A new job's first look, and a finished one's look past its close bound.
+    /// A new job's first look, and a finished one's look past its close bound: later once a
+    /// start is learned (see [`super::start`]).
     pub first: Duration,
 }
 
@@ -72,6 +75,8 @@ pub(super) struct Refill {
     /// A typical render, from a creation's send to its job's end, learned from this run's
     /// close bounds.
     typical: Option<Duration>,
+    /// When jobs started after their creations, and how long they took.
+    starts: Starts,
 }
 
 impl Refill {
@@ -79,6 +84,7 @@ impl Refill {
         Self {
             trust: Trust::RoundedDown,
             typical: None,
+            starts: Starts::default(),
         }
     }
 
@@ -114,18 +120,39 @@ impl Refill {
     pub fn cadence(&self, max: Duration) -> Option<Cadence> {
         let typical = self.typical.filter(|_| self.trust != Trust::Off)?;
         let share = |s: f64| typical.mul_f64(s).clamp(SLOT_GAP, max.max(SLOT_GAP));
+        let first = (self.start()).map_or(typical.mul_f64(FIRST_SHARE), |s| s.first_look(typical));
         Some(Cadence {
             every: share(CADENCE_SHARE),
-            first: share(FIRST_SHARE),
+            first: first.clamp(SLOT_GAP, max.max(SLOT_GAP)),
         })
     }
 
-    /// `r` was just looked at: learn from its bound.
-    pub fn learn(&mut self, r: &Rendering) {
+    /// When a new job starts, if this run's renders agree on it: one look then bounds its
+    /// end closely (see [`super::start`]). A lesson, not a bound: the first creation sent on
+    /// a prediction and refused over the cap ends it.
+    pub fn start(&self) -> Option<Learned> {
+        self.starts
+            .learned()
+            .filter(|_| self.trust == Trust::RoundedDown)
+    }
+
+    /// `r` was just looked at: learn from its bound, and (once, if two of its looks told)
+    /// when it started.
+    pub fn learn(&mut self, r: &mut Rendering) {
         let (Some(sent), Some(end), true) = (r.sent_at, r.ends_by, r.precise) else {
             return;
         };
         let took = end.saturating_duration_since(sent);
+        if let (Some((soonest, latest)), Some(made), false, false) =
+            (r.started, r.answered_at, r.learned, r.taught)
+        {
+            // From the answer, not the send: a send may wait for the request rate.
+            r.taught = true;
+            let after = |t: Instant| t.saturating_duration_since(made);
+            let (soonest, latest, render) = (after(soonest), after(latest), after(end));
+            tracing::debug!(key = %r.key, ?soonest, ?latest, ?render, "started after its creation");
+            self.starts.saw((soonest, latest), render);
+        }
         self.typical = Some(match self.typical {
             None => took,
             Some(t) => t.mul_f64(1.0 - LEARN) + took.mul_f64(LEARN),
@@ -243,24 +270,24 @@ mod tests {
         let s = Duration::from_secs(1);
         let mut refill = Refill::new();
         assert_eq!(refill.cadence(30 * s), None, "no render seen yet");
-        refill.learn(&job(false, Some(8 * s), t0));
+        refill.learn(&mut job(false, Some(8 * s), t0));
         assert_eq!(
             refill.cadence(30 * s),
             None,
             "a rough bound teaches nothing"
         );
         let every = |r: &Refill| r.cadence(30 * s).map(|c| c.every);
-        refill.learn(&job(true, Some(10 * s), t0));
+        refill.learn(&mut job(true, Some(10 * s), t0));
         assert_eq!(
             refill.cadence(30 * s),
             Some(Cadence {
                 every: 3 * s,
-                first: Duration::from_secs_f64(4.5)
+                first: Duration::from_secs_f64(4.5),
             })
         );
-        refill.learn(&job(true, Some(20 * s), t0));
+        refill.learn(&mut job(true, Some(20 * s), t0));
         assert_eq!(every(&refill), Some(Duration::from_secs_f64(3.9)));
-        refill.learn(&job(true, Some(1000 * s), t0));
+        refill.learn(&mut job(true, Some(1000 * s), t0));
         assert_eq!(every(&refill), Some(30 * s), "at most poll_max");
         refill.refused();
         assert_eq!(every(&refill), Some(30 * s));

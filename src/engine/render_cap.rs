@@ -12,7 +12,9 @@
 //!   what is rendering (which is at least the account's count: a job may have ended unseen).
 //!   The submit gate then keeps to it: a finished job's slot is refilled, never probed.
 //! - **Probed again once a minute** ([`PROBE_EVERY`]) while rows wait: one creation above the
-//!   cap. Refused: held another minute. Accepted: that proves nothing by itself, since a job
+//!   cap, by itself once every held slot is taken, and not while a job held is predicted to
+//!   end within [`PROBE_CLEAR`] (at most [`PROBE_DEFER`] late; see
+//!   [`RenderCap::probe_goes`]). Refused: held another minute. Accepted: that proves nothing by itself, since a job
 //!   counted as rendering may have ended unseen (its predicted end is a late bound, and a
 //!   probe falls due as readily at a wave's end as anywhere). The probe's job is looked at
 //!   a moment later ([`super::poll::SLOT_GAP`]), and a raise is taken only once a round, asked
@@ -28,6 +30,11 @@ use tokio::time::Instant;
 
 /// How often a learned cap is probed for a raise while rows wait for a slot.
 pub(super) const PROBE_EVERY: Duration = Duration::from_secs(60);
+/// A probe waits while a job held is predicted to end this soon: accepted then, it would
+/// tell only of a job that ended unseen, and cost a round to look.
+pub(super) const PROBE_CLEAR: Duration = Duration::from_secs(2);
+/// ...but no longer than this past the minute.
+const PROBE_DEFER: Duration = Duration::from_secs(10);
 /// While the cap is unknown: creations sent one at a time, before the ramp.
 const RAMP: usize = 16;
 
@@ -102,6 +109,16 @@ impl RenderCap {
     pub fn next_probe(&self, now: Instant) -> Option<Instant> {
         (self.configured.is_none() && self.learned.is_some() && self.next_probe > now)
             .then_some(self.next_probe)
+    }
+
+    /// Whether the probe above the held cap, due at `now` (see [`Self::limit`]), goes now:
+    /// only by itself (`alone`: every held slot taken, no creation on its way), so no
+    /// creation sent into a freed slot meets the refusal instead; and not while a job held
+    /// is predicted to end within [`PROBE_CLEAR`] (`next_end`), unless the probe is
+    /// [`PROBE_DEFER`] overdue.
+    pub fn probe_goes(&self, now: Instant, alone: bool, next_end: Option<Instant>) -> bool {
+        let overdue = now >= self.next_probe + PROBE_DEFER;
+        alone && (overdue || next_end.is_none_or(|t| t > now + PROBE_CLEAR))
     }
 
     /// A creation was accepted.
@@ -241,6 +258,35 @@ mod tests {
             None,
             "a probe that may go wakes nothing (a wake-up at once would spin)"
         );
+    }
+
+    #[test]
+    fn a_probe_goes_by_itself_and_not_as_a_job_is_about_to_end() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs(1);
+        let mut c = RenderCap::new(100, None, t0);
+        c.refused(5, Some(5), t0);
+        let due = t0 + PROBE_EVERY;
+        assert_eq!(c.limit(due), 6);
+        assert!(
+            c.probe_goes(due, true, None),
+            "every slot taken, no end in sight"
+        );
+        assert!(c.probe_goes(due, true, Some(due + 3 * s)));
+        assert!(
+            !c.probe_goes(due, false, None),
+            "creations into freed slots go first"
+        );
+        assert!(
+            !c.probe_goes(due, true, Some(due + s)),
+            "a job predicted to end in a second: accepted, it would prove nothing"
+        );
+        let overdue = due + PROBE_DEFER;
+        assert!(
+            c.probe_goes(overdue, true, Some(overdue + s)),
+            "at most 10 s late"
+        );
+        assert!(!c.probe_goes(overdue, false, None), "but always by itself");
     }
 
     #[test]

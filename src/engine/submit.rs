@@ -16,6 +16,8 @@ pub enum Submitted {
         job_id: String,
         /// When the POST was started: the job cannot have started rendering sooner.
         sent_at: tokio::time::Instant,
+        /// When its answer came: the job existed by then (see [`super::start`]).
+        answered_at: tokio::time::Instant,
         /// It asked for this run's webhook (see [`super::hooks`]).
         hooked: bool,
     },
@@ -96,6 +98,7 @@ pub(super) async fn submit(shared: &Shared, pending: Pending) -> Result<Submitte
     } else {
         shared.client.create(&body).await
     };
+    let answered_at = tokio::time::Instant::now();
     match outcome {
         CreateOutcome::Created(job) => {
             // The 201's job object too: what it was charged counts even if the run stops
@@ -119,6 +122,7 @@ pub(super) async fn submit(shared: &Shared, pending: Pending) -> Result<Submitte
             Ok(Submitted::Created {
                 job_id: job.id,
                 sent_at,
+                answered_at,
                 hooked,
             })
         }

@@ -19,6 +19,7 @@ impl Coordinator {
             Submitted::Created {
                 job_id,
                 sent_at,
+                answered_at,
                 hooked,
             } => {
                 self.throttled_since = None;
@@ -50,6 +51,7 @@ impl Coordinator {
                 let mut r =
                     Rendering::new(key, String::new(), now + cfg.job_deadline, first_look, now)
                         .sent(sent_at)
+                        .answered(answered_at)
                         .hooked(hooked);
                 let look_at = if probe {
                     r.due_by(now + super::poll::SLOT_GAP)
