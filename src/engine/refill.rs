@@ -120,7 +120,9 @@ impl Refill {
     pub fn cadence(&self, max: Duration) -> Option<Cadence> {
         let typical = self.typical.filter(|_| self.trust != Trust::Off)?;
         let share = |s: f64| typical.mul_f64(s).clamp(SLOT_GAP, max.max(SLOT_GAP));
-        let first = (self.start()).map_or(typical.mul_f64(FIRST_SHARE), |s| s.first_look(typical));
+        let first = (self.start())
+            .and_then(|s| s.first_look(typical, max))
+            .unwrap_or(typical.mul_f64(FIRST_SHARE));
         Some(Cadence {
             every: share(CADENCE_SHARE),
             first: first.clamp(SLOT_GAP, max.max(SLOT_GAP)),

@@ -7,17 +7,18 @@
 //! too late. So while slots are refilled on predictions ([`super::refill`]) each wave of
 //! jobs cost two rounds. But two looks at a job also tell when it started running, within a
 //! span that reported progress's rounding leaves ([`started`]). Once the jobs so far all
-//! started within a span of delays after their creations that is narrow enough
-//! ([`Starts`]: a bound from a first look at [`LOOK_AT`] is then at most [`LATE_MAX`] late),
-//! a new job is taken to have started no sooner than the least of those delays after its
-//! own creation, and is first looked at past the middle of a typical render. That one look
-//! bounds its end closely if it is that close at the progress seen, and the render it makes
-//! is one like those seen (within [`MARGIN`]); a look that does not waits for a second, as
-//! before. The delays run from each creation's answer, by which the job existed, not from
-//! its send, which may have waited for the request rate (a first wave's sends spread over
-//! seconds at 5 requests a second, and delays from them would not agree).
+//! started within a span of delays after their creations narrow enough that a bound from a
+//! first look at [`LOOK_AT`] is at most [`LATE_MAX`] late ([`Starts`]), a new job is taken
+//! to have started no sooner than the least of those delays after its own creation, and is
+//! first looked at past the middle of a typical render (unless `max_interval_secs` would
+//! hold that look back too early to bound the end closely: [`Learned::first_look`]). That
+//! one look bounds its end closely if it is that close at the progress seen and the render
+//! it makes is one like those seen (within [`MARGIN`]); a look that does not waits for a
+//! second, as before. The delays run from each creation's answer, by which the job existed,
+//! not from its send, which may have waited for the request rate (a first wave's sends
+//! spread over seconds at 5 requests a second, and delays from them would not agree).
 //!
-//! A lesson, not a proof: a job that started sooner than the overlap ends after such a
+//! A lesson, not a proof: a job that started sooner than the least delay ends after such a
 //! bound, and the creation sent into its slot is refused over the cap (nothing created,
 //! nothing charged). The first such refusal ends the lesson for the run (see
 //! [`super::refill`], which also widens the rounding then).
@@ -36,6 +37,9 @@ const MARGIN: f64 = 0.03;
 const FROM: f64 = 0.1;
 /// The least progress made between two looks for them to tell when the job started.
 const SPAN_FROM: f64 = 0.2;
+/// The step progress is taken to move in when a look is only planned (the finest the run
+/// allows for: a coarser one is checked when the look is made).
+const STEP: f64 = 0.01;
 /// How many jobs must have taught a start before a new job's is taken from them.
 const SAMPLES: usize = 2;
 /// A new job's first look, once a start is learned: when a typical render has done this
@@ -87,7 +91,13 @@ impl Starts {
             shortest: shortest.mul_f64(1.0 - MARGIN),
             longest: longest.mul_f64(1.0 + MARGIN),
         };
-        (self.n >= SAMPLES && learned.late(LOOK_AT) <= LATE_MAX).then_some(learned)
+        // A look at LOOK_AT of the shortest render's running, progress a step under.
+        let running = shortest
+            .saturating_sub(soonest)
+            .mul_f64(LOOK_AT)
+            .as_secs_f64();
+        let late = learned.late(running, LOOK_AT - STEP, Rounding::down(STEP));
+        (self.n >= SAMPLES && late <= LATE_MAX).then_some(learned)
     }
 }
 
@@ -106,15 +116,31 @@ pub(super) struct Learned {
 
 impl Learned {
     /// When a new job is first looked at after its creation's answer, given a `typical`
-    /// render.
-    pub fn first_look(&self, typical: Duration) -> Duration {
-        self.soonest + typical.saturating_sub(self.soonest).mul_f64(LOOK_AT)
+    /// render and at most `max` on: [`LOOK_AT`] of its expected running, if a look then can
+    /// bound its end within [`LATE_MAX`] (one held back to `max` may come too early for
+    /// that, and then the lesson is no reason to look later).
+    pub fn first_look(&self, typical: Duration, max: Duration) -> Option<Duration> {
+        let running = typical.saturating_sub(self.soonest);
+        let at = (self.soonest + running.mul_f64(LOOK_AT)).min(max);
+        let ran = at.saturating_sub(self.soonest).as_secs_f64();
+        let done = ran / running.as_secs_f64();
+        let late = self.late(ran, done - STEP, Rounding::down(STEP));
+        (done > STEP && late <= LATE_MAX).then_some(at)
     }
 
-    /// How late what is unknown of the start makes a bound from a look at progress `p`: a
-    /// start that much later leaves the same progress done in that much less time.
-    fn late(&self, p: f64) -> Duration {
-        self.unknown.mul_f64(((1.0 - p) / p).clamp(0.0, 1e3))
+    /// How late a bound from a look at reported progress `p` (off by up to `rounding`),
+    /// `ran` seconds after the soonest start, may come: the bound takes the soonest start
+    /// and the least progress; the job may have started `unknown` later and done a step
+    /// more, and then ends that much sooner.
+    fn late(&self, ran: f64, p: f64, rounding: Rounding) -> Duration {
+        let Rounding { under, over } = rounding;
+        let (least, most) = (p - over, p + under);
+        if least <= 0.0 {
+            return Duration::MAX;
+        }
+        let bound = (1.0 - least) * ran / least;
+        let soonest = ((1.0 - most) * (ran - self.unknown.as_secs_f64()) / most).max(0.0);
+        Duration::from_secs_f64((bound - soonest).clamp(0.0, 1e6))
     }
 
     /// How long from `now` a job whose creation was answered at `made`, at progress `p` now (off
@@ -128,12 +154,15 @@ impl Learned {
         made: Instant,
         not_running_at: Option<Instant>,
     ) -> Option<Duration> {
-        let done = p - rounding.over;
-        if done < FROM || self.late(done) > LATE_MAX {
+        if p - rounding.over < FROM {
             return None;
         }
         let soonest = made + self.soonest;
         let idle = not_running_at.map_or(soonest, |t| t.max(soonest));
+        let ran = now.saturating_duration_since(idle).as_secs_f64();
+        if self.late(ran, p, rounding) > LATE_MAX {
+            return None;
+        }
         let left = end_bound(now, p, rounding, Some(idle), None)?;
         let render = (now + left).saturating_duration_since(made);
         (self.shortest..=self.longest)
@@ -212,7 +241,7 @@ mod tests {
         assert_eq!(
             starts.learned(),
             None,
-            "delays from 2.3 s to 3.1 s would make a first look's bound 0.65 s late"
+            "delays from 2.3 s to 3.1 s would make a first look's bound 0.8 s late"
         );
         let mut wide = Starts::default();
         wide.saw((ms(1000), ms(2000)), 10 * S);
@@ -220,7 +249,15 @@ mod tests {
         assert_eq!(
             wide.learned(),
             None,
-            "a start known within 1 s would make a first look's bound 0.8 s late"
+            "a start known within 1 s would make a first look's bound 1 s late"
+        );
+        let mut long = Starts::default();
+        long.saw((15 * S, ms(15_050)), 60 * S);
+        long.saw((15 * S, ms(15_050)), 60 * S);
+        assert_eq!(
+            long.learned(),
+            None,
+            "of 45 s running, progress in hundredths leaves a look at 0.55 0.9 s late"
         );
     }
 
@@ -243,12 +280,27 @@ mod tests {
         assert_eq!(
             learned.bound(now, 0.3, down, t0, Some(t0)),
             None,
-            "slower than any seen: a second look tells"
+            "slower than any seen, and too early to bound closely: a second look tells"
         );
         assert_eq!(
             learned.bound(t0 + S, 0.05, down, t0, Some(t0)),
             None,
             "too little progress to bound from"
+        );
+        let first = learned
+            .first_look(10 * S, 30 * S)
+            .expect("a look that bounds");
+        assert!((6.5..6.7).contains(&first.as_secs_f64()), "{first:?}");
+        let long = Learned {
+            soonest: 15 * S,
+            unknown: ms(300),
+            shortest: 59 * S,
+            longest: 61 * S,
+        };
+        assert_eq!(
+            long.first_look(60 * S, 30 * S),
+            None,
+            "held back to 30 s of a 60 s render, a look at 0.33 would be 2 s late"
         );
     }
 }
