@@ -194,8 +194,9 @@ pub struct Pending {
     not_before: Option<Instant>,
     /// Sent as a preview (`POST .../preview/`) rather than a final video.
     preview: bool,
-    /// Sent into a slot that was free only by its job's predicted end (see [`refill`]).
-    on_prediction: bool,
+    /// Sent into a slot that was free only by its job's predicted end (see [`refill`]), and
+    /// how far predictions were trusted then ([`refill::Refill::trusted_as`]).
+    on_prediction: Option<u32>,
     /// Sent into a slot that was free only by its job's webhook (see [`hooks`]).
     on_hint: bool,
 }
@@ -521,7 +522,7 @@ impl Coordinator {
             let Some(mut p) = self.queue.pop_front() else {
                 return;
             };
-            p.on_prediction = on_prediction;
+            p.on_prediction = on_prediction.then(|| self.refill.trusted_as());
             p.on_hint = on_hint;
             self.committed_credits += p.est_credits;
             self.credits_estimated += p.est_credits;
@@ -790,7 +791,7 @@ impl Pending {
             refusals: 0,
             not_before: None,
             preview: row.stage == crate::journal::Stage::Preview,
-            on_prediction: false,
+            on_prediction: None,
             on_hint: false,
         }
     }

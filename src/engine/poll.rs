@@ -767,7 +767,7 @@ mod tests {
             !slow.precise,
             "a render unlike those seen waits for a second look"
         );
-        refill.refused();
+        refill.refused(refill.trusted_as());
         assert!(
             refill.start().is_none(),
             "the first refusal ends the lesson"

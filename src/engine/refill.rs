@@ -21,7 +21,11 @@
 //! it up or to the nearest, so bounds are widened to a step either way
 //! ([`super::poll::Rounding`]) and every close bound made before is dropped. A second one
 //! means progress does not rise steadily on this account, and the rest of the run refills a
-//! slot only once a poll has seen it free.
+//! slot only once a poll has seen it free. A refusal counts only if its creation was sent
+//! on the trust it would lower: creations sent together on one wrong lesson (two slots
+//! whose jobs started alike) are refused together, and say it once. Either way the jobs
+//! whose bounds were dropped are looked at again by those bounds, so a slot does not wait
+//! for a look planned on the trust it had.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -67,11 +71,24 @@ enum Trust {
     Off,
 }
 
+/// What a creation sent on a prediction and refused over the cap changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Lowered {
+    /// Nothing: it was sent before the trust was last lowered.
+    Nothing,
+    /// Bounds are widened: every close bound made before must be dropped.
+    Widened,
+    /// No more predictions: slots are refilled on polls.
+    Off,
+}
+
 /// Whether slots are refilled on predictions, and when jobs are looked at meanwhile.
 #[derive(Debug)]
 pub(super) struct Refill {
     /// How far predictions are trusted.
     trust: Trust,
+    /// How many times the trust was lowered: a creation sent on a prediction carries it.
+    lowered: u32,
     /// A typical render, from a creation's send to its job's end, learned from this run's
     /// close bounds.
     typical: Option<Duration>,
@@ -83,6 +100,7 @@ impl Refill {
     pub fn new() -> Self {
         Self {
             trust: Trust::RoundedDown,
+            lowered: 0,
             typical: None,
             starts: Starts::default(),
         }
@@ -169,10 +187,20 @@ impl Refill {
         }
     }
 
-    /// A creation sent on a prediction was refused over the cap: the first time, bounds are
-    /// widened, and true is returned (the close bounds made before must be dropped); after
-    /// that, slots are refilled on polls.
-    pub fn refused(&mut self) -> bool {
+    /// What a creation sent on a prediction carries: how often the trust had been lowered.
+    pub fn trusted_as(&self) -> u32 {
+        self.lowered
+    }
+
+    /// A creation sent on a prediction when the trust was `sent_as` ([`Self::trusted_as`])
+    /// was refused over the cap: the first time, bounds are widened; after that, slots are
+    /// refilled on polls. One sent before the trust was last lowered changes nothing: its
+    /// refusal is the one that lowered it, answered again.
+    pub fn refused(&mut self, sent_as: u32) -> Lowered {
+        if sent_as != self.lowered || self.trust == Trust::Off {
+            return Lowered::Nothing;
+        }
+        self.lowered += 1;
         let before = self.trust;
         self.trust = match before {
             Trust::RoundedDown => Trust::EitherWay,
@@ -189,7 +217,10 @@ impl Refill {
             ),
             _ => {}
         }
-        before == Trust::RoundedDown
+        match before {
+            Trust::RoundedDown => Lowered::Widened,
+            Trust::EitherWay | Trust::Off => Lowered::Off,
+        }
     }
 }
 
@@ -231,14 +262,25 @@ mod tests {
             Some(t0 + 20 * s + MARGIN)
         );
         assert_eq!(refill.rounding(0.01), Rounding::down(0.01));
-        assert!(refill.refused(), "the first refusal drops the close bounds");
+        let sent = refill.trusted_as();
+        assert_eq!(
+            refill.refused(sent),
+            Lowered::Widened,
+            "the first refusal drops the close bounds"
+        );
+        assert_eq!(
+            refill.refused(sent),
+            Lowered::Nothing,
+            "a creation sent beside it, on the same trust, is refused with it and says nothing more"
+        );
         assert_eq!(refill.rounding(0.01), Rounding::either_way(0.01));
         assert_eq!(
             refill.holding(&rendering, t0 + 30 * s),
             2,
             "after one refusal, close bounds (made with the wider rounding) still free slots"
         );
-        assert!(!refill.refused());
+        assert_eq!(refill.refused(refill.trusted_as()), Lowered::Off);
+        assert_eq!(refill.refused(refill.trusted_as()), Lowered::Nothing);
         assert_eq!(
             refill.holding(&rendering, t0 + 30 * s),
             4,
@@ -257,8 +299,8 @@ mod tests {
         rendering.insert("b".into(), hinted);
         let mut refill = Refill::new();
         assert_eq!(refill.holding(&rendering, t0), 1);
-        refill.refused();
-        refill.refused();
+        refill.refused(0);
+        refill.refused(1);
         assert_eq!(
             refill.holding(&rendering, t0),
             1,
@@ -291,9 +333,9 @@ mod tests {
         assert_eq!(every(&refill), Some(Duration::from_secs_f64(3.9)));
         refill.learn(&mut job(true, Some(1000 * s), t0));
         assert_eq!(every(&refill), Some(30 * s), "at most poll_max");
-        refill.refused();
+        refill.refused(0);
         assert_eq!(every(&refill), Some(30 * s));
-        refill.refused();
+        refill.refused(1);
         assert_eq!(refill.cadence(30 * s), None);
     }
 }

@@ -8,10 +8,36 @@ use tokio::time::Instant;
 use crate::api::{ApiError, ErrorClass};
 use crate::journal::RowState;
 
-use super::poll::Rendering;
+use super::poll::{self, Rendering};
+use super::refill::{Lowered, MARGIN};
 use super::{backoff, Coordinator, Stop, Submitted, Unsure};
 
 impl Coordinator {
+    /// A creation sent into a slot only a prediction freed was refused over the cap: the
+    /// prediction was early. The trust is lowered (once for creations sent on the same
+    /// trust, see [`super::refill`]), and every job is looked at again by the bound it had
+    /// (the slot's job is about to end): not at a look planned while its slot was to be
+    /// refilled without one.
+    fn prediction_refused(&mut self, sent_as: u32) {
+        let lowered = self.refill.refused(sent_as);
+        if lowered == Lowered::Nothing {
+            return;
+        }
+        let now = Instant::now();
+        for r in self.rendering.values_mut() {
+            if lowered == Lowered::Widened {
+                // Made with progress taken as rounded down: too tight.
+                r.precise = false;
+            }
+            if let Some(end) = r.ends_by {
+                r.due_by((end + MARGIN).max(now + poll::SLOT_GAP));
+            }
+        }
+        if let Some(due) = poll::next_due(&self.rendering) {
+            self.next_poll = self.next_poll.min(due);
+        }
+    }
+
     pub(super) fn on_submitted(&mut self, key: String, outcome: Submitted) {
         let shared = self.shared.clone();
         let cfg = &shared.cfg;
@@ -123,11 +149,8 @@ impl Coordinator {
                             let rendering = if pending.on_hint {
                                 self.hint_refused(&key);
                                 self.rendering.len()
-                            } else if pending.on_prediction {
-                                if self.refill.refused() {
-                                    // Made with progress taken as rounded down: too tight.
-                                    self.rendering.values_mut().for_each(|r| r.precise = false);
-                                }
+                            } else if let Some(sent_as) = pending.on_prediction {
+                                self.prediction_refused(sent_as);
                                 self.rendering.len()
                             } else {
                                 // A hinted job may still have counted at the server.
@@ -160,7 +183,7 @@ impl Coordinator {
                         pending.not_before = Some(Instant::now() + wait);
                     }
                 }
-                pending.on_prediction = false;
+                pending.on_prediction = None;
                 pending.on_hint = false;
                 self.queue.push_front(pending);
             }

@@ -64,6 +64,12 @@
 //!                              # every job not yet ended) or "running" (pending and
 //!                              # queued jobs are not counted, so more jobs than the cap
 //!                              # are unfinished at once, and may even run at once)
+//! queue_share = 0.25           # the share of its render a job waits (pending, then
+//!                              # queued) before it runs (default 0.25; less than 0.7)
+//! queue_change = { after_jobs = 4, share = 0.2 }
+//!                              # jobs created after the first 4 wait this share instead
+//!                              # (the service got busier or quieter mid-run: a job may
+//!                              # start sooner than any before it)
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -238,6 +244,21 @@ pub struct Dialect {
     pub progress_rounding: ProgressRounding,
     /// Which jobs the render cap counts.
     pub render_cap_counts: RenderCapCounts,
+    /// The share of its render a job waits before it runs.
+    pub queue_share: f64,
+    /// Later jobs wait another share.
+    pub queue_change: Option<QueueChange>,
+}
+
+/// `queue_change`: the jobs created after the first `after_jobs` wait `share` of their
+/// render before they run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueChange {
+    /// How many jobs wait `queue_share`.
+    pub after_jobs: u64,
+    /// What the jobs after them wait.
+    pub share: f64,
 }
 
 impl Default for Dialect {
@@ -276,6 +297,8 @@ impl Default for Dialect {
             progress_step: None,
             progress_rounding: ProgressRounding::Down,
             render_cap_counts: RenderCapCounts::Unfinished,
+            queue_share: crate::sandbox::job::RUNNING_AT,
+            queue_change: None,
         }
     }
 }
@@ -296,7 +319,23 @@ impl Dialect {
         if !(400..=499).contains(&self.credits_status) {
             anyhow::bail!("[api] credits_status must be a 4xx status");
         }
+        let share = |s: f64| (0.0..crate::sandbox::job::FAILED_AT).contains(&s);
+        if !share(self.queue_share) || self.queue_change.is_some_and(|c| !share(c.share)) {
+            anyhow::bail!(
+                "[api] queue_share and queue_change's share must be from 0 to less than {} \
+                 (where a failing job fails)",
+                crate::sandbox::job::FAILED_AT
+            );
+        }
         Ok(())
+    }
+
+    /// The share of its render the job created after `created` others waits before it runs.
+    pub fn wait_of(&self, created: u64) -> f64 {
+        match self.queue_change {
+            Some(QueueChange { after_jobs, share }) if created >= after_jobs => share,
+            _ => self.queue_share,
+        }
     }
 
     /// A hostile dialect for the crash suite and the fault matrix: paginated lists, trimmed
@@ -311,6 +350,57 @@ impl Dialect {
             name: NameMode::RewriteBrackets,
             status_case: StatusCase::Upper,
             ..Self::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_table_parses_and_every_value_in_it_is_allowed() {
+        let doc = include_str!("dialect.rs");
+        let start = doc.find("//! ```toml").expect("a toml block") + "//! ```toml".len();
+        let end = start + doc[start..].find("//! ```").expect("its end");
+        let text: String = doc[start..end]
+            .lines()
+            .map(|l| l.trim_start().trim_start_matches("//!"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        #[derive(Deserialize)]
+        struct Table {
+            api: Dialect,
+        }
+        let table: Table = toml::from_str(&text).expect("the documented [api] table");
+        table.api.check().expect("its values");
+        assert_eq!(
+            table.api.queue_change,
+            Some(QueueChange {
+                after_jobs: 4,
+                share: 0.2
+            })
+        );
+    }
+
+    #[test]
+    fn jobs_after_the_first_few_wait_the_changed_share() {
+        let d = Dialect {
+            queue_change: Some(QueueChange {
+                after_jobs: 2,
+                share: 0.1,
+            }),
+            ..Dialect::default()
+        };
+        let waits: Vec<f64> = (0..4).map(|n| d.wait_of(n)).collect();
+        assert_eq!(waits, [0.25, 0.25, 0.1, 0.1]);
+        assert_eq!(Dialect::default().wait_of(1_000), 0.25);
+        for bad in [-0.1, 0.7, f64::NAN] {
+            let d = Dialect {
+                queue_share: bad,
+                ..Dialect::default()
+            };
+            assert!(d.check().is_err(), "queue_share {bad} accepted");
         }
     }
 }

@@ -4,8 +4,10 @@
 //! render time, its fate). Nothing ticks in the background, and a restarted sandbox that
 //! replays its journal finds every job exactly where wall time has carried it.
 //!
-//! On the job clock (real time × `time_scale`), a job is `pending` for the first 10 % of its
-//! render time, `in_queue` (or `moderating`) until 25 %, then `running` with `progress`
+//! On the job clock (real time × `time_scale`), a job waits a share of its render time
+//! before it runs (its `running_at`, 25 % unless the dialect's `queue_share` says
+//! otherwise): `pending` for the first two fifths of that wait (10 % of the render by
+//! default), `in_queue` (or `moderating`) for the rest, then `running` with `progress`
 //! rising to 1. A done job ends at 100 %, a failed one at 70 %, a rejected one at 10 %.
 //! A preview (before its render) goes the same way in a fifth of the render time, as it
 //! costs a fifth \[guess: how long the real one takes is undocumented\].
@@ -18,9 +20,12 @@ use super::faults::Fate;
 use crate::api::model::{AspectRatio, ModelVersion};
 use crate::api::JobStatus;
 
-const QUEUED_AT: f64 = 0.10;
-const RUNNING_AT: f64 = 0.25;
-const FAILED_AT: f64 = 0.70;
+/// The share of its wait a job spends `pending` before it is queued.
+const PENDING_SHARE: f64 = 0.4;
+/// The share of its render a job waits before it runs, unless the dialect says otherwise.
+pub const RUNNING_AT: f64 = 0.25;
+/// Where a failing job fails; a job's wait is always shorter.
+pub const FAILED_AT: f64 = 0.70;
 /// A preview takes the render time divided by this.
 const PREVIEW_SHARE: u64 = 5;
 
@@ -65,6 +70,14 @@ pub struct JobRecord {
     pub fate: Fate,
     /// Whether it reports `moderating` while queued.
     pub moderating: bool,
+    /// The share of its render it waits (pending, then queued) before it runs.
+    #[serde(default = "running_at")]
+    pub running_at: f64,
+}
+
+/// A journal written before jobs had their own wait: the wait every job then had.
+fn running_at() -> f64 {
+    RUNNING_AT
 }
 
 /// Where a job stands at one instant.
@@ -110,12 +123,17 @@ impl JobRecord {
         }
     }
 
+    /// The fraction of the render time at which the job is queued.
+    fn queued_at(&self) -> f64 {
+        self.running_at * PENDING_SHARE
+    }
+
     /// The fraction of the render time at which the job turns terminal.
     fn end_fraction(&self) -> f64 {
         match self.current_fate() {
             Fate::Done => 1.0,
             Fate::Failed(_) => FAILED_AT,
-            Fate::Rejected(_) => QUEUED_AT,
+            Fate::Rejected(_) => self.queued_at(),
         }
     }
 
@@ -135,29 +153,30 @@ impl JobRecord {
         let elapsed =
             ((now_ms - self.start_ms()).max(0) as f64 * time_scale) / (self.phase_ms() as f64);
         let at = |f: f64| self.real_ms(f, time_scale);
+        let (queued_at, running_at) = (self.queued_at(), self.running_at);
         let (status, progress, since) = if elapsed >= end {
             let status = match self.current_fate() {
                 Fate::Done => JobStatus::Done,
                 Fate::Failed(_) => JobStatus::Failed,
                 Fate::Rejected(_) => JobStatus::Rejected,
             };
-            let progress = ((end - RUNNING_AT) / (1.0 - RUNNING_AT)).clamp(0.0, 1.0);
+            let progress = ((end - running_at) / (1.0 - running_at)).clamp(0.0, 1.0);
             (status, progress, at(end))
-        } else if elapsed < QUEUED_AT {
+        } else if elapsed < queued_at {
             (JobStatus::Pending, 0.0, self.start_ms())
-        } else if elapsed < RUNNING_AT {
+        } else if elapsed < running_at {
             let status = if self.moderating {
                 JobStatus::Unknown("moderating".into())
             } else {
                 JobStatus::InQueue
             };
-            (status, 0.0, at(QUEUED_AT))
+            (status, 0.0, at(queued_at))
         } else {
-            let p = (elapsed - RUNNING_AT) / (1.0 - RUNNING_AT);
+            let p = (elapsed - running_at) / (1.0 - running_at);
             (
                 JobStatus::Running,
                 (p * 100.0).floor() / 100.0,
-                at(RUNNING_AT),
+                at(running_at),
             )
         };
         Snapshot {
@@ -324,6 +343,7 @@ mod tests {
             render_ms: 10_000,
             fate,
             moderating,
+            running_at: RUNNING_AT,
         }
     }
 
@@ -354,6 +374,38 @@ mod tests {
         assert_eq!(last, 1.0);
         assert_eq!(j.deadline_ms(1.0), j.created_ms + 10_000);
         assert_eq!(j.deadline_ms(10.0), j.created_ms + 1_000);
+    }
+
+    #[test]
+    fn a_job_that_waits_less_runs_sooner_and_longer_and_ends_when_its_render_does() {
+        let mut j = job(Fate::Done, false);
+        j.running_at = 0.05;
+        let at = |ms: i64| j.snapshot(j.created_ms + ms, 1.0);
+        assert_eq!(at(10).status, JobStatus::Pending);
+        assert_eq!(
+            at(300).status,
+            JobStatus::InQueue,
+            "queued at 2/5 of the wait"
+        );
+        let running = at(500);
+        assert_eq!(
+            (running.status, running.progress),
+            (JobStatus::Running, 0.0)
+        );
+        assert_eq!(running.updated_ms, j.created_ms + 500);
+        // Half way through its 9.5 s of running, not its 7.5 s.
+        assert_eq!(at(500 + 4_750).progress, 0.5);
+        assert_eq!(j.deadline_ms(1.0), j.created_ms + 10_000);
+        let mut failing = job(Fate::Failed("x".into()), false);
+        failing.running_at = 0.05;
+        let failed = failing.snapshot(failing.deadline_ms(1.0), 1.0);
+        assert_eq!(failed.status, JobStatus::Failed);
+        assert_eq!(failed.progress, (0.70 - 0.05) / 0.95);
+        // A journal line written before jobs had their own wait waits as every job did.
+        let mut line = serde_json::to_value(job(Fate::Done, false)).unwrap();
+        line.as_object_mut().unwrap().remove("running_at");
+        let old: JobRecord = serde_json::from_value(line).unwrap();
+        assert_eq!(old.running_at, RUNNING_AT);
     }
 
     #[test]

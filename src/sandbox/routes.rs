@@ -95,7 +95,7 @@ async fn create_job(
     let render_ms = seconds
         * app.settings.render_ms_per_second
         * app.faults.render_jitter(&key, app.settings.render_spread);
-    let record = JobRecord {
+    let mut record = JobRecord {
         video_inputs: serde_json::to_value(&req.video_inputs).unwrap_or(Value::Null),
         model_version: req.model(),
         aspect_ratio: req.aspect(),
@@ -110,8 +110,14 @@ async fn create_job(
         render_ms: (render_ms.round() as u64).max(1),
         fate: app.faults.fate(&key),
         moderating: app.faults.moderating(&key),
+        running_at: 0.0,
     };
-    let created = app.store().create(record, app.render_limit(now), now);
+    let created = {
+        // Under the store's lock, so a job's wait follows the order of creation.
+        let mut store = app.store();
+        record.running_at = app.faults.faults().api.wait_of(store.jobs_created());
+        store.create(record, app.render_limit(now), now)
+    };
     let (job, durable) = created.map_err(|r| refused(app, r))?;
     durable_or_500(durable).await?;
     webhooks::schedule(app, &job);

@@ -124,6 +124,7 @@ impl Store {
                 render_ms: 1,
                 fate: super::faults::Fate::Done,
                 moderating: false,
+                running_at: super::job::RUNNING_AT,
             };
             self.jobs
                 .insert(job.id.clone(), (self.order.len(), Arc::new(job.clone())));

@@ -6,7 +6,9 @@
 
 use std::time::Instant;
 
-use creatify_batch::sandbox::dialect::{Dialect, ProgressCurve, ProgressRounding, RenderCapCounts};
+use creatify_batch::sandbox::dialect::{
+    Dialect, ProgressCurve, ProgressRounding, QueueChange, RenderCapCounts,
+};
 use creatify_batch::sandbox::Faults;
 
 use crate::support::*;
@@ -91,15 +93,36 @@ pub async fn capped_at_real_time(faults: Faults, poll: &str) -> Harness {
         c.options.time_scale = 1.0;
     })
     .await;
-    let config = FAST_CONFIG
+    let config = capped_config(1.0, poll);
+    std::fs::write(h.dir.path().join("pipeline.toml"), config).expect("config written");
+    h
+}
+
+/// The runner's config with the cap of [`CAP`] configured, rounds no more often than every
+/// `min_poll` seconds, and `poll` in place of the `max_interval_secs` line.
+fn capped_config(min_poll: f64, poll: &str) -> String {
+    FAST_CONFIG
         .replace(
             "max_in_flight = 50\n",
             &format!("max_in_flight = 50\nmax_rendering = {CAP}\n"),
         )
-        .replace("min_interval_secs = 0.1", "min_interval_secs = 1")
-        .replace("max_interval_secs = 0.5", poll);
-    std::fs::write(h.dir.path().join("pipeline.toml"), config).expect("config written");
-    h
+        .replace(
+            "min_interval_secs = 0.1",
+            &format!("min_interval_secs = {min_poll}"),
+        )
+        .replace("max_interval_secs = 0.5", poll)
+}
+
+/// A sandbox with `faults`, a cap of [`CAP`], real time, and renders of exactly
+/// `render_seconds` per 30 s of video (before the time scale).
+async fn exact_capped(faults: Faults, render_seconds: f64) -> Harness {
+    Harness::start(faults, |c| {
+        c.options.max_rendering = Some(CAP);
+        c.options.time_scale = 1.0;
+        c.options.render_seconds = render_seconds;
+        c.options.render_spread = 0.0;
+    })
+    .await
 }
 
 /// Creations sent while fewer jobs were recorded done than the slot they took needed: each
@@ -366,23 +389,8 @@ async fn status_calls_of_exact_waves(
     waves: usize,
     min_poll: f64,
 ) -> (u64, String) {
-    let h = Harness::start(Faults::default(), |c| {
-        c.options.max_rendering = Some(CAP);
-        c.options.time_scale = 1.0;
-        c.options.render_seconds = render_seconds;
-        c.options.render_spread = 0.0;
-    })
-    .await;
-    let config = FAST_CONFIG
-        .replace(
-            "max_in_flight = 50\n",
-            &format!("max_in_flight = 50\nmax_rendering = {CAP}\n"),
-        )
-        .replace(
-            "min_interval_secs = 0.1",
-            &format!("min_interval_secs = {min_poll}"),
-        )
-        .replace("max_interval_secs = 0.5", "max_interval_secs = 10");
+    let h = exact_capped(Faults::default(), render_seconds).await;
+    let config = capped_config(min_poll, "max_interval_secs = 10");
     std::fs::write(h.dir.path().join("pipeline.toml"), config).expect("config written");
     let out = h
         .run(&h.sheet("waves.csv", &sheet_of(waves * CAP)), &[])
@@ -468,4 +476,61 @@ async fn a_wave_of_like_renders_into_refilled_slots_costs_one_round_once_starts_
         calls <= 13,
         "{calls} status calls for five waves of {CAP}\n{log}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jobs_that_start_sooner_than_the_lesson_cost_one_lowering_of_trust_not_a_stalled_run() {
+    // Three waves of two exact renders of about 18.6 s, the cap configured. The first
+    // wave's jobs wait a quarter of their render before they run, and teach that; every
+    // later job waits a fifth less (the service got quieter), so it runs longer, and one
+    // look bounds its end about 0.3-0.5 s too soon, yet makes a render within 3 % of those
+    // seen. Both creations sent into the second wave's slots at those bounds go together
+    // and are refused over the cap (nothing created). Those two refusals say one thing:
+    // the trust is lowered once (bounds widened, the lesson ended), and the jobs are
+    // looked at again by the bounds they had. A runner that counted them as two stopped
+    // refilling on predictions for the rest of the run, and left each slot to a look
+    // planned for a refill without one: 12 s late, then a dozen rounds a wave.
+    let mut faults = Faults::default();
+    faults.api.queue_change = Some(QueueChange {
+        after_jobs: CAP as u64,
+        share: 0.21,
+    });
+    let h = exact_capped(faults, 150.0).await;
+    let config = capped_config(0.5, "max_interval_secs = 30")
+        .replace("job_deadline_secs = 60", "job_deadline_secs = 120");
+    std::fs::write(h.dir.path().join("pipeline.toml"), config).expect("config written");
+    let rows = 3 * CAP;
+    let out = h
+        .run(&h.sheet("sooner.csv", &sheet_of(rows)), &["-v"])
+        .await;
+    let log = text(&out);
+    assert_eq!(code(&out), 0, "{log}");
+    let stats = h.stats();
+    let created = creations_by_key(&stats);
+    assert!(
+        created.len() == rows && created.values().all(|n| *n == 1),
+        "every row created once: {created:?}"
+    );
+    let states = states(&h.batch_dir("sooner"));
+    assert!(states.values().all(|s| s == "downloaded"), "{states:?}");
+    let refused = stats.throttled;
+    assert!(
+        (1..=CAP as u64).contains(&refused),
+        "{refused} refused creations: the lesson was never wrong here (the scenario did not \
+         happen), or it outlived its refusals\n{log}"
+    );
+    assert_eq!(
+        log.matches("taken as off by a step either way").count(),
+        1,
+        "the trust is lowered once\n{log}"
+    );
+    assert!(
+        !log.contains("refilled only once a poll sees it free"),
+        "two refusals of creations sent together lowered the trust twice\n{log}"
+    );
+    // The first wave costs about 8 rounds (backing off from 0.5 s before any render's
+    // length is known), then each wave about three: a look, the look again after the
+    // refusals, the collection. 14 measured; the runner that stalled asked about 20.
+    let calls = status_calls(&h);
+    assert!(calls <= 16, "{calls} status calls for three waves\n{log}");
 }
