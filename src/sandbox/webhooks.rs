@@ -1,8 +1,8 @@
 //! Webhooks: when a job with a `webhook_url` turns terminal, POST
 //! `{"id","status","failed_reason","output"}` to it, once, or twice under the
-//! duplicate-webhook fault; never under the lost-webhook one, and a quarter into the render,
-//! saying `done`, under the early-webhook one; `late_seconds` after the job's end under the
-//! late one. Job states derive from time, so each delivery is a timer set when the render
+//! duplicate-webhook fault; never under the lost-webhook one; as the job starts running (its
+//! `running_at` into the render), saying `done`, under the early-webhook one; `late_seconds`
+//! after the job's end under the late one. Job states derive from time, so each delivery is a timer set when the render
 //! starts (at creation, at `.../render/`, and for jobs replayed from the journal).
 //!
 //! Only loopback hosts (`localhost`, 127.0.0.0/8, `::1`) are called: a sandbox must never
@@ -37,10 +37,10 @@ pub fn schedule(app: &Arc<App>, job: &JobRecord) {
     }
     let early = app.faults.early_webhook(key);
     let end = job.deadline_ms(app.settings.time_scale);
-    // An early one comes a quarter into the render, as the job starts running.
+    // An early one comes as the job starts running, its `running_at` into the render.
     let deadline = if early {
         let now = now_ms();
-        now + (end - now).max(0) / 4
+        now + ((end - now).max(0) as f64 * job.running_at) as i64
     } else {
         end + (app.faults.faults().webhooks.late_seconds * 1000.0) as i64
     };
