@@ -2,8 +2,9 @@
 //! `{"id","status","failed_reason","output"}` to it, once, or twice under the
 //! duplicate-webhook fault; never under the lost-webhook one; as the job starts running (its
 //! `running_at` into the render), saying `done`, under the early-webhook one; `late_seconds`
-//! after the job's end under the late one. Job states derive from time, so each delivery is a timer set when the render
-//! starts (at creation, at `.../render/`, and for jobs replayed from the journal).
+//! after the job's end under the late one. Job states derive from time, so each delivery is
+//! a timer set when the render starts (at creation, at `.../render/`, and for jobs replayed
+//! from the journal).
 //!
 //! Only loopback hosts (`localhost`, 127.0.0.0/8, `::1`) are called: a sandbox must never
 //! send traffic anywhere else. Other URLs are skipped and logged. No retries, as documented
