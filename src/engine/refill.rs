@@ -201,26 +201,24 @@ impl Refill {
             return Lowered::Nothing;
         }
         self.lowered += 1;
-        let before = self.trust;
-        self.trust = match before {
-            Trust::RoundedDown => Trust::EitherWay,
-            Trust::EitherWay | Trust::Off => Trust::Off,
+        let lowered;
+        (self.trust, lowered) = match self.trust {
+            Trust::RoundedDown => {
+                tracing::info!(
+                    "a render ended later than its progress said; from now on its progress \
+                     is taken as off by a step either way"
+                );
+                (Trust::EitherWay, Lowered::Widened)
+            }
+            Trust::EitherWay | Trust::Off => {
+                tracing::info!(
+                    "a render ended later than its progress said, twice; from now on a slot \
+                     is refilled only once a poll sees it free"
+                );
+                (Trust::Off, Lowered::Off)
+            }
         };
-        match (before, self.trust) {
-            (Trust::RoundedDown, _) => tracing::info!(
-                "a render ended later than its progress said; from now on its progress is \
-                 taken as off by a step either way"
-            ),
-            (Trust::EitherWay, Trust::Off) => tracing::info!(
-                "a render ended later than its progress said, twice; from now on a slot is \
-                 refilled only once a poll sees it free"
-            ),
-            _ => {}
-        }
-        match before {
-            Trust::RoundedDown => Lowered::Widened,
-            Trust::EitherWay | Trust::Off => Lowered::Off,
-        }
+        lowered
     }
 }
 
